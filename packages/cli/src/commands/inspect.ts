@@ -1,0 +1,118 @@
+import { formatBytes, type CheckpointState, type LogReading } from '@ckpt/core';
+import { colors, formatTime, writeJsonLine, type CliIo } from '../output.js';
+import { readCheckpointForViewing } from './read-checkpoint.js';
+
+/** The restart point: what the next attempt skips and what it runs again, and why. */
+export interface RestartPoint {
+  /** Units recorded complete: the next attempt skips them. */
+  readonly skipped: readonly string[];
+  /** Units started and not finished (in flight at a crash): they run again. */
+  readonly inFlight: readonly string[];
+  /** Units recorded failed: they run again. */
+  readonly failed: readonly string[];
+  /** Scopes (transactions) left open: rolled back and rerun whole. */
+  readonly openScopes: readonly string[];
+}
+
+export function restartPointOf(state: CheckpointState): RestartPoint {
+  return {
+    skipped: [...state.completed.keys()],
+    inFlight: [...state.running.keys()],
+    failed: [...state.failed.keys()].filter((unit) => !state.completed.has(unit) && !state.running.has(unit)),
+    openScopes: [...state.scopes.keys()],
+  };
+}
+
+/** `ckpt inspect FILE [--json]`: the folded state of a checkpoint. */
+export async function inspectCommand(path: string, options: { json?: boolean }, io: CliIo): Promise<number> {
+  const reading = await readCheckpointForViewing(path, false);
+  if (options.json) writeJsonLine(io, inspection(path, reading));
+  else io.stdout.write(renderInspection(path, reading));
+  return 0;
+}
+
+function inspection(path: string, reading: LogReading) {
+  const { state } = reading;
+  return {
+    file: path,
+    identity: reading.identity,
+    createdAt: reading.header.createdAt,
+    sizeBytes: reading.fileSize,
+    epoch: reading.epoch,
+    eventCount: state.eventCount,
+    ...(reading.tailBytes > 0 && { tornTailBytes: reading.tailBytes, tornTailReason: reading.tailReason }),
+    attempts: state.attempts,
+    completed: [...state.completed.values()],
+    running: [...state.running.values()],
+    failed: [...state.failed.values()],
+    cursors: [...state.cursors.values()],
+    variables: [...state.variables.values()].map(({ sealed, ...variable }) => ({ ...variable, ...(sealed && { sealed: true }) })),
+    config: state.config ?? null,
+    scopes: [...state.scopes.values()].map((scope) => ({ ...scope, completed: [...scope.completed.keys()], cursors: [...scope.cursors.keys()] })),
+    extensions: Object.fromEntries([...state.extensions.keys()].map((namespace) => [namespace, true])),
+    restartPoint: restartPointOf(state),
+  };
+}
+
+function renderInspection(path: string, reading: LogReading): string {
+  const { state, identity } = reading;
+  const lines: string[] = [];
+  const heading = (text: string) => lines.push('', colors.bold(text));
+  lines.push(`${colors.bold('checkpoint')} ${path}`);
+  lines.push(`  job        ${identity.kind} "${identity.id}" version ${identity.version}`);
+  lines.push(`  structure  ${identity.structureHash.slice(0, 16)}`);
+  lines.push(`  created    ${formatTime(reading.header.createdAt)}`);
+  lines.push(`  size       ${formatBytes(reading.fileSize)}, ${state.eventCount} events, writer session ${reading.epoch}`);
+  if (reading.tailBytes > 0) {
+    lines.push(colors.yellow(`  torn tail  ${reading.tailBytes} bytes after the last valid record (${reading.tailReason ?? 'incomplete'}); the next writer truncates them`));
+  }
+  heading(`attempts (${state.attempts.length})`);
+  for (const attempt of state.attempts) {
+    const outcome = attempt.outcome ?? 'did not end (crashed or killed)';
+    const color = attempt.outcome === 'success' ? colors.green : colors.red;
+    lines.push(`  #${attempt.attempt}  ${formatTime(attempt.startedAt)}  ${color(outcome)}${attempt.error ? `: ${attempt.error.message}` : ''}`);
+  }
+  heading(`completed units (${state.completed.size})`);
+  for (const unit of state.completed.values()) {
+    lines.push(`  ${colors.green('✓')} ${unit.unit}  ${unit.outcome}, attempt ${unit.attempt}`);
+  }
+  if (state.running.size > 0) {
+    heading(`in flight when the last attempt stopped (${state.running.size})`);
+    for (const unit of state.running.values()) lines.push(`  ${colors.yellow('…')} ${unit.unit}  started in attempt ${unit.attempt}`);
+  }
+  if (state.failed.size > 0) {
+    heading(`failed units (${state.failed.size})`);
+    for (const unit of state.failed.values()) lines.push(`  ${colors.red('✗')} ${unit.unit}  ${unit.error.message}`);
+  }
+  if (state.cursors.size > 0) {
+    heading('cursors');
+    for (const cursor of state.cursors.values()) lines.push(`  ${cursor.unit}  ${JSON.stringify(cursor.cursor)}`);
+  }
+  if (state.variables.size > 0) {
+    heading('variables');
+    for (const variable of state.variables.values()) {
+      const shown = variable.sealed ? colors.dim('(sensitive, encrypted)') : variable.redacted ? colors.dim('(sensitive, not persisted)') : JSON.stringify(variable.value);
+      lines.push(`  ${variable.name}${variable.valueType ? `: ${variable.valueType}` : ''} = ${shown}`);
+    }
+  }
+  if (state.config !== undefined) {
+    heading('configuration (captured on the first attempt, reused on restart)');
+    for (const [key, value] of Object.entries(state.config)) lines.push(`  ${key} = ${JSON.stringify(value)}`);
+  }
+  if (state.scopes.size > 0) {
+    heading('open scopes (rolled back and rerun whole on restart)');
+    for (const scope of state.scopes.values()) lines.push(`  ${scope.scope}  ${scope.kind}, ${scope.completed.size} units inside`);
+  }
+  const restart = restartPointOf(state);
+  heading('restart point');
+  const finished = state.attempts.at(-1)?.outcome === 'success';
+  if (finished) {
+    lines.push('  the last attempt succeeded: nothing to resume (the checkpoint was kept on purpose)');
+  } else {
+    lines.push(`  skips ${restart.skipped.length} completed unit(s)`);
+    const again = [...restart.inFlight, ...restart.failed];
+    lines.push(again.length > 0 ? `  runs again first: ${again.join(', ')}` : '  runs again: the units not yet recorded complete');
+    if (restart.openScopes.length > 0) lines.push(`  rolls back and reruns: ${restart.openScopes.join(', ')}`);
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,2 @@
+/** @ckpt/control-flow (work in progress). */
+export const PACKAGE_NAME = '@ckpt/control-flow';

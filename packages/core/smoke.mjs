@@ -1,0 +1,26 @@
+import { Engine, Journal, Fold, NodeStorage, readLog, createIdentity, foldEvents } from '/work/main/packages/core/dist/index.js';
+import { of } from 'rxjs';
+import fs from 'node:fs';
+const dir = fs.mkdtempSync('/tmp/ck-');
+const path = dir + '/a.ckpt';
+const storage = new NodeStorage(); const fold = new Fold();
+const id = createIdentity({kind:'test', id:'x', version:1, structure:{a:1}});
+console.log('create');
+let j = await Journal.create(path, id, {storage, fold, compaction: {minBytes: 4096}});
+console.log('created');
+for (let i=0;i<1000;i++){ if(i%50==0) console.log(i, j.size); const e={type:'cursor-set', unit:'u', cursor:i}; await j.append([e], {durability: i%10? 'buffered':'durable'}); }
+console.log('appended');
+await j.close();
+console.log('size', fs.statSync(path).size, fs.statSync(path).mode.toString(8));
+j = await Journal.open(path, {storage, fold});
+console.log('recovered cursor', j.state.cursors.get('u').cursor, 'events', j.state.eventCount, 'epoch', j.epoch, j.recovery);
+const seen=[]; const sub = j.entries().subscribe(e=>seen.push(e.kind));
+await j.append([{type:'unit-completed', unit:'a', outcome:'success'}]);
+await new Promise(r=>setTimeout(r,50));
+console.log('entries', seen.length, seen.slice(0,3), seen.slice(-2));
+sub.unsubscribe();
+await j.close();
+console.log('closed');
+const engine = new Engine();
+const r = await engine.run({kind:'test', identify:()=>id, run:(job,ctx)=> of({type:'unit-started',unit:'b'},{type:'unit-completed',unit:'b',outcome:'success'})}, {}, {checkpoint:{path, usage:'if-exists', save:true}});
+console.log(r.outcome, r.resumed, r.checkpointRemoved, fs.existsSync(path), [...r.state.completed.keys()]);

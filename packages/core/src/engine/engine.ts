@@ -1,0 +1,235 @@
+import { hostname } from 'node:os';
+import type { Observable, Subscription } from 'rxjs';
+import { CkptError, InterruptedError, isCkptError } from '../errors.js';
+import { AttemptOutcome, type CkptEvent, type ErrorInfo } from '../fold/events.js';
+import { cloneState, currentAttempt, type CheckpointState } from '../fold/state.js';
+import type { LogEntry } from '../log/read-log.js';
+import {
+  DEFAULT_RETENTION_MS,
+  openCheckpoint,
+  type CheckpointUsage,
+  type OpenedCheckpoint,
+  type StoreEnvironment,
+} from '../store/checkpoint-store.js';
+import { deriveSecretKey, revealVariables, sealSensitive, type SecretKey } from '../store/secrets.js';
+import type { EventEmission, RunContext, Runner } from './runner.js';
+
+/** How a run uses its checkpoint. */
+export interface RunOptions {
+  readonly checkpoint: {
+    readonly path: string;
+    readonly usage: CheckpointUsage;
+    readonly save: boolean;
+    /** Kept this long after the last write when the run fails (default 30 days). */
+    readonly retentionMs?: number;
+    /** Keep the checkpoint when the run succeeds (for research); default: delete it. */
+    readonly keepOnSuccess?: boolean;
+    /** Wait this long for a live lock holder (default: refuse at once). */
+    readonly lockWaitMs?: number;
+  };
+  /** Interrupts the run (the runner records what is done and stops). */
+  readonly signal?: AbortSignal;
+  /** Passphrase or `base64:<32 bytes>` sealing sensitive values; without it they are not persisted. */
+  readonly secretKey?: string;
+}
+
+/** How a run ended. */
+export interface RunResult {
+  readonly outcome: AttemptOutcome;
+  /** Why it failed or stopped. */
+  readonly error?: Error;
+  readonly attempt: number;
+  readonly resumed: boolean;
+  /** True when the checkpoint was deleted (success, not kept). */
+  readonly checkpointRemoved: boolean;
+  /** The final folded state. */
+  readonly state: CheckpointState;
+}
+
+function toErrorInfo(error: unknown): ErrorInfo {
+  if (error instanceof Error) {
+    const code = isCkptError(error) ? error.code : (error as { code?: unknown }).code;
+    return typeof code === 'string' ? { message: error.message, code } : { message: error.message };
+  }
+  return { message: String(error) };
+}
+
+/**
+ * A job opened on its checkpoint and ready to run. Opening applied the usage/save rules (any
+ * refusal happened there, before any work); {@link Execution.run} runs it once.
+ */
+export class Execution<Job> {
+  private started = false;
+
+  constructor(
+    private readonly runner: Runner<Job>,
+    private readonly job: Job,
+    /** The opened checkpoint. */
+    readonly checkpoint: OpenedCheckpoint,
+    private readonly options: RunOptions,
+    private readonly now: () => number,
+    private readonly secretKey: SecretKey | undefined,
+  ) {}
+
+  /** The folded state, live. */
+  get state(): CheckpointState {
+    return this.checkpoint.log.state;
+  }
+
+  /** Every entry of the checkpoint's log, then each new one as it is recorded. */
+  entries(): Observable<LogEntry> {
+    return this.checkpoint.log.entries();
+  }
+
+  /** Runs the job to its end. Resolves (never rejects) with the outcome. */
+  async run(): Promise<RunResult> {
+    if (this.started) throw new Error('an Execution runs once; open the job again to rerun it');
+    this.started = true;
+    const { checkpoint, runner, now } = this;
+    const { log, identity } = checkpoint;
+    const attempt = currentAttempt(log.state) + 1;
+    const signal = this.options.signal ?? new AbortController().signal;
+    let logError: Error | undefined;
+    let subscription: Subscription | undefined;
+    let finished = false;
+
+    const record = (events: readonly CkptEvent[]) => {
+      const stamped = events.map((event) =>
+        sealSensitive(event.at === undefined ? ({ ...event, at: now() } as CkptEvent) : event, identity, this.secretKey),
+      );
+      log.append(stamped, { durability: 'buffered' }).catch((error: unknown) => {
+        logError ??= error as Error;
+        stop();
+      });
+    };
+    let settle: (value: { outcome: AttemptOutcome; error?: Error }) => void = () => undefined;
+    const stop = () => {
+      if (finished) return;
+      finished = true;
+      subscription?.unsubscribe();
+      settle({ outcome: AttemptOutcome.Failure, error: logError });
+    };
+
+    record([
+      {
+        type: 'attempt-started',
+        attempt,
+        pid: process.pid,
+        host: hostname(),
+        retentionMs: this.options.checkpoint.retentionMs ?? DEFAULT_RETENTION_MS,
+      },
+    ]);
+    const context: RunContext = {
+      identity,
+      attempt,
+      resumed: checkpoint.resumed,
+      startState: checkpoint.startState,
+      get state() {
+        return log.state;
+      },
+      variables: revealVariables(checkpoint.startState, identity, this.secretKey),
+      signal,
+      saving: checkpoint.saving,
+      now,
+      durable: () => (logError ? Promise.reject(logError) : log.sync()),
+    };
+
+    const ended = await new Promise<{ outcome: AttemptOutcome; error?: Error }>((resolve) => {
+      settle = resolve;
+      if (finished) return resolve({ outcome: AttemptOutcome.Failure, error: logError });
+      let events: Observable<EventEmission>;
+      try {
+        events = runner.run(this.job, context);
+      } catch (error) {
+        finished = true;
+        return resolve({ outcome: AttemptOutcome.Failure, error: error as Error });
+      }
+      subscription = events.subscribe({
+        next: (emission) => {
+          if (!finished) record(Array.isArray(emission) ? (emission as readonly CkptEvent[]) : [emission as CkptEvent]);
+        },
+        error: (error: unknown) => {
+          if (finished) return;
+          finished = true;
+          const interrupted = isCkptError(error, 'interrupted') || (signal.aborted && !(error instanceof CkptError));
+          resolve({
+            outcome: interrupted ? AttemptOutcome.Interrupted : AttemptOutcome.Failure,
+            error: interrupted && !isCkptError(error, 'interrupted') ? new InterruptedError() : (error as Error),
+          });
+        },
+        complete: () => {
+          if (finished) return;
+          finished = true;
+          resolve({ outcome: AttemptOutcome.Success });
+        },
+      });
+      if (finished) subscription.unsubscribe();
+    });
+
+    let { outcome, error } = ended;
+    if (logError) {
+      outcome = AttemptOutcome.Failure;
+      error = logError;
+    } else {
+      try {
+        await log.append(
+          [{ type: 'attempt-ended', attempt, outcome, ...(error !== undefined && { error: toErrorInfo(error) }), at: now() }],
+          { durability: 'durable' },
+        );
+      } catch (syncError) {
+        outcome = AttemptOutcome.Failure;
+        error = syncError as Error;
+      }
+    }
+    const finalState = cloneState(log.state);
+    let checkpointRemoved = false;
+    try {
+      const closed = await checkpoint.close({
+        remove: outcome === AttemptOutcome.Success && !this.options.checkpoint.keepOnSuccess,
+      });
+      checkpointRemoved = closed.removed;
+    } catch (closeError) {
+      if (outcome === AttemptOutcome.Success) {
+        outcome = AttemptOutcome.Failure;
+        error = closeError as Error;
+      }
+    }
+    return {
+      outcome,
+      ...(error !== undefined && { error }),
+      attempt,
+      resumed: checkpoint.resumed,
+      checkpointRemoved,
+      state: finalState,
+    };
+  }
+}
+
+/** Wires runners to checkpoints: opens, runs, records, cleans up. */
+export class Engine {
+  constructor(private readonly environment: StoreEnvironment = {}) {}
+
+  /**
+   * Opens `job`'s checkpoint per `options` (usage, save, identity, lock). Throws the refusal
+   * (not found, mismatch, corrupt, locked, invalid key) before any of the job runs.
+   */
+  async open<Job>(runner: Runner<Job>, job: Job, options: RunOptions): Promise<Execution<Job>> {
+    const identity = runner.identify(job);
+    const secretKey = options.secretKey !== undefined ? deriveSecretKey(options.secretKey, identity) : undefined;
+    const checkpoint = await openCheckpoint(
+      {
+        ...options.checkpoint,
+        identity,
+        // A key that cannot open the recorded secrets is a refusal, before anything is written.
+        checkState: (state) => void revealVariables(state, identity, secretKey),
+      },
+      { ...this.environment, reducers: [...(this.environment.reducers ?? []), ...(runner.reducers ?? [])] },
+    );
+    return new Execution(runner, job, checkpoint, options, this.environment.now ?? Date.now, secretKey);
+  }
+
+  /** Opens and runs `job`: {@link Engine.open} then {@link Execution.run}. */
+  async run<Job>(runner: Runner<Job>, job: Job, options: RunOptions): Promise<RunResult> {
+    return (await this.open(runner, job, options)).run();
+  }
+}

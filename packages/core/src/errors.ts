@@ -1,0 +1,164 @@
+/**
+ * Typed errors of ckpt. Every failure a caller may branch on is a subclass of {@link CkptError}
+ * with a stable {@link CkptError.code}; messages say what happened, where, and what to do.
+ */
+
+/** Stable error codes. They never change meaning between versions. */
+export const ErrorCode = {
+  /** A checkpoint that must exist (usage `always`) does not. */
+  NotFound: 'not-found',
+  /** A checkpoint belongs to another job identity (kind, id, version or structure). */
+  Mismatch: 'mismatch',
+  /** A checkpoint file is damaged in a way recovery must not repair silently. */
+  Corrupt: 'corrupt',
+  /** Another live process holds the checkpoint's writer lock. */
+  Locked: 'locked',
+  /** This writer lost its lock while running; it stopped writing. */
+  Compromised: 'compromised',
+  /** The operating system reported an I/O error; the writer stopped. */
+  Io: 'io',
+  /** A caller's mistake: bad argument, option, event or file content. */
+  Invalid: 'invalid',
+  /** The job was interrupted (SIGINT/SIGTERM or an abort signal) after recording its progress. */
+  Interrupted: 'interrupted',
+} as const;
+
+/** One of the {@link ErrorCode} values. */
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Base class of every error ckpt throws on purpose. */
+export abstract class CkptError extends Error {
+  abstract readonly code: ErrorCode;
+  /** What the user can do about it, in one sentence. */
+  readonly hint: string | undefined;
+
+  constructor(message: string, options?: { cause?: unknown; hint?: string }) {
+    super(options?.hint ? `${message}\n  hint: ${options.hint}` : message, { cause: options?.cause });
+    this.name = new.target.name;
+    this.hint = options?.hint;
+  }
+}
+
+/** Usage `always` and no checkpoint at the path. */
+export class CheckpointNotFoundError extends CkptError {
+  readonly code = ErrorCode.NotFound;
+  constructor(readonly file: string) {
+    super(`checkpoint ${file} does not exist, and usage "always" requires one`, {
+      hint: 'run once with usage "if-exists" (or "never" with save on) to create it, or check the path',
+    });
+  }
+}
+
+/** A job identity, as recorded in a checkpoint header and compared on open. */
+export interface IdentityLike {
+  readonly kind: string;
+  readonly id: string;
+  readonly version: string;
+  readonly structureHash: string;
+}
+
+function describeIdentity(identity: IdentityLike): string {
+  return `${identity.kind} "${identity.id}" version ${identity.version} (structure ${identity.structureHash.slice(0, 12)})`;
+}
+
+/** The checkpoint belongs to another job; it was left untouched. */
+export class IdentityMismatchError extends CkptError {
+  readonly code = ErrorCode.Mismatch;
+  constructor(
+    readonly file: string,
+    readonly found: IdentityLike,
+    readonly expected: IdentityLike,
+  ) {
+    const fields = (['kind', 'id', 'version', 'structureHash'] as const).filter((k) => found[k] !== expected[k]);
+    super(
+      `checkpoint ${file} was written by ${describeIdentity(found)}, not by ${describeIdentity(expected)} ` +
+        `(${fields.join(', ')} differ); it was left untouched`,
+      { hint: `to start fresh, delete ${file} (or point the job at another checkpoint file)` },
+    );
+  }
+}
+
+/** The file is damaged where recovery may not repair it without losing acknowledged work. */
+export class CorruptCheckpointError extends CkptError {
+  readonly code = ErrorCode.Corrupt;
+  constructor(
+    readonly file: string,
+    readonly offset: number,
+    readonly reason: string,
+    options?: { cause?: unknown; hint?: string },
+  ) {
+    super(`checkpoint ${file} is corrupt at byte offset ${offset}: ${reason}; the file was left untouched`, {
+      cause: options?.cause,
+      hint:
+        options?.hint ??
+        `keep a copy for investigation; "ckpt events ${file}" lists what is readable before the damage, and deleting the file starts the job from the beginning`,
+    });
+  }
+}
+
+/** Another live process holds the writer lock. */
+export class CheckpointLockedError extends CkptError {
+  readonly code = ErrorCode.Locked;
+  constructor(
+    readonly file: string,
+    readonly owner: { readonly pid?: number; readonly host?: string; readonly since?: number } | undefined,
+  ) {
+    const who =
+      owner?.pid !== undefined
+        ? `pid ${owner.pid} on host ${owner.host ?? '?'} since ${owner.since !== undefined ? new Date(owner.since).toISOString() : '?'}`
+        : 'another process (its owner record is not written yet)';
+    super(`checkpoint ${file} is locked by ${who}`, {
+      hint: 'wait for that run to finish, or stop it; a lock left by a dead process on this host is taken over automatically',
+    });
+  }
+}
+
+/** This writer's lock was lost (removed, taken over, or not refreshed in time); writing stopped. */
+export class LockCompromisedError extends CkptError {
+  readonly code = ErrorCode.Compromised;
+  constructor(readonly file: string, options?: { cause?: unknown }) {
+    super(`lost the writer lock of checkpoint ${file}; this run stopped writing to it`, {
+      cause: options?.cause,
+      hint: 'another process may be running the same job; check for it, then rerun to resume from the checkpoint',
+    });
+  }
+}
+
+/** An operating-system I/O error. After one, the writer is failed: nothing more is acknowledged. */
+export class StorageIoError extends CkptError {
+  readonly code = ErrorCode.Io;
+  constructor(
+    readonly file: string,
+    readonly operation: string,
+    options?: { cause?: unknown; hint?: string },
+  ) {
+    const cause = options?.cause as { code?: string; message?: string } | undefined;
+    super(`${operation} failed on ${file}${cause?.code ? ` (${cause.code})` : cause?.message ? ` (${cause.message})` : ''}`, {
+      cause: options?.cause,
+      hint:
+        options?.hint ??
+        'the checkpoint keeps everything acknowledged before the error; fix the disk problem (space, permissions, hardware) and rerun to resume',
+    });
+  }
+}
+
+/** A caller's mistake: a bad argument, option, event or file. */
+export class InvalidInputError extends CkptError {
+  readonly code = ErrorCode.Invalid;
+  constructor(message: string, options?: { cause?: unknown; hint?: string }) {
+    super(message, options);
+  }
+}
+
+/** The job was interrupted after recording its progress; a rerun resumes. */
+export class InterruptedError extends CkptError {
+  readonly code = ErrorCode.Interrupted;
+  constructor(readonly reason: string = 'interrupted') {
+    super(`${reason}; progress so far is recorded in the checkpoint`, { hint: 'rerun the same command to resume' });
+  }
+}
+
+/** Whether `error` is a ckpt error, optionally of a given code. */
+export function isCkptError(error: unknown, code?: ErrorCode): error is CkptError {
+  return error instanceof CkptError && (code === undefined || error.code === code);
+}

@@ -1,0 +1,196 @@
+import * as fs from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import lockfile from 'proper-lockfile';
+import { CheckpointLockedError, StorageIoError } from '../errors.js';
+import type { AcquireOptions, LockHandle, LockOwner, Locker } from './locker.js';
+
+const OWNER_FILE = 'owner.json';
+/** A takeover mutex older than this belongs to a process that died mid-takeover. */
+const TAKEOVER_STALE_MS = 10_000;
+const RETRY_DELAY_MS = 50;
+
+/** Linux start time of process `pid` in clock ticks since boot, if /proc tells. */
+function processStartTime(pid: number): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 22; the command name (field 2) is in parentheses and may contain spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const value = Number(fields[19]);
+    return Number.isFinite(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function readOwner(lockDir: string): LockOwner | undefined {
+  try {
+    const parsed = JSON.parse(fs.readFileSync(join(lockDir, OWNER_FILE), 'utf8')) as Partial<LockOwner>;
+    if (typeof parsed.pid !== 'number' || typeof parsed.host !== 'string' || typeof parsed.since !== 'number') {
+      return undefined;
+    }
+    return parsed as LockOwner;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `owner` is a process of this host that no longer runs. */
+export function isDeadLocalOwner(owner: LockOwner): boolean {
+  if (owner.host !== hostname()) return false;
+  if (owner.pid === process.pid) return false;
+  try {
+    process.kill(owner.pid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+  // The pid is alive; it is our owner only if it is the same process (not a reused pid).
+  const start = processStartTime(owner.pid);
+  return owner.processStart !== undefined && start !== undefined && start !== owner.processStart;
+}
+
+/**
+ * proper-lockfile takes the lock by creating `<file>.lock` with mkdir and removes it with
+ * rmdir. This file system records the owner inside the directory as it is created (so others
+ * can say who holds it, and see that the holder died) and removes the record before rmdir.
+ */
+function ownerRecordingFs(): typeof fs {
+  return {
+    ...fs,
+    mkdir(path: fs.PathLike, callback: (error: NodeJS.ErrnoException | null) => void) {
+      fs.mkdir(path, { mode: 0o700 }, (error) => {
+        if (!error) {
+          const owner: LockOwner = {
+            pid: process.pid,
+            host: hostname(),
+            since: Date.now(),
+            ...(processStartTime(process.pid) !== undefined && { processStart: processStartTime(process.pid)! }),
+          };
+          try {
+            fs.writeFileSync(join(String(path), OWNER_FILE), JSON.stringify(owner), { mode: 0o600 });
+          } catch {
+            // Without the record the lock still excludes others; they just cannot name us.
+          }
+        }
+        callback(error);
+      });
+    },
+    rmdir(path: fs.PathLike, callback: (error: NodeJS.ErrnoException | null) => void) {
+      fs.rm(join(String(path), OWNER_FILE), { force: true }, () => fs.rmdir(path, callback));
+    },
+    rmdirSync(path: fs.PathLike) {
+      fs.rmSync(join(String(path), OWNER_FILE), { force: true });
+      fs.rmdirSync(path);
+    },
+  } as unknown as typeof fs;
+}
+
+/** Options of {@link FileLocker}. */
+export interface FileLockerOptions {
+  /** A lock not refreshed for this long (ms) is stale and may be taken over (default 10 s). */
+  readonly staleMs?: number;
+  /** How often the holder refreshes it (default staleMs / 2). */
+  readonly updateMs?: number;
+}
+
+/**
+ * The real writer lock: proper-lockfile's `<file>.lock` directory, refreshed while held. A
+ * lock whose recorded owner is a dead process of this host is taken over at once, instead of
+ * after the stale period, so a restart right after kill -9 does not wait.
+ */
+export class FileLocker implements Locker {
+  private readonly fs = ownerRecordingFs();
+
+  constructor(private readonly options: FileLockerOptions = {}) {}
+
+  async owner(file: string): Promise<LockOwner | undefined> {
+    const dir = `${file}.lock`;
+    return fs.existsSync(dir) ? (readOwner(dir) ?? { pid: -1, host: '?', since: fs.statSync(dir).mtimeMs }) : undefined;
+  }
+
+  async acquire(file: string, options: AcquireOptions): Promise<LockHandle> {
+    const lockDir = `${file}.lock`;
+    const deadline = Date.now() + (options.waitMs ?? 0);
+    let compromised = false;
+    for (;;) {
+      try {
+        const release = await lockfile.lock(file, {
+          realpath: false,
+          lockfilePath: lockDir,
+          stale: this.options.staleMs ?? 10_000,
+          ...(this.options.updateMs !== undefined && { update: this.options.updateMs }),
+          fs: this.fs,
+          onCompromised: (error: Error) => {
+            if (compromised) return;
+            compromised = true;
+            try {
+              options.onCompromised(error);
+            } catch {
+              // A listener's failure must not become an uncaught exception in proper-lockfile's timer.
+            }
+          },
+        });
+        return {
+          get compromised() {
+            return compromised;
+          },
+          release: async () => {
+            if (compromised) return;
+            try {
+              await release();
+            } catch (error) {
+              if ((error as NodeJS.ErrnoException).code !== 'ERELEASED') throw error;
+            }
+          },
+        };
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') {
+          throw new StorageIoError(lockDir, 'taking the writer lock', { cause: error });
+        }
+        const owner = readOwner(lockDir);
+        if (owner !== undefined && isDeadLocalOwner(owner)) {
+          if (!this.takeOver(lockDir, owner)) await sleep(RETRY_DELAY_MS);
+          continue;
+        }
+        if (Date.now() >= deadline) throw new CheckpointLockedError(file, owner);
+        await sleep(RETRY_DELAY_MS);
+      }
+    }
+  }
+
+  /**
+   * Removes a lock whose owner died. Serialised by a second mkdir-lock so two restarts racing
+   * for the same dead lock cannot remove the lock the winner has just taken: under the mutex the
+   * owner record is read again and the lock removed only if it still names the dead process.
+   */
+  private takeOver(lockDir: string, dead: LockOwner): boolean {
+    const mutex = `${lockDir}.takeover`;
+    try {
+      fs.mkdirSync(mutex, { mode: 0o700 });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw new StorageIoError(mutex, 'mkdir', { cause: error });
+      try {
+        if (Date.now() - fs.statSync(mutex).mtimeMs > TAKEOVER_STALE_MS) fs.rmdirSync(mutex);
+      } catch {
+        // Someone else finished the takeover meanwhile.
+      }
+      return false;
+    }
+    try {
+      const current = readOwner(lockDir);
+      if (current !== undefined && current.pid === dead.pid && current.host === dead.host && current.since === dead.since) {
+        fs.rmSync(join(lockDir, OWNER_FILE), { force: true });
+        fs.rmdirSync(lockDir);
+      }
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+        throw new StorageIoError(lockDir, "removing a dead owner's lock", { cause: error });
+      }
+      return true;
+    } finally {
+      fs.rmdirSync(mutex);
+    }
+  }
+}

@@ -1,0 +1,68 @@
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CorruptCheckpointError } from '../errors.js';
+import type { CkptEvent } from '../fold/events.js';
+import { Fold, foldEvents } from '../fold/fold.js';
+import { NodeStorage } from '../storage/node-storage.js';
+import { createIdentity } from '../store/identity.js';
+import { Journal } from './journal.js';
+import { readLog } from './read-log.js';
+
+const storage = new NodeStorage();
+const fold = new Fold();
+const identity = createIdentity({ kind: 'test', id: 'journal', version: 1, structure: { steps: ['a'] } });
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'ckpt-journal-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const cursor = (i: number): CkptEvent => ({ type: 'cursor-set', unit: 'u', cursor: i });
+
+describe('Journal', () => {
+  it('reopens to the state of everything appended, files 0600', async () => {
+    const path = join(dir, 'a.ckpt');
+    const journal = await Journal.create(path, identity, { storage, fold });
+    const events = Array.from({ length: 50 }, (_, i) => cursor(i));
+    for (const event of events) await journal.append([event]);
+    await journal.close();
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    const reading = await readLog(storage, path, fold);
+    expect(reading.state.cursors.get('u')?.cursor).toBe(49);
+    expect(reading.state.eventCount).toBe(foldEvents(events).eventCount);
+  });
+
+  it('keeps every event appended while a compaction runs', async () => {
+    const path = join(dir, 'b.ckpt');
+    const journal = await Journal.create(path, identity, { storage, fold, compaction: { minBytes: 2048 } });
+    const receipts: Promise<unknown>[] = [];
+    for (let i = 0; i < 2000; i++) receipts.push(journal.append([cursor(i)], { durability: i % 7 === 0 ? 'durable' : 'buffered' }));
+    await Promise.all(receipts);
+    await journal.close();
+    const reading = await readLog(storage, path, fold);
+    expect(reading.state.eventCount).toBe(2000);
+    expect(reading.state.cursors.get('u')?.cursor).toBe(1999);
+    expect(reading.fileSize).toBeLessThan(8192);
+  });
+
+  it('truncates a torn tail and refuses a damaged middle, naming the offset', async () => {
+    const path = join(dir, 'c.ckpt');
+    const journal = await Journal.create(path, identity, { storage, fold, compaction: false });
+    for (let i = 0; i < 5; i++) await journal.append([cursor(i)]);
+    await journal.close();
+    const bytes = readFileSync(path);
+    writeFileSync(path, bytes.subarray(0, bytes.length - 3));
+    const torn = await Journal.open(path, { storage, fold });
+    expect(torn.recovery.truncatedBytes).toBeGreaterThan(0);
+    expect(torn.state.cursors.get('u')?.cursor).toBe(3);
+    await torn.close();
+    const healed = readFileSync(path);
+    const damaged = Buffer.from(healed);
+    damaged[120] = damaged[120]! ^ 0xff;
+    writeFileSync(path, damaged);
+    await expect(Journal.open(path, { storage, fold })).rejects.toBeInstanceOf(CorruptCheckpointError);
+    expect(readFileSync(path).equals(damaged)).toBe(true);
+  });
+});

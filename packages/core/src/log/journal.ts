@@ -1,0 +1,633 @@
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join } from 'node:path';
+import { Observable, Subject } from 'rxjs';
+import { CkptError, InvalidInputError, LockCompromisedError, StorageIoError } from '../errors.js';
+import type { CkptEvent } from '../fold/events.js';
+import { FoldError, type Fold } from '../fold/fold.js';
+import { snapshotState } from '../fold/snapshot.js';
+import type { CheckpointState, MutableCheckpointState } from '../fold/state.js';
+import type { LockHandle } from '../lock/locker.js';
+import type { Storage, StorageFile } from '../storage/storage.js';
+import { encodePayload } from './codec.js';
+import {
+  encodeHeader,
+  frameRecord,
+  framedSize,
+  MAX_RECORD_BYTES,
+  RecordType,
+  saltCrcOf,
+  type LogHeader,
+  type RecordToWrite,
+} from './format.js';
+import type { JobIdentity } from './identity.js';
+import { readLogBytes, readWholeFile, type LogEntry } from './read-log.js';
+
+/** When an `append` resolves. */
+export type Durability =
+  /** After an fdatasync that covers the record. */
+  | 'durable'
+  /** At once; the record is written in the background and durable after the next `sync()`. */
+  | 'buffered';
+
+/** What an append returns. */
+export interface AppendReceipt {
+  /** Sequence number of the record holding the events. */
+  readonly seq: number;
+}
+
+/** Options of {@link Journal.create} and {@link Journal.open}. */
+export interface JournalOptions {
+  readonly storage: Storage;
+  readonly fold: Fold;
+  /** Default durability of {@link Journal.append} (default `durable`). */
+  readonly durability?: Durability;
+  /**
+   * Rewrite the file as header + snapshot once the records after the last snapshot exceed
+   * `minBytes` and twice the snapshot's size (default 1 MiB); `false` keeps the whole history.
+   */
+  readonly compaction?: { readonly minBytes: number } | false;
+  /** The writer lock; checked before every write. */
+  readonly lock?: LockHandle;
+  /** Clock for epoch records (default Date.now). */
+  readonly now?: () => number;
+  /** This writer session, recorded in its epoch record. */
+  readonly session?: { readonly pid: number; readonly host: string };
+  /**
+   * Called by {@link Journal.open} with the recovered state before anything is written: throw
+   * to refuse the checkpoint with the file unchanged.
+   */
+  readonly checkRecovered?: (state: CheckpointState) => void;
+}
+
+/** Recovery's report when a journal was opened. */
+export interface RecoveryReport {
+  /** Bytes of torn or zero-filled tail that were truncated. */
+  readonly truncatedBytes: number;
+  readonly truncatedReason?: string;
+  /** Temporary files of interrupted compactions or creations that were removed. */
+  readonly removedTemporaryFiles: readonly string[];
+}
+
+const DEFAULT_COMPACTION_BYTES = 1024 * 1024;
+/** Buffered appends wait once this much is queued and not yet written (backpressure). */
+const HIGH_WATER_BYTES = 16 * 1024 * 1024;
+/** Largest single write of queued records. */
+const MAX_BATCH_BYTES = 8 * 1024 * 1024;
+const WRITER = '@ckpt/core/1';
+
+interface PendingRecord extends RecordToWrite {
+  readonly entries: readonly LogEntry[];
+}
+
+interface Waiter {
+  readonly seq: number;
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+}
+
+/** The suffix of temporary files a journal writes beside its checkpoint (and may leave behind when a process dies). */
+export const JOURNAL_TEMPORARY_SUFFIX = /\.(compact|new)-[0-9a-f]{16}\.tmp$/;
+
+/** Whether `name` is a temporary file of the checkpoint named `checkpointName`. */
+export function isJournalTemporaryFile(checkpointName: string, name: string): boolean {
+  return name.startsWith(`${checkpointName}.`) && JOURNAL_TEMPORARY_SUFFIX.test(name);
+}
+
+/**
+ * The append-only event log of one checkpoint file: group commit, durability barriers,
+ * compaction, and a live stream of what is appended. One writer per file (the caller holds the
+ * lock). After any I/O error the journal is failed: every later call rejects with that error,
+ * and nothing more is acknowledged.
+ */
+export class Journal {
+  private readonly storage: Storage;
+  private readonly fold: Fold;
+  private readonly durability: Durability;
+  private readonly compactionBytes: number | undefined;
+  private readonly lock: LockHandle | undefined;
+  private readonly now: () => number;
+  private readonly live = new Subject<LogEntry>();
+
+  /** Records queued and not yet written. */
+  private pending: PendingRecord[] = [];
+  private pendingBytes = 0;
+  private syncWaiters: Waiter[] = [];
+  private drainWaiters: (() => void)[] = [];
+  private flushing: Promise<void> | undefined;
+  private failure: CkptError | undefined;
+  private closed = false;
+  private saltCrc: number;
+  /** Last record written to the file (maybe not durable). */
+  private writtenSeq: number;
+  /** Last record known durable, and the file offset up to which everything is. */
+  private durableSeq: number;
+  private durableEnd: number;
+
+  private constructor(
+    readonly path: string,
+    private file: StorageFile,
+    private header: LogHeader,
+    readonly identity: JobIdentity,
+    private readonly mutableState: MutableCheckpointState,
+    /** This session's epoch. */
+    readonly epoch: number,
+    private nextSeq: number,
+    private end: number,
+    private snapshotEnd: number,
+    options: JournalOptions,
+    /** What recovery did when the journal was opened. */
+    readonly recovery: RecoveryReport,
+  ) {
+    this.storage = options.storage;
+    this.fold = options.fold;
+    this.durability = options.durability ?? 'durable';
+    this.compactionBytes = options.compaction === false ? undefined : (options.compaction?.minBytes ?? DEFAULT_COMPACTION_BYTES);
+    this.lock = options.lock;
+    this.now = options.now ?? Date.now;
+    this.saltCrc = saltCrcOf(header.salt);
+    this.writtenSeq = nextSeq - 1;
+    this.durableSeq = nextSeq - 1;
+    this.durableEnd = end;
+  }
+
+  /**
+   * Creates a new checkpoint file at `path`, replacing any file there (the caller decided that,
+   * holding the lock): header and epoch record go to a temporary file, which is synced, renamed
+   * into place, and the directory synced.
+   */
+  static async create(path: string, identity: JobIdentity, options: JournalOptions): Promise<Journal> {
+    const { storage } = options;
+    const now = options.now ?? Date.now;
+    const header = encodeHeader({
+      salt: randomBytes(8),
+      firstSeq: 1,
+      createdAt: now(),
+      identityBytes: encodePayload(identity),
+    });
+    const epochPayload = encodePayload(epochRecord(1, options, now()));
+    const bytes = new Uint8Array(header.length + framedSize(epochPayload.length));
+    bytes.set(header, 0);
+    const saltCrc = saltCrcOf(header.subarray(16, 24));
+    frameRecord(bytes, header.length, { type: RecordType.Epoch, seq: 1, payload: epochPayload }, saltCrc, 0);
+    const file = await writeReplacing(storage, path, 'new', bytes);
+    const reading = readLogBytes(path, bytes, options.fold);
+    return new Journal(path, file, reading.header, identity, reading.state, 1, 2, bytes.length, reading.snapshotEnd, options, {
+      truncatedBytes: 0,
+      removedTemporaryFiles: [],
+    });
+  }
+
+  /**
+   * Opens an existing checkpoint file for writing: recovers it (a torn or zero-filled tail is
+   * truncated and the truncation synced; damage is refused with its offset, file untouched),
+   * removes leftovers of interrupted compactions, and records a new epoch.
+   */
+  static async open(path: string, options: JournalOptions): Promise<Journal> {
+    const { storage } = options;
+    const bytes = await readWholeFile(storage, path);
+    const reading = readLogBytes(path, bytes, options.fold);
+    options.checkRecovered?.(reading.state);
+    const removedTemporaryFiles = await removeTemporaryFiles(storage, path);
+    let file: StorageFile;
+    try {
+      file = await storage.open(path, 'read-write');
+    } catch (error) {
+      throw new StorageIoError(path, 'opening for writing', { cause: error });
+    }
+    const journal = new Journal(
+      path,
+      file,
+      reading.header,
+      reading.identity,
+      reading.state,
+      reading.epoch + 1,
+      reading.lastSeq + 1,
+      reading.validEnd,
+      reading.snapshotEnd,
+      options,
+      {
+        truncatedBytes: reading.tailBytes,
+        ...(reading.tailReason !== undefined && { truncatedReason: reading.tailReason }),
+        removedTemporaryFiles,
+      },
+    );
+    try {
+      if (reading.tailBytes > 0) {
+        await file.truncate(reading.validEnd);
+        await file.datasync();
+      }
+    } catch (error) {
+      await file.close().catch(() => undefined);
+      throw new StorageIoError(path, 'truncating the torn tail', { cause: error });
+    }
+    journal.enqueue(RecordType.Epoch, encodePayload(epochRecord(journal.epoch, options, journal.now())), []);
+    try {
+      await journal.sync();
+    } catch (error) {
+      await journal.close();
+      throw error;
+    }
+    return journal;
+  }
+
+  /**
+   * The folded state of everything appended so far (including records not yet durable). A
+   * live view owned by the journal: read it, do not keep it across appends (clone it instead).
+   */
+  get state(): CheckpointState {
+    return this.mutableState;
+  }
+
+  /** The error that failed this journal, if any. */
+  get failed(): CkptError | undefined {
+    return this.failure;
+  }
+
+  /** Bytes in the file, including records written but not yet durable. */
+  get size(): number {
+    return this.end;
+  }
+
+  /**
+   * Appends `events` as one record: they land together or not at all. The fold is applied at
+   * once (an invalid event throws InvalidInputError and nothing is appended); the promise
+   * resolves according to `durability`.
+   */
+  append(events: readonly CkptEvent[], options: { readonly durability?: Durability } = {}): Promise<AppendReceipt> {
+    try {
+      const seq = this.appendNow(events);
+      const durability = options.durability ?? this.durability;
+      if (durability === 'durable') return this.waitDurable(seq).then(() => ({ seq }));
+      if (this.pendingBytes > HIGH_WATER_BYTES) {
+        return new Promise<void>((resolve) => this.drainWaiters.push(resolve)).then(() => this.throwIfFailed({ seq }));
+      }
+      return Promise.resolve({ seq });
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+  }
+
+  /** Resolves once every record appended before the call is durable (a barrier). */
+  sync(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    return this.waitDurable(this.nextSeq - 1);
+  }
+
+  /**
+   * Every entry of the log, then each one as it is appended (replay + live). The replay reads
+   * the file, so memory does not grow with history; entries appended while it reads are
+   * delivered after it, in order, exactly once.
+   */
+  entries(): Observable<LogEntry> {
+    return new Observable<LogEntry>((subscriber) => {
+      let replaying = true;
+      let lastSeq = 0;
+      let lastIndex = -1;
+      const buffered: LogEntry[] = [];
+      const deliver = (entry: LogEntry) => {
+        const index = entry.kind === 'event' ? entry.index : -1;
+        if (entry.seq < lastSeq || (entry.seq === lastSeq && index <= lastIndex)) return;
+        lastSeq = entry.seq;
+        lastIndex = index;
+        subscriber.next(entry);
+      };
+      const liveSubscription = this.live.subscribe({
+        next: (entry) => (replaying ? buffered.push(entry) : deliver(entry)),
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => (replaying ? undefined : subscriber.complete()),
+      });
+      const queued = this.pending.flatMap((record) => record.entries);
+      readWholeFile(this.storage, this.path)
+        .then((bytes) => {
+          if (subscriber.closed) return;
+          const reading = readLogBytes(this.path, bytes, this.fold, { withEntries: true });
+          for (const entry of reading.entries ?? []) deliver(entry);
+          for (const entry of queued) deliver(entry);
+          for (const entry of buffered) deliver(entry);
+          replaying = false;
+          if (this.closed) subscriber.complete();
+        })
+        .catch((error: unknown) => subscriber.error(error));
+      return () => liveSubscription.unsubscribe();
+    });
+  }
+
+  /** Rewrites the file as header + snapshot now (normally automatic, past the threshold). */
+  async compact(): Promise<void> {
+    this.throwIfFailed(undefined);
+    await this.runExclusive(() => this.compactNow());
+  }
+
+  /** Writes and syncs everything appended, then closes the file. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    try {
+      if (!this.failure) await this.sync();
+    } finally {
+      this.closed = true;
+      await this.flushing?.catch(() => undefined);
+      await this.file.close().catch(() => undefined);
+      if (this.failure) this.live.error(this.failure);
+      else this.live.complete();
+    }
+  }
+
+  private throwIfFailed<T>(value: T): T {
+    if (this.failure) throw this.failure;
+    return value;
+  }
+
+  private appendNow(events: readonly CkptEvent[]): number {
+    this.throwIfFailed(undefined);
+    if (this.closed) throw new InvalidInputError(`the journal of ${this.path} is closed`);
+    if (!Array.isArray(events) || events.length === 0) {
+      throw new InvalidInputError('append needs a non-empty array of events');
+    }
+    let payload: Uint8Array;
+    try {
+      payload = encodePayload(events);
+    } catch (error) {
+      throw new InvalidInputError(`events cannot be encoded: ${(error as Error).message}`, { cause: error });
+    }
+    if (payload.length > MAX_RECORD_BYTES) {
+      throw new InvalidInputError(
+        `these ${events.length} event(s) encode to ${payload.length} bytes, over the ${MAX_RECORD_BYTES}-byte record limit`,
+        { hint: 'record large data outside the checkpoint and keep a reference (a path and a hash) in the event' },
+      );
+    }
+    const seq = this.nextSeq;
+    const entries: LogEntry[] = [];
+    for (let index = 0; index < events.length; index++) {
+      const event = events[index]!;
+      try {
+        this.fold.applyInPlace(this.mutableState, event);
+      } catch (error) {
+        if (!(error instanceof FoldError)) throw error;
+        const invalid = new InvalidInputError(`event ${index} (${String(event?.type)}) is invalid: ${error.message}`, {
+          cause: error,
+        });
+        // Earlier events of this record are already folded; the state no longer matches the
+        // disk, so nothing more may be appended.
+        if (index > 0) this.fail(invalid);
+        throw invalid;
+      }
+      entries.push({ kind: 'event', seq, offset: -1, index, event });
+    }
+    this.enqueue(RecordType.Events, payload, entries);
+    for (const entry of entries) this.live.next(entry);
+    return seq;
+  }
+
+  private enqueue(type: RecordType, payload: Uint8Array, entries: readonly LogEntry[]): number {
+    const seq = this.nextSeq++;
+    this.pending.push({ type, seq, payload, entries });
+    this.pendingBytes += framedSize(payload.length);
+    this.kick();
+    return seq;
+  }
+
+  private waitDurable(seq: number): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (seq <= this.durableSeq) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.syncWaiters.push({ seq, resolve, reject });
+      this.kick();
+    });
+  }
+
+  private kick(): void {
+    if (this.flushing === undefined && !this.failure) {
+      this.flushing = this.flushLoop().finally(() => {
+        this.flushing = undefined;
+        if (!this.failure && (this.pending.length > 0 || this.syncWaiters.length > 0)) this.kick();
+      });
+    }
+  }
+
+  /** Runs `work` with the flush loop stopped. */
+  private async runExclusive(work: () => Promise<void>): Promise<void> {
+    while (this.flushing) await this.flushing;
+    const done = work();
+    this.flushing = done.catch(() => undefined);
+    try {
+      await done;
+    } finally {
+      this.flushing = undefined;
+      this.kick();
+    }
+  }
+
+  /**
+   * Group commit: each turn writes everything queued in one write, then, if anyone waits for
+   * durability, one fdatasync covers it all. Appends made meanwhile queue for the next turn.
+   */
+  private async flushLoop(): Promise<void> {
+    while (!this.failure && (this.pending.length > 0 || this.needsSync())) {
+      if (this.lock?.compromised) {
+        this.fail(new LockCompromisedError(this.path));
+        return;
+      }
+      if (this.pending.length > 0) {
+        await this.writePending();
+        if (this.failure) return;
+      }
+      if (this.needsSync()) {
+        try {
+          await this.file.datasync();
+        } catch (error) {
+          this.fail(new StorageIoError(this.path, 'fdatasync', { cause: error }));
+          return;
+        }
+        this.durableEnd = this.end;
+        this.durableSeq = this.writtenSeq;
+      }
+      this.releaseWaiters();
+      if (this.shouldCompact()) {
+        try {
+          await this.compactNow();
+        } catch (error) {
+          this.fail(error instanceof CkptError ? error : new StorageIoError(this.path, 'compaction', { cause: error }));
+          return;
+        }
+      }
+    }
+  }
+
+  /** Someone waits for a record that is written but not yet durable. */
+  private needsSync(): boolean {
+    return this.durableSeq < this.writtenSeq && this.syncWaiters.some((w) => w.seq > this.durableSeq);
+  }
+
+  private async writePending(): Promise<void> {
+    let count = 0;
+    let bytes = 0;
+    while (count < this.pending.length && (count === 0 || bytes + framedSize(this.pending[count]!.payload.length) <= MAX_BATCH_BYTES)) {
+      bytes += framedSize(this.pending[count]!.payload.length);
+      count++;
+    }
+    const batch = this.pending.splice(0, count);
+    const buffer = new Uint8Array(bytes);
+    let offset = 0;
+    for (const record of batch) offset = frameRecord(buffer, offset, record, this.saltCrc, this.durableEnd);
+    try {
+      await this.file.write(buffer, this.end);
+    } catch (error) {
+      this.fail(new StorageIoError(this.path, 'write', { cause: error }));
+      return;
+    }
+    this.end += bytes;
+    this.pendingBytes -= bytes;
+    this.writtenSeq = batch.at(-1)!.seq;
+    if (this.pendingBytes <= HIGH_WATER_BYTES) {
+      const waiting = this.drainWaiters;
+      this.drainWaiters = [];
+      for (const resolve of waiting) resolve();
+    }
+  }
+
+  private releaseWaiters(): void {
+    if (this.syncWaiters.length === 0) return;
+    const still: Waiter[] = [];
+    for (const waiter of this.syncWaiters) {
+      if (waiter.seq <= this.durableSeq) waiter.resolve();
+      else still.push(waiter);
+    }
+    this.syncWaiters = still;
+  }
+
+  private shouldCompact(): boolean {
+    if (this.compactionBytes === undefined) return false;
+    const tail = this.end - this.snapshotEnd;
+    const snapshot = this.snapshotEnd - this.header.headerLength;
+    return tail > this.compactionBytes && tail > 2 * snapshot;
+  }
+
+  /**
+   * Compaction: the folded state of every record appended so far (written or still queued)
+   * becomes the snapshot of a new file: temp file, fdatasync, rename over the checkpoint,
+   * directory fsync. Queued records are covered by the snapshot and dropped. A crash at any
+   * point leaves either the old file or the new one, and both hold every acknowledged event:
+   * waiters are released only after the directory fsync.
+   */
+  private async compactNow(): Promise<void> {
+    if (this.lock?.compromised) throw new LockCompromisedError(this.path);
+    // Everything up to here is synchronous: the snapshot covers exactly the records queued or
+    // written so far. Records appended while the new file is written stay queued behind it.
+    const payload = encodePayload({ epoch: this.epoch, state: snapshotState(this.mutableState, this.fold) });
+    if (payload.length > MAX_RECORD_BYTES) {
+      // The state itself is too large for one record: keep the history instead of compacting.
+      return;
+    }
+    const seq = this.nextSeq++;
+    const covered = this.pending.length;
+    const headerBytes = encodeHeader({
+      salt: randomBytes(8),
+      firstSeq: seq,
+      createdAt: this.header.createdAt,
+      identityBytes: encodePayload(this.identity),
+    });
+    const bytes = new Uint8Array(headerBytes.length + framedSize(payload.length));
+    bytes.set(headerBytes, 0);
+    const salt = headerBytes.slice(16, 24);
+    frameRecord(bytes, headerBytes.length, { type: RecordType.Snapshot, seq, payload }, saltCrcOf(salt), 0);
+    const file = await writeReplacing(this.storage, this.path, 'compact', bytes);
+    const previous = this.file;
+    this.file = file;
+    this.header = { ...this.header, salt, firstSeq: seq, headerLength: headerBytes.length };
+    this.saltCrc = saltCrcOf(salt);
+    this.end = bytes.length;
+    this.durableEnd = bytes.length;
+    this.snapshotEnd = bytes.length;
+    this.writtenSeq = seq;
+    this.durableSeq = seq;
+    this.pending = this.pending.slice(covered);
+    this.pendingBytes = this.pending.reduce((sum, record) => sum + framedSize(record.payload.length), 0);
+    await previous.close().catch(() => undefined);
+    this.releaseWaiters();
+    const waiting = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const resolve of waiting) resolve();
+  }
+
+  private fail(error: CkptError): void {
+    if (this.failure) return;
+    this.failure = error;
+    const waiters = this.syncWaiters;
+    this.syncWaiters = [];
+    for (const waiter of waiters) waiter.reject(error);
+    const draining = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const resolve of draining) resolve();
+  }
+}
+
+function epochRecord(epoch: number, options: JournalOptions, now: number) {
+  return {
+    epoch,
+    ...(options.session && { pid: options.session.pid, host: options.session.host }),
+    startedAt: now,
+    writer: WRITER,
+  };
+}
+
+/**
+ * Writes `bytes` to a new temporary file beside `path`, syncs it, renames it over `path` and
+ * syncs the directory. Returns the open file (now at `path`). On failure the temporary file is
+ * removed and `path` is as it was.
+ */
+async function writeReplacing(storage: Storage, path: string, purpose: 'new' | 'compact', bytes: Uint8Array): Promise<StorageFile> {
+  const temporary = `${path}.${purpose}-${randomBytes(8).toString('hex')}.tmp`;
+  const dir = dirname(path);
+  let file: StorageFile | undefined;
+  let step = 'creating';
+  try {
+    file = await storage.open(temporary, 'create-exclusive');
+    step = 'write';
+    await file.write(bytes, 0);
+    step = 'fdatasync';
+    await file.datasync();
+    step = 'rename';
+    await storage.rename(temporary, path);
+  } catch (error) {
+    await file?.close().catch(() => undefined);
+    if (step !== 'creating') await storage.unlink(temporary).catch(() => undefined);
+    throw new StorageIoError(step === 'creating' ? temporary : path, `${step} (writing ${purpose === 'new' ? 'a new checkpoint' : 'a compacted checkpoint'})`, {
+      cause: error,
+    });
+  }
+  try {
+    await storage.syncDir(dir);
+  } catch (error) {
+    await file.close().catch(() => undefined);
+    throw new StorageIoError(dir, 'fsync of the directory', { cause: error });
+  }
+  return file;
+}
+
+async function removeTemporaryFiles(storage: Storage, path: string): Promise<string[]> {
+  const dir = dirname(path);
+  const name = basename(path);
+  let names: string[];
+  try {
+    names = await storage.readdir(dir);
+  } catch (error) {
+    throw new StorageIoError(dir, 'listing the checkpoint directory', { cause: error });
+  }
+  const removed: string[] = [];
+  for (const candidate of names.filter((n) => isJournalTemporaryFile(name, n))) {
+    try {
+      await storage.unlink(join(dir, candidate));
+      removed.push(candidate);
+    } catch (error) {
+      throw new StorageIoError(join(dir, candidate), 'removing a leftover temporary file', { cause: error });
+    }
+  }
+  if (removed.length > 0) {
+    try {
+      await storage.syncDir(dir);
+    } catch (error) {
+      throw new StorageIoError(dir, 'fsync of the directory', { cause: error });
+    }
+  }
+  return removed;
+}

@@ -1,0 +1,205 @@
+import { hostname } from 'node:os';
+import { dirname } from 'node:path';
+import { CheckpointNotFoundError, IdentityMismatchError, InvalidInputError, StorageIoError } from '../errors.js';
+import { Fold, type ExtensionReducer } from '../fold/fold.js';
+import { cloneState, type CheckpointState } from '../fold/state.js';
+import { FileLocker } from '../lock/file-locker.js';
+import type { Locker } from '../lock/locker.js';
+import { sameIdentity, type JobIdentity } from '../log/identity.js';
+import { Journal, type Durability, type RecoveryReport } from '../log/journal.js';
+import { MemoryLog, type EventLog } from '../log/memory-log.js';
+import { readIdentity, readLog } from '../log/read-log.js';
+import { NodeStorage } from '../storage/node-storage.js';
+import type { Storage } from '../storage/storage.js';
+
+/**
+ * Opening a checkpoint the way SSIS does (CheckpointUsage × SaveCheckpoints), deleting it on
+ * success and keeping it on failure. docs/restart-semantics.md has the table; each row is a
+ * test in checkpoint-store.test.ts.
+ */
+
+/** When an existing checkpoint is used (SSIS CheckpointUsage). */
+export const CheckpointUsage = {
+  /** Run from the start; never read a checkpoint. */
+  Never: 'never',
+  /** Resume from the checkpoint when there is one, else run from the start. */
+  IfExists: 'if-exists',
+  /** Resume from the checkpoint; refuse to run when there is none. */
+  Always: 'always',
+} as const;
+export type CheckpointUsage = (typeof CheckpointUsage)[keyof typeof CheckpointUsage];
+
+/** Parses a usage name, with an error naming `where` when it is not one. */
+export function parseUsage(value: string, where: string): CheckpointUsage {
+  const usages = Object.values(CheckpointUsage) as string[];
+  if (!usages.includes(value)) {
+    throw new InvalidInputError(`${where}: usage "${value}" is not one of ${usages.join(', ')}`);
+  }
+  return value as CheckpointUsage;
+}
+
+/** Default retention of a failed run's checkpoint: 30 days from its last write. */
+export const DEFAULT_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
+
+/** Where the checkpoint is and how it is used. */
+export interface CheckpointOptions {
+  readonly path: string;
+  readonly identity: JobIdentity;
+  readonly usage: CheckpointUsage;
+  /** Whether progress is written (SSIS SaveCheckpoints). */
+  readonly save: boolean;
+  /** How long to wait for a live lock holder (default 0: refuse at once). */
+  readonly lockWaitMs?: number;
+  /** Called with an existing checkpoint's state before anything is written; throw to refuse. */
+  readonly checkState?: (state: CheckpointState) => void;
+}
+
+/** The environment: storage, lock, reducers, clock, durability and compaction. */
+export interface StoreEnvironment {
+  readonly storage?: Storage;
+  readonly locker?: Locker;
+  readonly reducers?: readonly ExtensionReducer[];
+  readonly now?: () => number;
+  readonly durability?: Durability;
+  readonly compaction?: { readonly minBytes: number } | false;
+}
+
+/** A checkpoint opened for a run. */
+export interface OpenedCheckpoint {
+  readonly path: string;
+  readonly identity: JobIdentity;
+  /** True when the run starts from an existing checkpoint's state. */
+  readonly resumed: boolean;
+  /** True when usage `never` with save on replaced an older checkpoint of the same job. */
+  readonly replaced: boolean;
+  /** The state the run starts from (a copy). */
+  readonly startState: CheckpointState;
+  /** Where the run's events go. */
+  readonly log: EventLog;
+  /** What recovery repaired, when an existing file was opened for writing. */
+  readonly recovery: RecoveryReport | undefined;
+  /** Whether progress is written to disk. */
+  readonly saving: boolean;
+  /** Syncs and closes; deletes the file when `remove` (success) and saving. Releases the lock. */
+  close(options: { readonly remove: boolean }): Promise<{ readonly removed: boolean }>;
+}
+
+/** Opens the checkpoint for a run, applying the usage/save rules. Refusals change nothing on disk. */
+export async function openCheckpoint(options: CheckpointOptions, environment: StoreEnvironment = {}): Promise<OpenedCheckpoint> {
+  const storage = environment.storage ?? new NodeStorage();
+  const locker = environment.locker ?? new FileLocker();
+  const fold = new Fold(environment.reducers ?? []);
+  const { path, identity, usage, save } = options;
+
+  const exists = await statExists(storage, path);
+  if (usage === CheckpointUsage.Always && !exists) throw new CheckpointNotFoundError(path);
+  if (!save && (usage === CheckpointUsage.Never || !exists)) {
+    return memoryCheckpoint(path, identity, fold, fold.initial(), false);
+  }
+  // Check the identity before taking the lock (so a refusal creates no lock directory), and
+  // again under it.
+  if (exists) await checkIdentity(storage, path, identity);
+  if (save) {
+    try {
+      await storage.mkdir(dirname(path));
+    } catch (error) {
+      throw new StorageIoError(dirname(path), 'creating the checkpoint directory', { cause: error });
+    }
+  }
+  // The journal checks the lock before every write; a lost lock fails it there.
+  const lock = await locker.acquire(path, {
+    ...(options.lockWaitMs !== undefined && { waitMs: options.lockWaitMs }),
+    onCompromised: () => undefined,
+  });
+  try {
+    const existsNow = await statExists(storage, path);
+    if (usage === CheckpointUsage.Always && !existsNow) throw new CheckpointNotFoundError(path);
+    if (existsNow) await checkIdentity(storage, path, identity);
+    if (!save) {
+      const reading = await readLog(storage, path, fold);
+      options.checkState?.(reading.state);
+      const opened = memoryCheckpoint(path, identity, fold, reading.state, true);
+      return { ...opened, close: async (o) => (await opened.close(o), await lock.release(), { removed: false }) };
+    }
+    const journalOptions = {
+      storage,
+      fold,
+      lock,
+      session: { pid: process.pid, host: hostname() },
+      ...(environment.durability !== undefined && { durability: environment.durability }),
+      ...(environment.compaction !== undefined && { compaction: environment.compaction }),
+      ...(environment.now !== undefined && { now: environment.now }),
+      ...(options.checkState !== undefined && { checkRecovered: options.checkState }),
+    };
+    const resume = existsNow && usage !== CheckpointUsage.Never;
+    const journal = resume ? await Journal.open(path, journalOptions) : await Journal.create(path, identity, journalOptions);
+    return {
+      path,
+      identity,
+      resumed: resume,
+      replaced: existsNow && !resume,
+      startState: cloneState(journal.state),
+      log: journal,
+      recovery: resume ? journal.recovery : undefined,
+      saving: true,
+      close: async ({ remove }) => {
+        try {
+          await journal.close();
+          if (remove && !journal.failed) {
+            await removeCheckpointFile(storage, path);
+            return { removed: true };
+          }
+          return { removed: false };
+        } finally {
+          await lock.release().catch(() => undefined);
+        }
+      },
+    };
+  } catch (error) {
+    await lock.release().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function statExists(storage: Storage, path: string): Promise<boolean> {
+  try {
+    const info = await storage.stat(path);
+    if (info?.isDirectory) {
+      throw new InvalidInputError(`checkpoint path ${path} is a directory`, { hint: 'name a file, e.g. .ckpt/job.ckpt' });
+    }
+    return info !== undefined;
+  } catch (error) {
+    if (error instanceof InvalidInputError) throw error;
+    throw new StorageIoError(path, 'stat', { cause: error });
+  }
+}
+
+async function checkIdentity(storage: Storage, path: string, identity: JobIdentity): Promise<void> {
+  const found = await readIdentity(storage, path);
+  if (!sameIdentity(found, identity)) throw new IdentityMismatchError(path, found, identity);
+}
+
+function memoryCheckpoint(path: string, identity: JobIdentity, fold: Fold, start: CheckpointState, resumed: boolean): OpenedCheckpoint {
+  const log = new MemoryLog(fold, start);
+  return {
+    path,
+    identity,
+    resumed,
+    replaced: false,
+    startState: cloneState(start),
+    log,
+    recovery: undefined,
+    saving: false,
+    close: async () => (await log.close(), { removed: false }),
+  };
+}
+
+/** Deletes a checkpoint file and syncs its directory. */
+export async function removeCheckpointFile(storage: Storage, path: string): Promise<void> {
+  try {
+    await storage.unlink(path);
+    await storage.syncDir(dirname(path));
+  } catch (error) {
+    throw new StorageIoError(path, 'deleting the checkpoint', { cause: error });
+  }
+}

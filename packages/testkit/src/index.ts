@@ -1,0 +1,2 @@
+/** @ckpt/testkit (work in progress). */
+export const PACKAGE_NAME = '@ckpt/testkit';
