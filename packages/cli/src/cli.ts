@@ -11,6 +11,43 @@ const { version } = createRequire(import.meta.url)('../package.json') as { versi
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
+/** Options of `ckpt run`, as parsed (see CONTRACT.md). */
+export interface RunVerbOptions {
+  readonly checkpointFile?: string;
+  readonly usage?: 'never' | 'if-exists' | 'always';
+  /** true for --save-checkpoints, false for --no-save-checkpoints, undefined when neither. */
+  readonly saveCheckpoints?: boolean;
+  readonly checkpointing?: 'on';
+  readonly set?: readonly string[];
+  readonly config?: readonly string[];
+  readonly forceResult?: readonly string[];
+  readonly secretKey?: string;
+  readonly json?: boolean;
+}
+
+/** Options of `ckpt copy`, as parsed; sizes, counts and durations are still text. */
+export interface CopyVerbOptions {
+  readonly checkpointInterval?: string;
+  readonly shortRetries?: string;
+  readonly shortWait?: string;
+  readonly longRetries?: string;
+  readonly longWait?: string;
+  readonly netmap?: string;
+  readonly node?: string;
+  readonly verify?: 'tail' | 'full';
+  readonly json?: boolean;
+}
+
+/** Options of `ckpt serve`, as parsed. */
+export interface ServeVerbOptions {
+  readonly root: string;
+  readonly listen: string;
+  readonly name: string;
+  readonly netmap: string;
+  readonly retention?: string;
+  readonly json?: boolean;
+}
+
 /** Builds the program; `run` resolves with the exit code a verb chose. */
 export function buildProgram(setExitCode: (code: number) => void): Command {
   const program = new Command('ckpt')
@@ -51,6 +88,56 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
         (await import('./commands/prune.js')).pruneCommand(dir, options, processIo),
       ),
     );
+
+  program
+    .command('run')
+    .description('run a control-flow package (YAML or JSON); on failure its checkpoint is kept and a rerun resumes')
+    .argument('<package-file>', 'the package file')
+    .option('--checkpoint-file <path>', 'overrides checkpoint.file')
+    .addOption(new Option('--usage <usage>', 'overrides checkpoint.usage').choices(['never', 'if-exists', 'always']))
+    .option('--save-checkpoints', 'overrides checkpoint.save: save')
+    .option('--no-save-checkpoints', 'overrides checkpoint.save: do not save')
+    .addOption(new Option('--checkpointing <on>', 'save + usage always (as dtexec /CheckPointing on)').choices(['on']))
+    .option('--set <name=value>', "sets a variable's starting value (repeatable)", collect)
+    .option('--config <key=value>', 'supplies a configuration value (repeatable); captured on the first attempt', collect)
+    .option('--force-result <step=result>', "forces a step's result: success, failure or completion (repeatable)", collect)
+    .option('--secret-key <key>', 'passphrase (or base64:<32 bytes>) that seals sensitive variables; default $CKPT_SECRET_KEY')
+    .option('--json', 'one JSON event per line on stdout instead of the human view')
+    .addHelpText('after', '\nExamples:\n  ckpt run nightly.yaml\n  ckpt run nightly.yaml --usage if-exists --save-checkpoints --config outDir=/data\n  ckpt run nightly.yaml --checkpointing on --force-result extract=failure')
+    .action(act(async (file: string, options: RunVerbOptions) => (await import('./commands/run.js')).runCommand(file, options, processIo)));
+
+  program
+    .command('copy')
+    .description('copy one file with checkpoint restart; DESTINATION appears only when complete and verified')
+    .argument('<source>', 'a local path or ckpt://NODE/PATH')
+    .argument('<destination>', 'a local path or ckpt://NODE/PATH')
+    .option('--checkpoint-interval <size>', 'bytes between checkpoints (e.g. 8MiB; 0 turns checkpoints off)')
+    .option('--short-retries <n>', 'short-term retries, tried first (0 disables)')
+    .option('--short-wait <duration>', 'wait between short-term retries (e.g. 2s)')
+    .option('--long-retries <n>', 'long-term retries, after the short-term ones (0 disables)')
+    .option('--long-wait <duration>', 'wait between long-term retries (e.g. 5m)')
+    .option('--netmap <file>', 'the netmap naming the nodes and their secrets')
+    .option('--node <name>', "this node's own name in the netmap (for remote copies)")
+    .addOption(new Option('--verify <how>', 'how much of a received prefix is re-checked on resume').choices(['tail', 'full']))
+    .option('--json', 'one JSON event per line; the last is transfer-completed')
+    .addHelpText('after', '\nExamples:\n  ckpt copy big.iso /backup/big.iso --checkpoint-interval 64MiB\n  ckpt copy data.csv ckpt://beta/in/data.csv --netmap netmap.yaml --node alpha')
+    .action(
+      act(async (source: string, destination: string, options: CopyVerbOptions) =>
+        (await import('./commands/copy.js')).copyCommand(source, destination, options, processIo),
+      ),
+    );
+
+  program
+    .command('serve')
+    .description('run a node server: receive (and serve, for pulls) files under a root for the nodes of a netmap')
+    .requiredOption('--root <dir>', 'every path is confined to this directory')
+    .requiredOption('--listen <host:port>', 'address to listen on, e.g. 127.0.0.1:7402')
+    .requiredOption('--name <node>', "this node's name in the netmap")
+    .requiredOption('--netmap <file>', 'the netmap naming the nodes and their secrets')
+    .option('--retention <duration>', 'keep checkpoints of unfinished transfers this long (default 30d)')
+    .option('--json', 'one JSON event per line')
+    .addHelpText('after', '\nExample:\n  ckpt serve --root /srv/in --listen 127.0.0.1:7402 --name beta --netmap netmap.yaml')
+    .action(act(async (options: ServeVerbOptions) => (await import('./commands/serve.js')).serveCommand(options, processIo)));
 
   program
     .command('help')
