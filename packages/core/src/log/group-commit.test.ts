@@ -1,0 +1,112 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { StorageIoError } from '../errors.js';
+import { Fold } from '../fold/fold.js';
+import { NodeStorage } from '../storage/node-storage.js';
+import type { OpenMode, Storage, StorageFile } from '../storage/storage.js';
+import { testIdentity, useTempDir } from '../test-support/fixtures.js';
+import { Journal } from './journal.js';
+import { readLog } from './read-log.js';
+
+const dir = useTempDir('group');
+const fold = new Fold();
+
+/** Real files, with every fdatasync and directory fsync counted, and a switch that makes fdatasync fail. */
+class CountingStorage implements Storage {
+  datasyncs = 0;
+  dirSyncs = 0;
+  failDatasync = false;
+  readonly calls: string[] = [];
+  private readonly inner = new NodeStorage();
+
+  async open(path: string, mode: OpenMode): Promise<StorageFile> {
+    const file = await this.inner.open(path, mode);
+    return {
+      path: file.path,
+      size: () => file.size(),
+      read: (position, length) => file.read(position, length),
+      write: (data, position) => (this.calls.push('write'), file.write(data, position)),
+      truncate: (size) => file.truncate(size),
+      datasync: async () => {
+        this.calls.push('datasync');
+        this.datasyncs++;
+        if (this.failDatasync) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+        return file.datasync();
+      },
+      close: () => file.close(),
+    };
+  }
+  stat = (path: string) => this.inner.stat(path);
+  rename = (from: string, to: string) => (this.calls.push('rename'), this.inner.rename(from, to));
+  unlink = (path: string) => this.inner.unlink(path);
+  mkdir = (path: string) => this.inner.mkdir(path);
+  readdir = (path: string) => this.inner.readdir(path);
+  setMtime = (path: string, ms: number) => this.inner.setMtime(path, ms);
+  syncDir = (path: string) => (this.calls.push('syncDir'), this.dirSyncs++, this.inner.syncDir(path));
+}
+
+describe('group commit and durability', () => {
+  it('256 concurrent durable appends share far fewer fdatasyncs, and all of them land', async () => {
+    const storage = new CountingStorage();
+    const path = join(dir.path, 'group.ckpt');
+    const journal = await Journal.create(path, testIdentity(), { storage, fold, compaction: false });
+    const before = storage.datasyncs;
+    await Promise.all(Array.from({ length: 256 }, (_, i) => journal.append([{ type: 'cursor-set', unit: `u${i}`, cursor: i }])));
+    const used = storage.datasyncs - before;
+    expect(used).toBeGreaterThanOrEqual(1);
+    expect(used).toBeLessThan(16);
+    await journal.close();
+    expect((await readLog(storage, path, fold)).state.cursors.size).toBe(256);
+  });
+
+  it('a durable append resolves only after an fdatasync that follows its write', async () => {
+    const storage = new CountingStorage();
+    const journal = await Journal.create(join(dir.path, 'order.ckpt'), testIdentity(), { storage, fold, compaction: false });
+    storage.calls.length = 0;
+    await journal.append([{ type: 'unit-started', unit: 'a' }]);
+    expect(storage.calls).toEqual(['write', 'datasync']);
+    storage.calls.length = 0;
+    await journal.append([{ type: 'unit-started', unit: 'b' }], { durability: 'buffered' });
+    await journal.sync();
+    expect(storage.calls).toEqual(['write', 'datasync']);
+    await journal.close();
+  });
+
+  it('creating a checkpoint syncs the file before the rename and the directory after it', async () => {
+    const storage = new CountingStorage();
+    await (await Journal.create(join(dir.path, 'create.ckpt'), testIdentity(), { storage, fold })).close();
+    expect(storage.calls.slice(0, 4)).toEqual(['write', 'datasync', 'rename', 'syncDir']);
+  });
+
+  it('an fdatasync error fails the writer: the waiting append rejects and nothing more is accepted', async () => {
+    const storage = new CountingStorage();
+    const journal = await Journal.create(join(dir.path, 'eio.ckpt'), testIdentity(), { storage, fold, compaction: false });
+    await journal.append([{ type: 'unit-started', unit: 'a' }]);
+    storage.failDatasync = true;
+    await expect(journal.append([{ type: 'unit-started', unit: 'b' }])).rejects.toBeInstanceOf(StorageIoError);
+    storage.failDatasync = false;
+    // No retry-and-trust: the writer stays failed even though fdatasync would now succeed.
+    await expect(journal.append([{ type: 'unit-started', unit: 'c' }])).rejects.toBeInstanceOf(StorageIoError);
+    await expect(journal.sync()).rejects.toBeInstanceOf(StorageIoError);
+    expect(journal.failed?.message).toMatch(/fdatasync/);
+    await journal.close();
+  });
+
+  it('compaction rewrites through temp file, fdatasync, rename and directory fsync, keeping the state', async () => {
+    const storage = new CountingStorage();
+    const path = join(dir.path, 'compact.ckpt');
+    const journal = await Journal.create(path, testIdentity(), { storage, fold, compaction: false });
+    for (let i = 0; i < 200; i++) await journal.append([{ type: 'cursor-set', unit: 'u', cursor: i }], { durability: 'buffered' });
+    await journal.sync();
+    const longSize = journal.size;
+    storage.calls.length = 0;
+    await journal.compact();
+    expect(storage.calls).toEqual(['write', 'datasync', 'rename', 'syncDir']);
+    expect(journal.size).toBeLessThan(longSize / 10);
+    await journal.append([{ type: 'cursor-set', unit: 'u', cursor: 200 }]);
+    await journal.close();
+    const reading = await readLog(storage, path, fold);
+    expect(reading.state.cursors.get('u')?.cursor).toBe(200);
+    expect(reading.state.eventCount).toBe(201);
+  });
+});

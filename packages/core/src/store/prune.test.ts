@@ -1,0 +1,66 @@
+import { existsSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { throwError } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import { Engine } from '../engine/engine.js';
+import type { Runner } from '../engine/runner.js';
+import { FileLocker } from '../lock/file-locker.js';
+import { testIdentity, useTempDir } from '../test-support/fixtures.js';
+import { pruneCheckpoints } from './prune.js';
+
+const dir = useTempDir('prune');
+const DAY = 24 * 60 * 60 * 1000;
+const failing: Runner<null> = { kind: 'test', identify: () => testIdentity(), run: () => throwError(() => new Error('boom')) };
+
+async function failedCheckpoint(name: string, retentionMs?: number): Promise<string> {
+  const path = join(dir.path, name);
+  const result = await new Engine().run(failing, null, {
+    checkpoint: { path, usage: 'if-exists', save: true, ...(retentionMs !== undefined && { retentionMs }) },
+  });
+  expect(result.outcome).toBe('failure');
+  return path;
+}
+
+const age = (path: string, ms: number) => utimesSync(path, new Date(Date.now() - ms), new Date(Date.now() - ms));
+
+describe('pruneCheckpoints', () => {
+  it('removes checkpoints past their retention (default 30 days from the last write) and keeps the rest', async () => {
+    const old = await failedCheckpoint('old.ckpt');
+    const recent = await failedCheckpoint('recent.ckpt');
+    const short = await failedCheckpoint('short.ckpt', 60_000);
+    age(old, 31 * DAY);
+    age(recent, 29 * DAY);
+    age(short, 120_000);
+    writeFileSync(join(dir.path, 'notes.txt'), 'not a checkpoint');
+    age(join(dir.path, 'notes.txt'), 400 * DAY);
+    const report = await pruneCheckpoints(dir.path);
+    expect(report.removed.map((r) => r.path).sort()).toEqual([old, short].sort());
+    expect(report.kept).toBe(1);
+    expect(existsSync(old)).toBe(false);
+    expect(existsSync(recent)).toBe(true);
+    expect(existsSync(join(dir.path, 'notes.txt'))).toBe(true);
+  });
+
+  it('--older-than overrides the retention; a dry run removes nothing', async () => {
+    const path = await failedCheckpoint('a.ckpt');
+    age(path, 2 * DAY);
+    expect((await pruneCheckpoints(dir.path, { olderThanMs: DAY, dryRun: true })).removed).toHaveLength(1);
+    expect(existsSync(path)).toBe(true);
+    expect((await pruneCheckpoints(dir.path, { olderThanMs: DAY })).removed).toHaveLength(1);
+    expect(existsSync(path)).toBe(false);
+  });
+
+  it('skips a checkpoint whose writer holds the lock', async () => {
+    const path = await failedCheckpoint('busy.ckpt');
+    age(path, 40 * DAY);
+    const lock = await new FileLocker().acquire(path, { onCompromised: () => undefined });
+    try {
+      const report = await pruneCheckpoints(dir.path);
+      expect(report.removed).toHaveLength(0);
+      expect(report.skipped.map((s) => s.path)).toEqual([path]);
+      expect(existsSync(path)).toBe(true);
+    } finally {
+      await lock.release();
+    }
+  });
+});
