@@ -12,16 +12,26 @@ const TAKEOVER_STALE_MS = 10_000;
 const RETRY_DELAY_MS = 50;
 
 /** Linux start time of process `pid` in clock ticks since boot, if /proc tells. */
-function processStartTime(pid: number): number | undefined {
+/** Fields 3 onwards of /proc/PID/stat (Linux), or undefined elsewhere or when PID is gone. */
+function procStatFields(pid: number): string[] | undefined {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Field 22; the command name (field 2) is in parentheses and may contain spaces.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const value = Number(fields[19]);
-    return Number.isFinite(value) ? value : undefined;
+    // The command name (field 2) is in parentheses and may contain spaces.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return undefined;
   }
+}
+
+function processStartTime(pid: number): number | undefined {
+  const value = Number(procStatFields(pid)?.[19]); // field 22: start time in clock ticks since boot
+  return Number.isFinite(value) ? value : undefined;
+}
+
+/** A killed process stays a zombie until its parent reaps it; kill(pid, 0) still succeeds. */
+function isZombie(pid: number): boolean {
+  const state = procStatFields(pid)?.[0]; // field 3: state
+  return state === 'Z' || state === 'X';
 }
 
 function readOwner(lockDir: string): LockOwner | undefined {
@@ -45,6 +55,7 @@ export function isDeadLocalOwner(owner: LockOwner): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'ESRCH';
   }
+  if (isZombie(owner.pid)) return true;
   // The pid is alive; it is our owner only if it is the same process (not a reused pid).
   const start = processStartTime(owner.pid);
   return owner.processStart !== undefined && start !== undefined && start !== owner.processStart;
