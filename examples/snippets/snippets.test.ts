@@ -16,3 +16,10 @@ it('the @ckpt/core README example runs to success and removes its checkpoint', a
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+it('the reducer of docs/writing-a-runner.md folds its namespaced events', async () => {
+  const { Fold } = await import('@ckpt/core');
+  const { transferReducer } = await import('./custom-reducer.js');
+  const state = new Fold([transferReducer]).foldEvents([{ type: 'transfer/restarted' }, { type: 'transfer/progress' }, { type: 'transfer/restarted' }]);
+  expect(state.extensions.get('transfer')).toEqual({ restarts: 2 });
+});
