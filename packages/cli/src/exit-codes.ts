@@ -1,4 +1,12 @@
-import { ErrorCode, isCkptError } from '@ckpt/core';
+/**
+ * Kept free of imports so that `ckpt --version` and `--help` do not load @ckpt/core: the error
+ * codes are core's `ErrorCode` values, matched by value.
+ */
+
+/** A ckpt error, recognised without loading core: it has a string `code` and a `hint` field. */
+export function isCkptErrorLike(error: unknown): error is Error & { code: string; hint: string | undefined } {
+  return error instanceof Error && typeof (error as { code?: unknown }).code === 'string' && 'hint' in error;
+}
 
 /** The contract's exit codes, the same for every verb. */
 export const ExitCode = {
@@ -15,15 +23,15 @@ export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
 /** The exit code for an error that ended a verb. */
 export function exitCodeOf(error: unknown): ExitCode {
-  if (!isCkptError(error)) return ExitCode.Failed;
+  if (!isCkptErrorLike(error)) return ExitCode.Failed;
   switch (error.code) {
-    case ErrorCode.NotFound:
-    case ErrorCode.Mismatch:
-    case ErrorCode.Corrupt:
-    case ErrorCode.Locked:
-    case ErrorCode.Invalid:
+    case 'not-found':
+    case 'mismatch':
+    case 'corrupt':
+    case 'locked':
+    case 'invalid':
       return ExitCode.Refused;
-    case ErrorCode.Interrupted:
+    case 'interrupted':
       return ExitCode.Interrupted;
     default:
       return ExitCode.Failed;

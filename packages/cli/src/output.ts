@@ -1,5 +1,5 @@
-import { isCkptError } from '@ckpt/core';
 import pc from 'picocolors';
+import { isCkptErrorLike } from './exit-codes.js';
 
 /** Where a verb writes: stdout for results, stderr for diagnostics. */
 export interface CliIo {
@@ -30,7 +30,7 @@ export function jsonReplacer(_key: string, value: unknown): unknown {
  * errors that are not ckpt's own — those are bugs, and the trace helps to report them.
  */
 export function reportError(io: CliIo, error: unknown): void {
-  if (isCkptError(error)) {
+  if (isCkptErrorLike(error)) {
     const [message, ...hint] = error.message.split('\n');
     io.stderr.write(`${colors.red('error:')} ${message}\n${hint.map((line) => `${colors.dim(line)}\n`).join('')}`);
   } else if (error instanceof Error) {
