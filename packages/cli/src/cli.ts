@@ -64,8 +64,12 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .description('show the folded state of a checkpoint: identity, attempts, completed units, restart point, variables, cursors')
     .argument('<checkpoint-file>', 'the checkpoint to read (it is not locked or changed)')
     .option('--json', 'print one JSON object instead of the human view')
-    .addHelpText('after', '\nExamples:\n  ckpt inspect .ckpt/nightly-load.ckpt\n  ckpt inspect .ckpt/nightly-load.ckpt --json | jq .restartPoint')
-    .action(act(async (file: string, options: { json?: boolean }) => (await import('./commands/inspect.js')).inspectCommand(file, options, processIo)));
+    .option('--html <file>', 'also write a self-contained HTML page with a timeline of every attempt')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  ckpt inspect .ckpt/nightly-load.ckpt\n  ckpt inspect .ckpt/nightly-load.ckpt --json | jq .restartPoint\n  ckpt inspect .ckpt/nightly-load.ckpt --html timeline.html',
+    )
+    .action(act(async (file: string, options: { json?: boolean; html?: string }) => (await import('./commands/inspect.js')).inspectCommand(file, options, processIo)));
 
   program
     .command('events')

@@ -1,3 +1,4 @@
+import { writeFile } from 'node:fs/promises';
 import { formatBytes, type CheckpointState, type LogReading } from '@ckpt/core';
 import { colors, formatTime, writeJsonLine, type CliIo } from '../output.js';
 import { readCheckpointForViewing } from './read-checkpoint.js';
@@ -24,8 +25,13 @@ export function restartPointOf(state: CheckpointState): RestartPoint {
 }
 
 /** `ckpt inspect FILE [--json]`: the folded state of a checkpoint. */
-export async function inspectCommand(path: string, options: { json?: boolean }, io: CliIo): Promise<number> {
-  const reading = await readCheckpointForViewing(path, false);
+export async function inspectCommand(path: string, options: { json?: boolean; html?: string }, io: CliIo): Promise<number> {
+  const reading = await readCheckpointForViewing(path, options.html !== undefined);
+  if (options.html !== undefined) {
+    const { renderTimelineHtml } = await import('./timeline.js');
+    await writeFile(options.html, renderTimelineHtml(path, reading), { mode: 0o600 });
+    io.stderr.write(`wrote the timeline of ${reading.state.attempts.length} attempt(s) to ${options.html}\n`);
+  }
   if (options.json) writeJsonLine(io, inspection(path, reading));
   else io.stdout.write(renderInspection(path, reading));
   return 0;
