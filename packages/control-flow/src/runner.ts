@@ -44,7 +44,9 @@ export type RunNotice =
   | { readonly type: 'step-started'; readonly unit: string; readonly step: string }
   | { readonly type: 'step-finished'; readonly unit: string; readonly step: string; readonly result: StepResult; readonly durationMs: number; readonly recorded: 'completed' | 'failed'; readonly error?: string; readonly forced?: boolean }
   | { readonly type: 'step-skipped'; readonly unit: string; readonly step: string; readonly reason: 'checkpoint' | 'precedence'; readonly result?: StepResult }
-  | { readonly type: 'variable-set'; readonly name: string; readonly value?: PlainValue; readonly redacted?: boolean }
+  | { readonly type: 'variable'; readonly name: string; readonly value?: PlainValue; readonly redacted?: boolean }
+  /** An event handed to the engine to record (sensitive values already replaced by `redacted`). */
+  | { readonly type: 'recorded'; readonly event: CkptEvent }
   | { readonly type: 'rollback'; readonly scope: string; readonly step: string; readonly reason: 'failed' | 'left-open' }
   | { readonly type: 'handler'; readonly container: string; readonly failedUnit: string }
   | { readonly type: 'output'; readonly unit: string; readonly stream: 'stdout' | 'stderr'; readonly line: string }
@@ -210,7 +212,15 @@ class PackageExecution {
   }
 
   private emit(...events: CkptEvent[]): void {
-    if (events.length > 0) this.emitRaw(events);
+    if (events.length === 0) return;
+    this.emitRaw(events);
+    if (this.job.observe === undefined) return;
+    for (const event of events) {
+      if (event.type === 'variable-set' && event.sensitive) {
+        const { value: _value, ...rest } = event;
+        this.observe({ type: 'recorded', event: { ...rest, redacted: true } });
+      } else this.observe({ type: 'recorded', event });
+    }
   }
 
   private interrupted(): boolean {
@@ -335,7 +345,7 @@ class PackageExecution {
   private variableEvent(name: string): VariableSet | undefined {
     const v = this.vars.get(name);
     if (v === undefined || v.type === 'object' || v.value === undefined) return undefined;
-    this.observe(v.sensitive ? { type: 'variable-set', name, redacted: true } : { type: 'variable-set', name, value: v.value as PlainValue });
+    this.observe(v.sensitive ? { type: 'variable', name, redacted: true } : { type: 'variable', name, value: v.value as PlainValue });
     return { type: 'variable-set', name, value: v.value as PlainValue, valueType: v.type, sensitive: v.sensitive };
   }
 
