@@ -629,7 +629,9 @@ class PackageExecution {
       if (atomic) this.emit(this.abortScope(loopScope, 'an iteration failed; the loop reruns whole'));
       return { outcome: 'failure', error };
     };
-    for (let i = resumeCursor?.next ?? 0; ; i++) {
+    const resumeAt = resumeCursor?.next ?? 0;
+    for (let i = 0; i < resumeAt; i++) this.observe({ type: 'step-skipped', unit: `${unit}[${i}]`, step: step.id, reason: 'checkpoint', result: 'success' });
+    for (let i = resumeAt; ; i++) {
       if (this.interrupted()) throw new InterruptedError('the package was interrupted');
       if (step.kind === 'forEach') {
         if (i >= items.length) break;
