@@ -44,11 +44,22 @@ export function runProcess(
       options.signal.removeEventListener('abort', onAbort);
       reject(new Error(`cannot start "${command}"${error.code ? ` (${error.code})` : ''}: ${error.message}`));
     });
-    child.on('close', (code, signal) => {
+    let settled = false;
+    const finish = (code: number | null, signal: NodeJS.Signals | null) => {
+      if (settled) return;
+      settled = true;
       options.signal.removeEventListener('abort', onAbort);
       if (killTimer) clearTimeout(killTimer);
       for (const stream of ['stdout', 'stderr'] as const) if (partial[stream] !== '') options.onLine?.(partial[stream], stream);
       resolve({ code, signal, stderrTail: tail });
+    };
+    child.on('close', finish);
+    // A stopped command's own children may hold its output pipes open; do not wait for them.
+    child.on('exit', (code, signal) => {
+      if (!options.signal.aborted) return;
+      child.stdout.destroy();
+      child.stderr.destroy();
+      finish(code, signal);
     });
   });
 }
