@@ -463,6 +463,26 @@ describe('step options', () => {
     expect(fx.count('alert')).toBe(0);
   });
 
+  it('failPackageOnFailure: a container stopped before all its steps ran is not recorded complete, so the rerun runs them', async () => {
+    let attempt1 = true;
+    let signalFailed!: () => void;
+    const boomFailed = new Promise<void>((resolve) => (signalFailed = resolve));
+    const ran: string[] = [];
+    const pkg = definePackage(
+      { id: 'p', version: 1 },
+      sequence('left', [task('l1', async () => { if (attempt1) await boomFailed; ran.push('l1'); }), task('l2', () => void ran.push('l2'))], { after: {} }),
+      sequence('right', [task('boom', () => { if (attempt1) { signalFailed(); throw new Error('boom'); } ran.push('boom'); }, { failPackageOnFailure: true })], { after: {} }),
+    );
+    const first = await runPackage(pkg, path);
+    expect(first.result.outcome).toBe('failure');
+    expect(ran).toEqual(['l1']);
+    expect(first.result.state.completed.has('left')).toBe(false);
+    attempt1 = false;
+    const second = await runPackage(pkg, path);
+    expect(second.result.outcome).toBe('success');
+    expect(ran.sort()).toEqual(['boom', 'l1', 'l2']);
+  });
+
   it('failParentOnFailure fails the container even when its error count allows more', async () => {
     const fx = new Effects();
     const pkg = definePackage({ id: 'p', version: 1 }, sequence('s', [fx.task('x', { failParentOnFailure: true }), fx.task('y', { after: { x: 'completion' } })], { maximumErrorCount: 5 }));

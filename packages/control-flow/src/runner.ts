@@ -345,6 +345,8 @@ class PackageExecution {
   private variableEvent(name: string): VariableSet | undefined {
     const v = this.vars.get(name);
     if (v === undefined || v.type === 'object' || v.value === undefined) return undefined;
+    // A sensitive variable still at its declared value has nothing to keep; a restart uses the declaration.
+    if (v.sensitive && v.value === (this.pkg.variables.get(name)?.value ?? '')) return undefined;
     this.observe(v.sensitive ? { type: 'variable', name, redacted: true } : { type: 'variable', name, value: v.value as PlainValue });
     return { type: 'variable-set', name, value: v.value as PlainValue, valueType: v.type, sensitive: v.sensitive };
   }
@@ -425,7 +427,7 @@ class PackageExecution {
     const messages: string[] = [];
     const hasFailurePath = (id: string) => steps.some((s) => s.after?.some((c) => c.step === id && c.on !== 'success'));
     const control: ChildrenControl = {
-      handles: (step) => !step.failPackageOnFailure && !step.failParentOnFailure && hasFailurePath(step.id) && errors + 1 < container.maximumErrorCount,
+      handles: (step) => !this.packageFailed && !failParent && !step.failPackageOnFailure && !step.failParentOnFailure && hasFailurePath(step.id) && errors + 1 < container.maximumErrorCount,
     };
     const constraintsOf = (i: number): readonly Constraint[] => steps[i]!.after ?? (i > 0 ? [{ step: steps[i - 1]!.id, on: 'success' }] : []);
     const decide = (i: number): 'run' | 'skip' | 'wait' => {
@@ -496,8 +498,11 @@ class PackageExecution {
     }
     if (interruption !== undefined) throw interruption;
     if (this.interrupted()) throw new InterruptedError('the package was interrupted');
-    const failed = failParent || errors >= container.maximumErrorCount || (this.packageFailed && errors > 0);
-    return failed ? { outcome: 'failure', error: messages.join('; ') || 'a step failed' } : { outcome: 'success' };
+    // Stopped early (fail-package, fail-parent): steps left unrun make this container unfinished, never complete.
+    const unfinished = status.some((s) => s === 'pending');
+    const failed = failParent || errors >= container.maximumErrorCount || unfinished;
+    if (!failed) return { outcome: 'success' };
+    return { outcome: 'failure', error: messages.join('; ') || (unfinished ? 'stopped before all its steps ran, because the package is failing' : 'a step failed') };
   }
 
   /** Runs one step (task or container), honouring the checkpoint, its transaction and forceResult. */
@@ -522,8 +527,10 @@ class PackageExecution {
       const first = frame.scopes.findIndex((s) => s.kind === 'transaction');
       if (first >= 0) inner = { ...frame, scopes: frame.scopes.slice(0, first) };
     }
-    const startScope = inner === frame || transaction !== undefined ? (transaction ?? outerScope) : inner.scopes.at(-1)?.id;
-    this.emit({ type: 'unit-started', unit, ...(startScope !== undefined && { scope: startScope }) });
+    // The step's own events belong to the scope around it (its own transaction commits first).
+    const recordScope = transaction !== undefined ? outerScope : inner.scopes.at(-1)?.id;
+    const scopeField = recordScope !== undefined ? { scope: recordScope } : {};
+    this.emit({ type: 'unit-started', unit, ...scopeField });
     this.observe({ type: 'step-started', unit, step: step.id });
     const started = Date.now();
     let run: StepRun;
@@ -545,8 +552,6 @@ class PackageExecution {
       // Variables a task set count once its success is recorded.
     } else vars = [];
 
-    const recordScope = inner.scopes.at(-1)?.id === transaction ? outerScope : inner.scopes.at(-1)?.id;
-    const scopeField = recordScope !== undefined ? { scope: recordScope } : {};
     const record: CkptEvent[] = [];
     const placed = this.place(vars, inner);
     let handled = false;
