@@ -734,7 +734,8 @@ class PackageExecution {
     const timeout = new AbortController();
     const timer = step.timeoutMs !== undefined ? setTimeout(() => timeout.abort(), step.timeoutMs) : undefined;
     timer?.unref();
-    const signal = AbortSignal.any([this.signal, timeout.signal]);
+    // AbortSignal.any costs a listener per task; only a task with a timeout needs two sources.
+    const signal = timer !== undefined ? AbortSignal.any([this.signal, timeout.signal]) : this.signal;
     const pending: [string, unknown][] = [];
     try {
       let result: PlainValue | undefined;
