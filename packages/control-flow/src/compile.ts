@@ -195,6 +195,7 @@ export function compilePackage(definition: unknown, options: CompileOptions = {}
     if (d.forEach !== undefined && d.for !== undefined) problems.push(`${path}: a step is a forEach or a for loop, not both`);
     if (d.checkpointIterations !== undefined && d.forEach === undefined && d.for === undefined) problems.push(`${path}.checkpointIterations: only forEach and for loops have iterations`);
     if (d.onError !== undefined && d.steps === undefined) problems.push(`${path}.onError: only containers (steps) have event handlers`);
+    if (d.timeout !== undefined && d.steps !== undefined) problems.push(`${path}.timeout: only tasks have a timeout; set it on the tasks inside "${d.id}"`);
     const timeoutMs = d.timeout !== undefined ? guard(`${path}.timeout`, () => parseDuration(d.timeout!, `${path}.timeout`)) : undefined;
     let rollback: RollbackAction | undefined;
     if (typeof d.rollback === 'function') rollback = { kind: 'function', run: d.rollback };

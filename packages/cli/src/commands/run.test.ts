@@ -151,6 +151,35 @@ steps:
     expect(bad.err).toMatch(/has no step "nope"/);
   });
 
+  it('--set with a value that does not fit the variable type is refused before any work', async () => {
+    const file = await writePackage('id: p\nversion: 1\ncheckpoint: { usage: if-exists, save: true }\nvariables: { rows: { type: int, value: 0 } }\nsteps:\n  - { id: a, exec: [sh, -c, "echo a > ran"] }\n');
+    const { code, err } = await run(file, { set: ['rows=many'] });
+    expect(code).toBe(2);
+    expect(err).toMatch(/variable "rows" is an int; "many" is not an integer/);
+    expect(existsSync(join(dir, 'ran'))).toBe(false);
+    expect(existsSync(join(dir, '.ckpt'))).toBe(false);
+  });
+
+  it('runs a package written as JSON', async () => {
+    const file = join(dir, 'pkg.json');
+    await writeFile(file, JSON.stringify({ id: 'j', version: 1, variables: { who: { type: 'string', value: 'json' } }, steps: [{ id: 'a', exec: ['sh', '-c', 'echo "$CKPT_VAR_WHO" > out.txt'] }] }));
+    expect((await run(file)).code).toBe(0);
+    expect(await readFile(join(dir, 'out.txt'), 'utf8')).toBe('json\n');
+  });
+
+  it('an exec task sets a variable through $CKPT_OUTPUT that a later step reads with ${{ vars.X }}', async () => {
+    const file = await writePackage(`
+id: p
+version: 1
+variables: { rows: { type: int, value: 0 } }
+steps:
+  - { id: count, exec: [sh, -c, 'echo "rows=3" >> "$CKPT_OUTPUT"'] }
+  - { id: use, exec: [sh, -c, 'echo "\${{ vars.rows }} $CKPT_VAR_ROWS" > out.txt'] }
+`);
+    expect((await run(file)).code).toBe(0);
+    expect(await readFile(join(dir, 'out.txt'), 'utf8')).toBe('3 3\n');
+  });
+
   it('--json prints one JSON event per line', async () => {
     const file = await writePackage(THREE_STEPS);
     await writeFile(join(dir, 'ready'), '');

@@ -1,6 +1,6 @@
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { Engine, InvalidInputError, formatDuration, isCkptError, type CheckpointUsage } from '@ckpt/core';
-import { ControlFlowRunner, loadPackageFile, type Package, type RunNotice, type StepResult, type TaskPlugin } from '@ckpt/control-flow';
+import { ControlFlowRunner, coerceText, loadPackageFile, type Package, type RunNotice, type StepResult, type TaskPlugin } from '@ckpt/control-flow';
 import type { RunVerbOptions } from '../cli.js';
 import { ExitCode, exitCodeOf } from '../exit-codes.js';
 import { colors, reportError, writeJsonLine, type CliIo } from '../output.js';
@@ -52,6 +52,11 @@ export function restartAdvice(settings: { usage: CheckpointUsage; save: boolean 
 export async function runCommand(file: string, options: RunVerbOptions, io: CliIo, plugins: readonly TaskPlugin[] = runTaskPlugins): Promise<number> {
   const pkg = await loadPackageFile(file, { plugins });
   const set = pairs(options.set, '--set');
+  // A value that does not fit its variable's type is a bad argument: refuse it before any work.
+  for (const [name, text] of Object.entries(set)) {
+    const decl = pkg.variables.get(name);
+    if (decl !== undefined) coerceText(name, decl.type, text);
+  }
   const config = pairs(options.config, '--config');
   const forceText = pairs(options.forceResult, '--force-result');
   const forceResults: Record<string, StepResult> = {};
