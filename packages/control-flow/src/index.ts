@@ -33,3 +33,5 @@ export type {
   VariableDecl,
 } from './model.js';
 export type { FunctionTask, TaskContext, TaskPlugin } from './task-context.js';
+export { restartPointOf } from './restart-point.js';
+export type { RestartPoint } from './restart-point.js';

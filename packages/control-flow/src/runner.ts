@@ -23,6 +23,7 @@ import { PackageFailedError } from './errors.js';
 import { lastLines, runProcess } from './exec-process.js';
 import { evaluate, evaluateCondition, expandTemplate, type Assignment, type ExprScope, type ExprValue } from './expression.js';
 import { matchFiles } from './glob.js';
+import { restartPointOf } from './restart-point.js';
 import {
   isContainer,
   type Constraint,
@@ -40,7 +41,16 @@ import type { TaskContext, TaskPlugin } from './task-context.js';
 
 /** What the runner reports for the run view (not recorded; sensitive values never appear). */
 export type RunNotice =
-  | { readonly type: 'resuming'; readonly attempt: number; readonly completed: readonly string[]; readonly failed: readonly string[]; readonly inFlight: readonly string[]; readonly openScopes: readonly string[] }
+  | {
+      readonly type: 'resuming';
+      readonly attempt: number;
+      readonly completed: readonly string[];
+      readonly failed: readonly string[];
+      readonly inFlight: readonly string[];
+      readonly openScopes: readonly string[];
+      /** Where this attempt starts and why, one sentence per reason ({@link restartPointOf}). */
+      readonly explanation: readonly string[];
+    }
   | { readonly type: 'step-started'; readonly unit: string; readonly step: string }
   | { readonly type: 'step-finished'; readonly unit: string; readonly step: string; readonly result: StepResult; readonly durationMs: number; readonly recorded: 'completed' | 'failed'; readonly error?: string; readonly forced?: boolean }
   | { readonly type: 'step-skipped'; readonly unit: string; readonly step: string; readonly reason: 'checkpoint' | 'precedence'; readonly result?: StepResult }
@@ -319,6 +329,7 @@ class PackageExecution {
         failed: [...startState.failed.keys()].filter((u) => !startState.completed.has(u)),
         inFlight: [...startState.running.keys()],
         openScopes: [...startState.scopes.keys()],
+        explanation: restartPointOf(startState).explanation,
       });
     }
     // A crash left scopes open: roll back the transactions (innermost first), then forget them.

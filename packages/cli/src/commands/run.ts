@@ -178,6 +178,7 @@ class HumanView implements View {
             (at.length > 0 ? `; restarting at ${at.join(', ')}` : '') +
             (n.openScopes.length > 0 ? `; rolling back and rerunning ${n.openScopes.join(', ')}` : ''),
         );
+        for (const reason of n.explanation) this.write(c.dim(`  · ${reason}`));
         return;
       }
       case 'step-started':
