@@ -195,6 +195,37 @@ describe('SSIS rule 5: transacted containers are atomic', () => {
   });
 });
 
+describe('transaction options', () => {
+  it('a not-supported step inside a transaction stays outside it: its completion survives the rollback', async () => {
+    const fx = new Effects();
+    const pkg = definePackage(
+      { id: 'p', version: 1 },
+      sequence('tx', [fx.task('inside'), fx.task('audit', { transaction: 'not-supported' }), fx.task('last')], { transaction: 'required', rollback: () => undefined }),
+    );
+    fx.failing.add('last');
+    await runPackage(pkg, path);
+    fx.failing.clear();
+    const { notices } = await runPackage(pkg, path);
+    expect(skippedByCheckpoint(notices)).toEqual(['tx/audit']);
+    expect(fx.count('tx/inside')).toBe(2);
+    expect(fx.count('tx/audit')).toBe(1);
+  });
+
+  it('a required step inside an open transaction joins it (one scope, one commit)', async () => {
+    const fx = new Effects();
+    const pkg = definePackage(
+      { id: 'p', version: 1 },
+      sequence('outer', [fx.task('a'), sequence('inner', [fx.task('b')], { transaction: 'required' }), fx.task('c')], { transaction: 'required', rollback: () => undefined }),
+    );
+    fx.failing.add('c');
+    await runPackage(pkg, path);
+    fx.failing.clear();
+    const { notices } = await runPackage(pkg, path);
+    expect(skippedByCheckpoint(notices)).toEqual([]);
+    expect(fx.count('outer/inner/b')).toBe(2);
+  });
+});
+
 describe('SSIS rule 6: loops rerun whole by default', () => {
   it('rule 6: a forEach loop reruns whole: iterations that finished run again', async () => {
     const fx = new Effects();
