@@ -575,7 +575,9 @@ class PackageExecution {
       } else record.push(...(run.closing ?? []));
       if (handled) record.push({ type: 'unit-completed', unit, outcome: 'failure', ...scopeField });
       else record.push({ type: 'unit-failed', unit, error: { message: run.error ?? 'failed' }, ...scopeField });
-      if (!handled && !frame.ephemeral) this.failures.push({ unit, message: run.error ?? 'failed' });
+      // Report where a failure started: a container's failure is listed only when none of its steps' is.
+      const inside = (f: { unit: string }) => f.unit.startsWith(`${unit}/`) || f.unit.startsWith(`${unit}[`);
+      if (!handled && !frame.ephemeral && !(isContainer(step) && this.failures.some(inside))) this.failures.push({ unit, message: run.error ?? 'failed' });
     } else {
       record.push(...(run.closing ?? []), ...placed);
       if (transaction !== undefined) record.push(...this.commitScope(transaction, frame));

@@ -70,6 +70,12 @@ export async function runCommand(file: string, options: RunVerbOptions, io: CliI
   const settings = checkpointSettingsOf(pkg, options);
   const secretKey = options.secretKey ?? process.env['CKPT_SECRET_KEY'];
   const view = options.json ? new JsonView(io) : new HumanView(io, pkg);
+  // A reader that goes away (`ckpt run --json | head`) must not crash the run: it keeps
+  // recording; only the view is lost. The listener stays: the last writes fail after we return.
+  const ignoreBrokenPipe = (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  };
+  io.stdout.on('error', ignoreBrokenPipe);
 
   const controller = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
