@@ -798,6 +798,12 @@ class PackageExecution {
       onLine: (line, stream) => this.observe({ type: 'output', unit, stream, line }),
     });
     if (signal.aborted) throw new Error('stopped');
+    if (result.signal === 'SIGINT' || result.signal === 'SIGTERM') {
+      // Ctrl-C reaches the whole process group: the command may die of it just before our own
+      // handler aborts the run. Give the handler a moment, so this counts as an interruption.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      if (this.interrupted()) throw new InterruptedError('the package was interrupted');
+    }
     if (result.code !== 0) {
       const tail = lastLines(result.stderrTail);
       throw new Error(
