@@ -54,6 +54,17 @@ describe.skipIf(!built)('ckpt run as a process', () => {
     expect(await readFile(join(dir, 'log'), 'utf8')).toBe('a\nb\nc\n');
   });
 
+  it('Ctrl-C (SIGINT to the whole process group) exits 130 even when the command dies of it first', async () => {
+    const file = join(dir, 'p.yaml');
+    await writeFile(file, `id: p\nversion: 1\ncheckpoint: { usage: if-exists, save: true }\nsteps:\n  - { id: wait, exec: [sh, -c, 'touch started; exec sleep 30'] }\n`);
+    const proc = start(file);
+    await waitFor(join(dir, 'started'));
+    process.kill(-proc.child.pid!, 'SIGINT');
+    const ended = await proc.exited;
+    expect(ended.code).toBe(130);
+    expect(ended.out).toMatch(/interrupted/);
+  });
+
   it('kill -9 of the process group at random moments, rerun until done: each step finishes, at most the in-flight one repeats per kill', async () => {
     const steps = 12;
     const file = join(dir, 'p.yaml');
