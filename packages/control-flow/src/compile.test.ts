@@ -89,6 +89,14 @@ steps:
     expect(problemsOf('id: p\nversion: 1\nsteps:\n  - id: s\n    steps: [{ id: inner, exec: [echo] }]\n  - { id: b, exec: [echo], after: { inner: success } }\n')[0]).toMatch(/steps\[1\]\.after\.inner: step "inner" is not in the same container/);
   });
 
+  it('after as a list takes constraints with when, several steps per entry, or bare ids (success)', () => {
+    const pkg = load('id: p\nversion: 1\nsteps:\n  - { id: a, exec: [echo] }\n  - { id: b, exec: [echo], after: [] }\n  - { id: c, exec: [echo], after: [a, { b: failure, when: "1 == 1" }] }\n  - { id: d, exec: [echo], after: [{ a: success, b: completion }] }\n');
+    const c = pkg.stepsById.get('c')!;
+    expect(c.after?.map((x) => [x.step, x.on, x.whenSource])).toEqual([['a', 'success', undefined], ['b', 'failure', '1 == 1']]);
+    expect(pkg.stepsById.get('d')!.after?.map((x) => x.on)).toEqual(['success', 'completion']);
+    expect(problemsOf('id: p\nversion: 1\nsteps:\n  - { id: a, exec: [echo] }\n  - { id: b, exec: [echo], after: [{ a: maybe }] }\n')).toEqual(['steps[1].after[0].a: expected success, failure or completion, not "maybe"']);
+  });
+
   it('cycles are refused with the steps on the cycle', () => {
     const problems = problemsOf('id: p\nversion: 1\nsteps:\n  - { id: a, exec: [echo], after: { c: success } }\n  - { id: b, exec: [echo], after: { a: success } }\n  - { id: c, exec: [echo], after: { b: success } }\n');
     expect(problems).toHaveLength(1);

@@ -41,7 +41,8 @@ export interface StepDefinition {
   readonly forEach?: { readonly items?: readonly (string | number | boolean | null)[]; readonly files?: string; readonly as?: string };
   readonly for?: { readonly init?: string | { readonly [name: string]: string | number | boolean | null }; readonly while: string; readonly next?: string };
   readonly checkpointIterations?: boolean;
-  readonly after?: { readonly [step: string]: StepResult } | readonly { readonly [key: string]: string }[];
+  /** `{ step: result }`, or a list of `{ step: result, when?: EXPR }` (or bare step ids, meaning success). */
+  readonly after?: { readonly [step: string]: StepResult } | readonly (string | { readonly [key: string]: string })[];
   readonly afterLogic?: 'and' | 'or';
   readonly failPackageOnFailure?: boolean;
   readonly failParentOnFailure?: boolean;
@@ -79,7 +80,7 @@ const stepSchema: z.ZodType<StepDefinition> = z.lazy(() =>
       .optional(),
     for: z.strictObject({ init: z.union([z.string(), z.record(z.string(), scalar)]).optional(), while: z.string().min(1), next: z.string().optional() }).optional(),
     checkpointIterations: z.boolean().optional(),
-    after: z.union([z.record(z.string(), result), z.array(z.record(z.string(), z.string()))]).optional(),
+    after: z.union([z.record(z.string(), result), z.array(z.union([z.string(), z.record(z.string(), z.string())]))]).optional(),
     afterLogic: z.enum(['and', 'or']).optional(),
     failPackageOnFailure: z.boolean().optional(),
     failParentOnFailure: z.boolean().optional(),
@@ -280,22 +281,24 @@ export function compilePackage(definition: unknown, options: CompileOptions = {}
       return Object.entries(d.after as Record<string, StepResult>).map(([step, on]) => ({ step, on }));
     }
     const out: Constraint[] = [];
-    (d.after as readonly Record<string, string>[]).forEach((item, i) => {
+    (d.after as readonly (string | Record<string, string>)[]).forEach((entry, i) => {
       const where = `${path}.after[${i}]`;
+      const item: Record<string, string> = typeof entry === 'string' ? { [entry]: 'success' } : entry;
       const keys = Object.keys(item).filter((k) => k !== 'when');
-      if (keys.length !== 1) {
-        problems.push(`${where}: expected one "<step id>: success|failure|completion" entry (and an optional when: EXPR)`);
-        return;
-      }
-      const step = keys[0]!;
-      const on = item[step]!;
-      if (!(Object.values(StepResult) as string[]).includes(on)) {
-        problems.push(`${where}.${step}: expected success, failure or completion, not "${on}"`);
+      if (keys.length === 0) {
+        problems.push(`${where}: expected "<step id>: success|failure|completion" (and an optional when: EXPR)`);
         return;
       }
       const whenSource = item['when'];
       const when = whenSource !== undefined ? guard(`${where}.when`, () => parseExpression(whenSource)) : undefined;
-      out.push({ step, on: on as StepResult, ...(when !== undefined && { when, whenSource }) });
+      for (const step of keys) {
+        const on = item[step]!;
+        if (!(Object.values(StepResult) as string[]).includes(on)) {
+          problems.push(`${where}.${step}: expected success, failure or completion, not "${on}"`);
+          continue;
+        }
+        out.push({ step, on: on as StepResult, ...(when !== undefined && { when, whenSource }) });
+      }
     });
     return out;
   };
