@@ -211,6 +211,22 @@ describe('transaction options', () => {
     expect(fx.count('tx/audit')).toBe(1);
   });
 
+  it('variables set inside a transaction are recorded with its commit, and forgotten when it rolls back', async () => {
+    const fx = new Effects();
+    const seen: unknown[] = [];
+    const pkg = definePackage(
+      { id: 'p', version: 1, variables: { rows: { type: 'int', value: 0 } } },
+      sequence('tx', [fx.task('set', {}, (ctx) => ctx.setVariable('rows', (ctx.getVariable('rows') as number) + 5)), fx.task('check')], { transaction: 'required', rollback: () => undefined }),
+      fx.task('after', {}, (ctx) => void seen.push(ctx.getVariable('rows'))),
+    );
+    fx.failing.add('check');
+    await runPackage(pkg, path);
+    expect((await readState(path)).variables.get('rows')?.value).toBe(0);
+    fx.failing.clear();
+    await runPackage(pkg, path);
+    expect(seen).toEqual([5]);
+  });
+
   it('a required step inside an open transaction joins it (one scope, one commit)', async () => {
     const fx = new Effects();
     const pkg = definePackage(

@@ -192,7 +192,8 @@ class PackageExecution {
   private readonly internal = new AbortController();
   private readonly signal: AbortSignal;
   private readonly tasks: Semaphore;
-  private readonly buffers = new Map<string, { events: VariableSet[]; before: Map<string, unknown> }>();
+  /** Variable events set inside an open scope, held back until it commits (dropped if it aborts). */
+  private readonly buffers = new Map<string, { events: VariableSet[] }>();
   private packageFailed = false;
   private readonly failures: { unit: string; message: string }[] = [];
   private outputDir: string | undefined;
@@ -387,7 +388,6 @@ class PackageExecution {
     if (scope === undefined || events.length === 0) return [...events];
     const buffer = this.buffers.get(scope.id)!;
     for (const event of events) {
-      if (!buffer.before.has(event.name)) buffer.before.set(event.name, undefined);
       buffer.events.push(event);
     }
     return [];
@@ -396,7 +396,7 @@ class PackageExecution {
   private openScope(id: string, kind: 'transaction' | 'loop', frame: Frame): Frame {
     const parent = frame.scopes.at(-1)?.id;
     this.emit({ type: 'scope-opened', scope: id, kind, ...(parent !== undefined && { parent }) });
-    this.buffers.set(id, { events: [], before: new Map() });
+    this.buffers.set(id, { events: [] });
     return { ...frame, scopes: [...frame.scopes, { id, kind }] };
   }
 
