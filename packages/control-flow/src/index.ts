@@ -1,2 +1,37 @@
-/** @ckpt/control-flow (work in progress). */
-export const PACKAGE_NAME = '@ckpt/control-flow';
+/**
+ * @ckpt/control-flow: runs packages of tasks and containers with SSIS checkpoint semantics — the
+ * task is the smallest restart unit, transactions and loops are atomic — plus what SSIS lacks:
+ * loops that resume at their first unfinished iteration and transactions whose commit is recorded.
+ */
+export { ControlFlowRunner } from './runner.js';
+export type { ControlFlowRunnerOptions, PackageRun, RunNotice } from './runner.js';
+export { compilePackage, coerceText, formatPath, structureOf } from './compile.js';
+export type { CompileOptions, PackageDefinition, StepDefinition } from './compile.js';
+export { loadPackageFile, parsePackageText } from './package-file.js';
+export { after, definePackage, exec, forEach, forLoop, sequence, task } from './builder.js';
+export type { StepOptions } from './builder.js';
+export { PackageDefinitionError, PackageFailedError } from './errors.js';
+export { ExpressionError, checkTemplate, evaluate, evaluateCondition, expandTemplate, parseAssignments, parseExpression } from './expression.js';
+export type { Assignment, Expr, ExprScope, ExprValue } from './expression.js';
+export { StepResult, TransactionOption, VariableType, isContainer } from './model.js';
+export type {
+  CheckpointSettings,
+  Constraint,
+  ContainerStep,
+  ExecStep,
+  ForEachSource,
+  ForEachStep,
+  ForStep,
+  FunctionStep,
+  Package,
+  PluginStep,
+  RollbackAction,
+  SequenceStep,
+  Step,
+  StepCommon,
+  TaskStep,
+  VariableDecl,
+} from './model.js';
+export type { FunctionTask, TaskContext, TaskPlugin } from './task-context.js';
+export { restartPointOf } from './restart-point.js';
+export type { RestartPoint } from './restart-point.js';

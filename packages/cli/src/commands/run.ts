@@ -1,8 +1,247 @@
-import { InvalidInputError } from '@ckpt/core';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { Engine, InvalidInputError, formatDuration, isCkptError, type CheckpointUsage } from '@ckpt/core';
+import { ControlFlowRunner, coerceText, loadPackageFile, type Package, type RunNotice, type StepResult, type TaskPlugin } from '@ckpt/control-flow';
 import type { RunVerbOptions } from '../cli.js';
-import type { CliIo } from '../output.js';
+import { ExitCode, exitCodeOf } from '../exit-codes.js';
+import { colors, reportError, writeJsonLine, type CliIo } from '../output.js';
 
-/** `ckpt run PACKAGE-FILE`: replaced by the control-flow runner's verb. */
-export async function runCommand(_file: string, _options: RunVerbOptions, _io: CliIo): Promise<number> {
-  throw new InvalidInputError('ckpt run is not available in this build yet');
+/**
+ * Task plug-ins `ckpt run` offers to packages (the file-transfer runner's `copy` is wired here).
+ * Until one is registered, a package with a `copy` step is refused at load, naming the step.
+ */
+export const runTaskPlugins: TaskPlugin[] = [];
+
+function pairs(values: readonly string[] | undefined, flag: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const text of values ?? []) {
+    const eq = text.indexOf('=');
+    if (eq <= 0) throw new InvalidInputError(`${flag} "${text}" is not NAME=VALUE`, { hint: `write it as ${flag} name=value` });
+    out[text.slice(0, eq)] = text.slice(eq + 1);
+  }
+  return out;
+}
+
+/** The checkpoint settings after the command line's overrides. */
+export function checkpointSettingsOf(pkg: Package, options: RunVerbOptions): { path: string; usage: CheckpointUsage; save: boolean; retentionMs?: number } {
+  const usage: CheckpointUsage = options.checkpointing === 'on' ? 'always' : (options.usage ?? pkg.checkpoint.usage);
+  const save = options.checkpointing === 'on' ? true : (options.saveCheckpoints ?? pkg.checkpoint.save);
+  // --checkpoint-file is relative to the working directory; checkpoint.file to the package's folder.
+  const path =
+    options.checkpointFile !== undefined
+      ? resolve(options.checkpointFile)
+      : pkg.checkpoint.file !== undefined
+        ? isAbsolute(pkg.checkpoint.file)
+          ? pkg.checkpoint.file
+          : resolve(pkg.baseDir, pkg.checkpoint.file)
+        : resolve(pkg.baseDir, '.ckpt', `${pkg.id}.ckpt`);
+  return { path, usage, save, ...(pkg.checkpoint.retentionMs !== undefined && { retentionMs: pkg.checkpoint.retentionMs }) };
+}
+
+/** Why these settings cannot restart from the point of failure, or undefined when they can. */
+export function restartAdvice(settings: { usage: CheckpointUsage; save: boolean }): string | undefined {
+  if (!settings.save) {
+    return 'checkpoints are not saved (checkpoint.save is false): if this run fails, the next run starts from the beginning. Set checkpoint.save: true and checkpoint.usage: if-exists (or pass --save-checkpoints --usage if-exists) to restart from the point of failure.';
+  }
+  if (settings.usage === 'never') {
+    return 'checkpoint.usage is never: every run starts from the beginning and replaces the checkpoint. Set checkpoint.usage: if-exists (or pass --usage if-exists) to restart from the point of failure.';
+  }
+  return undefined;
+}
+
+/** `ckpt run PACKAGE-FILE`: runs a control-flow package with checkpoint restart. */
+export async function runCommand(file: string, options: RunVerbOptions, io: CliIo, plugins: readonly TaskPlugin[] = runTaskPlugins): Promise<number> {
+  const pkg = await loadPackageFile(file, { plugins });
+  const set = pairs(options.set, '--set');
+  // A value that does not fit its variable's type is a bad argument: refuse it before any work.
+  for (const [name, text] of Object.entries(set)) {
+    const decl = pkg.variables.get(name);
+    if (decl !== undefined) coerceText(name, decl.type, text);
+  }
+  const config = pairs(options.config, '--config');
+  const forceText = pairs(options.forceResult, '--force-result');
+  const forceResults: Record<string, StepResult> = {};
+  for (const [step, result] of Object.entries(forceText)) {
+    if (!pkg.stepsById.has(step)) throw new InvalidInputError(`--force-result ${step}=${result}: ${file} has no step "${step}"`, { hint: `the steps are: ${[...pkg.stepsById.keys()].join(', ')}` });
+    if (result !== 'success' && result !== 'failure' && result !== 'completion') {
+      throw new InvalidInputError(`--force-result ${step}=${result}: expected success, failure or completion`);
+    }
+    forceResults[step] = result;
+  }
+  const settings = checkpointSettingsOf(pkg, options);
+  const secretKey = options.secretKey ?? process.env['CKPT_SECRET_KEY'];
+  const view = options.json ? new JsonView(io) : new HumanView(io, pkg);
+  // A reader that goes away (`ckpt run --json | head`) must not crash the run: it keeps
+  // recording; only the view is lost. The listener stays: the last writes fail after we return.
+  const ignoreBrokenPipe = (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  };
+  io.stdout.on('error', ignoreBrokenPipe);
+
+  const controller = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    view.interrupting(signal);
+    controller.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const runner = new ControlFlowRunner({ plugins });
+    const execution = await new Engine().open(
+      runner,
+      { package: pkg, set, config, forceResults, observe: (notice) => view.notice(notice) },
+      {
+        checkpoint: { path: settings.path, usage: settings.usage, save: settings.save, ...(settings.retentionMs !== undefined && { retentionMs: settings.retentionMs }) },
+        signal: controller.signal,
+        ...(secretKey !== undefined && secretKey !== '' && { secretKey }),
+      },
+    );
+    view.started(pkg, settings, execution.checkpoint.resumed, restartAdvice(settings));
+    const result = await execution.run();
+    const code =
+      result.outcome === 'success'
+        ? ExitCode.Ok
+        : result.outcome === 'interrupted'
+          ? ExitCode.Interrupted
+          : isCkptError(result.error, 'invalid')
+            ? ExitCode.Refused
+            : ExitCode.Failed;
+    view.ended(pkg, settings, result, code);
+    return code;
+  } catch (error) {
+    if (options.json) {
+      writeJsonLine(io, { type: 'run-refused', error: error instanceof Error ? error.message.split('\n')[0] : String(error), exitCode: exitCodeOf(error) });
+    }
+    throw error;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+type Settings = ReturnType<typeof checkpointSettingsOf>;
+type Result = Awaited<ReturnType<Awaited<ReturnType<Engine['open']>>['run']>>;
+
+interface View {
+  started(pkg: Package, settings: Settings, resumed: boolean, advice: string | undefined): void;
+  notice(notice: RunNotice): void;
+  interrupting(signal: string): void;
+  ended(pkg: Package, settings: Settings, result: Result, code: number): void;
+}
+
+/** `--json`: one JSON object per line — recorded events and the run view's notices. */
+class JsonView implements View {
+  constructor(private readonly io: CliIo) {}
+  started(pkg: Package, settings: Settings, resumed: boolean, advice: string | undefined): void {
+    writeJsonLine(this.io, { type: 'run-started', package: pkg.id, version: pkg.version, checkpoint: settings.path, usage: settings.usage, save: settings.save, resumed });
+    if (advice !== undefined) writeJsonLine(this.io, { type: 'warning', message: advice });
+  }
+  notice(notice: RunNotice): void {
+    if (notice.type === 'recorded') writeJsonLine(this.io, notice.event);
+    else if (notice.type !== 'variable') writeJsonLine(this.io, notice);
+  }
+  interrupting(signal: string): void {
+    writeJsonLine(this.io, { type: 'interrupting', signal });
+  }
+  ended(_pkg: Package, settings: Settings, result: Result, code: number): void {
+    writeJsonLine(this.io, {
+      type: 'run-ended',
+      outcome: result.outcome,
+      attempt: result.attempt,
+      resumed: result.resumed,
+      checkpoint: settings.path,
+      checkpointRemoved: result.checkpointRemoved,
+      exitCode: code,
+      ...(result.error !== undefined && { error: result.error.message.split('\n')[0] }),
+    });
+  }
+}
+
+/** The human view: one line per step start and finish, indented by nesting; skips say why. */
+class HumanView implements View {
+  private readonly c = colors;
+  constructor(
+    private readonly io: CliIo,
+    private readonly pkg: Package,
+  ) {}
+  private write(line: string): void {
+    this.io.stdout.write(`${line}\n`);
+  }
+  private indent(unit: string): string {
+    return '  '.repeat(unit.split('/').length - 1);
+  }
+  started(pkg: Package, settings: Settings, resumed: boolean, advice: string | undefined): void {
+    if (!resumed) this.write(this.c.bold(`running ${pkg.id} version ${pkg.version}`) + this.c.dim(`  (checkpoint ${settings.save ? settings.path : 'not saved'}, usage ${settings.usage})`));
+    if (advice !== undefined) this.io.stderr.write(`${this.c.yellow('warning:')} ${advice}\n`);
+  }
+  notice(n: RunNotice): void {
+    const { c } = this;
+    switch (n.type) {
+      case 'resuming': {
+        const at = [...n.failed, ...n.inFlight];
+        this.write(
+          c.bold(`resuming ${this.pkg.id} (attempt ${n.attempt}) from its checkpoint: `) +
+            `${n.completed.length} unit(s) done and skipped` +
+            (at.length > 0 ? `; restarting at ${at.join(', ')}` : '') +
+            (n.openScopes.length > 0 ? `; rolling back and rerunning ${n.openScopes.join(', ')}` : ''),
+        );
+        for (const reason of n.explanation) this.write(c.dim(`  · ${reason}`));
+        return;
+      }
+      case 'step-started':
+        this.write(`${this.indent(n.unit)}${c.cyan('▶')} ${n.unit}`);
+        return;
+      case 'step-finished': {
+        const mark = n.result === 'failure' ? c.red('✗') : c.green('✓');
+        const how = n.result === 'failure' ? c.red(`failed${n.recorded === 'completed' ? ' (failure path taken)' : ''}`) : n.result === 'completion' ? 'completed' : 'done';
+        this.write(`${this.indent(n.unit)}${mark} ${n.unit}  ${how}${n.forced ? c.yellow(' (forced)') : ''}  ${c.dim(formatDuration(n.durationMs))}${n.error ? `\n${this.indent(n.unit)}    ${c.red(n.error)}` : ''}`);
+        return;
+      }
+      case 'step-skipped':
+        this.write(
+          n.reason === 'checkpoint'
+            ? `${this.indent(n.unit)}${c.dim('↷')} ${n.unit}  ${c.dim(`skipped: the checkpoint has it (${n.result ?? 'done'})`)}`
+            : `${this.indent(n.unit)}${c.dim('-')} ${n.unit}  ${c.dim('not run: its precedence constraints are not met')}`,
+        );
+        return;
+      case 'rollback':
+        this.write(c.yellow(`↺ rolling back ${n.step}${n.reason === 'left-open' ? ' (left open by an interrupted attempt)' : ''}`));
+        return;
+      case 'handler':
+        this.write(c.yellow(`⚑ onError of ${n.container} fires for ${n.failedUnit}`));
+        return;
+      case 'output':
+        this.write(`${this.indent(n.unit)}    ${c.dim('│')} ${n.line}`);
+        return;
+      case 'warning':
+        this.io.stderr.write(`${c.yellow('warning:')} ${n.message}\n`);
+        return;
+      case 'variable':
+      case 'recorded':
+        return;
+    }
+  }
+  interrupting(signal: string): void {
+    this.io.stderr.write(`${this.c.yellow(`${signal}: stopping; recording what is done…`)}\n`);
+  }
+  ended(pkg: Package, settings: Settings, result: Result, code: number): void {
+    const { c } = this;
+    if (result.outcome === 'success') {
+      this.write(c.green(`✓ ${pkg.id} succeeded`) + c.dim(` (attempt ${result.attempt}${result.checkpointRemoved ? ', checkpoint deleted' : ''})`));
+    } else if (result.outcome === 'interrupted') {
+      this.io.stderr.write(`${c.yellow(`■ ${pkg.id} interrupted`)}; ${settings.save ? `progress is in ${settings.path}; rerun the same command to resume` : 'checkpoints are not saved; a rerun starts over'}\n`);
+    } else {
+      if (result.error !== undefined && code === ExitCode.Refused) reportError(this.io, result.error);
+      else this.io.stderr.write(`${c.red('✗')} ${result.error?.message.split('\n')[0] ?? `${pkg.id} failed`}\n`);
+      this.io.stderr.write(
+        settings.save
+          ? `${c.dim(`checkpoint kept at ${settings.path}; rerun${settings.usage === 'never' ? ' with --usage if-exists' : ''} to resume from the point of failure`)}\n`
+          : `${c.dim('checkpoints are not saved; a rerun starts from the beginning')}\n`,
+      );
+    }
+  }
+}
+
+/** The folder a package file's relative paths resolve against. */
+export function packageFolder(file: string): string {
+  return dirname(resolve(file));
 }

@@ -1,0 +1,100 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parsePackageText } from './package-file.js';
+import { runPackage, tempDir } from './test-support/harness.js';
+
+let dir: string;
+let cleanup: () => Promise<void>;
+beforeEach(async () => ({ dir, cleanup } = await tempDir()));
+afterEach(async () => cleanup());
+
+const pkgOf = (yaml: string) => parsePackageText(yaml, { file: join(dir, 'p.yaml') });
+
+describe('exec tasks', () => {
+  it('get variables as CKPT_VAR_<NAME>, set them through $CKPT_OUTPUT, and expand ${{ }} templates in arguments', async () => {
+    const pkg = pkgOf(`
+id: p
+version: 1
+variables: { rows: { type: int, value: 0 }, day: { type: string, value: mon } }
+config: { outDir: out }
+steps:
+  - id: count
+    exec: [sh, -c, 'echo "rows=41" >> "$CKPT_OUTPUT"; echo "# comment" >> "$CKPT_OUTPUT"']
+  - id: bump
+    exec: [sh, -c, 'echo "rows=$((CKPT_VAR_ROWS + 1))" >> "$CKPT_OUTPUT"']
+  - id: write
+    exec: [sh, -c, 'echo "\${{ vars.day }} \${{ vars.rows }} \${{ config.outDir }} $CKPT_VAR_DAY" > result.txt']
+`);
+    const { result } = await runPackage(pkg, join(dir, 'p.ckpt'));
+    expect(result.outcome).toBe('success');
+    expect(await readFile(join(dir, 'result.txt'), 'utf8')).toBe('mon 42 out mon\n');
+  });
+
+  it('an exec that exits non-zero fails the step, and the error shows the tail of its stderr', async () => {
+    const pkg = pkgOf(`
+id: p
+version: 1
+steps:
+  - id: load
+    exec: [sh, -c, 'echo "first line" >&2; echo "table orders is locked" >&2; exit 7']
+`);
+    const { result, notices } = await runPackage(pkg, join(dir, 'p.ckpt'));
+    expect(result.outcome).toBe('failure');
+    const finished = notices.find((n) => n.type === 'step-finished');
+    expect(finished?.type === 'step-finished' && finished.error).toMatch(/exited with code 7.*table orders is locked/);
+    expect(result.error?.message).toMatch(/step load: .*table orders is locked/);
+  });
+
+  it('a command that cannot start fails the step with its name', async () => {
+    const pkg = pkgOf('id: p\nversion: 1\nsteps:\n  - { id: a, exec: [no-such-command-ckpt] }\n');
+    const { result } = await runPackage(pkg, join(dir, 'p.ckpt'));
+    expect(result.error?.message).toMatch(/cannot start "no-such-command-ckpt" \(ENOENT\)/);
+  });
+
+  it('a timeout kills the process and fails the step', async () => {
+    const pkg = pkgOf('id: p\nversion: 1\nsteps:\n  - { id: a, exec: [sleep, "5"], timeout: 200ms }\n');
+    const started = Date.now();
+    const { result } = await runPackage(pkg, join(dir, 'p.ckpt'));
+    expect(result.error?.message).toMatch(/timed out after/);
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it('a bad $CKPT_OUTPUT value for a typed variable fails the step, naming the variable', async () => {
+    const pkg = pkgOf(`id: p\nversion: 1\nvariables: { rows: { type: int, value: 0 } }\nsteps:\n  - { id: a, exec: [sh, -c, 'echo "rows=many" >> "$CKPT_OUTPUT"'] }\n`);
+    const { result } = await runPackage(pkg, join(dir, 'p.ckpt'));
+    expect(result.error?.message).toMatch(/variable "rows" is an int; "many" is not an integer/);
+  });
+
+  it('forEach over files matching a glob', async () => {
+    await writeFile(join(dir, 'a.csv'), 'a');
+    await writeFile(join(dir, 'b.csv'), 'b');
+    await writeFile(join(dir, 'c.txt'), 'c');
+    const pkg = pkgOf(`
+id: p
+version: 1
+steps:
+  - id: each
+    forEach: { files: "*.csv", as: file }
+    steps:
+      - { id: copy, exec: [sh, -c, 'cat \${{ vars.file }} >> all.out'] }
+`);
+    expect((await runPackage(pkg, join(dir, 'p.ckpt'))).result.outcome).toBe('success');
+    expect(await readFile(join(dir, 'all.out'), 'utf8')).toBe('ab');
+  });
+
+  it('a transaction rollback command runs when the transaction fails', async () => {
+    const pkg = pkgOf(`
+id: p
+version: 1
+steps:
+  - id: publish
+    transaction: required
+    rollback: [sh, -c, 'echo rolled-back > rollback.txt']
+    steps:
+      - { id: swap, exec: [sh, -c, 'exit 1'] }
+`);
+    await runPackage(pkg, join(dir, 'p.ckpt'));
+    expect(await readFile(join(dir, 'rollback.txt'), 'utf8')).toBe('rolled-back\n');
+  });
+});
