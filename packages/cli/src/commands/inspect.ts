@@ -24,6 +24,69 @@ export function restartPointOf(state: CheckpointState): RestartPoint {
   };
 }
 
+/** A unit's state for the tree view. */
+type UnitMark = 'done' | 'failed-done' | 'running' | 'failed' | 'pending';
+
+/**
+ * The units as a tree: unit ids are paths (`per-region[1]/load-region`), so the tree needs no
+ * knowledge of the runner. Units inside open scopes are shown as not yet restart points.
+ */
+export function renderUnitTree(state: CheckpointState): string[] {
+  const marks = new Map<string, UnitMark>();
+  // In the order the units were recorded: completed first, then what the next attempt reruns.
+  for (const [unit, record] of state.completed) marks.set(unit, record.outcome === 'success' ? 'done' : 'failed-done');
+  for (const unit of state.failed.keys()) if (!marks.has(unit)) marks.set(unit, 'failed');
+  for (const unit of state.running.keys()) marks.set(unit, 'running');
+  for (const scope of state.scopes.values()) for (const unit of scope.completed.keys()) if (!marks.has(unit)) marks.set(unit, 'pending');
+  interface Node {
+    readonly children: Map<string, Node>;
+    mark?: UnitMark;
+  }
+  const root: Node = { children: new Map() };
+  for (const [unit, mark] of marks) {
+    let node = root;
+    for (const part of unit.split('/')) {
+      let child = node.children.get(part);
+      if (child === undefined) node.children.set(part, (child = { children: new Map() }));
+      node = child;
+    }
+    node.mark = mark;
+  }
+  const symbol: Record<UnitMark, string> = {
+    done: colors.green('✓'),
+    'failed-done': colors.yellow('✓'),
+    running: colors.yellow('…'),
+    failed: colors.red('✗'),
+    pending: colors.dim('○'),
+  };
+  const note: Record<UnitMark, string> = {
+    done: 'completed: skipped on restart',
+    'failed-done': 'failed, handled by its failure path: not repeated',
+    running: 'in flight when the attempt stopped: runs again',
+    failed: 'failed: runs again',
+    pending: 'completed inside an open scope: not a restart point',
+  };
+  const lines: string[] = [];
+  const walk = (node: Node, prefix: string) => {
+    const entries = [...node.children];
+    entries.forEach(([name, child], index) => {
+      const last = index === entries.length - 1;
+      const mark = child.mark;
+      lines.push(`${prefix}${last ? '└─ ' : '├─ '}${mark ? `${symbol[mark]} ` : ''}${name}${mark ? colors.dim(`  ${note[mark]}`) : ''}`);
+      walk(child, `${prefix}${last ? '   ' : '│  '}`);
+    });
+  };
+  walk(root, '  ');
+  return lines;
+}
+
+/** Runner-specific explanation of the restart point, for runners the CLI knows. */
+async function explanationOf(reading: LogReading): Promise<readonly string[] | undefined> {
+  if (reading.identity.kind !== 'control-flow') return undefined;
+  const { restartPointOf } = await import('@ckpt/control-flow');
+  return restartPointOf(reading.state).explanation;
+}
+
 /** `ckpt inspect FILE [--json]`: the folded state of a checkpoint. */
 export async function inspectCommand(path: string, options: { json?: boolean; html?: string }, io: CliIo): Promise<number> {
   const reading = await readCheckpointForViewing(path, options.html !== undefined);
@@ -32,8 +95,9 @@ export async function inspectCommand(path: string, options: { json?: boolean; ht
     await writeFile(options.html, renderTimelineHtml(path, reading), { mode: 0o600 });
     io.stderr.write(`wrote the timeline of ${reading.state.attempts.length} attempt(s) to ${options.html}\n`);
   }
-  if (options.json) writeJsonLine(io, inspection(path, reading));
-  else io.stdout.write(renderInspection(path, reading));
+  const explanation = await explanationOf(reading);
+  if (options.json) writeJsonLine(io, { ...inspection(path, reading), ...(explanation && { explanation }) });
+  else io.stdout.write(renderInspection(path, reading, explanation));
   return 0;
 }
 
@@ -60,7 +124,7 @@ function inspection(path: string, reading: LogReading) {
   };
 }
 
-function renderInspection(path: string, reading: LogReading): string {
+function renderInspection(path: string, reading: LogReading, explanation: readonly string[] | undefined): string {
   const { state, identity } = reading;
   const lines: string[] = [];
   const heading = (text: string) => lines.push('', colors.bold(text));
@@ -78,18 +142,9 @@ function renderInspection(path: string, reading: LogReading): string {
     const color = attempt.outcome === 'success' ? colors.green : colors.red;
     lines.push(`  #${attempt.attempt}  ${formatTime(attempt.startedAt)}  ${color(outcome)}${attempt.error ? `: ${attempt.error.message}` : ''}`);
   }
-  heading(`completed units (${state.completed.size})`);
-  for (const unit of state.completed.values()) {
-    lines.push(`  ${colors.green('✓')} ${unit.unit}  ${unit.outcome}, attempt ${unit.attempt}`);
-  }
-  if (state.running.size > 0) {
-    heading(`in flight when the last attempt stopped (${state.running.size})`);
-    for (const unit of state.running.values()) lines.push(`  ${colors.yellow('…')} ${unit.unit}  started in attempt ${unit.attempt}`);
-  }
-  if (state.failed.size > 0) {
-    heading(`failed units (${state.failed.size})`);
-    for (const unit of state.failed.values()) lines.push(`  ${colors.red('✗')} ${unit.unit}  ${unit.error.message}`);
-  }
+  const tree = renderUnitTree(state);
+  heading(`units (${state.completed.size} completed, ${state.running.size} in flight, ${state.failed.size} failed)`);
+  lines.push(...(tree.length > 0 ? tree : ['  none recorded yet']));
   if (state.cursors.size > 0) {
     heading('cursors');
     for (const cursor of state.cursors.values()) lines.push(`  ${cursor.unit}  ${JSON.stringify(cursor.cursor)}`);
@@ -114,6 +169,8 @@ function renderInspection(path: string, reading: LogReading): string {
   const finished = state.attempts.at(-1)?.outcome === 'success';
   if (finished) {
     lines.push('  the last attempt succeeded: nothing to resume (the checkpoint was kept on purpose)');
+  } else if (explanation !== undefined) {
+    for (const line of explanation) lines.push(`  ${line}`);
   } else {
     lines.push(`  skips ${restart.skipped.length} completed unit(s)`);
     const again = [...restart.inFlight, ...restart.failed];
