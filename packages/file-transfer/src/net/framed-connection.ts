@@ -1,0 +1,198 @@
+import type { Socket } from 'node:net';
+import { TransferError } from '../errors.js';
+
+/**
+ * The wire framing (docs/protocol.md): every frame is
+ *
+ *     u32 big-endian length of what follows (type + payload) | u8 type | payload
+ *
+ * type 1 is a control message (UTF-8 JSON object with an `op`), type 2 is file data. A frame
+ * longer than the limit, of length 0, of an unknown type or with malformed JSON is a protocol
+ * error: that connection is closed, nothing else is affected.
+ */
+export const FrameType = { Control: 1, Data: 2 } as const;
+export type FrameType = (typeof FrameType)[keyof typeof FrameType];
+
+/** Largest data payload a sender puts in one frame. */
+export const MAX_DATA_PAYLOAD = 256 * 1024;
+/** Largest frame accepted (type byte included). */
+export const MAX_FRAME_BYTES = 1 + 1024 * 1024;
+/** Largest control frame accepted. */
+export const MAX_CONTROL_BYTES = 64 * 1024;
+/** Largest control frame accepted before authentication. */
+export const MAX_HANDSHAKE_BYTES = 4 * 1024;
+/** Received bytes queued before the socket is paused (backpressure toward the peer). */
+const HIGH_WATER = 4 * 1024 * 1024;
+
+/** A received frame. */
+export type Frame = { readonly type: 1; readonly message: ControlMessage } | { readonly type: 2; readonly data: Buffer };
+
+/** A control message. */
+export interface ControlMessage {
+  readonly op: string;
+  readonly [field: string]: unknown;
+}
+
+/** The peer broke the protocol (oversized, garbage): the connection is closed. */
+export class ProtocolError extends TransferError {}
+
+/** A socket with framing, a bounded receive queue, idle timeouts and write backpressure. */
+export class FramedConnection {
+  private pending: Buffer = Buffer.alloc(0);
+  private readonly queue: Frame[] = [];
+  private queuedBytes = 0;
+  private waiter: { resolve: (frame: Frame) => void; reject: (error: Error) => void } | undefined;
+  private failure: Error | undefined;
+  /** Control frames larger than this are refused (raised after authentication). */
+  maxControlBytes = MAX_HANDSHAKE_BYTES;
+  /** Data frames are refused until authentication. */
+  acceptData = false;
+
+  constructor(
+    readonly socket: Socket,
+    /** A receive waiting longer than this fails and closes the connection. */
+    public idleTimeoutMs = 30_000,
+  ) {
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (error) => this.fail(new TransferError(`connection to ${this.peerName()} failed: ${error.message}`, { cause: error })));
+    socket.on('close', () => this.fail(new TransferError(`connection to ${this.peerName()} closed`)));
+  }
+
+  private peerName(): string {
+    return `${this.socket.remoteAddress ?? '?'}:${this.socket.remotePort ?? '?'}`;
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.failure) return;
+    this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    while (this.pending.length >= 5) {
+      const length = this.pending.readUInt32BE(0);
+      const type = this.pending[4]!;
+      if (length < 1 || length > MAX_FRAME_BYTES) return this.protocolError(`frame of ${length} bytes is outside 1..${MAX_FRAME_BYTES}`);
+      if (type === FrameType.Control && length - 1 > this.maxControlBytes) return this.protocolError(`control frame of ${length - 1} bytes exceeds ${this.maxControlBytes}`);
+      if (type === FrameType.Data && !this.acceptData) return this.protocolError('data frame before the transfer was agreed');
+      if (type !== FrameType.Control && type !== FrameType.Data) return this.protocolError(`unknown frame type ${type}`);
+      if (this.pending.length < 4 + length) break;
+      const payload = this.pending.subarray(5, 4 + length);
+      this.pending = this.pending.subarray(4 + length);
+      if (type === FrameType.Control) {
+        let message: unknown;
+        try {
+          message = JSON.parse(payload.toString('utf8'));
+        } catch {
+          return this.protocolError('control frame is not JSON');
+        }
+        if (typeof message !== 'object' || message === null || typeof (message as { op?: unknown }).op !== 'string') {
+          return this.protocolError('control frame has no "op"');
+        }
+        this.push({ type: FrameType.Control, message: message as ControlMessage }, payload.length);
+      } else {
+        // Copy out of the socket's buffer so the queue holds only what it needs.
+        this.push({ type: FrameType.Data, data: Buffer.from(payload) }, payload.length);
+      }
+    }
+  }
+
+  private push(frame: Frame, bytes: number): void {
+    if (this.waiter) {
+      const { resolve } = this.waiter;
+      this.waiter = undefined;
+      resolve(frame);
+      return;
+    }
+    this.queue.push(frame);
+    this.queuedBytes += frame.type === FrameType.Data ? bytes : 0;
+    if (this.queuedBytes > HIGH_WATER) this.socket.pause();
+  }
+
+  private protocolError(reason: string): void {
+    this.fail(new ProtocolError(`protocol error from ${this.peerName()}: ${reason}; the connection was closed`));
+    this.socket.destroy();
+  }
+
+  private fail(error: Error): void {
+    if (this.failure) return;
+    this.failure = error;
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.reject(error);
+  }
+
+  /** The next frame; rejects when the connection fails, closes or stays idle too long. */
+  receive(timeoutMs = this.idleTimeoutMs): Promise<Frame> {
+    const frame = this.queue.shift();
+    if (frame) {
+      this.queuedBytes -= frame.type === FrameType.Data ? frame.data.length : 0;
+      if (this.queuedBytes <= HIGH_WATER / 2 && this.socket.isPaused()) this.socket.resume();
+      return Promise.resolve(frame);
+    }
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.socket.isPaused()) this.socket.resume();
+    return new Promise<Frame>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.fail(new TransferError(`no data from ${this.peerName()} for ${Math.round(timeoutMs / 1000)}s; the connection was closed`));
+        this.socket.destroy();
+      }, timeoutMs);
+      this.waiter = {
+        resolve: (f) => (clearTimeout(timer), resolve(f)),
+        reject: (e) => (clearTimeout(timer), reject(e)),
+      };
+    });
+  }
+
+  /** The next control message; a data frame here is a protocol error. */
+  async receiveControl(timeoutMs?: number): Promise<ControlMessage> {
+    const frame = await this.receive(timeoutMs);
+    if (frame.type !== FrameType.Control) {
+      this.protocolError('unexpected data frame');
+      throw this.failure!;
+    }
+    return frame.message;
+  }
+
+  /** Sends a control message. */
+  sendControl(message: ControlMessage): Promise<void> {
+    return this.write(FrameType.Control, Buffer.from(JSON.stringify(message), 'utf8'));
+  }
+
+  /** Sends file data, split into frames of at most {@link MAX_DATA_PAYLOAD}. */
+  async sendData(data: Uint8Array): Promise<void> {
+    for (let at = 0; at < data.length; at += MAX_DATA_PAYLOAD) {
+      await this.write(FrameType.Data, data.subarray(at, Math.min(data.length, at + MAX_DATA_PAYLOAD)));
+    }
+  }
+
+  private write(type: FrameType, payload: Uint8Array): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    const header = Buffer.allocUnsafe(5);
+    header.writeUInt32BE(payload.length + 1, 0);
+    header[4] = type;
+    this.socket.cork();
+    this.socket.write(header);
+    const flushed = this.socket.write(payload);
+    this.socket.uncork();
+    if (flushed) return Promise.resolve();
+    // Backpressure: wait until the peer has taken what is buffered.
+    return new Promise<void>((resolve, reject) => {
+      const onDrain = () => (cleanup(), resolve());
+      const onClose = () => (cleanup(), reject(this.failure ?? new TransferError(`connection to ${this.peerName()} closed`)));
+      const cleanup = () => {
+        this.socket.off('drain', onDrain);
+        this.socket.off('close', onClose);
+      };
+      this.socket.on('drain', onDrain);
+      this.socket.on('close', onClose);
+    });
+  }
+
+  /** Ends the connection after what is written. */
+  end(): void {
+    this.socket.end();
+  }
+
+  /** Closes at once. */
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
