@@ -68,10 +68,12 @@ export class LocalSource implements SourcePort {
   async stream(from: ChainPosition, interval: number): Promise<SourceStream> {
     const file = await this.handle();
     const size = this.info?.size ?? (await file.stat()).size;
-    if (!this.ownDigest) return { chunks: readAhead(file, from.offset, size), digest: async () => undefined };
+    // Reads no larger than the interval (within 64 KiB..1 MiB), so an interruption loses at most one interval.
+    const chunkBytes = interval > 0 ? Math.min(READ_CHUNK_BYTES, Math.max(64 * 1024, interval)) : READ_CHUNK_BYTES;
+    if (!this.ownDigest) return { chunks: readAhead(file, from.offset, size, chunkBytes), digest: async () => undefined };
     const hasher = new ChainHasher(from.offset, from.chain, interval);
     async function* hashed(): AsyncGenerator<Uint8Array> {
-      for await (const chunk of readAhead(file, from.offset, size)) {
+      for await (const chunk of readAhead(file, from.offset, size, chunkBytes)) {
         hasher.update(chunk);
         yield chunk;
       }
