@@ -38,7 +38,8 @@ export class ProtocolError extends TransferError {}
 
 /** A socket with framing, a bounded receive queue, idle timeouts and write backpressure. */
 export class FramedConnection {
-  private pending: Buffer = Buffer.alloc(0);
+  private chunks: Buffer[] = [];
+  private buffered = 0;
   private readonly queue: Frame[] = [];
   private queuedBytes = 0;
   private waiter: { resolve: (frame: Frame) => void; reject: (error: Error) => void } | undefined;
@@ -65,17 +66,24 @@ export class FramedConnection {
 
   private onData(chunk: Buffer): void {
     if (this.failure) return;
-    this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
-    while (this.pending.length >= 5) {
-      const length = this.pending.readUInt32BE(0);
-      const type = this.pending[4]!;
+    // Chunks are kept as they arrive and joined once per complete frame (one copy per frame).
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    while (this.buffered >= 5) {
+      if (this.chunks[0]!.length < 5) this.chunks = [Buffer.concat(this.chunks, this.buffered)];
+      const head = this.chunks[0]!;
+      const length = head.readUInt32BE(0);
+      const type = head[4]!;
       if (length < 1 || length > MAX_FRAME_BYTES) return this.protocolError(`frame of ${length} bytes is outside 1..${MAX_FRAME_BYTES}`);
       if (type === FrameType.Control && length - 1 > this.maxControlBytes) return this.protocolError(`control frame of ${length - 1} bytes exceeds ${this.maxControlBytes}`);
       if (type === FrameType.Data && !this.acceptData) return this.protocolError('data frame before the transfer was agreed');
       if (type !== FrameType.Control && type !== FrameType.Data) return this.protocolError(`unknown frame type ${type}`);
-      if (this.pending.length < 4 + length) break;
-      const payload = this.pending.subarray(5, 4 + length);
-      this.pending = this.pending.subarray(4 + length);
+      if (this.buffered < 4 + length) break;
+      const joined = this.chunks.length === 1 ? head : Buffer.concat(this.chunks, this.buffered);
+      const payload = joined.subarray(5, 4 + length);
+      const rest = joined.subarray(4 + length);
+      this.chunks = rest.length > 0 ? [rest] : [];
+      this.buffered = rest.length;
       if (type === FrameType.Control) {
         let message: unknown;
         try {
@@ -88,8 +96,7 @@ export class FramedConnection {
         }
         this.push({ type: FrameType.Control, message: message as ControlMessage }, payload.length);
       } else {
-        // Copy out of the socket's buffer so the queue holds only what it needs.
-        this.push({ type: FrameType.Data, data: Buffer.from(payload) }, payload.length);
+        this.push({ type: FrameType.Data, data: payload }, payload.length);
       }
     }
   }

@@ -216,17 +216,14 @@ async function receive(job: ReceiveJob, context: RunContext, emit: (events: read
       }
       if (syncError !== undefined) throw new StorageIoError(partialPath, 'fdatasync', { cause: syncError });
       if (offset + chunk.length > info.size) throw new TransferError(`the source grew while it was being copied (more than ${info.size} bytes)`);
-      let written = 0;
-      try {
-        while (written < chunk.length) {
-          const { bytesWritten } = await file.write(chunk, written, chunk.length - written, offset + written);
-          written += bytesWritten;
-        }
-      } catch (error) {
+      // The write runs in the thread pool while this thread hashes the same bytes.
+      const writing = writeFully(file, chunk, offset).catch((error: unknown) => {
         throw new StorageIoError(partialPath, 'writing the partial file', { cause: error });
-      }
+      });
+      const crossed = hasher.update(chunk);
+      await writing;
       offset += chunk.length;
-      for (const position of hasher.update(chunk)) if (interval > 0) checkpoint(position);
+      for (const position of crossed) if (interval > 0) checkpoint(position);
       // At most two syncs in flight: bounded, and the log never falls far behind the data.
       if (pendingSyncs > 2) await syncs;
       job.onProgress?.({ offset, size: info.size, resumedFrom: start.offset, sent: offset - start.offset });
@@ -271,6 +268,14 @@ async function receive(job: ReceiveJob, context: RunContext, emit: (events: read
     job.result = { bytes: info.size, sent: offset - start.offset, resumedFrom: start.offset, digest: `sha256-chain:${final.chain}` };
   } finally {
     await file.close().catch(() => undefined);
+  }
+}
+
+async function writeFully(file: FileHandle, chunk: Uint8Array, offset: number): Promise<void> {
+  let written = 0;
+  while (written < chunk.length) {
+    const { bytesWritten } = await file.write(chunk, written, chunk.length - written, offset + written);
+    written += bytesWritten;
   }
 }
 
