@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import { statSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
 import { InvalidInputError } from '@ckpt/core';
 import { pullFile, pushFile } from './net/client.js';
 import { nodeOf, parseEndpoint, type Netmap } from './net/netmap.js';
@@ -36,6 +37,8 @@ export interface CopyFileOptions {
   readonly onProgress?: (progress: TransferProgress) => void;
   /** Checkpoint retention after a failure (default 30 days). */
   readonly retentionMs?: number;
+  /** Compress data on the wire (remote copies only; local copies ignore it). */
+  readonly compress?: boolean;
   /** Bytes per second, for throttling (and tests); unlimited by default. */
   readonly rateLimit?: number;
 }
@@ -68,7 +71,7 @@ export async function copyFile(options: CopyFileOptions): Promise<TransferResult
     });
 
   if (from.kind === 'local' && to.kind === 'local') {
-    const destination = resolve(to.path);
+    const destination = localDestination(to.path, from.path);
     if (resolve(from.path) === destination) throw new InvalidInputError(`SOURCE and DESTINATION are the same file (${destination})`);
     // Refuse a missing source before anything is created on disk.
     await checkSource(from.path);
@@ -101,12 +104,12 @@ export async function copyFile(options: CopyFileOptions): Promise<TransferResult
   const self = nodeOf(options.netmap, options.node, '--node, this node');
   const remote = from.kind === 'remote' ? from : (to as { node: string; path: string });
   const peer = nodeOf(options.netmap, remote.node, 'in the ckpt:// address');
-  const remoteOptions = { self, peer, interval, verify, ...common };
+  const remoteOptions = { self, peer, interval, verify, ...common, ...(options.compress && { compress: true }) };
   if (from.kind === 'local') {
     await checkSource(from.path);
     return retrying((previous) => pushFile(from.path, remote.path, { ...remoteOptions, ...(previous && { retry: { retry: previous.retry, waitMs: previous.waitMs, error: previous.error } }) }));
   }
-  const destination = resolve((to as { path: string }).path);
+  const destination = localDestination((to as { path: string }).path, remote.path);
   return retrying((previous) => pullFile(remote.path, destination, { ...remoteOptions, ...(previous && { retry: { retry: previous.retry, waitMs: previous.waitMs, error: previous.error } }) }));
 }
 
@@ -118,4 +121,10 @@ async function checkSource(path: string): Promise<void> {
   } finally {
     await probe.close();
   }
+}
+
+/** Like cp: a destination that is an existing folder (or ends in /) receives the source's name. */
+function localDestination(path: string, sourcePath: string): string {
+  const isFolder = path.endsWith('/') || statSync(path, { throwIfNoEntry: false })?.isDirectory() === true;
+  return isFolder ? resolve(path, basename(sourcePath)) : resolve(path);
 }

@@ -73,6 +73,8 @@ export async function copyCommand(source: string, destination: string, options: 
   const netmap = options.netmap !== undefined ? loadNetmap(options.netmap) : undefined;
   const rateText = process.env['CKPT_COPY_RATE_LIMIT'];
   const rateLimit = rateText ? parseSize(rateText, 'CKPT_COPY_RATE_LIMIT') : undefined;
+  // No --compress flag in cli.ts yet: CKPT_COPY_COMPRESS=1 turns wire compression on.
+  const compress = process.env['CKPT_COPY_COMPRESS'] === '1';
   const view = !options.json && io.stderr.isTTY ? new ProgressView(io) : undefined;
 
   const controller = new AbortController();
@@ -91,6 +93,7 @@ export async function copyCommand(source: string, destination: string, options: 
       ...(options.node !== undefined && { node: options.node }),
       signal: controller.signal,
       ...(rateLimit !== undefined && rateLimit > 0 && { rateLimit }),
+      ...(compress && { compress }),
       onEvent: (event) => {
         if (options.json) return writeJsonLine(io, event);
         const line = describeEvent(event);

@@ -22,6 +22,8 @@ export interface RemoteTransferOptions {
   readonly retentionMs?: number;
   readonly connectTimeoutMs?: number;
   readonly idleTimeoutMs?: number;
+  /** Compress data frames with DEFLATE (for slow links; offsets stay source offsets). */
+  readonly compress?: boolean;
 }
 
 /** Connects and authenticates both ways. */
@@ -61,7 +63,7 @@ export async function pushFile(localPath: string, remotePath: string, options: R
     const connection = await openSession(options);
     try {
       if (options.retry) options.onEvent?.({ type: 'transfer/retry', ...options.retry });
-      await connection.sendControl({ op: 'put', path: remotePath, size: info.size, fingerprint: info.fingerprint, interval: options.interval, verify: options.verify });
+      await connection.sendControl({ op: 'put', path: remotePath, size: info.size, fingerprint: info.fingerprint, interval: options.interval, verify: options.verify, ...(options.compress && { compress: true }) });
       let sent = 0;
       const counting = {
         describe: () => source.describe(),
@@ -113,7 +115,7 @@ export async function pullFile(remotePath: string, destination: string, options:
     if (answer.op !== 'source') throw errorFromPeer(answer.op === 'error' ? answer : { op: 'error', message: `unexpected "${answer.op}"` }, options.peer.name);
     const size = Number(answer['size']);
     const fingerprint = answer['fingerprint'] as SourceFingerprint;
-    const source = new RemoteSource(connection, { size, fingerprint }, options.peer.name);
+    const source = new RemoteSource(connection, { size, fingerprint }, options.peer.name, undefined, options.compress === true);
     const result = await receiveFile(
       {
         destination,

@@ -1,4 +1,6 @@
 import type { Socket } from 'node:net';
+import { promisify } from 'node:util';
+import { deflateRaw, inflateRaw } from 'node:zlib';
 import { TransferError } from '../errors.js';
 
 /**
@@ -6,11 +8,12 @@ import { TransferError } from '../errors.js';
  *
  *     u32 big-endian length of what follows (type + payload) | u8 type | payload
  *
- * type 1 is a control message (UTF-8 JSON object with an `op`), type 2 is file data. A frame
+ * type 1 is a control message (UTF-8 JSON object with an `op`), type 2 is file data, type 3 is
+ * file data compressed with raw DEFLATE (at most 256 KiB once inflated). A frame
  * longer than the limit, of length 0, of an unknown type or with malformed JSON is a protocol
  * error: that connection is closed, nothing else is affected.
  */
-export const FrameType = { Control: 1, Data: 2 } as const;
+export const FrameType = { Control: 1, Data: 2, CompressedData: 3 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
 /** Largest data payload a sender puts in one frame. */
@@ -25,13 +28,19 @@ export const MAX_HANDSHAKE_BYTES = 4 * 1024;
 const HIGH_WATER = 4 * 1024 * 1024;
 
 /** A received frame. */
-export type Frame = { readonly type: 1; readonly message: ControlMessage } | { readonly type: 2; readonly data: Buffer };
+export type Frame =
+  | { readonly type: 1; readonly message: ControlMessage }
+  | { readonly type: 2; readonly data: Buffer }
+  | { readonly type: 3; readonly data: Buffer };
 
 /** A control message. */
 export interface ControlMessage {
   readonly op: string;
   readonly [field: string]: unknown;
 }
+
+const deflate = promisify(deflateRaw);
+const inflate = promisify(inflateRaw);
 
 /** The peer broke the protocol (oversized, garbage): the connection is closed. */
 export class ProtocolError extends TransferError {}
@@ -76,8 +85,9 @@ export class FramedConnection {
       const type = head[4]!;
       if (length < 1 || length > MAX_FRAME_BYTES) return this.protocolError(`frame of ${length} bytes is outside 1..${MAX_FRAME_BYTES}`);
       if (type === FrameType.Control && length - 1 > this.maxControlBytes) return this.protocolError(`control frame of ${length - 1} bytes exceeds ${this.maxControlBytes}`);
-      if (type === FrameType.Data && !this.acceptData) return this.protocolError('data frame before the transfer was agreed');
-      if (type !== FrameType.Control && type !== FrameType.Data) return this.protocolError(`unknown frame type ${type}`);
+      const isData = type === FrameType.Data || type === FrameType.CompressedData;
+      if (isData && !this.acceptData) return this.protocolError('data frame before the transfer was agreed');
+      if (type !== FrameType.Control && !isData) return this.protocolError(`unknown frame type ${type}`);
       if (this.buffered < 4 + length) break;
       const joined = this.chunks.length === 1 ? head : Buffer.concat(this.chunks, this.buffered);
       const payload = joined.subarray(5, 4 + length);
@@ -96,7 +106,7 @@ export class FramedConnection {
         }
         this.push({ type: FrameType.Control, message: message as ControlMessage }, payload.length);
       } else {
-        this.push({ type: FrameType.Data, data: payload }, payload.length);
+        this.push({ type: type as 2 | 3, data: payload }, payload.length);
       }
     }
   }
@@ -109,7 +119,7 @@ export class FramedConnection {
       return;
     }
     this.queue.push(frame);
-    this.queuedBytes += frame.type === FrameType.Data ? bytes : 0;
+    this.queuedBytes += frame.type !== FrameType.Control ? bytes : 0;
     if (this.queuedBytes > HIGH_WATER) this.socket.pause();
   }
 
@@ -130,7 +140,7 @@ export class FramedConnection {
   receive(timeoutMs = this.idleTimeoutMs): Promise<Frame> {
     const frame = this.queue.shift();
     if (frame) {
-      this.queuedBytes -= frame.type === FrameType.Data ? frame.data.length : 0;
+      this.queuedBytes -= frame.type !== FrameType.Control ? frame.data.length : 0;
       if (this.queuedBytes <= HIGH_WATER / 2 && this.socket.isPaused()) this.socket.resume();
       return Promise.resolve(frame);
     }
@@ -146,6 +156,19 @@ export class FramedConnection {
         reject: (e) => (clearTimeout(timer), reject(e)),
       };
     });
+  }
+
+  /** The next data (inflated) or control frame. A compressed frame inflating beyond the limit is a protocol error. */
+  async receiveData(): Promise<{ readonly data: Buffer } | { readonly message: ControlMessage }> {
+    const frame = await this.receive();
+    if (frame.type === FrameType.Control) return { message: frame.message };
+    if (frame.type === FrameType.Data) return { data: frame.data };
+    try {
+      return { data: await inflate(frame.data, { maxOutputLength: MAX_DATA_PAYLOAD }) };
+    } catch {
+      this.protocolError('compressed data frame does not inflate within the limit');
+      throw this.failure!;
+    }
   }
 
   /** The next control message; a data frame here is a protocol error. */
@@ -164,9 +187,18 @@ export class FramedConnection {
   }
 
   /** Sends file data, split into frames of at most {@link MAX_DATA_PAYLOAD}. */
-  async sendData(data: Uint8Array): Promise<void> {
+  async sendData(data: Uint8Array, compress = false): Promise<void> {
     for (let at = 0; at < data.length; at += MAX_DATA_PAYLOAD) {
-      await this.write(FrameType.Data, data.subarray(at, Math.min(data.length, at + MAX_DATA_PAYLOAD)));
+      const slice = data.subarray(at, Math.min(data.length, at + MAX_DATA_PAYLOAD));
+      if (compress) {
+        // Fast level: the point is to save bandwidth without becoming the bottleneck.
+        const packed = await deflate(slice, { level: 1 });
+        if (packed.length < slice.length) {
+          await this.write(FrameType.CompressedData, packed);
+          continue;
+        }
+      }
+      await this.write(FrameType.Data, slice);
     }
   }
 

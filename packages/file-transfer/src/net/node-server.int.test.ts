@@ -53,6 +53,15 @@ describe('node server', () => {
     expect(await readFile(join(dir, 'back.bin'))).toEqual(data);
   });
 
+  it('compresses on the wire when asked, with the same bytes and a working resume', async () => {
+    const data = Buffer.concat([Buffer.alloc(300 * KiB, 'abc'), randomBytes(100 * KiB)]);
+    await writeFile(join(dir, 'a'), data);
+    await copyFile({ source: join(dir, 'a'), destination: 'ckpt://beta/z.bin', netmap, node: 'alpha', compress: true, checkpointInterval: 64 * KiB });
+    expect(await readFile(join(root, 'z.bin'))).toEqual(data);
+    await copyFile({ source: 'ckpt://beta/z.bin', destination: join(dir, 'z.bin'), netmap, node: 'alpha', compress: true });
+    expect(await readFile(join(dir, 'z.bin'))).toEqual(data);
+  });
+
   it('refuses a wrong secret at once, without retries, and writes nothing', async () => {
     await writeFile(join(dir, 'a'), 'x');
     const wrong = join(dir, 'wrong.yaml');

@@ -143,7 +143,7 @@ export class NodeServer {
       throw new InvalidInputError('malformed put request');
     }
     const destination = await confinePath(this.options.root, String(request['path']), 'write');
-    const source = new RemoteSource(connection, { size, fingerprint }, peer);
+    const source = new RemoteSource(connection, { size, fingerprint }, peer, undefined, request['compress'] === true);
     const result = await receiveFile(
       {
         destination,

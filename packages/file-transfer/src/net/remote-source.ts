@@ -2,7 +2,7 @@ import { InterruptedError, InvalidInputError, isCkptError } from '@ckpt/core';
 import { AuthenticationError, PathRefusedError, TransferError } from '../errors.js';
 import type { ChainPosition } from '../transfer/chain-hash.js';
 import type { SourcePort, SourceInfo, SourceStream } from '../transfer/source-port.js';
-import { FrameType, type ControlMessage, type FramedConnection } from './framed-connection.js';
+import type { ControlMessage, FramedConnection } from './framed-connection.js';
 
 /** An error as it travels: `{op: 'error', code, message}`. */
 export function errorMessage(error: unknown): ControlMessage {
@@ -40,6 +40,8 @@ export class RemoteSource implements SourcePort {
     private readonly info: SourceInfo,
     private readonly peer: string,
     private readonly onMessage?: (message: ControlMessage) => void,
+    /** Ask the sender to compress data frames (offsets stay source offsets, so restart is unaffected). */
+    private readonly compress = false,
   ) {}
 
   async describe(): Promise<SourceInfo> {
@@ -67,13 +69,13 @@ export class RemoteSource implements SourcePort {
   async stream(from: ChainPosition, interval: number): Promise<SourceStream> {
     const connection = this.connection;
     const peer = this.peer;
-    await connection.sendControl({ op: 'send', offset: from.offset, chain: from.chain, interval });
+    await connection.sendControl({ op: 'send', offset: from.offset, chain: from.chain, interval, ...(this.compress && { compress: true }) });
     connection.acceptData = true;
     let digest: string | undefined;
     async function* chunks(): AsyncGenerator<Uint8Array> {
       for (;;) {
-        const frame = await connection.receive();
-        if (frame.type === FrameType.Data) {
+        const frame = await connection.receiveData();
+        if ('data' in frame) {
           yield frame.data;
           continue;
         }
@@ -123,7 +125,7 @@ export async function serveSource(connection: FramedConnection, source: SourcePo
         const stream = await source.stream(from, interval);
         for await (const chunk of stream.chunks) {
           if (signal?.aborted) throw new InterruptedError('the node is shutting down');
-          await connection.sendData(chunk);
+          await connection.sendData(chunk, message['compress'] === true);
         }
         await connection.sendControl({ op: 'eof', digest: (await stream.digest()) ?? null });
         break;

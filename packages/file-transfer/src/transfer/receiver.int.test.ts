@@ -56,6 +56,14 @@ describe('local copy', () => {
     expect(events.filter((e) => e.type === 'transfer/checkpoint').length).toBe(5);
   });
 
+  it('copies into an existing folder under the source name, like cp', async () => {
+    await writeFile(join(dir, 'a'), 'hello');
+    await copyFile({ source: join(dir, 'a'), destination: dir + '/sub/' });
+    expect(await readFile(join(dir, 'sub', 'a'), 'utf8')).toBe('hello');
+    await copyFile({ source: join(dir, 'a'), destination: join(dir, 'sub') });
+    expect(await readdir(join(dir, 'sub'))).toEqual(['a']);
+  });
+
   it('refuses a missing source before creating anything', async () => {
     await expect(copyFile({ source: join(dir, 'nope'), destination: join(dir, 'out', 'b') })).rejects.toBeInstanceOf(InvalidInputError);
     expect(existsSync(join(dir, 'out'))).toBe(false);
