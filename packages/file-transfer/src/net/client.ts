@@ -1,6 +1,7 @@
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
 import { InterruptedError } from '@ckpt/core';
-import { TransferError } from '../errors.js';
+import { AuthenticationError, TransferError } from '../errors.js';
 import type { SourceFingerprint } from '../transfer/fingerprint.js';
 import { LocalSource } from '../transfer/local-source.js';
 import { receiveFile, type ReceiveJob, type TransferEvent, type TransferResult, type VerifyMode } from '../transfer/receiver.js';
@@ -29,15 +30,24 @@ export interface RemoteTransferOptions {
 /** Connects and authenticates both ways. */
 export async function openSession(options: RemoteTransferOptions): Promise<FramedConnection> {
   const { peer } = options;
-  const socket = connect({ host: peer.host, port: peer.port });
+  // A peer whose entry has `tls` is reached over TLS; its certificate must chain to `tls.ca` (or
+  // the system roots). The host name is not checked: the HMAC handshake proves which node it is.
+  const socket: Socket = peer.tls
+    ? connectTls({ host: peer.host, port: peer.port, ...(peer.tls.ca && { ca: peer.tls.ca }), checkServerIdentity: () => undefined })
+    : connect({ host: peer.host, port: peer.port });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new TransferError(`cannot reach node ${peer.name} at ${peer.host}:${peer.port} (timed out)`));
     }, options.connectTimeoutMs ?? 10_000);
-    socket.once('connect', () => (clearTimeout(timer), resolve()));
+    socket.once(peer.tls ? 'secureConnect' : 'connect', () => (clearTimeout(timer), resolve()));
     socket.once('error', (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);
+      // A certificate that does not verify will not verify on retry either: a refusal.
+      if (peer.tls && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(error.code ?? '')) {
+        reject(new AuthenticationError(`node ${peer.name}'s TLS certificate is not trusted (${error.code})`, { hint: `check tls.ca of node ${peer.name} in the netmap` }));
+        return;
+      }
       reject(new TransferError(`cannot reach node ${peer.name} at ${peer.host}:${peer.port} (${error.code ?? error.message})`, { cause: error }));
     });
   });

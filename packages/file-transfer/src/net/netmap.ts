@@ -9,6 +9,8 @@ export interface NetmapNode {
   readonly host: string;
   readonly port: number;
   readonly secret: Buffer;
+  /** TLS material (PEM), when the node's entry has `tls`: a server uses cert+key, a client checks against ca. */
+  readonly tls?: { readonly cert?: Buffer; readonly key?: Buffer; readonly ca?: Buffer };
 }
 
 /** The nodes a node knows, by name. */
@@ -50,7 +52,7 @@ export function loadNetmap(file: string): Netmap {
     const where = `netmap ${file}: nodes.${name}`;
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new InvalidInputError(`${where}: a node name is letters, digits, ".", "_" and "-"`);
     if (typeof entry !== 'object' || entry === null) throw new InvalidInputError(`${where} must be { address, secret }`);
-    const { address, secret, secretFile } = entry as { address?: unknown; secret?: unknown; secretFile?: unknown };
+    const { address, secret, secretFile, tls } = entry as { address?: unknown; secret?: unknown; secretFile?: unknown; tls?: unknown };
     if (typeof address !== 'string') throw new InvalidInputError(`${where}.address is missing`, { hint: 'write address: HOST:PORT' });
     const { host, port } = parseAddress(address, `${where}.address`);
     let secretText: string;
@@ -67,7 +69,7 @@ export function loadNetmap(file: string): Netmap {
     } else {
       throw new InvalidInputError(`${where} needs a secret or a secretFile`);
     }
-    nodes.set(name, { name, host, port, secret: Buffer.from(secretText, 'utf8') });
+    nodes.set(name, { name, host, port, secret: Buffer.from(secretText, 'utf8'), ...(tls !== undefined && { tls: readTls(tls, file, where) }) });
   }
   return { file, nodes };
 }
@@ -100,4 +102,22 @@ export function parseEndpoint(text: string, where: string): Endpoint {
     throw new InvalidInputError(`${where} "${text}" is not ckpt://NODE/PATH`, { hint: 'e.g. ckpt://beta/in/data.csv (PATH is relative to that node\'s root)' });
   }
   return { kind: 'remote', node, path };
+}
+
+function readTls(value: unknown, file: string, where: string): NonNullable<NetmapNode['tls']> {
+  if (typeof value !== 'object' || value === null) throw new InvalidInputError(`${where}.tls must be { cert, key, ca } (paths to PEM files)`);
+  const out: { cert?: Buffer; key?: Buffer; ca?: Buffer } = {};
+  for (const field of ['cert', 'key', 'ca'] as const) {
+    const path = (value as Record<string, unknown>)[field];
+    if (path === undefined) continue;
+    if (typeof path !== 'string') throw new InvalidInputError(`${where}.tls.${field} must be a path`);
+    const full = resolve(dirname(file), path);
+    try {
+      out[field] = readFileSync(full);
+    } catch {
+      throw new InvalidInputError(`${where}.tls.${field} ${full} cannot be read`);
+    }
+  }
+  if ((out.cert === undefined) !== (out.key === undefined)) throw new InvalidInputError(`${where}.tls needs both cert and key (or neither)`);
+  return out;
 }

@@ -1,4 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { InvalidInputError, pruneCheckpoints, type PruneReport } from '@ckpt/core';
 import { transferCompanions, TRANSFER_KIND } from '../transfer/names.js';
 import { LocalSource } from '../transfer/local-source.js';
@@ -58,7 +59,12 @@ export class NodeServer {
 
   /** Listens; resolves with the bound address. */
   async listen(): Promise<{ host: string; port: number }> {
-    const server = createServer((socket) => this.accept(socket));
+    // TLS when this node's netmap entry has a certificate; authentication is the HMAC handshake either way.
+    const tls = nodeOf(this.options.netmap, this.options.name, 'this node').tls;
+    const server: Server =
+      tls?.cert && tls.key
+        ? createTlsServer({ cert: tls.cert, key: tls.key, handshakeTimeout: 10_000 }, (socket) => this.accept(socket)).on('tlsClientError', () => undefined)
+        : createServer((socket) => this.accept(socket));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (error: NodeJS.ErrnoException) =>
