@@ -198,4 +198,51 @@ describe('node server', () => {
     expect(result!.sent).toBe(data.length - result!.resumedFrom);
     expect(await readFile(join(root, 'r.bin'))).toEqual(data);
   });
+
+  it('a shutdown mid-push leaves the transfer resumable on the next server', async () => {
+    const data = randomBytes(6 * 1024 * KiB);
+    await writeFile(join(dir, 'a'), data);
+    let closing: Promise<void> | undefined;
+    await expect(
+      copyFile({
+        source: join(dir, 'a'),
+        destination: 'ckpt://beta/s.bin',
+        netmap,
+        node: 'alpha',
+        checkpointInterval: 256 * KiB,
+        retry: noRetry,
+        onProgress: (p) => {
+          if (p.offset >= 2 * 1024 * KiB) closing ??= server.close();
+        },
+      }),
+    ).rejects.toThrow();
+    await closing;
+    expect(existsSync(join(root, 's.bin'))).toBe(false);
+    expect(existsSync(join(root, '.s.bin.ckpt'))).toBe(true);
+    server = new NodeServer({ root, host: '127.0.0.1', port: 0, name: 'beta', netmap: loadNetmap(join(dir, 'server.yaml')), pruneEveryMs: 0 });
+    const { port } = await server.listen();
+    await writeNetmap(clientNetmapFile, port, { alpha: 'secret-a', beta: 'secret-b' });
+    const result = await copyFile({ source: join(dir, 'a'), destination: 'ckpt://beta/s.bin', netmap: loadNetmap(clientNetmapFile), node: 'alpha', checkpointInterval: 256 * KiB });
+    expect(result.resumedFrom).toBeGreaterThan(0);
+    expect(await readFile(join(root, 's.bin'))).toEqual(data);
+  });
+
+  it('prunes expired partial transfers under its root', async () => {
+    const data = randomBytes(600 * KiB);
+    await writeFile(join(dir, 'a'), data);
+    const controller = new AbortController();
+    await expect(
+      copyFile({ source: join(dir, 'a'), destination: 'ckpt://beta/p.bin', netmap, node: 'alpha', checkpointInterval: 64 * KiB, retry: noRetry, signal: controller.signal, onProgress: (p) => p.offset > 200 * KiB && controller.abort() }),
+    ).rejects.toThrow();
+    for (let i = 0; i < 50 && (await server.prune()).kept === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(existsSync(join(root, '.p.bin.ckpt-part'))).toBe(true);
+    const old = new Date(Date.now() - 31 * 24 * 3600 * 1000);
+    const { utimes } = await import('node:fs/promises');
+    // Wait until the server has released the transfer's lock, then age the checkpoint.
+    for (let i = 0; i < 50 && existsSync(join(root, '.p.bin.ckpt.lock')); i++) await new Promise((r) => setTimeout(r, 50));
+    await utimes(join(root, '.p.bin.ckpt'), old, old);
+    const report = await server.prune();
+    expect(report.removed.map((r) => r.removed.length)).toEqual([2]);
+    expect(existsSync(join(root, '.p.bin.ckpt-part'))).toBe(false);
+  });
 });
