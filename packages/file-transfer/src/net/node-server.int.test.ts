@@ -10,6 +10,8 @@ import { copyFile } from '../copy-file.js';
 import { AuthenticationError, PathRefusedError } from '../errors.js';
 import { loadNetmap, type Netmap } from './netmap.js';
 import { NodeServer } from './node-server.js';
+import { FramedConnection } from './framed-connection.js';
+import { authenticateClient } from './handshake.js';
 
 let dir: string;
 let root: string;
@@ -244,5 +246,33 @@ describe('node server', () => {
     const report = await server.prune();
     expect(report.removed.map((r) => r.removed.length)).toEqual([2]);
     expect(existsSync(join(root, '.p.bin.ckpt-part'))).toBe(false);
+  });
+
+  it('disconnects a peer that stalls mid-frame after the idle timeout, keeping the checkpoint', async () => {
+    const beta = netmap.nodes.get('beta')!;
+    const socket = connect({ host: '127.0.0.1', port: beta.port });
+    await new Promise((r) => socket.once('connect', r));
+    const connection = new FramedConnection(socket, 10_000);
+    await authenticateClient(connection, netmap.nodes.get('alpha')!, beta);
+    const fingerprint = { size: 100_000, mtimeMs: 1, ino: '1', sample: 'x' };
+    await connection.sendControl({ op: 'put', path: 'stall.bin', size: 100_000, fingerprint, interval: 4096, verify: 'tail' });
+    expect((await connection.receiveControl()).op).toMatch(/event|send/);
+    for (;;) {
+      const message = await connection.receiveControl();
+      if (message.op === 'send') break;
+    }
+    // Half a data frame, then silence.
+    const header = Buffer.alloc(5);
+    header.writeUInt32BE(1 + 8192, 0);
+    header[4] = 2;
+    socket.write(Buffer.concat([header, Buffer.alloc(1000)]));
+    const began = Date.now();
+    await new Promise((r) => socket.once('close', r));
+    expect(Date.now() - began).toBeLessThan(8000);
+    expect(existsSync(join(root, 'stall.bin'))).toBe(false);
+    // The server still serves others.
+    await writeFile(join(dir, 'a'), 'still here');
+    await copyFile({ source: join(dir, 'a'), destination: 'ckpt://beta/after.txt', netmap, node: 'alpha' });
+    expect(await readFile(join(root, 'after.txt'), 'utf8')).toBe('still here');
   });
 });
