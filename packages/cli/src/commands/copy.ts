@@ -106,7 +106,7 @@ export async function copyCommand(source: string, destination: string, options: 
     });
     const durationMs = Date.now() - began;
     if (options.json) {
-      writeJsonLine(io, { type: 'transfer-completed', bytes: result.bytes, sent: result.sent, resumedFrom: result.resumedFrom, digest: result.digest, durationMs, source, destination });
+      writeJsonLine(io, { type: 'transfer-completed', bytes: result.bytes, sent: result.sent, resumedFrom: result.resumedFrom, digest: result.digest, duration: durationMs, durationMs, source, destination });
     } else {
       view?.update({ offset: result.bytes, size: result.bytes, sent: result.sent, resumedFrom: result.resumedFrom }, true);
       view?.clear();

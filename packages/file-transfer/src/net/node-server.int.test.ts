@@ -275,4 +275,27 @@ describe('node server', () => {
     await copyFile({ source: join(dir, 'a'), destination: 'ckpt://beta/after.txt', netmap, node: 'alpha' });
     expect(await readFile(join(root, 'after.txt'), 'utf8')).toBe('still here');
   });
+
+  it('retries a node that is down (short retries) and succeeds once it is up, with retry events', async () => {
+    const data = randomBytes(100 * KiB);
+    await writeFile(join(dir, 'a'), data);
+    const port = server.address().port;
+    await server.close();
+    const events: string[] = [];
+    const copying = copyFile({
+      source: join(dir, 'a'),
+      destination: 'ckpt://beta/late.bin',
+      netmap,
+      node: 'alpha',
+      retry: { shortRetries: 20, shortWaitMs: 200, jitter: 0 },
+      onEvent: (e) => events.push(e.type),
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    server = new NodeServer({ root, host: '127.0.0.1', port, name: 'beta', netmap: loadNetmap(join(dir, 'server.yaml')), pruneEveryMs: 0 });
+    await server.listen();
+    const result = await copying;
+    expect(result.bytes).toBe(data.length);
+    expect(events).toContain('transfer/retry');
+    expect(await readFile(join(root, 'late.bin'))).toEqual(data);
+  });
 });
