@@ -104,7 +104,15 @@ export async function copyFile(options: CopyFileOptions): Promise<TransferResult
   const self = nodeOf(options.netmap, options.node, '--node, this node');
   const remote = from.kind === 'remote' ? from : (to as { node: string; path: string });
   const peer = nodeOf(options.netmap, remote.node, 'in the ckpt:// address');
-  const remoteOptions = { self, peer, interval, verify, ...common, ...(options.compress && { compress: true }) };
+  const remoteOptions = {
+    self,
+    peer,
+    interval,
+    verify,
+    ...common,
+    ...(options.compress && { compress: true }),
+    ...(options.rateLimit !== undefined && { rateLimit: options.rateLimit }),
+  };
   if (from.kind === 'local') {
     await checkSource(from.path);
     return retrying((previous) => pushFile(from.path, remote.path, { ...remoteOptions, ...(previous && { retry: { retry: previous.retry, waitMs: previous.waitMs, error: previous.error } }) }));

@@ -23,6 +23,8 @@ export interface RemoteTransferOptions {
   readonly retentionMs?: number;
   readonly connectTimeoutMs?: number;
   readonly idleTimeoutMs?: number;
+  /** Bytes per second the receiving side accepts (pull only; the server does not throttle). */
+  readonly rateLimit?: number;
   /** Compress data frames with DEFLATE (for slow links; offsets stay source offsets). */
   readonly compress?: boolean;
 }
@@ -135,6 +137,7 @@ export async function pullFile(remotePath: string, destination: string, options:
         ...(options.retry && { retry: options.retry }),
         ...(options.onEvent && { onEvent: options.onEvent }),
         ...(options.onProgress && { onProgress: options.onProgress }),
+        ...(options.rateLimit !== undefined && { rateLimit: options.rateLimit }),
       },
       { ...(options.signal && { signal: options.signal }), ...(options.retentionMs !== undefined && { retentionMs: options.retentionMs }) },
     );

@@ -298,4 +298,19 @@ describe('node server', () => {
     expect(events).toContain('transfer/retry');
     expect(await readFile(join(root, 'late.bin'))).toEqual(data);
   });
+
+  it('a pull interrupted halfway resumes from the local checkpoint', async () => {
+    const data = randomBytes(800 * KiB);
+    await writeFile(join(root, 'pull.bin'), data);
+    const destination = join(dir, 'pulled.bin');
+    const controller = new AbortController();
+    await expect(
+      copyFile({ source: 'ckpt://beta/pull.bin', destination, netmap, node: 'alpha', checkpointInterval: 64 * KiB, retry: noRetry, signal: controller.signal, onProgress: (p) => p.offset >= 400 * KiB && controller.abort() }),
+    ).rejects.toThrow();
+    expect(existsSync(destination)).toBe(false);
+    const result = await copyFile({ source: 'ckpt://beta/pull.bin', destination, netmap, node: 'alpha', checkpointInterval: 64 * KiB });
+    expect(result.resumedFrom).toBeGreaterThanOrEqual(384 * KiB - 64 * KiB);
+    expect(result.sent).toBe(data.length - result.resumedFrom);
+    expect(await readFile(destination)).toEqual(data);
+  });
 });
