@@ -1,5 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { InvalidInputError } from '@ckpt/core';
+import { TransferError } from '../errors.js';
 import { ChainHasher, hashRange, type ChainPosition } from './chain-hash.js';
 import { fingerprintFile } from './fingerprint.js';
 import type { SourceInfo, SourcePort, SourceStream } from './source-port.js';
@@ -70,15 +71,22 @@ export class LocalSource implements SourcePort {
     const size = this.info?.size ?? (await file.stat()).size;
     // Reads no larger than the interval (within 64 KiB..1 MiB), so an interruption loses at most one interval.
     const chunkBytes = interval > 0 ? Math.min(READ_CHUNK_BYTES, Math.max(64 * 1024, interval)) : READ_CHUNK_BYTES;
-    if (!this.ownDigest) return { chunks: readAhead(file, from.offset, size, chunkBytes), digest: async () => undefined };
-    const hasher = new ChainHasher(from.offset, from.chain, interval);
-    async function* hashed(): AsyncGenerator<Uint8Array> {
+    const hasher = this.ownDigest ? new ChainHasher(from.offset, from.chain, interval) : undefined;
+    const before = this.info?.fingerprint;
+    const path = this.path;
+    async function* chunks(): AsyncGenerator<Uint8Array> {
       for await (const chunk of readAhead(file, from.offset, size, chunkBytes)) {
-        hasher.update(chunk);
+        hasher?.update(chunk);
         yield chunk;
       }
+      // Written to while it was read: the copy would mix old and new bytes. Fail (a retry sees
+      // the new fingerprint and starts over, saying why).
+      const now = await file.stat();
+      if (before && (now.size !== before.size || now.mtimeMs !== before.mtimeMs)) {
+        throw new TransferError(`source ${path} changed while it was being copied`);
+      }
     }
-    return { chunks: hashed(), digest: async () => hasher.finish().chain };
+    return { chunks: chunks(), digest: async () => hasher?.finish().chain };
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, utimesSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile, open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -111,6 +111,33 @@ describe('local copy', () => {
     expect(result.resumedFrom).toBe(0);
     expect(events[0]).toMatchObject({ type: 'transfer/restarted' });
     expect(String(events[0]!['reason'])).toMatch(/modification time|sampled content|size|replaced/);
+    expect(await readFile(join(dir, 'b'))).toEqual(changed);
+  });
+
+  it('fails an attempt whose source is written to meanwhile, and the retry starts over with the new content', async () => {
+    const data = randomBytes(512 * KiB);
+    await writeFile(join(dir, 'a'), data);
+    const events: TransferEvent[] = [];
+    let touched = false;
+    const changed = Buffer.from(data);
+    changed[0] = changed[0]! ^ 1;
+    const result = await copyFile({
+      source: join(dir, 'a'),
+      destination: join(dir, 'b'),
+      checkpointInterval: 64 * KiB,
+      retry: { shortRetries: 1, shortWaitMs: 10 },
+      onEvent: (e) => events.push(e),
+      onProgress: (p) => {
+        if (!touched && p.offset >= 128 * KiB) {
+          touched = true;
+          writeFileSync(join(dir, 'a'), changed);
+          utimesSync(join(dir, 'a'), new Date(), new Date(Date.now() + 5000));
+        }
+      },
+    });
+    expect(events.map((e) => e.type)).toContain('transfer/retry');
+    expect(events.find((e) => e.type === 'transfer/restarted')?.['reason']).toMatch(/changed|modification/);
+    expect(result.resumedFrom).toBe(0);
     expect(await readFile(join(dir, 'b'))).toEqual(changed);
   });
 
