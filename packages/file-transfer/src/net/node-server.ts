@@ -26,6 +26,8 @@ export interface NodeServerOptions {
   readonly retentionMs?: number;
   /** A peer silent this long is disconnected (default 30 s). */
   readonly idleTimeoutMs?: number;
+  /** Connections served at once; more are closed on arrival (default 256). */
+  readonly maxConnections?: number;
   /** How often expired partial transfers are pruned (default hourly; 0 disables). */
   readonly pruneEveryMs?: number;
   /** Server events: connections, transfers, refusals, prunes. */
@@ -99,7 +101,7 @@ export class NodeServer {
   }
 
   private accept(socket: Socket): void {
-    if (this.shutdown.signal.aborted) {
+    if (this.shutdown.signal.aborted || this.connections.size >= (this.options.maxConnections ?? 256)) {
       socket.destroy();
       return;
     }
