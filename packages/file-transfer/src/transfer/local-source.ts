@@ -81,8 +81,9 @@ export class LocalSource implements SourcePort {
       }
       // Written to while it was read: the copy would mix old and new bytes. Fail (a retry sees
       // the new fingerprint and starts over, saying why).
-      const now = await file.stat();
-      if (before && (now.size !== before.size || now.mtimeMs !== before.mtimeMs)) {
+      // Compared exactly as the fingerprint recorded them (bigint stat, whole milliseconds).
+      const now = await file.stat({ bigint: true });
+      if (before && (Number(now.size) !== before.size || Number(now.mtimeMs) !== before.mtimeMs)) {
         throw new TransferError(`source ${path} changed while it was being copied`);
       }
     }
