@@ -8,11 +8,13 @@ import type { FileHandle } from 'node:fs/promises';
 export interface SourceFingerprint {
   readonly size: number;
   readonly mtimeMs: number;
+  /** The modification time in nanoseconds, as text (catches writes within one millisecond). */
+  readonly mtimeNs?: string;
   /** The inode number, as text (it may exceed 2^53). */
   readonly ino: string;
   /** SHA-256 (hex) of the sampled blocks. */
   readonly sample: string;
-  readonly [key: string]: string | number;
+  readonly [key: string]: string | number | undefined;
 }
 
 const SAMPLES = 16;
@@ -33,13 +35,13 @@ export async function fingerprintFile(file: FileHandle): Promise<SourceFingerpri
     const { bytesRead } = await file.read(buffer, 0, SAMPLE_BYTES, at);
     hash.update(buffer.subarray(0, bytesRead));
   }
-  return { size, mtimeMs: Number(info.mtimeMs), ino: info.ino.toString(), sample: hash.digest('hex') };
+  return { size, mtimeMs: Number(info.mtimeMs), mtimeNs: info.mtimeNs.toString(), ino: info.ino.toString(), sample: hash.digest('hex') };
 }
 
 /** Why two fingerprints differ, or undefined when they match. */
 export function fingerprintChange(before: SourceFingerprint, now: SourceFingerprint): string | undefined {
   if (before.size !== now.size) return `the source's size changed from ${before.size} to ${now.size} bytes`;
-  if (before.mtimeMs !== now.mtimeMs) return `the source's modification time changed (${new Date(before.mtimeMs).toISOString()} → ${new Date(now.mtimeMs).toISOString()})`;
+  if (before.mtimeMs !== now.mtimeMs || (before.mtimeNs !== undefined && now.mtimeNs !== undefined && before.mtimeNs !== now.mtimeNs)) return `the source's modification time changed (${new Date(before.mtimeMs).toISOString()} → ${new Date(now.mtimeMs).toISOString()})`;
   if (before.ino !== now.ino) return `the source was replaced (inode ${before.ino} → ${now.ino})`;
   if (before.sample !== now.sample) return "the source's sampled content changed";
   return undefined;

@@ -83,7 +83,7 @@ export class LocalSource implements SourcePort {
       // the new fingerprint and starts over, saying why).
       // Compared exactly as the fingerprint recorded them (bigint stat, whole milliseconds).
       const now = await file.stat({ bigint: true });
-      if (before && (Number(now.size) !== before.size || Number(now.mtimeMs) !== before.mtimeMs)) {
+      if (before && (Number(now.size) !== before.size || Number(now.mtimeMs) !== before.mtimeMs || (before.mtimeNs !== undefined && now.mtimeNs.toString() !== before.mtimeNs))) {
         throw new TransferError(`source ${path} changed while it was being copied`);
       }
     }
