@@ -1,8 +1,131 @@
-import { InvalidInputError } from '@ckpt/core';
+import { formatBytes, formatDuration, InvalidInputError, isCkptError, parseDuration, parseSize } from '@ckpt/core';
+import { copyFile, loadNetmap, type RetryPolicy, type TransferEvent, type TransferProgress } from '@ckpt/file-transfer';
 import type { CopyVerbOptions } from '../cli.js';
-import type { CliIo } from '../output.js';
+import { colors, writeJsonLine, type CliIo } from '../output.js';
 
-/** `ckpt copy SOURCE DESTINATION`: replaced by the file-transfer runner's verb. */
-export async function copyCommand(_source: string, _destination: string, _options: CopyVerbOptions, _io: CliIo): Promise<number> {
-  throw new InvalidInputError('ckpt copy is not available in this build yet');
+function parseCount(text: string, where: string): number {
+  if (!/^\d+$/.test(text.trim())) throw new InvalidInputError(`${where}: "${text}" is not a whole number`, { hint: 'write e.g. 3 (0 disables)' });
+  return Number(text.trim());
+}
+
+/** Parses the retry flags; only those given override the defaults. */
+function retryOptions(options: CopyVerbOptions): Partial<RetryPolicy> {
+  return {
+    ...(options.shortRetries !== undefined && { shortRetries: parseCount(options.shortRetries, '--short-retries') }),
+    ...(options.shortWait !== undefined && { shortWaitMs: parseDuration(options.shortWait, '--short-wait') }),
+    ...(options.longRetries !== undefined && { longRetries: parseCount(options.longRetries, '--long-retries') }),
+    ...(options.longWait !== undefined && { longWaitMs: parseDuration(options.longWait, '--long-wait') }),
+  };
+}
+
+/** A one-line progress bar redrawn with `\r`, on a terminal only, at most 10 times a second. */
+class ProgressView {
+  private lastDraw = 0;
+  private drawn = false;
+  private readonly started = Date.now();
+
+  constructor(private readonly io: CliIo) {}
+
+  update(progress: TransferProgress, force = false): void {
+    const now = Date.now();
+    if (!force && now - this.lastDraw < 100) return;
+    this.lastDraw = now;
+    const { offset, size, sent } = progress;
+    const fraction = size === 0 ? 1 : offset / size;
+    const width = 24;
+    const filled = Math.round(fraction * width);
+    const elapsed = (now - this.started) / 1000;
+    const rate = elapsed > 0 ? sent / elapsed : 0;
+    const eta = rate > 0 ? ((size - offset) / rate) * 1000 : undefined;
+    const bar = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
+    this.io.stderr.write(
+      `\r${bar} ${(fraction * 100).toFixed(0).padStart(3)}% ${formatBytes(offset)}/${formatBytes(size)} ${formatBytes(rate)}/s ETA ${eta === undefined ? '-' : formatDuration(eta)}   `,
+    );
+    this.drawn = true;
+  }
+
+  /** Ends the bar's line before another line is printed. */
+  clear(): void {
+    if (this.drawn) this.io.stderr.write('\n');
+    this.drawn = false;
+  }
+}
+
+function describeEvent(event: TransferEvent): string | undefined {
+  switch (event.type) {
+    case 'transfer/resumed':
+      return event['verified'] === 'published'
+        ? 'already complete (published by an earlier run)'
+        : `resuming at ${formatBytes(Number(event['offset']))} of ${formatBytes(Number(event['size']))}, verified (${String(event['verified'])})`;
+    case 'transfer/restarted':
+      return `starting over: ${String(event['reason'])}`;
+    case 'transfer/retry':
+      return `retry ${String(event['retry'])} in ${formatDuration(Number(event['waitMs']))}: ${String(event['error'])}`;
+    default:
+      return undefined;
+  }
+}
+
+/** `ckpt copy SOURCE DESTINATION`: one file, checkpoint restart, retries, published only when verified. */
+export async function copyCommand(source: string, destination: string, options: CopyVerbOptions, io: CliIo): Promise<number> {
+  const checkpointInterval = options.checkpointInterval !== undefined ? parseSize(options.checkpointInterval, '--checkpoint-interval') : undefined;
+  const retry = retryOptions(options);
+  const netmap = options.netmap !== undefined ? loadNetmap(options.netmap) : undefined;
+  const rateText = process.env['CKPT_COPY_RATE_LIMIT'];
+  const rateLimit = rateText ? parseSize(rateText, 'CKPT_COPY_RATE_LIMIT') : undefined;
+  // No --compress flag in cli.ts yet: CKPT_COPY_COMPRESS=1 turns wire compression on.
+  const compress = process.env['CKPT_COPY_COMPRESS'] === '1';
+  const view = !options.json && io.stderr.isTTY ? new ProgressView(io) : undefined;
+
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const began = Date.now();
+  try {
+    const result = await copyFile({
+      source,
+      destination,
+      ...(checkpointInterval !== undefined && { checkpointInterval }),
+      ...(options.verify !== undefined && { verify: options.verify }),
+      retry,
+      ...(netmap && { netmap }),
+      ...(options.node !== undefined && { node: options.node }),
+      signal: controller.signal,
+      ...(rateLimit !== undefined && rateLimit > 0 && { rateLimit }),
+      ...(compress && { compress }),
+      onEvent: (event) => {
+        if (options.json) return writeJsonLine(io, event);
+        const line = describeEvent(event);
+        if (line) {
+          view?.clear();
+          io.stderr.write(`${colors.yellow('•')} ${line}\n`);
+        }
+      },
+      ...(view && { onProgress: (progress: TransferProgress) => view.update(progress) }),
+    });
+    const durationMs = Date.now() - began;
+    if (options.json) {
+      writeJsonLine(io, { type: 'transfer-completed', bytes: result.bytes, sent: result.sent, resumedFrom: result.resumedFrom, digest: result.digest, duration: durationMs, durationMs, source, destination });
+    } else {
+      view?.update({ offset: result.bytes, size: result.bytes, sent: result.sent, resumedFrom: result.resumedFrom }, true);
+      view?.clear();
+      const resumed = result.resumedFrom > 0 ? `, resumed at ${formatBytes(result.resumedFrom)}` : '';
+      io.stdout.write(`copied ${source} → ${destination}: ${formatBytes(result.bytes)} in ${formatDuration(durationMs)} (${formatBytes(result.sent)} sent${resumed})\n`);
+    }
+    return 0;
+  } catch (error) {
+    view?.clear();
+    if (options.json) {
+      writeJsonLine(io, {
+        type: 'transfer-failed',
+        code: isCkptError(error) ? error.code : 'error',
+        error: error instanceof Error ? error.message.split('\n')[0] : String(error),
+      });
+    }
+    throw error;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
 }

@@ -1,0 +1,101 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+/** The built CLI (run `npx tsc -b` first). */
+const MAIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../dist/main.js');
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ckpt-copy-cli-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function ckpt(args: string[], env: Record<string, string> = {}) {
+  return spawnSync(process.execPath, [MAIN, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
+}
+
+function lastJson(stdout: string): Record<string, unknown> {
+  const lines = stdout.trim().split('\n');
+  return JSON.parse(lines.at(-1)!) as Record<string, unknown>;
+}
+
+describe('ckpt copy', () => {
+  it('--json ends with transfer-completed', async () => {
+    const data = randomBytes(300 * 1024);
+    await writeFile(join(dir, 'a'), data);
+    const run = ckpt(['copy', 'a', 'out/b', '--json', '--checkpoint-interval', '64KiB']);
+    expect(run.status).toBe(0);
+    expect(lastJson(run.stdout)).toMatchObject({ type: 'transfer-completed', bytes: data.length, sent: data.length, resumedFrom: 0 });
+    expect(await readFile(join(dir, 'out', 'b'))).toEqual(data);
+  });
+
+  it('refuses bad arguments and a missing source with exit 2 and no stack trace', () => {
+    for (const args of [['copy', 'missing', 'b'], ['copy', 'a', 'b', '--checkpoint-interval', 'lots'], ['copy', 'a', 'b', '--short-retries', '-1']]) {
+      const run = ckpt(args);
+      expect(run.status, args.join(' ')).toBe(2);
+      expect(run.stderr).not.toMatch(/\n\s+at /);
+    }
+    expect(existsSync(join(dir, 'b'))).toBe(false);
+  });
+
+  it('survives kill -9 mid-transfer: a rerun completes with identical bytes', async () => {
+    const data = randomBytes(4 * 1024 * 1024);
+    await writeFile(join(dir, 'big'), data);
+    const child = spawn(process.execPath, [MAIN, 'copy', 'big', 'out/big', '--json', '--checkpoint-interval', '256KiB'], {
+      cwd: dir,
+      env: { ...process.env, CKPT_COPY_RATE_LIMIT: '2MiB' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    // Wait for a few checkpoints, then kill without warning.
+    await new Promise<void>((resolvePromise, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no checkpoints seen: ${out}`)), 30_000);
+      child.stdout.on('data', () => {
+        if ((out.match(/transfer\/checkpoint/g) ?? []).length >= 3) {
+          clearTimeout(timer);
+          resolvePromise();
+        }
+      });
+    });
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('close', r));
+    expect(existsSync(join(dir, 'out', 'big'))).toBe(false);
+    const rerun = ckpt(['copy', 'big', 'out/big', '--json', '--checkpoint-interval', '256KiB']);
+    expect(rerun.status, rerun.stderr).toBe(0);
+    const completed = lastJson(rerun.stdout);
+    expect(completed['resumedFrom']).toBeGreaterThanOrEqual(3 * 256 * 1024);
+    expect(await readFile(join(dir, 'out', 'big'))).toEqual(data);
+    expect(existsSync(join(dir, 'out', '.big.ckpt'))).toBe(false);
+    expect(existsSync(join(dir, 'out', '.big.ckpt-part'))).toBe(false);
+  });
+
+  it('SIGINT stops with exit 130 and a rerun resumes', async () => {
+    const data = randomBytes(2 * 1024 * 1024);
+    await writeFile(join(dir, 'a'), data);
+    const child = spawn(process.execPath, [MAIN, 'copy', 'a', 'b', '--json', '--checkpoint-interval', '128KiB'], {
+      cwd: dir,
+      env: { ...process.env, CKPT_COPY_RATE_LIMIT: '1MiB' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('transfer/checkpoint')) child.kill('SIGINT');
+    });
+    const code = await new Promise((r) => child.once('close', r));
+    expect(code).toBe(130);
+    const rerun = ckpt(['copy', 'a', 'b', '--json', '--checkpoint-interval', '128KiB']);
+    expect(rerun.status).toBe(0);
+    expect(lastJson(rerun.stdout)['resumedFrom']).toBeGreaterThan(0);
+    expect(await readFile(join(dir, 'b'))).toEqual(data);
+  });
+});

@@ -1,0 +1,138 @@
+import { statSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import { InvalidInputError } from '@ckpt/core';
+import { pullFile, pushFile } from './net/client.js';
+import { nodeOf, parseEndpoint, type Netmap } from './net/netmap.js';
+import { LocalSource } from './transfer/local-source.js';
+import {
+  DEFAULT_CHECKPOINT_INTERVAL,
+  receiveFile,
+  type TransferEvent,
+  type TransferProgress,
+  type TransferResult,
+  type VerifyMode,
+} from './transfer/receiver.js';
+import { DEFAULT_RETRY_POLICY, withRetries, type RetryNotice, type RetryPolicy } from './transfer/retry-policy.js';
+
+/** Options of {@link copyFile}. */
+export interface CopyFileOptions {
+  /** A local path or `ckpt://NODE/PATH`. */
+  readonly source: string;
+  /** A local path or `ckpt://NODE/PATH`. */
+  readonly destination: string;
+  /** Bytes between checkpoints (default 8 MiB; 0: none). */
+  readonly checkpointInterval?: number;
+  /** How much of a received prefix a resume re-checks (default `tail`). */
+  readonly verify?: VerifyMode;
+  /** Short then long retries (default {@link DEFAULT_RETRY_POLICY}). */
+  readonly retry?: Partial<RetryPolicy>;
+  /** Needed for remote copies. */
+  readonly netmap?: Netmap;
+  /** This node's name in the netmap (remote copies). */
+  readonly node?: string;
+  /** Aborting interrupts the copy after its last checkpoint (rejects with InterruptedError). */
+  readonly signal?: AbortSignal;
+  /** Every transfer event (started, resumed, restarted, checkpoint, retry, verified, published). */
+  readonly onEvent?: (event: TransferEvent) => void;
+  readonly onProgress?: (progress: TransferProgress) => void;
+  /** Checkpoint retention after a failure (default 30 days). */
+  readonly retentionMs?: number;
+  /** Compress data on the wire (remote copies only; local copies ignore it). */
+  readonly compress?: boolean;
+  /** Bytes per second, for throttling (and tests); unlimited by default. */
+  readonly rateLimit?: number;
+}
+
+/**
+ * Copies one file with checkpoint restart, retrying per the policy. Local → local, local →
+ * node (push) and node → local (pull). Resolves with what the completing attempt did; rejects
+ * with a CkptError: InvalidInputError (and subclasses) for refusals, InterruptedError when
+ * `signal` aborted it, TransferError/StorageIoError once the retries are spent.
+ */
+export async function copyFile(options: CopyFileOptions): Promise<TransferResult> {
+  const from = parseEndpoint(options.source, 'SOURCE');
+  const to = parseEndpoint(options.destination, 'DESTINATION');
+  const interval = options.checkpointInterval ?? DEFAULT_CHECKPOINT_INTERVAL;
+  if (!Number.isSafeInteger(interval) || interval < 0) throw new InvalidInputError(`checkpoint interval ${interval} is not a whole number of bytes`);
+  const verify = options.verify ?? 'tail';
+  const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+  for (const [field, value] of Object.entries(policy)) {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new InvalidInputError(`retry ${field} must be a non-negative number`);
+  }
+  const common = {
+    ...(options.signal && { signal: options.signal }),
+    ...(options.onEvent && { onEvent: options.onEvent }),
+    ...(options.onProgress && { onProgress: options.onProgress }),
+    ...(options.retentionMs !== undefined && { retentionMs: options.retentionMs }),
+  };
+  const retrying = (attempt: (previous: RetryNotice | undefined) => Promise<TransferResult>) =>
+    withRetries(attempt, policy, {
+      ...(options.signal && { signal: options.signal }),
+    });
+
+  if (from.kind === 'local' && to.kind === 'local') {
+    const destination = localDestination(to.path, from.path);
+    if (resolve(from.path) === destination) throw new InvalidInputError(`SOURCE and DESTINATION are the same file (${destination})`);
+    // Refuse a missing source before anything is created on disk.
+    await checkSource(from.path);
+    return retrying(async (previous) => {
+      const source = new LocalSource(from.path);
+      try {
+        return await receiveFile(
+          {
+            destination,
+            source,
+            interval,
+            verify,
+            ...(previous && { retry: { retry: previous.retry, waitMs: previous.waitMs, error: previous.error } }),
+            ...(options.onEvent && { onEvent: options.onEvent }),
+            ...(options.onProgress && { onProgress: options.onProgress }),
+            ...(options.rateLimit !== undefined && { rateLimit: options.rateLimit }),
+          },
+          { ...(options.signal && { signal: options.signal }), ...(options.retentionMs !== undefined && { retentionMs: options.retentionMs }) },
+        );
+      } finally {
+        await source.close();
+      }
+    });
+  }
+  if (from.kind === 'remote' && to.kind === 'remote') {
+    throw new InvalidInputError('both SOURCE and DESTINATION are remote', { hint: 'one side of a copy is a local path; run the copy on one of the nodes' });
+  }
+  if (!options.netmap) throw new InvalidInputError('a remote copy needs a netmap', { hint: 'pass --netmap FILE' });
+  if (!options.node) throw new InvalidInputError("a remote copy needs this node's name", { hint: 'pass --node NAME (this node in the netmap)' });
+  const self = nodeOf(options.netmap, options.node, '--node, this node');
+  const remote = from.kind === 'remote' ? from : (to as { node: string; path: string });
+  const peer = nodeOf(options.netmap, remote.node, 'in the ckpt:// address');
+  const remoteOptions = {
+    self,
+    peer,
+    interval,
+    verify,
+    ...common,
+    ...(options.compress && { compress: true }),
+    ...(options.rateLimit !== undefined && { rateLimit: options.rateLimit }),
+  };
+  if (from.kind === 'local') {
+    await checkSource(from.path);
+    return retrying((previous) => pushFile(from.path, remote.path, { ...remoteOptions, ...(previous && { retry: { retry: previous.retry, waitMs: previous.waitMs, error: previous.error } }) }));
+  }
+  const destination = localDestination((to as { path: string }).path, remote.path);
+  return retrying((previous) => pullFile(remote.path, destination, { ...remoteOptions, ...(previous && { retry: { retry: previous.retry, waitMs: previous.waitMs, error: previous.error } }) }));
+}
+
+/** Refuses a missing or unreadable local source before anything is created or sent. */
+async function checkSource(path: string): Promise<void> {
+  const probe = new LocalSource(path);
+  try {
+    await probe.describe();
+  } finally {
+    await probe.close();
+  }
+}
+
+/** Like cp: a destination that is an existing folder (or ends in /) receives the source's name. */
+function localDestination(path: string, sourcePath: string): string {
+  const isFolder = path.endsWith('/') || statSync(path, { throwIfNoEntry: false })?.isDirectory() === true;
+  return isFolder ? resolve(path, basename(sourcePath)) : resolve(path);
+}

@@ -1,0 +1,31 @@
+import { CkptError, ErrorCode, InterruptedError, InvalidInputError, isCkptError } from '@ckpt/core';
+
+/**
+ * A transfer failed for a reason that may heal (network, peer, disk space): retried, and after
+ * the last retry the command exits 1 with the checkpoint kept.
+ */
+export class TransferError extends CkptError {
+  readonly code = ErrorCode.Io;
+  constructor(message: string, options?: { cause?: unknown; hint?: string }) {
+    super(message, { hint: 'rerun the same command to resume from the last checkpoint', ...options });
+  }
+}
+
+/** Authentication failed or the peer is not in the netmap: refused at once, never retried (exit 2). */
+export class AuthenticationError extends InvalidInputError {
+  constructor(message: string, options?: { hint?: string }) {
+    super(message, { hint: options?.hint ?? 'check that both nodes have the same netmap entries (name and secret) for each other' });
+  }
+}
+
+/** A path outside the node's root (or otherwise refused): never retried (exit 2). */
+export class PathRefusedError extends InvalidInputError {}
+
+/** Whether retrying may help. Bad arguments, refusals, locks, auth, interruption never heal. */
+export function isRetryable(error: unknown): boolean {
+  if (error instanceof InterruptedError) return false;
+  if (isCkptError(error)) return error.code === ErrorCode.Io || error.code === ErrorCode.Compromised;
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === 'EACCES' || code === 'EPERM' || code === 'ENOENT' || code === 'EISDIR') return false;
+  return true;
+}

@@ -1,0 +1,149 @@
+import { connect, type Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
+import { InterruptedError } from '@ckpt/core';
+import { AuthenticationError, TransferError } from '../errors.js';
+import type { SourceFingerprint } from '../transfer/fingerprint.js';
+import { LocalSource } from '../transfer/local-source.js';
+import { receiveFile, type ReceiveJob, type TransferEvent, type TransferResult, type VerifyMode } from '../transfer/receiver.js';
+import { FramedConnection } from './framed-connection.js';
+import { authenticateClient } from './handshake.js';
+import type { NetmapNode } from './netmap.js';
+import { errorFromPeer, RemoteSource, serveSource } from './remote-source.js';
+
+/** What a push or pull needs. */
+export interface RemoteTransferOptions {
+  readonly self: NetmapNode;
+  readonly peer: NetmapNode;
+  readonly interval: number;
+  readonly verify: VerifyMode;
+  readonly signal?: AbortSignal;
+  readonly onEvent?: (event: TransferEvent) => void;
+  readonly onProgress?: ReceiveJob['onProgress'];
+  readonly retry?: ReceiveJob['retry'];
+  readonly retentionMs?: number;
+  readonly connectTimeoutMs?: number;
+  readonly idleTimeoutMs?: number;
+  /** Bytes per second the receiving side accepts (pull only; the server does not throttle). */
+  readonly rateLimit?: number;
+  /** Compress data frames with DEFLATE (for slow links; offsets stay source offsets). */
+  readonly compress?: boolean;
+}
+
+/** Connects and authenticates both ways. */
+export async function openSession(options: RemoteTransferOptions): Promise<FramedConnection> {
+  const { peer } = options;
+  // A peer whose entry has `tls` is reached over TLS; its certificate must chain to `tls.ca` (or
+  // the system roots). The host name is not checked: the HMAC handshake proves which node it is.
+  const socket: Socket = peer.tls
+    ? connectTls({ host: peer.host, port: peer.port, ...(peer.tls.ca && { ca: peer.tls.ca }), checkServerIdentity: () => undefined })
+    : connect({ host: peer.host, port: peer.port });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new TransferError(`cannot reach node ${peer.name} at ${peer.host}:${peer.port} (timed out)`));
+    }, options.connectTimeoutMs ?? 10_000);
+    socket.once(peer.tls ? 'secureConnect' : 'connect', () => (clearTimeout(timer), resolve()));
+    socket.once('error', (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      // A certificate that does not verify will not verify on retry either: a refusal.
+      if (peer.tls && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(error.code ?? '')) {
+        reject(new AuthenticationError(`node ${peer.name}'s TLS certificate is not trusted (${error.code})`, { hint: `check tls.ca of node ${peer.name} in the netmap` }));
+        return;
+      }
+      reject(new TransferError(`cannot reach node ${peer.name} at ${peer.host}:${peer.port} (${error.code ?? error.message})`, { cause: error }));
+    });
+  });
+  const connection = new FramedConnection(socket, options.idleTimeoutMs ?? 30_000);
+  const onAbort = () => connection.destroy();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  socket.once('close', () => options.signal?.removeEventListener('abort', onAbort));
+  try {
+    await authenticateClient(connection, options.self, peer);
+  } catch (error) {
+    connection.destroy();
+    throw error;
+  }
+  return connection;
+}
+
+/** Local → node: this side sends; the peer receives and keeps the checkpoint records. */
+export async function pushFile(localPath: string, remotePath: string, options: RemoteTransferOptions): Promise<TransferResult> {
+  const source = new LocalSource(localPath, true);
+  try {
+    // A missing source is refused before connecting.
+    const info = await source.describe();
+    const connection = await openSession(options);
+    try {
+      if (options.retry) options.onEvent?.({ type: 'transfer/retry', ...options.retry });
+      await connection.sendControl({ op: 'put', path: remotePath, size: info.size, fingerprint: info.fingerprint, interval: options.interval, verify: options.verify, ...(options.compress && { compress: true }) });
+      let sent = 0;
+      const counting = {
+        describe: () => source.describe(),
+        hashRange: source.hashRange.bind(source),
+        close: async () => undefined,
+        stream: async (from: Parameters<LocalSource['stream']>[0], interval: number) => {
+          const stream = await source.stream(from, interval);
+          async function* chunks(): AsyncGenerator<Uint8Array> {
+            for await (const chunk of stream.chunks) {
+              sent += chunk.length;
+              options.onProgress?.({ offset: from.offset + sent, size: info.size, resumedFrom: from.offset, sent });
+              yield chunk;
+            }
+          }
+          return { chunks: chunks(), digest: stream.digest };
+        },
+      };
+      // Serve the receiver's requests (hash, send) until it reports done or an error.
+      for (;;) {
+        let last;
+        try {
+          last = await serveSource(connection, counting, options.signal);
+        } catch (error) {
+          if (options.signal?.aborted) throw new InterruptedError('the copy was interrupted');
+          throw error;
+        }
+        if (last.op === 'done') return last['result'] as TransferResult;
+        if (last.op === 'event') {
+          options.onEvent?.(last['event'] as TransferEvent);
+          continue;
+        }
+        throw errorFromPeer(last, options.peer.name);
+      }
+    } finally {
+      connection.end();
+      connection.destroy();
+    }
+  } finally {
+    await source.close();
+  }
+}
+
+/** Node → local: the peer sends; this side receives and keeps the checkpoint records. */
+export async function pullFile(remotePath: string, destination: string, options: RemoteTransferOptions): Promise<TransferResult> {
+  const connection = await openSession(options);
+  try {
+    await connection.sendControl({ op: 'get', path: remotePath });
+    const answer = await connection.receiveControl();
+    if (answer.op !== 'source') throw errorFromPeer(answer.op === 'error' ? answer : { op: 'error', message: `unexpected "${answer.op}"` }, options.peer.name);
+    const size = Number(answer['size']);
+    const fingerprint = answer['fingerprint'] as SourceFingerprint;
+    const source = new RemoteSource(connection, { size, fingerprint }, options.peer.name, undefined, options.compress === true);
+    const result = await receiveFile(
+      {
+        destination,
+        source,
+        interval: options.interval,
+        verify: options.verify,
+        ...(options.retry && { retry: options.retry }),
+        ...(options.onEvent && { onEvent: options.onEvent }),
+        ...(options.onProgress && { onProgress: options.onProgress }),
+        ...(options.rateLimit !== undefined && { rateLimit: options.rateLimit }),
+      },
+      { ...(options.signal && { signal: options.signal }), ...(options.retentionMs !== undefined && { retentionMs: options.retentionMs }) },
+    );
+    await connection.sendControl({ op: 'bye' }).catch(() => undefined);
+    return result;
+  } finally {
+    connection.end();
+  }
+}

@@ -1,0 +1,137 @@
+import { InterruptedError, InvalidInputError, isCkptError } from '@ckpt/core';
+import { AuthenticationError, PathRefusedError, TransferError } from '../errors.js';
+import type { ChainPosition } from '../transfer/chain-hash.js';
+import type { SourcePort, SourceInfo, SourceStream } from '../transfer/source-port.js';
+import type { ControlMessage, FramedConnection } from './framed-connection.js';
+
+/** An error as it travels: `{op: 'error', code, message}`. */
+export function errorMessage(error: unknown): ControlMessage {
+  const code = error instanceof AuthenticationError ? 'auth' : isCkptError(error) ? error.code : 'io';
+  const message = error instanceof Error ? error.message.split('\n')[0]! : String(error);
+  return { op: 'error', code, message };
+}
+
+/** The local error for a peer's `error` message: refusals stay refusals (exit 2), the rest may heal. */
+export function errorFromPeer(message: ControlMessage, peer: string): Error {
+  const text = `node ${peer}: ${String(message['message'] ?? 'error')}`;
+  switch (message['code']) {
+    case 'auth':
+      return new AuthenticationError(text);
+    case 'invalid':
+      return new PathRefusedError(text);
+    case 'locked':
+    case 'mismatch':
+    case 'corrupt':
+    case 'not-found':
+      return new InvalidInputError(text);
+    default:
+      return new TransferError(text);
+  }
+}
+
+function unexpected(message: ControlMessage, peer: string, expected: string): Error {
+  return message.op === 'error' ? errorFromPeer(message, peer) : new TransferError(`node ${peer} sent "${message.op}" where "${expected}" was expected`);
+}
+
+/** The sender is the peer: requests travel as control messages, data comes back in frames. */
+export class RemoteSource implements SourcePort {
+  constructor(
+    private readonly connection: FramedConnection,
+    private readonly info: SourceInfo,
+    private readonly peer: string,
+    private readonly onMessage?: (message: ControlMessage) => void,
+    /** Ask the sender to compress data frames (offsets stay source offsets, so restart is unaffected). */
+    private readonly compress = false,
+  ) {}
+
+  async describe(): Promise<SourceInfo> {
+    return this.info;
+  }
+
+  private async control(expected: string): Promise<ControlMessage> {
+    for (;;) {
+      const message = await this.connection.receiveControl();
+      if (message.op === 'event') {
+        this.onMessage?.(message);
+        continue;
+      }
+      if (message.op !== expected) throw unexpected(message, this.peer, expected);
+      return message;
+    }
+  }
+
+  async hashRange(from: ChainPosition, to: number, interval: number): Promise<string | undefined> {
+    await this.connection.sendControl({ op: 'hash', from: from.offset, chain: from.chain, to, interval });
+    const answer = await this.control('hashed');
+    return typeof answer['chain'] === 'string' ? answer['chain'] : undefined;
+  }
+
+  async stream(from: ChainPosition, interval: number): Promise<SourceStream> {
+    const connection = this.connection;
+    const peer = this.peer;
+    await connection.sendControl({ op: 'send', offset: from.offset, chain: from.chain, interval, ...(this.compress && { compress: true }) });
+    connection.acceptData = true;
+    let digest: string | undefined;
+    async function* chunks(): AsyncGenerator<Uint8Array> {
+      for (;;) {
+        const frame = await connection.receiveData();
+        if ('data' in frame) {
+          yield frame.data;
+          continue;
+        }
+        if (frame.message.op === 'eof') {
+          digest = typeof frame.message['digest'] === 'string' ? frame.message['digest'] : undefined;
+          connection.acceptData = false;
+          return;
+        }
+        throw unexpected(frame.message, peer, 'eof');
+      }
+    }
+    return {
+      chunks: chunks(),
+      digest: async () => {
+        if (digest === undefined) throw new TransferError(`node ${peer} ended the data without its digest`);
+        return digest;
+      },
+    };
+  }
+
+  async close(): Promise<void> {}
+}
+
+/**
+ * The sending side of the wire: answers `hash` and `send` from a local source until a message
+ * it does not handle arrives, which it returns (`done`, `error`, `bye`).
+ */
+export async function serveSource(connection: FramedConnection, source: SourcePort, signal?: AbortSignal): Promise<ControlMessage> {
+  for (;;) {
+    const message = await connection.receiveControl();
+    switch (message.op) {
+      case 'hash': {
+        const from = { offset: Number(message['from']), chain: String(message['chain']) };
+        const to = Number(message['to']);
+        const interval = Number(message['interval']);
+        if (![from.offset, to, interval].every((n) => Number.isSafeInteger(n) && n >= 0) || to < from.offset) {
+          throw new TransferError('malformed hash request');
+        }
+        const chain = await source.hashRange(from, to, interval);
+        await connection.sendControl({ op: 'hashed', chain: chain ?? null });
+        break;
+      }
+      case 'send': {
+        const from = { offset: Number(message['offset']), chain: String(message['chain']) };
+        const interval = Number(message['interval']);
+        if (![from.offset, interval].every((n) => Number.isSafeInteger(n) && n >= 0)) throw new TransferError('malformed send request');
+        const stream = await source.stream(from, interval);
+        for await (const chunk of stream.chunks) {
+          if (signal?.aborted) throw new InterruptedError('the node is shutting down');
+          await connection.sendData(chunk, message['compress'] === true);
+        }
+        await connection.sendControl({ op: 'eof', digest: (await stream.digest()) ?? null });
+        break;
+      }
+      default:
+        return message;
+    }
+  }
+}

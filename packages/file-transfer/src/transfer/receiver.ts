@@ -1,0 +1,317 @@
+import { constants } from 'node:fs';
+import { chmod, lstat, mkdir, open, rename, type FileHandle } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import { Observable } from 'rxjs';
+import {
+  createIdentity,
+  Engine,
+  InterruptedError,
+  InvalidInputError,
+  StorageIoError,
+  type CkptEvent,
+  type EventEmission,
+  type ExtensionEvent,
+  type JobIdentity,
+  type RunContext,
+  type Runner,
+} from '@ckpt/core';
+import { TransferError } from '../errors.js';
+import { CHAIN_SEED, ChainHasher, hashRange, type ChainPosition } from './chain-hash.js';
+import { fingerprintChange } from './fingerprint.js';
+import { checkpointPathOf, partialPathOf, TRANSFER_KIND } from './names.js';
+import type { SourcePort } from './source-port.js';
+import { transferReducer, transferStateOf } from './transfer-reducer.js';
+
+/** Default bytes between checkpoints: 8 MiB (one fdatasync per 8 MiB costs little; a resume resends at most 8 MiB). */
+export const DEFAULT_CHECKPOINT_INTERVAL = 8 * 1024 * 1024;
+
+/** How much of an already received prefix a resume re-checks. */
+export type VerifyMode = 'tail' | 'full';
+
+/** A transfer event as reported to the caller (`transfer/...`). */
+export type TransferEvent = ExtensionEvent;
+
+/** Progress of the running attempt. */
+export interface TransferProgress {
+  readonly offset: number;
+  readonly size: number;
+  readonly resumedFrom: number;
+  readonly sent: number;
+}
+
+/** What one successful transfer did. */
+export interface TransferResult {
+  /** Size of the file. */
+  readonly bytes: number;
+  /** Bytes sent in the attempt that completed it. */
+  readonly sent: number;
+  /** Offset the completing attempt resumed from (0 for a fresh start). */
+  readonly resumedFrom: number;
+  /** The chain digest (see docs/file-transfer.md), `sha256-chain:<hex>`. */
+  readonly digest: string;
+}
+
+/** One receive: where to, from what, how. */
+export interface ReceiveJob {
+  /** Absolute path of the destination. */
+  readonly destination: string;
+  readonly source: SourcePort;
+  /** Bytes between checkpoints (0: none; a resume starts over). */
+  readonly interval: number;
+  readonly verify: VerifyMode;
+  /** A retry to record first (the previous attempt failed). */
+  readonly retry?: { readonly retry: number; readonly waitMs: number; readonly error: string };
+  readonly onEvent?: (event: TransferEvent) => void;
+  readonly onProgress?: (progress: TransferProgress) => void;
+  /** Bytes per second (test and throttling aid); unlimited when absent. */
+  readonly rateLimit?: number;
+  /** Filled on success. */
+  result?: TransferResult;
+}
+
+/** The receiving side as a core runner: its checkpoint is `dir/.name.ckpt` beside the destination. */
+export const receiveRunner: Runner<ReceiveJob> = {
+  kind: TRANSFER_KIND,
+  reducers: [transferReducer],
+  identify(job): JobIdentity {
+    const name = basename(job.destination);
+    return createIdentity({ kind: TRANSFER_KIND, id: name, version: 1, structure: { destination: name } });
+  },
+  run(job, context) {
+    return new Observable<EventEmission>((subscriber) => {
+      let stopped = false;
+      const emit = (events: readonly CkptEvent[]) => {
+        if (stopped) return;
+        subscriber.next(events.length === 1 ? events[0]! : events);
+        for (const event of events) if (event.type.startsWith('transfer/')) job.onEvent?.(event as TransferEvent);
+      };
+      receive(job, context, emit, () => stopped).then(
+        () => subscriber.complete(),
+        (error: unknown) => subscriber.error(error),
+      );
+      return () => {
+        stopped = true;
+      };
+    });
+  },
+};
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function receive(job: ReceiveJob, context: RunContext, emit: (events: readonly CkptEvent[]) => void, stopped: () => boolean): Promise<void> {
+  const { destination, source } = job;
+  const partialPath = partialPathOf(destination);
+  if (job.retry) emit([{ type: 'transfer/retry', ...job.retry }]);
+  const info = await source.describe();
+  const recorded = transferStateOf(context.startState);
+
+  // A crash after the rename and before the checkpoint was deleted: the transfer is complete.
+  if (recorded.verified && recorded.verified.size === info.size && !(await exists(partialPath))) {
+    const published = await lstat(destination).catch(() => undefined);
+    if (published?.isFile() && published.size === info.size && !fingerprintChange(recorded.fingerprint ?? info.fingerprint, info.fingerprint)) {
+      emit([{ type: 'transfer/resumed', offset: info.size, size: info.size, verified: 'published' }]);
+      job.result = { bytes: info.size, sent: 0, resumedFrom: info.size, digest: `sha256-chain:${recorded.verified.digest}` };
+      return;
+    }
+  }
+
+  let file: FileHandle;
+  try {
+    await mkdir(dirname(destination), { recursive: true, mode: 0o700 });
+    file = await open(partialPath, constants.O_RDWR | constants.O_CREAT, 0o600);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === 'EACCES' || code === 'EPERM') {
+      throw new InvalidInputError(`cannot write beside ${destination} (permission denied)`, { hint: 'check the permissions of the destination directory' });
+    }
+    throw new StorageIoError(partialPath, 'opening the partial file', { cause: error });
+  }
+  try {
+    let interval = job.interval;
+    let start: ChainPosition = { offset: 0, chain: CHAIN_SEED };
+    let restartReason: string | undefined;
+    if (recorded.fingerprint) {
+      const change = fingerprintChange(recorded.fingerprint, info.fingerprint);
+      if (change) {
+        restartReason = change;
+      } else if (recorded.positions.length === 0) {
+        restartReason = recorded.interval === 0 ? 'checkpoints were off, so there is no position to resume from' : 'no checkpoint was recorded before the previous attempt stopped';
+      } else {
+        // The interval is the one the transfer started with: the chain's segments depend on it.
+        interval = recorded.interval ?? interval;
+        const reasons: string[] = [];
+        const positions = recorded.positions;
+        for (let i = positions.length - 1; i >= 0; i--) {
+          const position = positions[i]!;
+          const before: ChainPosition | undefined =
+            job.verify === 'full' ? { offset: 0, chain: CHAIN_SEED } : (positions[i - 1] ?? (position.offset <= interval || interval === 0 ? { offset: 0, chain: CHAIN_SEED } : undefined));
+          if (!before) continue;
+          const mine = await hashRange(file, before, position.offset, interval);
+          if (mine !== position.chain) {
+            reasons.push(`the partial data before ${position.offset} does not match its checkpoint`);
+            continue;
+          }
+          const theirs = await source.hashRange(before, position.offset, interval);
+          if (theirs !== position.chain) {
+            reasons.push(`the source's bytes before ${position.offset} differ from what was received`);
+            continue;
+          }
+          start = position;
+          break;
+        }
+        if (start.offset === 0) restartReason = reasons[0] ?? 'no recorded position could be verified';
+      }
+      if (start.offset > 0) {
+        emit([{ type: 'transfer/resumed', offset: start.offset, size: info.size, verified: job.verify }]);
+      } else {
+        emit([{ type: 'transfer/restarted', reason: restartReason ?? 'starting over' }]);
+      }
+    }
+    if (start.offset === 0) {
+      interval = job.interval;
+      emit([{ type: 'transfer/started', size: info.size, interval, fingerprint: info.fingerprint }]);
+    }
+    await file.truncate(start.offset);
+
+    // Checkpoints: the data before a position is fdatasynced, then its record is emitted. The
+    // syncs run behind the writes (pipelined), one at a time, so they cost little throughput.
+    let syncs: Promise<void> = Promise.resolve();
+    let syncError: unknown;
+    let pendingSyncs = 0;
+    const checkpoint = (position: ChainPosition) => {
+      pendingSyncs++;
+      syncs = syncs.then(async () => {
+        try {
+          if (syncError !== undefined) return;
+          await file.datasync();
+          emit([
+            { type: 'transfer/checkpoint', offset: position.offset, chain: position.chain },
+            { type: 'cursor-set', unit: 'data', cursor: { offset: position.offset, chain: position.chain } },
+          ]);
+        } catch (error) {
+          syncError ??= error;
+        } finally {
+          pendingSyncs--;
+        }
+      });
+    };
+
+    const hasher = new ChainHasher(start.offset, start.chain, interval);
+    const stream = await source.stream(start, interval);
+    let offset = start.offset;
+    const began = Date.now();
+    for await (const chunk of stream.chunks) {
+      if (context.signal.aborted || stopped()) {
+        await syncs;
+        throw new InterruptedError('the copy was interrupted');
+      }
+      if (syncError !== undefined) throw new StorageIoError(partialPath, 'fdatasync', { cause: syncError });
+      if (offset + chunk.length > info.size) throw new TransferError(`the source grew while it was being copied (more than ${info.size} bytes)`);
+      // The write runs in the thread pool while this thread hashes the same bytes.
+      const writing = writeFully(file, chunk, offset).catch((error: unknown) => {
+        throw new StorageIoError(partialPath, 'writing the partial file', { cause: error });
+      });
+      const crossed = hasher.update(chunk);
+      await writing;
+      offset += chunk.length;
+      for (const position of crossed) if (interval > 0) checkpoint(position);
+      // At most two syncs in flight: bounded, and the log never falls far behind the data.
+      if (pendingSyncs > 2) await syncs;
+      job.onProgress?.({ offset, size: info.size, resumedFrom: start.offset, sent: offset - start.offset });
+      if (job.rateLimit) {
+        const due = began + ((offset - start.offset) / job.rateLimit) * 1000;
+        if (due > Date.now()) await sleep(due - Date.now());
+      }
+    }
+    if (context.signal.aborted) {
+      await syncs;
+      throw new InterruptedError('the copy was interrupted');
+    }
+    await syncs;
+    if (syncError !== undefined) throw new StorageIoError(partialPath, 'fdatasync', { cause: syncError });
+    if (offset !== info.size) throw new TransferError(`the source ended at ${offset} bytes, ${info.size} were expected; it changed while it was being copied`);
+    const final = hasher.finish();
+    const theirs = await stream.digest();
+    if (theirs !== undefined && theirs !== final.chain) {
+      throw new TransferError(`the received data does not match the source (digest ${final.chain.slice(0, 16)}… ≠ ${theirs.slice(0, 16)}…)`);
+    }
+    await file.datasync();
+    const last = transferStateOf(context.state).positions.at(-1);
+    if (last?.offset !== final.offset) {
+      emit([
+        { type: 'transfer/checkpoint', offset: final.offset, chain: final.chain },
+        { type: 'cursor-set', unit: 'data', cursor: { offset: final.offset, chain: final.chain } },
+      ]);
+    }
+    emit([{ type: 'transfer/verified', digest: final.chain, size: info.size }]);
+    // The verification is durable before the destination appears: a crash after the rename is
+    // recognised as complete on rerun.
+    await context.durable();
+    await file.close().catch(() => undefined);
+    await chmod(partialPath, 0o600);
+    try {
+      await rename(partialPath, destination);
+      await syncDirectory(dirname(destination));
+    } catch (error) {
+      throw new StorageIoError(destination, 'publishing the destination', { cause: error });
+    }
+    emit([{ type: 'transfer/published', size: info.size, digest: final.chain }]);
+    job.result = { bytes: info.size, sent: offset - start.offset, resumedFrom: start.offset, digest: `sha256-chain:${final.chain}` };
+  } finally {
+    await file.close().catch(() => undefined);
+  }
+}
+
+async function writeFully(file: FileHandle, chunk: Uint8Array, offset: number): Promise<void> {
+  let written = 0;
+  while (written < chunk.length) {
+    const { bytesWritten } = await file.write(chunk, written, chunk.length - written, offset + written);
+    written += bytesWritten;
+  }
+}
+
+/** fsync(2) of a directory: makes a rename in it durable. */
+export async function syncDirectory(path: string): Promise<void> {
+  const dir = await open(path, 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}
+
+/** Options of {@link receiveFile}. */
+export interface ReceiveOptions {
+  readonly signal?: AbortSignal;
+  /** Kept this long after the last write when the transfer fails (default 30 days). */
+  readonly retentionMs?: number;
+}
+
+/**
+ * Runs one attempt of a receive through the core engine (lock, journal, retention): resolves
+ * with the result or rejects with the error (InterruptedError when `signal` aborted it).
+ */
+export async function receiveFile(job: ReceiveJob, options: ReceiveOptions = {}): Promise<TransferResult> {
+  const engine = new Engine();
+  const execution = await engine.open(receiveRunner, job, {
+    checkpoint: {
+      path: checkpointPathOf(job.destination),
+      usage: 'if-exists',
+      save: true,
+      ...(options.retentionMs !== undefined && { retentionMs: options.retentionMs }),
+    },
+    ...(options.signal && { signal: options.signal }),
+  });
+  const result = await execution.run();
+  if (result.outcome !== 'success' || !job.result) throw result.error ?? new TransferError('the transfer ended without a result');
+  return job.result;
+}
