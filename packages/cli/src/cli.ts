@@ -35,6 +35,7 @@ export interface CopyVerbOptions {
   readonly netmap?: string;
   readonly node?: string;
   readonly verify?: 'tail' | 'full';
+  readonly compress?: boolean;
   readonly json?: boolean;
 }
 
@@ -46,6 +47,12 @@ export interface ServeVerbOptions {
   readonly netmap: string;
   readonly retention?: string;
   readonly json?: boolean;
+}
+
+/** Files that go with a checkpoint, per runner kind: a partial transfer's data goes with its checkpoint. */
+async function companionFiles() {
+  const { TRANSFER_KIND, transferCompanions } = await import('@ckpt/file-transfer');
+  return new Map([[TRANSFER_KIND, transferCompanions]]);
 }
 
 /** Builds the program; `run` resolves with the exit code a verb chose. */
@@ -89,7 +96,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .addHelpText('after', '\nExamples:\n  ckpt prune .ckpt\n  ckpt prune /srv/ckpt --older-than 7d --dry-run')
     .action(
       act(async (dir: string, options: { olderThan?: string; dryRun?: boolean; json?: boolean }) =>
-        (await import('./commands/prune.js')).pruneCommand(dir, options, processIo),
+        (await import('./commands/prune.js')).pruneCommand(dir, options, processIo, await companionFiles()),
       ),
     );
 
@@ -123,6 +130,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--netmap <file>', 'the netmap naming the nodes and their secrets')
     .option('--node <name>', "this node's own name in the netmap (for remote copies)")
     .addOption(new Option('--verify <how>', 'how much of a received prefix is re-checked on resume').choices(['tail', 'full']))
+    .option('--compress', 'compress data on the wire (remote copies; checkpoints still refer to source offsets)')
     .option('--json', 'one JSON event per line; the last is transfer-completed')
     .addHelpText('after', '\nExamples:\n  ckpt copy big.iso /backup/big.iso --checkpoint-interval 64MiB\n  ckpt copy data.csv ckpt://beta/in/data.csv --netmap netmap.yaml --node alpha')
     .action(

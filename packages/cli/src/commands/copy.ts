@@ -3,20 +3,30 @@ import { copyFile, loadNetmap, type RetryPolicy, type TransferEvent, type Transf
 import type { CopyVerbOptions } from '../cli.js';
 import { colors, writeJsonLine, type CliIo } from '../output.js';
 
-function parseCount(text: string, where: string): number {
-  if (!/^\d+$/.test(text.trim())) throw new InvalidInputError(`${where}: "${text}" is not a whole number`, { hint: 'write e.g. 3 (0 disables)' });
-  return Number(text.trim());
+function parseCount(text: string | number, where: string): number {
+  if (!/^\d+$/.test(String(text).trim())) throw new InvalidInputError(`${where}: "${text}" is not a whole number`, { hint: 'write e.g. 3 (0 disables)' });
+  return Number(String(text).trim());
 }
 
-/** Parses the retry flags; only those given override the defaults. */
-function retryOptions(options: CopyVerbOptions): Partial<RetryPolicy> {
+/** Retry settings as written by a user: on the command line, or in a package's copy step. */
+export interface RetrySettings {
+  readonly shortRetries?: string | number;
+  readonly shortWait?: string | number;
+  readonly longRetries?: string | number;
+  readonly longWait?: string | number;
+}
+
+/** Parses the retry settings; only those given override the defaults. `name` says where each came from. */
+export function retryOptions(settings: RetrySettings, name: (field: keyof RetrySettings) => string): Partial<RetryPolicy> {
   return {
-    ...(options.shortRetries !== undefined && { shortRetries: parseCount(options.shortRetries, '--short-retries') }),
-    ...(options.shortWait !== undefined && { shortWaitMs: parseDuration(options.shortWait, '--short-wait') }),
-    ...(options.longRetries !== undefined && { longRetries: parseCount(options.longRetries, '--long-retries') }),
-    ...(options.longWait !== undefined && { longWaitMs: parseDuration(options.longWait, '--long-wait') }),
+    ...(settings.shortRetries !== undefined && { shortRetries: parseCount(settings.shortRetries, name('shortRetries')) }),
+    ...(settings.shortWait !== undefined && { shortWaitMs: parseDuration(settings.shortWait, name('shortWait')) }),
+    ...(settings.longRetries !== undefined && { longRetries: parseCount(settings.longRetries, name('longRetries')) }),
+    ...(settings.longWait !== undefined && { longWaitMs: parseDuration(settings.longWait, name('longWait')) }),
   };
 }
+
+const flagOf = (field: string) => `--${field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
 /** A one-line progress bar redrawn with `\r`, on a terminal only, at most 10 times a second. */
 class ProgressView {
@@ -51,7 +61,8 @@ class ProgressView {
   }
 }
 
-function describeEvent(event: TransferEvent): string | undefined {
+/** The line the human views print for a transfer event (resume, start-over, retry), if any. */
+export function describeTransferEvent(event: TransferEvent): string | undefined {
   switch (event.type) {
     case 'transfer/resumed':
       return event['verified'] === 'published'
@@ -69,12 +80,11 @@ function describeEvent(event: TransferEvent): string | undefined {
 /** `ckpt copy SOURCE DESTINATION`: one file, checkpoint restart, retries, published only when verified. */
 export async function copyCommand(source: string, destination: string, options: CopyVerbOptions, io: CliIo): Promise<number> {
   const checkpointInterval = options.checkpointInterval !== undefined ? parseSize(options.checkpointInterval, '--checkpoint-interval') : undefined;
-  const retry = retryOptions(options);
+  const retry = retryOptions(options, flagOf);
   const netmap = options.netmap !== undefined ? loadNetmap(options.netmap) : undefined;
   const rateText = process.env['CKPT_COPY_RATE_LIMIT'];
   const rateLimit = rateText ? parseSize(rateText, 'CKPT_COPY_RATE_LIMIT') : undefined;
-  // No --compress flag in cli.ts yet: CKPT_COPY_COMPRESS=1 turns wire compression on.
-  const compress = process.env['CKPT_COPY_COMPRESS'] === '1';
+  const compress = options.compress === true || process.env['CKPT_COPY_COMPRESS'] === '1';
   const view = !options.json && io.stderr.isTTY ? new ProgressView(io) : undefined;
 
   const controller = new AbortController();
@@ -96,7 +106,7 @@ export async function copyCommand(source: string, destination: string, options: 
       ...(compress && { compress }),
       onEvent: (event) => {
         if (options.json) return writeJsonLine(io, event);
-        const line = describeEvent(event);
+        const line = describeTransferEvent(event);
         if (line) {
           view?.clear();
           io.stderr.write(`${colors.yellow('•')} ${line}\n`);

@@ -200,7 +200,7 @@ steps:
 
   it('a copy step with no copy plug-in registered is refused, naming the step', async () => {
     const file = await writePackage('id: p\nversion: 1\nsteps:\n  - { id: ship, copy: { from: a.csv, to: "ckpt://beta/a.csv" } }\n');
-    const { code, err } = await run(file);
+    const { code, err } = await run(file, {}, []);
     expect(code).toBe(2);
     expect(err).toMatch(/steps\[0\]\.copy: step "ship" is a copy task, and no copy task plug-in is registered/);
   });

@@ -2,14 +2,12 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { Engine, InvalidInputError, formatDuration, isCkptError, type CheckpointUsage } from '@ckpt/core';
 import { ControlFlowRunner, coerceText, loadPackageFile, type Package, type RunNotice, type StepResult, type TaskPlugin } from '@ckpt/control-flow';
 import type { RunVerbOptions } from '../cli.js';
+import { copyTaskPlugin } from './copy-task.js';
 import { ExitCode, exitCodeOf } from '../exit-codes.js';
 import { colors, reportError, writeJsonLine, type CliIo } from '../output.js';
 
-/**
- * Task plug-ins `ckpt run` offers to packages (the file-transfer runner's `copy` is wired here).
- * Until one is registered, a package with a `copy` step is refused at load, naming the step.
- */
-export const runTaskPlugins: TaskPlugin[] = [];
+/** Task plug-ins `ckpt run` offers to packages: the file-transfer runner's `copy`. */
+export const runTaskPlugins: readonly TaskPlugin[] = [copyTaskPlugin as TaskPlugin];
 
 function pairs(values: readonly string[] | undefined, flag: string): Record<string, string> {
   const out: Record<string, string> = {};
