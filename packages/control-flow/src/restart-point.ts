@@ -21,7 +21,11 @@ export interface RestartPoint {
 /** Reads a control-flow checkpoint's folded state as a restart point. */
 export function restartPointOf(state: CheckpointState): RestartPoint {
   const skipped = [...state.completed.keys()].filter((u) => !/(^|\/)onError\//.test(u));
-  const failed = [...state.failed.values()].filter((f) => !state.completed.has(f.unit) && !state.running.has(f.unit)).map((f) => ({ unit: f.unit, message: f.error.message }));
+  const unfinished = [...state.failed.values()].filter((f) => !state.completed.has(f.unit) && !state.running.has(f.unit));
+  // A container fails because a unit inside it failed: name the innermost failure only.
+  const failed = unfinished
+    .filter((f) => !unfinished.some((inner) => inner.unit !== f.unit && (inner.unit.startsWith(`${f.unit}/`) || inner.unit.startsWith(`${f.unit}[`))))
+    .map((f) => ({ unit: f.unit, message: f.error.message }));
   const inFlight = [...state.running.keys()];
   const openTransactions = [...state.scopes.values()].filter((s) => s.kind === 'transaction').map((s) => s.scope.replace(/@transaction$/, ''));
   const openLoops = [...state.scopes.values()].filter((s) => s.kind === 'loop').map((s) => s.scope.replace(/@loop$/, ''));
