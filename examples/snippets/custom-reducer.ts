@@ -1,4 +1,4 @@
-// The reducer of docs/writing-a-runner.md §6, type-checked and tested in snippets.test.ts.
+// The reducer of docs/writing-a-runner.md §7, type-checked and tested in snippets.test.ts.
 import type { ExtensionReducer } from '@ckpt/core';
 
 export const transferReducer: ExtensionReducer<{ restarts: number }> = {

@@ -493,9 +493,10 @@ describe('beyond SSIS', () => {
     await runPackage(pkg, path, { set: { token: 'abc-secret' } });
     expect((await readFile(path)).includes(Buffer.from('abc-secret'))).toBe(false);
     fx.failing.clear();
-    const missing = await runPackage(pkg, path);
-    expect(missing.result.outcome).toBe('failure');
-    expect(missing.result.error?.message).toMatch(/variable "token".*--set token=/s);
+    const before = await readFile(path);
+    // Refused before any work: the checkpoint is left exactly as it was.
+    await expect(runPackage(pkg, path)).rejects.toThrow(/variable "token".*--set token=/s);
+    expect((await readFile(path)).equals(before)).toBe(true);
     const supplied = await runPackage(pkg, path, { set: { token: 'abc-secret' } });
     expect(supplied.result.outcome).toBe('success');
   });

@@ -12,6 +12,7 @@ import {
   type ExtensionReducer,
   type JobIdentity,
   type PlainValue,
+  type ResumeCheck,
   type RunContext,
   type Runner,
   type EventEmission,
@@ -94,6 +95,13 @@ export class ControlFlowRunner implements Runner<PackageRun> {
   constructor(options: ControlFlowRunnerOptions = {}) {
     this.plugins = new Map((options.plugins ?? []).map((p) => [p.kind, p]));
     this.reducers = (options.plugins ?? []).flatMap((p) => p.reducers ?? []);
+  }
+
+  /** Refuses, before anything is written, a restart that needs a value the checkpoint cannot give back. */
+  check(job: PackageRun, checkpoint: ResumeCheck): void {
+    for (const [name, revealed] of checkpoint.variables) {
+      if (revealed.status !== 'known' && job.set?.[name] === undefined) throw unrecoverableVariable(name, revealed.reason);
+    }
   }
 
   /** The package's identity: id, version and step structure. */
@@ -309,9 +317,7 @@ class PackageExecution {
         const decl = this.pkg.variables.get(name);
         this.vars.set(name, { value: revealed.value as ExprValue, type: decl?.type ?? ((revealed.valueType as VariableType | undefined) ?? 'string'), sensitive: decl?.sensitive ?? revealed.sensitive });
       } else if (set[name] === undefined) {
-        throw new InvalidInputError(`variable "${name}" is needed to resume, and the checkpoint cannot give it back: ${revealed.reason}`, {
-          hint: `supply it again with --set ${name}=VALUE, or set the secret key it was sealed with (CKPT_SECRET_KEY)`,
-        });
+        throw unrecoverableVariable(name, revealed.reason);
       }
     }
     if (!this.ctx.resumed || startState.variables.size === 0) {
@@ -841,4 +847,10 @@ function expandSpec(spec: unknown, expand: (text: string) => string): unknown {
   if (Array.isArray(spec)) return spec.map((v) => expandSpec(v, expand));
   if (spec !== null && typeof spec === 'object') return Object.fromEntries(Object.entries(spec).map(([k, v]) => [k, expandSpec(v, expand)]));
   return spec;
+}
+
+function unrecoverableVariable(name: string, reason: string): InvalidInputError {
+  return new InvalidInputError(`variable "${name}" is needed to resume, and the checkpoint cannot give it back: ${reason}`, {
+    hint: `supply it again with --set ${name}=VALUE, or set the secret key it was sealed with (CKPT_SECRET_KEY)`,
+  });
 }

@@ -98,6 +98,6 @@ export type { CompanionFiles, PruneOptions, PruneReport, PruneSkip, PrunedCheckp
 
 export { Engine, Execution } from './engine/engine.js';
 export type { RunOptions, RunResult } from './engine/engine.js';
-export type { EventEmission, RunContext, Runner } from './engine/runner.js';
+export type { EventEmission, ResumeCheck, RunContext, Runner } from './engine/runner.js';
 
 export { formatBytes, formatDuration, parseDuration, parseSize } from './util/units.js';

@@ -220,8 +220,12 @@ export class Engine {
       {
         ...options.checkpoint,
         identity,
-        // A key that cannot open the recorded secrets is a refusal, before anything is written.
-        checkState: (state) => void revealVariables(state, identity, secretKey),
+        // A key that cannot open the recorded secrets, or a checkpoint the runner cannot
+        // resume, is a refusal, before anything is written.
+        checkState: (state) => {
+          const variables = revealVariables(state, identity, secretKey);
+          runner.check?.(job, { startState: state, variables });
+        },
       },
       { ...this.environment, reducers: [...(this.environment.reducers ?? []), ...(runner.reducers ?? [])] },
     );

@@ -8,6 +8,12 @@ import type { RevealedVariable } from '../store/secrets.js';
 /** What a runner emits: one event, or several that must land together (one record). */
 export type EventEmission = CkptEvent | readonly CkptEvent[];
 
+/** What {@link Runner.check} gets: the recorded state and its variables, revealed. */
+export interface ResumeCheck {
+  readonly startState: CheckpointState;
+  readonly variables: ReadonlyMap<string, RevealedVariable>;
+}
+
 /** What a runner gets when it runs a job. */
 export interface RunContext {
   readonly identity: JobIdentity;
@@ -45,5 +51,11 @@ export interface Runner<Job> {
   readonly reducers?: readonly ExtensionReducer[];
   /** The job's identity; a checkpoint of another identity is refused. */
   identify(job: Job): JobIdentity;
+  /**
+   * Refuses a job its checkpoint cannot resume (throw a CkptError, e.g. InvalidInputError for
+   * a value the checkpoint cannot give back). Called when an existing checkpoint is opened,
+   * before anything is written to it, so a refusal leaves the file as it was.
+   */
+  check?(job: Job, checkpoint: ResumeCheck): void;
   run(job: Job, context: RunContext): Observable<EventEmission>;
 }
