@@ -1,0 +1,188 @@
+/**
+ * Suite 4 — resume: the time from "the process restarted" to "the folded state is in memory
+ * and the journal accepts appends" (Journal.open: read, recover, fold, write the new epoch,
+ * fdatasync), for histories of 10^3 … 10^6 events, with compaction (snapshots, the default)
+ * and without. The goal is about ckpt against itself: with snapshots, resume must not grow
+ * with history. Peers show what replay costs without a snapshot: decoding every record of the
+ * same history with msgpackr (the floor of any replay), and SQLite reading every row.
+ */
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { alternate, figure, goal, round } from '../lib/measure.mjs';
+import { createJournal, eventAt, openSqlite, removeSqlite, sqliteAvailability } from './shared.mjs';
+
+export const id = 'resume';
+export const number = 4;
+export const title = 'Resume (open + recover + fold) against history length';
+
+/** Appends `length` events, one per record, buffered; syncs every 10 000 to bound memory. */
+async function buildHistory(core, dir, name, length, compaction) {
+  const { journal, path } = await createJournal(core, dir, name, { compaction });
+  for (let i = 0; i < length; i++) {
+    const done = journal.append([eventAt(i)], { durability: 'buffered' });
+    if (i % 10_000 === 9_999) {
+      await done;
+      await journal.sync();
+    }
+  }
+  await journal.close();
+  return path;
+}
+
+export async function run(ctx) {
+  const { core, msgpackr } = ctx;
+  const lengths = ctx.quick ? [1_000, 10_000] : [1_000, 10_000, 100_000, 1_000_000];
+  const rounds = ctx.quick ? 3 : 7;
+  const sqlite = sqliteAvailability(ctx);
+  const unpackr = new msgpackr.Unpackr({ useRecords: false, structuredClone: false, mapsAsObjects: true });
+  const packr = new msgpackr.Packr({ useRecords: false, structuredClone: false, moreTypes: false });
+  const figures = [];
+  const series = { compacted: [], full: [], msgpackr: [], sqlite: [] };
+  const fileSizes = {};
+
+  for (const length of lengths) {
+    ctx.log(`  history of ${length} events: building`);
+    const compactedPath = await buildHistory(core, ctx.tmp, `resume-${length}-c.ckpt`, length, { minBytes: 1024 * 1024 });
+    const fullPath = await buildHistory(core, ctx.tmp, `resume-${length}-f.ckpt`, length, false);
+    // The peers' replay input: the same events, length-prefixed msgpack and SQLite rows.
+    const rawPath = join(ctx.tmp, `resume-${length}.msgpack`);
+    {
+      const chunks = [];
+      for (let i = 0; i < length; i++) {
+        const payload = packr.pack([eventAt(i)]);
+        const frame = Buffer.allocUnsafe(4 + payload.length);
+        frame.writeUInt32LE(payload.length, 0);
+        frame.set(payload, 4);
+        chunks.push(frame);
+      }
+      fs.writeFileSync(rawPath, Buffer.concat(chunks));
+    }
+    const sqlitePath = join(ctx.tmp, `resume-${length}.sqlite`);
+    if (sqlite.available) {
+      const db = openSqlite(ctx.sqlite.Database, sqlitePath);
+      db.db.pragma('synchronous = OFF');
+      for (let start = 0; start < length; start += 10_000) {
+        const rows = [];
+        for (let i = start; i < Math.min(length, start + 10_000); i++) rows.push([i + 1, packr.pack([eventAt(i)])]);
+        db.insertMany(rows);
+      }
+      db.db.pragma('wal_checkpoint(TRUNCATE)');
+      db.close();
+    }
+    fileSizes[length] = { compacted: fs.statSync(compactedPath).size, full: fs.statSync(fullPath).size };
+    ctx.log(`  history of ${length} events: ${fileSizes[length].full} bytes uncompacted, ${fileSizes[length].compacted} compacted; resuming`);
+
+    const resume = async (path) => {
+      const start = performance.now();
+      const journal = await core.Journal.open(path, { storage: new core.NodeStorage(), fold: new core.Fold() });
+      const ms = performance.now() - start;
+      if (journal.state.cursors.size !== Math.min(length, 100)) throw new Error(`resume of ${path} lost cursors`);
+      await journal.close();
+      return ms;
+    };
+    const contestants = [
+      { key: 'compacted', run: () => resume(compactedPath) },
+      { key: 'full', run: () => resume(fullPath) },
+      {
+        key: 'msgpackr',
+        async run() {
+          const start = performance.now();
+          const bytes = fs.readFileSync(rawPath);
+          const cursors = new Map();
+          for (let offset = 0; offset < bytes.length; ) {
+            const size = bytes.readUInt32LE(offset);
+            const [event] = unpackr.unpack(bytes.subarray(offset + 4, offset + 4 + size));
+            cursors.set(event.unit, { unit: event.unit, cursor: event.cursor });
+            offset += 4 + size;
+          }
+          return performance.now() - start;
+        },
+      },
+      {
+        key: 'sqlite',
+        ...sqlite,
+        async run() {
+          const start = performance.now();
+          const db = new ctx.sqlite.Database(sqlitePath);
+          const cursors = new Map();
+          for (const row of db.prepare('select body from events order by seq').iterate()) {
+            const [event] = unpackr.unpack(row.body);
+            cursors.set(event.unit, { unit: event.unit, cursor: event.cursor });
+          }
+          db.close();
+          return performance.now() - start;
+        },
+      },
+    ];
+    const samples = await alternate(contestants, { rounds: length >= 1_000_000 ? Math.min(rounds, 3) : rounds, warmup: 1 });
+    const fig = figure({
+      id: `resume-${length}`,
+      label: `resume a history of ${length} events`,
+      unit: 'ms',
+      better: 'lower',
+      rows: [
+        { key: 'compacted', label: 'ckpt Journal.open, compaction on (snapshot + tail)', role: 'subject', samples: samples.compacted },
+        { key: 'full', label: 'ckpt Journal.open, compaction off (replay every record)', role: 'subject', samples: samples.full },
+        { key: 'msgpackr', label: 'raw msgpackr replay of the same events (no checks)', samples: samples.msgpackr },
+        sqlite.available
+          ? { key: 'sqlite', label: 'SQLite: open + select every row + fold', samples: samples.sqlite }
+          : { key: 'sqlite', label: 'SQLite: open + select every row + fold', available: false, reason: sqlite.reason },
+      ],
+      notes: [`file sizes: ${fileSizes[length].compacted} bytes compacted, ${fileSizes[length].full} bytes uncompacted`],
+    });
+    figures.push(fig);
+    for (const key of Object.keys(series)) {
+      const row = fig.rows.find((r) => r.key === key);
+      if (row?.available) series[key].push({ x: length, y: row.median, min: row.min, max: row.max });
+    }
+    for (const path of [compactedPath, fullPath, rawPath]) fs.rmSync(path, { force: true });
+    removeSqlite(sqlitePath);
+  }
+
+  const first = figures[0];
+  const last = figures.at(-1);
+  const small = first.rows.find((r) => r.key === 'compacted').median;
+  const large = last.rows.find((r) => r.key === 'compacted').median;
+  const goals = [
+    goal({
+      text: `resume of ${lengths.at(-1)} events within 3× of resume of ${lengths[0]} events (compaction on)`,
+      kind: 'value',
+      value: small && large ? round(large / small) : null,
+      op: '<=',
+      threshold: 3,
+    }),
+    goal({ text: `resume of ${lengths.at(-1)} events under 50 ms (compaction on)`, figure: last, subject: 'compacted', kind: 'absolute', op: '<', threshold: 50 }),
+  ];
+  return {
+    params: { lengths, rounds, unitsInState: 100, compactionMinBytes: 1024 * 1024 },
+    figures,
+    goals,
+    extra: { fileSizes },
+    charts: [
+      {
+        file: 'resume.svg',
+        title: 'Resume time against history length',
+        xLabel: 'events in history',
+        yLabel: 'ms (median, bars min–max)',
+        logX: true,
+        logY: true,
+        series: [
+          { label: 'ckpt, compaction on', points: series.compacted },
+          { label: 'ckpt, compaction off', points: series.full },
+          { label: 'msgpackr replay', points: series.msgpackr },
+          ...(series.sqlite.length > 0 ? [{ label: 'SQLite replay', points: series.sqlite }] : []),
+        ],
+      },
+    ],
+    diagnose: async () => ctx.profile({
+      label: `resume of ${lengths.at(-1)} events, compaction on`,
+      script: `
+        const core = await import(${JSON.stringify(ctx.paths.coreDist)});
+        const path = ${JSON.stringify(join(ctx.tmp, 'profile-resume.ckpt'))};
+        const j = await core.Journal.create(path, core.createIdentity({kind:'bench',id:'b',version:1,structure:{}}), {storage: new core.NodeStorage(), fold: new core.Fold(), compaction: {minBytes: 1048576}});
+        for (let i = 0; i < ${lengths.at(-1)}; i++) { const d = j.append([{type:'cursor-set', unit:'u'+(i%100), cursor:i}], {durability:'buffered'}); if (i % 10000 === 9999) { await d; await j.sync(); } }
+        await j.close();
+        for (let k = 0; k < 20; k++) { const o = await core.Journal.open(path, {storage: new core.NodeStorage(), fold: new core.Fold()}); await o.close(); }`,
+    }),
+  };
+}
