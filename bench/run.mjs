@@ -28,7 +28,8 @@ const USAGE = `usage: node bench/run.mjs [options]
   --no-install       do not npm-install better-sqlite3 nor apt-get install rsync; missing peers are recorded unavailable
   --no-diagnose      skip strace/profile runs for missed goals
   --keep-tmp         keep the temporary directory
-  --tmp DIR          parent of the temporary directory (default: the OS temp dir)`;
+  --tmp DIR          parent of the temporary directory (default: the OS temp dir)
+  --cli FILE         the ckpt CLI entry to drive (default packages/cli/dist/main.js), e.g. another build's`;
 
 function parseArgs(argv) {
   const options = { quick: false, suites: [], out: benchDir, install: true, diagnose: true, keepTmp: false, tmp: os.tmpdir() };
@@ -44,6 +45,7 @@ function parseArgs(argv) {
     else if (arg.startsWith('--suite=')) options.suites.push(...arg.slice(8).split(','));
     else if (arg === '--out') options.out = resolve(value());
     else if (arg === '--tmp') options.tmp = resolve(value());
+    else if (arg === '--cli') options.cli = resolve(value());
     else if (arg === '--no-install') options.install = false;
     else if (arg === '--no-diagnose') options.diagnose = false;
     else if (arg === '--keep-tmp') options.keepTmp = true;
@@ -73,7 +75,7 @@ async function main() {
     return 2;
   }
   const started = new Date();
-  const paths = ckptPaths(root);
+  const paths = { ...ckptPaths(root), ...(options.cli && { cliMain: options.cli }) };
   const core = await loadCore(paths);
   const msgpackr = loadMsgpackr(root);
   const tmp = fs.mkdtempSync(join(options.tmp, 'ckpt-bench-'));

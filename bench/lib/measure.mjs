@@ -72,6 +72,19 @@ export function figure({ id, label, unit, better, rows, notes = [] }) {
   };
 }
 
+/**
+ * The ratio of two rows measured alternately: the median over rounds of a[i] / b[i]. Pairing
+ * the samples of one round cancels the slow drift of a shared machine (another job's I/O
+ * burst hits both sides of a pair). Falls back to the ratio of medians when the rows have
+ * different sample counts.
+ */
+export function pairedRatio(a, b) {
+  if (!a?.available || !b?.available || !a.samples?.length || !b.samples?.length) return null;
+  if (a.samples.length !== b.samples.length) return b.median ? round(a.median / b.median) : null;
+  const ratios = a.samples.map((v, i) => v / b.samples[i]).filter(Number.isFinite);
+  return summarize(ratios).median;
+}
+
 /** The median of row `key` of figure `fig`, or null. */
 export function medianOf(fig, key) {
   const row = fig.rows.find((r) => r.key === key);
@@ -79,7 +92,7 @@ export function medianOf(fig, key) {
 }
 
 /**
- * A goal. `kind` 'ratio': median(subject)/median(peer) compared with `threshold` by `op`;
+ * A goal. `kind` 'ratio': subject/peer as {@link pairedRatio} compared with `threshold` by `op`;
  * 'absolute': median(subject) compared with `threshold`. `met` is null when a side is missing
  * (not available in this build, or a peer that could not be installed), with the reason.
  */
@@ -87,10 +100,10 @@ export function goal({ text, figure: fig, subject, peer, op, threshold, kind = '
   let measured = null;
   let reason;
   if (kind === 'ratio') {
-    const a = medianOf(fig, subject);
-    const b = medianOf(fig, peer);
-    if (a === null || b === null) reason = reasonIfMissing ?? unavailableReason(fig, a === null ? subject : peer);
-    else measured = round(a / b);
+    const a = fig.rows.find((r) => r.key === subject);
+    const b = fig.rows.find((r) => r.key === peer);
+    measured = pairedRatio(a, b);
+    if (measured === null) reason = reasonIfMissing ?? unavailableReason(fig, a?.available ? peer : subject);
   } else if (kind === 'absolute') {
     measured = medianOf(fig, subject);
     if (measured === null) reason = reasonIfMissing ?? unavailableReason(fig, subject);

@@ -1,4 +1,5 @@
 /** RESULTS.md from a result file: the summary of goals, every figure with its peers, the reasons. */
+import { pairedRatio } from './measure.mjs';
 
 const fmt = (v) => (v === null || v === undefined ? '—' : typeof v === 'number' ? (Math.abs(v) >= 100 ? v.toFixed(0) : String(v)) : String(v));
 const cell = (text) => String(text).replace(/\|/g, '\\|').replace(/\n/g, ' ');
@@ -27,7 +28,7 @@ function figureTable(fig) {
   const lines = [
     `**${cell(fig.label)}** (${fig.unit}, ${fig.better} is better)`,
     '',
-    `| contestant | median | min | max | runs | ratio to ${ref ? cell(ref.label) : 'peer'} |`,
+    `| contestant | median | min | max | runs | ratio to ${ref ? cell(ref.label) : 'peer'} (median of per-round ratios) |`,
     '| --- | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const row of fig.rows) {
@@ -36,7 +37,8 @@ function figureTable(fig) {
       lines.push(`| ${name} | not available: ${cell(row.reason ?? 'unknown reason')} | | | | |`);
       continue;
     }
-    const ratio = ref && ref.median ? `${fmt(Number((row.median / ref.median).toPrecision(3)))}×` : '—';
+    const r = ref ? pairedRatio(row, ref) : null;
+    const ratio = r === null ? '—' : `${fmt(Number(r.toPrecision(3)))}×`;
     lines.push(`| ${name} | ${fmt(row.median)} | ${fmt(row.min)} | ${fmt(row.max)} | ${row.samples.length} | ${ratio} |`);
   }
   for (const note of fig.notes ?? []) lines.push('', `_${cell(note)}_`);
@@ -57,6 +59,11 @@ function diagnosisSection(diagnosis) {
     }
     out.push('');
   } else if (diagnosis.strace) out.push(`(strace: ${diagnosis.strace.reason})`, '');
+  for (const table of diagnosis.tables ?? []) {
+    out.push(`${cell(table.title)}:`, '', `| ${table.columns.map(cell).join(' | ')} |`, `| ${table.columns.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`);
+    for (const row of table.rows) out.push(`| ${row.map((v) => cell(fmt(v))).join(' | ')} |`);
+    out.push('');
+  }
   if (diagnosis.profile?.available) {
     const p = diagnosis.profile;
     out.push(`CPU profile (node --cpu-prof, ${cell(p.label)}, ${p.totalMs} ms sampled), self time by function:`, '');

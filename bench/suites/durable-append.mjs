@@ -14,8 +14,8 @@ export const title = 'Durable append (one writer, one event per fdatasync)';
 
 export async function run(ctx) {
   const { core, msgpackr } = ctx;
-  const events = ctx.quick ? 40 : 1500;
-  const rounds = ctx.quick ? 2 : 5;
+  const events = ctx.quick ? 40 : 400;
+  const rounds = ctx.quick ? 2 : 9;
   const bytes = Array.from({ length: events }, (_, i) => recordBytes(core, msgpackr, i));
   const perSecond = (ms) => (events / ms) * 1000;
   const sqlite = sqliteAvailability(ctx);
@@ -101,6 +101,12 @@ export async function run(ctx) {
         const j = await core.Journal.create(${JSON.stringify(join(ctx.tmp, 'strace.ckpt'))}, core.createIdentity({kind:'bench',id:'b',version:1,structure:{}}), {storage: new core.NodeStorage(), fold: new core.Fold(), compaction: false});
         for (let i = 0; i < ${events}; i++) await j.append([{type:'cursor-set', unit:'u'+(i%100), cursor:i}], {durability:'durable'});
         await j.close();`,
+      peerLabel: 'raw fs.write + fs.fdatasync loop',
+      peerScript: `
+        const fs = await import('node:fs'); const { promisify } = await import('node:util');
+        const write = promisify(fs.write), fdatasync = promisify(fs.fdatasync);
+        const fd = fs.openSync(${JSON.stringify(join(ctx.tmp, 'strace-raw.log'))}, 'w'); const b = Buffer.alloc(${bytes[0].length});
+        for (let i = 0; i < ${events}; i++) { await write(fd, b, 0, b.length, i * b.length); await fdatasync(fd); }`,
     }),
   };
 }

@@ -15,7 +15,7 @@ export const title = 'Group commit (concurrent durable appenders)';
 export async function run(ctx) {
   const { core, msgpackr } = ctx;
   const concurrencies = [1, 8, 64, 256];
-  const batches = ctx.quick ? 6 : 150;
+  const batches = ctx.quick ? 6 : 100;
   const rounds = ctx.quick ? 2 : 5;
   const sqlite = sqliteAvailability(ctx);
   const figures = [];
@@ -118,6 +118,12 @@ export async function run(ctx) {
         let next = 0; const n = ${64 * batches};
         await Promise.all(Array.from({length: 64}, async () => { for (let i = next++; i < n; i = next++) await j.append([{type:'cursor-set', unit:'u'+(i%100), cursor:i}], {durability:'durable'}); }));
         await j.close();`,
+      peerLabel: 'raw write of 64 records + one fdatasync',
+      peerScript: `
+        const fs = await import('node:fs'); const { promisify } = await import('node:util');
+        const write = promisify(fs.write), fdatasync = promisify(fs.fdatasync);
+        const fd = fs.openSync(${JSON.stringify(join(ctx.tmp, 'strace-raw.log'))}, 'w'); const b = Buffer.alloc(64 * 64);
+        for (let i = 0; i < ${batches}; i++) { await write(fd, b, 0, b.length, i * b.length); await fdatasync(fd); }`,
     }),
   };
 }
