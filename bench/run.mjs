@@ -40,7 +40,8 @@ function parseArgs(argv) {
       if (v === undefined) throw new Error(`${arg} needs a value\n${USAGE}`);
       return v;
     };
-    if (arg === '--quick') options.quick = true;
+    if (arg === '--') continue; // `pnpm bench -- --quick` may pass the separator through
+    else if (arg === '--quick') options.quick = true;
     else if (arg === '--suite') options.suites.push(...value().split(','));
     else if (arg.startsWith('--suite=')) options.suites.push(...arg.slice(8).split(','));
     else if (arg === '--out') options.out = resolve(value());
