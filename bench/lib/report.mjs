@@ -64,15 +64,19 @@ function diagnosisSection(diagnosis) {
     for (const row of table.rows) out.push(`| ${row.map((v) => cell(fmt(v))).join(' | ')} |`);
     out.push('');
   }
-  if (diagnosis.profile?.available) {
-    const p = diagnosis.profile;
+  for (const p of [diagnosis.profile, ...(diagnosis.profiles ?? [])]) {
+    if (p === undefined) continue;
+    if (!p.available) {
+      out.push(`(profile: ${p.reason})`, '');
+      continue;
+    }
     out.push(`CPU profile (node --cpu-prof, ${cell(p.label)}, ${p.totalMs} ms sampled), self time by function:`, '');
     out.push('| function | self ms | % |', '| --- | ---: | ---: |');
     for (const f of p.functions) out.push(`| \`${cell(f.name)}\` | ${f.ms} | ${f.percent} |`);
     out.push('', 'by file:', '', '| file | self ms | % |', '| --- | ---: | ---: |');
     for (const f of p.files) out.push(`| \`${cell(f.name)}\` | ${f.ms} | ${f.percent} |`);
     out.push('');
-  } else if (diagnosis.profile) out.push(`(profile: ${diagnosis.profile.reason})`, '');
+  }
   return out.join('\n');
 }
 

@@ -125,15 +125,22 @@ export async function run(ctx) {
     params: { events, rounds },
     figures: [total, appendFig, readFig],
     goals,
-    diagnose: async () => ctx.profile({
-      label: 'buffered append + readLog',
-      script: `
-        const core = await import(${JSON.stringify(ctx.paths.coreDist)});
-        const path = ${JSON.stringify(join(ctx.tmp, 'profile.ckpt'))};
-        const j = await core.Journal.create(path, core.createIdentity({kind:'bench',id:'b',version:1,structure:{}}), {storage: new core.NodeStorage(), fold: new core.Fold(), compaction: false});
-        for (let i = 0; i < ${events}; i++) j.append([{type:'cursor-set', unit:'u'+(i%100), cursor:i}], {durability:'buffered'});
-        await j.close();
-        for (let k = 0; k < 3; k++) await core.readLog(new core.NodeStorage(), path, new core.Fold());`,
-    }),
+    diagnose: async () => {
+      const path = JSON.stringify(join(ctx.tmp, 'profile.ckpt'));
+      const head = `const core = await import(${JSON.stringify(ctx.paths.coreDist)});`;
+      const append = await ctx.profile({
+        label: `append only: 5 × ${events} buffered appends + sync`,
+        script: `${head}
+          const j = await core.Journal.create(${path}, core.createIdentity({kind:'bench',id:'b',version:1,structure:{}}), {storage: new core.NodeStorage(), fold: new core.Fold(), compaction: false});
+          for (let k = 0; k < 5; k++) { for (let i = 0; i < ${events}; i++) j.append([{type:'cursor-set', unit:'u'+(i%100), cursor:i}], {durability:'buffered'}); await j.sync(); }
+          await j.close();`,
+      });
+      const read = await ctx.profile({
+        label: `read only: 5 × readLog of ${5 * events} records`,
+        script: `${head}
+          for (let k = 0; k < 5; k++) await core.readLog(new core.NodeStorage(), ${path}, new core.Fold());`,
+      });
+      return { profiles: [append.profile, read.profile] };
+    },
   };
 }
