@@ -14,8 +14,8 @@ export const title = 'Durable append (one writer, one event per fdatasync)';
 
 export async function run(ctx) {
   const { core, msgpackr } = ctx;
-  const events = ctx.quick ? 40 : 400;
-  const rounds = ctx.quick ? 2 : 9;
+  const events = ctx.quick ? 40 : 200;
+  const rounds = ctx.quick ? 2 : 15;
   const bytes = Array.from({ length: events }, (_, i) => recordBytes(core, msgpackr, i));
   const perSecond = (ms) => (events / ms) * 1000;
   const sqlite = sqliteAvailability(ctx);
