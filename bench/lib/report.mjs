@@ -34,7 +34,8 @@ function figureTable(fig) {
   for (const row of fig.rows) {
     const name = row.role === 'subject' ? `**${cell(row.label)}**` : cell(row.label);
     if (!row.available) {
-      lines.push(`| ${name} | not available: ${cell(row.reason ?? 'unknown reason')} | | | | |`);
+      const reason = row.reason ?? 'unknown reason';
+      lines.push(`| ${name} | ${cell(/^not available/i.test(reason) ? reason : `not available: ${reason}`)} | | | | |`);
       continue;
     }
     const r = ref ? pairedRatio(row, ref) : null;
@@ -91,6 +92,7 @@ export function renderResults(result, { chartPath, resultFile }) {
       'every peer ran alternately with ckpt in the same run (order rotated each round), so machine noise falls on both and the ratio is what counts.',
     '',
   );
+  out.push('What the missed goals mean and what to fix in core: [FINDINGS.md](FINDINGS.md) (hand-written). How to run and compare: [README.md](README.md).', '');
   out.push('## Machine', '');
   out.push('| | |', '| --- | --- |');
   out.push(`| CPU | ${cell(m.cpu)}, ${m.cores} cores |`);

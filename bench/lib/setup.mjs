@@ -71,7 +71,7 @@ export function ensureRsync({ install, log }) {
   if (path === undefined) {
     return { available: false, reason: install ? 'rsync is not installed and cannot be installed here (not root or no apt-get)' : 'rsync is not installed (install skipped)' };
   }
-  const version = execFileSync(path, ['--version'], { encoding: 'utf8' }).split('\n')[0];
+  const version = execFileSync(path, ['--version'], { encoding: 'utf8' }).split('\n')[0].replace(/\s+/g, ' ').trim();
   return { available: true, path, version };
 }
 

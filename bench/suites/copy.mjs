@@ -142,7 +142,7 @@ export async function run(ctx) {
   // Loopback node-to-node.
   const serveProbe = copyProbe.available
     ? await probeVerb(ctx.paths, 'serve', ['--root', freshDir(join(ctx.tmp, 'probe-root')), '--listen', '127.0.0.1:1', '--name', 'none', '--netmap', join(ctx.tmp, 'missing-netmap.yaml')], ctx.tmp)
-    : { available: false, reason: copyProbe.reason };
+    : { available: false, reason: `not available in this build: the loopback copy needs \`ckpt copy\`, which is not built` };
   const remoteRoot = join(ctx.tmp, 'remote-root');
   const netmapPath = join(ctx.tmp, 'netmap.yaml');
   let serveChild;

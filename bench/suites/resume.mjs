@@ -16,13 +16,13 @@ export const number = 4;
 export const title = 'Resume (open + recover + fold) against history length';
 
 /**
- * Appends `length` events, one per record, buffered (a sync every 10 000 bounds memory). With
- * compaction on and a history longer than the compaction threshold, the file is compacted and
- * then given the longest tail that stays under the threshold, `tailEvents`: the worst case a
- * resume meets (just after a compaction it would read the snapshot alone).
+ * Appends `length` events, one per record, buffered (a sync every 10 000 bounds memory), with
+ * automatic compaction off while building. `tailEvents` > 0: the file is compacted before the
+ * last `tailEvents` records — a snapshot and the longest tail a threshold allows, the worst
+ * case a resume meets. `compactAtEnd`: compacted after the last record (the best case).
  */
-async function buildHistory(core, dir, name, length, compaction, { tailEvents = 0, compactAtEnd = false } = {}) {
-  const { journal, path } = await createJournal(core, dir, name, { compaction });
+async function buildHistory(core, dir, name, length, { tailEvents = 0, compactAtEnd = false } = {}) {
+  const { journal, path } = await createJournal(core, dir, name, { compaction: false });
   const head = length - tailEvents;
   for (let i = 0; i < length; i++) {
     if (i === head && tailEvents > 0) {
@@ -51,18 +51,23 @@ export async function run(ctx) {
   const unpackr = new msgpackr.Unpackr({ useRecords: false, structuredClone: false, mapsAsObjects: true });
   const packr = new msgpackr.Packr({ useRecords: false, structuredClone: false, moreTypes: false });
   const figures = [];
-  const series = { compacted: [], snapshot: [], full: [], msgpackr: [], sqlite: [] };
+  const series = { compacted: [], snapshot: [], small: [], full: [], msgpackr: [], sqlite: [] };
   const fileSizes = {};
   // Compaction as configured by default (1 MiB); the worst-case tail stays 5% under it.
   const COMPACTION_BYTES = 1024 * 1024;
   const recordSize = core.RECORD_HEADER_BYTES + packr.pack([eventAt(123_456)]).length;
   const tailEvents = Math.floor((0.95 * COMPACTION_BYTES) / recordSize);
+  // A smaller threshold, for comparison (FINDINGS.md proposes it as the default).
+  const SMALL_COMPACTION_BYTES = 64 * 1024;
+  const smallTailEvents = Math.floor((0.95 * SMALL_COMPACTION_BYTES) / recordSize);
 
   for (const length of lengths) {
     ctx.log(`  history of ${length} events: building`);
-    const compactedPath = await buildHistory(core, ctx.tmp, `resume-${length}-c.ckpt`, length, { minBytes: COMPACTION_BYTES }, { tailEvents: length * recordSize > COMPACTION_BYTES ? tailEvents : 0 });
-    const snapshotPath = length * recordSize > COMPACTION_BYTES ? await buildHistory(core, ctx.tmp, `resume-${length}-s.ckpt`, length, { minBytes: COMPACTION_BYTES }, { compactAtEnd: true }) : undefined;
-    const fullPath = await buildHistory(core, ctx.tmp, `resume-${length}-f.ckpt`, length, false);
+    const compacts = (threshold) => length * recordSize > threshold;
+    const compactedPath = await buildHistory(core, ctx.tmp, `resume-${length}-c.ckpt`, length, { tailEvents: compacts(COMPACTION_BYTES) ? tailEvents : 0 });
+    const smallPath = await buildHistory(core, ctx.tmp, `resume-${length}-p.ckpt`, length, { tailEvents: compacts(SMALL_COMPACTION_BYTES) ? smallTailEvents : 0 });
+    const snapshotPath = compacts(COMPACTION_BYTES) ? await buildHistory(core, ctx.tmp, `resume-${length}-s.ckpt`, length, { compactAtEnd: true }) : undefined;
+    const fullPath = await buildHistory(core, ctx.tmp, `resume-${length}-f.ckpt`, length);
     // The peers' replay input: the same events, length-prefixed msgpack and SQLite rows.
     const rawPath = join(ctx.tmp, `resume-${length}.msgpack`);
     {
@@ -88,7 +93,12 @@ export async function run(ctx) {
       db.db.pragma('wal_checkpoint(TRUNCATE)');
       db.close();
     }
-    fileSizes[length] = { compacted: fs.statSync(compactedPath).size, full: fs.statSync(fullPath).size, ...(snapshotPath && { snapshotOnly: fs.statSync(snapshotPath).size }) };
+    fileSizes[length] = {
+      compacted: fs.statSync(compactedPath).size,
+      compacted64KiB: fs.statSync(smallPath).size,
+      full: fs.statSync(fullPath).size,
+      ...(snapshotPath && { snapshotOnly: fs.statSync(snapshotPath).size }),
+    };
     ctx.log(`  history of ${length} events: ${fileSizes[length].full} bytes uncompacted, ${fileSizes[length].compacted} compacted (worst-case tail); resuming`);
 
     // Opened with the compaction setting it was written with: a journal opened with compaction
@@ -105,6 +115,7 @@ export async function run(ctx) {
     const contestants = [
       { key: 'compacted', run: () => resume(compactedPath, { minBytes: COMPACTION_BYTES }) },
       { key: 'snapshot', available: snapshotPath !== undefined, run: () => resume(snapshotPath, { minBytes: COMPACTION_BYTES }) },
+      { key: 'small', run: () => resume(smallPath, { minBytes: SMALL_COMPACTION_BYTES }) },
       { key: 'full', run: () => resume(fullPath, false) },
       {
         key: 'msgpackr',
@@ -154,20 +165,21 @@ export async function run(ctx) {
         snapshotPath
           ? { key: 'snapshot', label: 'ckpt Journal.open, compaction on, just compacted (snapshot only)', role: 'subject', samples: samples.snapshot }
           : { key: 'snapshot', label: 'ckpt Journal.open, compaction on, just compacted', role: 'subject', available: false, reason: 'history below the compaction threshold: never compacted' },
+        { key: 'small', label: 'ckpt Journal.open, compaction at 64 KiB (not the default), worst case', role: 'subject', samples: samples.small },
         { key: 'full', label: 'ckpt Journal.open, compaction off (replay every record)', role: 'subject', samples: samples.full },
         { key: 'msgpackr', label: 'raw msgpackr replay of the same events (no checks)', samples: samples.msgpackr },
         sqlite.available
           ? { key: 'sqlite', label: 'SQLite: open + select every row + fold', samples: samples.sqlite }
           : { key: 'sqlite', label: 'SQLite: open + select every row + fold', available: false, reason: sqlite.reason },
       ],
-      notes: [`file sizes: ${fileSizes[length].compacted} bytes compacted with the worst-case tail (${length * recordSize > COMPACTION_BYTES ? tailEvents : length} records after the snapshot)${snapshotPath ? `, ${fileSizes[length].snapshotOnly} bytes just compacted` : ''}, ${fileSizes[length].full} bytes uncompacted`],
+      notes: [`file sizes: ${fileSizes[length].compacted} bytes compacted with the worst-case tail (${length * recordSize > COMPACTION_BYTES ? tailEvents : length} records after the snapshot)${snapshotPath ? `, ${fileSizes[length].snapshotOnly} bytes just compacted` : ''}, ${fileSizes[length].compacted64KiB} bytes with compaction at 64 KiB (worst case), ${fileSizes[length].full} bytes uncompacted`],
     });
     figures.push(fig);
     for (const key of Object.keys(series)) {
       const row = fig.rows.find((r) => r.key === key);
       if (row?.available) series[key].push({ x: length, y: row.median, min: row.min, max: row.max });
     }
-    for (const path of [compactedPath, snapshotPath, fullPath, rawPath]) if (path) fs.rmSync(path, { force: true });
+    for (const path of [compactedPath, smallPath, snapshotPath, fullPath, rawPath]) if (path) fs.rmSync(path, { force: true });
     removeSqlite(sqlitePath);
   }
 
@@ -184,9 +196,20 @@ export async function run(ctx) {
       threshold: 3,
     }),
     goal({ text: `resume of ${lengths.at(-1)} events under 50 ms (compaction on)`, figure: last, subject: 'compacted', kind: 'absolute', op: '<', threshold: 50 }),
+    goal({
+      text: `informational, not the default: with compaction at 64 KiB, resume of ${lengths.at(-1)} events within 3× of ${lengths[0]}`,
+      kind: 'value',
+      value: (() => {
+        const a = first.rows.find((r) => r.key === 'small')?.median;
+        const b = last.rows.find((r) => r.key === 'small')?.median;
+        return a && b ? round(b / a) : null;
+      })(),
+      op: '<=',
+      threshold: 3,
+    }),
   ];
   return {
-    params: { lengths, rounds, unitsInState: 100, compactionMinBytes: COMPACTION_BYTES, worstCaseTailEvents: tailEvents },
+    params: { lengths, rounds, unitsInState: 100, compactionMinBytes: COMPACTION_BYTES, worstCaseTailEvents: tailEvents, smallCompactionMinBytes: SMALL_COMPACTION_BYTES, smallWorstCaseTailEvents: smallTailEvents },
     figures,
     goals,
     extra: { fileSizes },
@@ -201,6 +224,7 @@ export async function run(ctx) {
         series: [
           { label: 'ckpt, compaction on (worst case)', points: series.compacted },
           ...(series.snapshot.length > 0 ? [{ label: 'ckpt, just compacted', points: series.snapshot }] : []),
+          { label: 'ckpt, compaction at 64 KiB (worst case)', points: series.small },
           { label: 'ckpt, compaction off', points: series.full },
           { label: 'msgpackr replay', points: series.msgpackr },
           ...(series.sqlite.length > 0 ? [{ label: 'SQLite replay', points: series.sqlite }] : []),
