@@ -29,7 +29,8 @@ const USAGE = `usage: node bench/run.mjs [options]
   --no-diagnose      skip strace/profile runs for missed goals
   --keep-tmp         keep the temporary directory
   --tmp DIR          parent of the temporary directory (default: the OS temp dir)
-  --cli FILE         the ckpt CLI entry to drive (default packages/cli/dist/main.js), e.g. another build's`;
+  --cli FILE         the ckpt CLI entry to drive (default packages/cli/dist/main.js), e.g. another build's
+  --render FILE      run nothing: regenerate RESULTS.md and the charts from an existing result file`;
 
 function parseArgs(argv) {
   const options = { quick: false, suites: [], out: benchDir, install: true, diagnose: true, keepTmp: false, tmp: os.tmpdir() };
@@ -47,6 +48,7 @@ function parseArgs(argv) {
     else if (arg === '--out') options.out = resolve(value());
     else if (arg === '--tmp') options.tmp = resolve(value());
     else if (arg === '--cli') options.cli = resolve(value());
+    else if (arg === '--render') options.render = resolve(value());
     else if (arg === '--no-install') options.install = false;
     else if (arg === '--no-diagnose') options.diagnose = false;
     else if (arg === '--keep-tmp') options.keepTmp = true;
@@ -67,6 +69,25 @@ function stamp(date) {
   return date.toISOString().slice(0, 16).replace(':', '').replace(/-(\d\d)T/, '-$1T') + 'Z';
 }
 
+/** Writes RESULTS.md (RESULTS-quick.md) and the charts of `result` under `out`; returns the Markdown path. */
+function writeReport(result, resultFile, out) {
+  const suffix = result.mode === 'quick' ? '-quick' : '';
+  const chartsDir = join(out, 'charts');
+  fs.mkdirSync(chartsDir, { recursive: true });
+  for (const suite of result.suites) {
+    for (const chart of suite.charts ?? []) fs.writeFileSync(join(chartsDir, chart.file.replace(/\.svg$/, `${suffix}.svg`)), lineChart(chart));
+  }
+  const resultsMd = join(out, `RESULTS${suffix}.md`);
+  fs.writeFileSync(
+    resultsMd,
+    renderResults(result, {
+      resultFile: relative(out, resultFile),
+      chartPath: (file) => `charts/${file.replace(/\.svg$/, `${suffix}.svg`)}`,
+    }),
+  );
+  return resultsMd;
+}
+
 async function main() {
   let options;
   try {
@@ -74,6 +95,12 @@ async function main() {
   } catch (error) {
     console.error(error.message);
     return 2;
+  }
+  if (options.render) {
+    const result = JSON.parse(fs.readFileSync(options.render, 'utf8'));
+    writeReport(result, options.render, options.out);
+    log(`rendered ${options.render}`);
+    return 0;
   }
   const started = new Date();
   const paths = { ...ckptPaths(root), ...(options.cli && { cliMain: options.cli }) };
@@ -159,23 +186,10 @@ async function main() {
     suites,
   };
   const resultsDir = join(options.out, 'results');
-  const chartsDir = join(options.out, 'charts');
   fs.mkdirSync(resultsDir, { recursive: true });
-  fs.mkdirSync(chartsDir, { recursive: true });
   const resultFile = join(resultsDir, `${stamp(started)}-${machine.host}${options.quick ? '-quick' : ''}.json`);
   fs.writeFileSync(resultFile, JSON.stringify(result, null, 2) + '\n');
-  const suffix = options.quick ? '-quick' : '';
-  for (const suite of suites) {
-    for (const chart of suite.charts ?? []) fs.writeFileSync(join(chartsDir, chart.file.replace(/\.svg$/, `${suffix}.svg`)), lineChart(chart));
-  }
-  const resultsMd = join(options.out, `RESULTS${suffix}.md`);
-  fs.writeFileSync(
-    resultsMd,
-    renderResults(result, {
-      resultFile: relative(options.out, resultFile),
-      chartPath: (file) => `charts/${file.replace(/\.svg$/, `${suffix}.svg`)}`,
-    }),
-  );
+  const resultsMd = writeReport(result, resultFile, options.out);
   if (!options.keepTmp) fs.rmSync(tmp, { recursive: true, force: true });
   log(`wrote ${resultFile} and ${resultsMd} in ${Math.round(result.durationMs / 1000)} s`);
   // The result file's path, alone on stdout, for scripts and the test.

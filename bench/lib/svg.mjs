@@ -28,7 +28,9 @@ function label(value) {
 
 /** Renders `chart` ({ title, xLabel, yLabel, logX, logY, series }) as an SVG document. */
 export function lineChart(chart, { width = 640, height = 400 } = {}) {
-  const margin = { left: 70, right: 20, top: 40, bottom: 90 };
+  // Legend: two columns under the x-axis label, as many rows as it takes.
+  const legendRows = Math.ceil(chart.series.length / 2);
+  const margin = { left: 70, right: 20, top: 40, bottom: 66 + legendRows * 16 };
   const points = chart.series.flatMap((s) => s.points);
   const xs = points.map((p) => p.x);
   const ys = points.flatMap((p) => [p.y, p.min ?? p.y, p.max ?? p.y]).filter((v) => v > 0 || !chart.logY);
@@ -73,8 +75,8 @@ export function lineChart(chart, { width = 640, height = 400 } = {}) {
       }
       out.push(`<circle cx="${f(sx(p.x))}" cy="${f(sy(p.y))}" r="3.5" fill="${color}"><title>${esc(`${series.label}: ${p.y} at ${p.x}`)}</title></circle>`);
     }
-    const lx = margin.left + (i % 3) * 190;
-    const ly = height - 30 + Math.floor(i / 3) * 16;
+    const lx = margin.left + (i % 2) * 280;
+    const ly = margin.top + h + 58 + Math.floor(i / 2) * 16;
     out.push(`<line x1="${lx}" x2="${lx + 18}" y1="${ly - 4}" y2="${ly - 4}" stroke="${color}" stroke-width="2"/>`);
     out.push(`<text x="${lx + 24}" y="${ly}">${esc(series.label)}</text>`);
   });
