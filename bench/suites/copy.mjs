@@ -16,7 +16,7 @@ import * as net from 'node:net';
 import { join } from 'node:path';
 import { alternate, figure, goal, round } from '../lib/measure.mjs';
 import { probeVerb, runProcess } from '../lib/ckpt.mjs';
-import { ckptCopy, freshDir, makeSource, MiB, nodePipeMs, probeCopy, shellMs, sizeLabel } from './transfer-shared.mjs';
+import { ckptCopy, freshDir, makeSource, MiB, nodePipeMs, probeCopy, shellMs, sizeArg, sizeLabel } from './transfer-shared.mjs';
 
 export const id = 'copy';
 export const number = 6;
@@ -111,7 +111,7 @@ export async function run(ctx) {
       available: copyProbe.available,
       async run() {
         const destination = dst();
-        const { ms, completed } = await ckptCopy(ctx, source, destination, ['--checkpoint-interval', String(interval)], { cwd: ctx.tmp });
+        const { ms, completed } = await ckptCopy(ctx, source, destination, ['--checkpoint-interval', sizeArg(interval)], { cwd: ctx.tmp });
         if (completed.bytes !== size) throw new Error(`ckpt copy reported ${completed.bytes} bytes, expected ${size}`);
         return throughput(ms);
       },

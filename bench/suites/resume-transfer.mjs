@@ -15,7 +15,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { alternate, figure, goal, round } from '../lib/measure.mjs';
 import { runProcess } from '../lib/ckpt.mjs';
-import { ckptCopy, freshDir, largestFile, makeSource, MiB, probeCopy, sizeLabel } from './transfer-shared.mjs';
+import { ckptCopy, freshDir, largestFile, makeSource, MiB, probeCopy, sizeArg, sizeLabel } from './transfer-shared.mjs';
 
 export const id = 'resume-transfer';
 export const number = 7;
@@ -50,7 +50,7 @@ function firstChange(probe, initial, start, until) {
 
 /** Starts `ckpt copy` and SIGKILLs it once `fraction` of `size` bytes have landed in `dir`. */
 async function killHalfway(ctx, source, destination, dir, size, interval, fraction = 0.5) {
-  const child = spawn(process.execPath, [ctx.paths.cliMain, 'copy', source, destination, '--json', '--checkpoint-interval', String(interval)], {
+  const child = spawn(process.execPath, [ctx.paths.cliMain, 'copy', source, destination, '--json', '--checkpoint-interval', sizeArg(interval)], {
     cwd: ctx.tmp,
     stdio: 'ignore',
   });
@@ -88,7 +88,7 @@ export async function run(ctx) {
           const destination = join(dir, 'data.bin');
           const atKill = await killHalfway(ctx, source, destination, dir, size, interval);
           const start = performance.now();
-          const rerun = ckptCopy(ctx, source, destination, ['--checkpoint-interval', String(interval)], { cwd: ctx.tmp });
+          const rerun = ckptCopy(ctx, source, destination, ['--checkpoint-interval', sizeArg(interval)], { cwd: ctx.tmp });
           const ms = await firstChange(() => largestFile(dir), atKill, start, rerun);
           const { completed } = await rerun;
           if (completed.bytes !== size) throw new Error(`resumed copy reported ${completed.bytes} bytes, expected ${size}`);

@@ -87,6 +87,11 @@ export function largestFile(dir) {
   return largest;
 }
 
+/** A size as the contract writes it for `--checkpoint-interval` (`16MiB`, `0`). */
+export function sizeArg(bytes) {
+  return bytes === 0 ? '0' : bytes % MiB === 0 ? `${bytes / MiB}MiB` : String(bytes);
+}
+
 /** Formats a byte count as MiB/GiB for labels. */
 export function sizeLabel(bytes) {
   return bytes >= 1024 * MiB ? `${bytes / (1024 * MiB)} GiB` : `${bytes / MiB} MiB`;
