@@ -59,6 +59,19 @@ describe('group commit and durability', () => {
     expect((await readLog(storage, path, fold)).state.cursors.size).toBe(256);
   });
 
+  it('appenders that append again as soon as they are released share one fdatasync per round', async () => {
+    const storage = new CountingStorage();
+    const journal = await Journal.create(join(dir.path, 'rounds.ckpt'), testIdentity(), { storage, fold, compaction: false });
+    const before = storage.datasyncs;
+    const rounds = 10;
+    const appender = async (id: number) => {
+      for (let round = 0; round < rounds; round++) await journal.append([{ type: 'cursor-set', unit: `u${id}`, cursor: round }]);
+    };
+    await Promise.all(Array.from({ length: 64 }, (_, id) => appender(id)));
+    expect(storage.datasyncs - before).toBeLessThanOrEqual(rounds + 1);
+    await journal.close();
+  });
+
   it('a durable append resolves only after an fdatasync that follows its write', async () => {
     const storage = new CountingStorage();
     const journal = await Journal.create(join(dir.path, 'order.ckpt'), testIdentity(), { storage, fold, compaction: false });

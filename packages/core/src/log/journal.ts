@@ -68,7 +68,8 @@ export interface RecoveryReport {
   readonly removedTemporaryFiles: readonly string[];
 }
 
-const DEFAULT_COMPACTION_BYTES = 1024 * 1024;
+/** Tail size past which the file is compacted (and only when the tail is over twice the snapshot). */
+const DEFAULT_COMPACTION_BYTES = 64 * 1024;
 /** Buffered appends wait once this much is queued and not yet written (backpressure). */
 const HIGH_WATER_BYTES = 16 * 1024 * 1024;
 /** Largest single write of queued records. */
@@ -397,7 +398,10 @@ export class Journal {
 
   private kick(): void {
     if (this.flushing === undefined && !this.failure) {
-      this.flushing = this.flushLoop().finally(() => {
+      // Start the turn after the current microtasks: appenders released by the previous turn
+      // append again in those microtasks, and must land in this turn, not wait for the next
+      // one (which would cost a second fdatasync per round).
+      this.flushing = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flushLoop()).finally(() => {
         this.flushing = undefined;
         if (!this.failure && (this.pending.length > 0 || this.syncWaiters.length > 0)) this.kick();
       });
