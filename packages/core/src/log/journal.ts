@@ -69,7 +69,7 @@ export interface RecoveryReport {
 }
 
 /** Tail size past which the file is compacted (and only when the tail is over twice the snapshot). */
-const DEFAULT_COMPACTION_BYTES = 64 * 1024;
+const DEFAULT_COMPACTION_BYTES = 256 * 1024;
 /** Buffered appends wait once this much is queued and not yet written (backpressure). */
 const HIGH_WATER_BYTES = 16 * 1024 * 1024;
 /** Largest single write of queued records. */
