@@ -14,3 +14,33 @@ export type {
   WriteFate,
 } from './storage/simulated-storage.js';
 export { MemoryLocker } from './storage/memory-locker.js';
+
+export {
+  crashPlanArbitrary,
+  crashPointArbitrary,
+  faultRuleArbitrary,
+  journalScenarioArbitrary,
+  journalSessionArbitrary,
+  journalStepArbitrary,
+  writeFateArbitrary,
+} from './crash/crash-arbitraries.js';
+export type { JournalScenarioArbitraryOptions } from './crash/crash-arbitraries.js';
+export { propertySettings, soakFactor } from './crash/property-settings.js';
+
+export {
+  CrashPropertyViolation,
+  SCENARIO_PATH,
+  checkPrefix,
+  readCheckpoint,
+  runJournalScenario,
+  scenarioEvent,
+} from './journal/journal-scenario.js';
+export type {
+  CheckpointReader,
+  JournalScenario,
+  JournalScenarioOptions,
+  JournalScenarioReport,
+  JournalSession,
+  JournalStep,
+  StorageWrapper,
+} from './journal/journal-scenario.js';

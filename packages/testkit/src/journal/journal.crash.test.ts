@@ -1,0 +1,72 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { journalScenarioArbitrary } from '../crash/crash-arbitraries.js';
+import { propertySettings } from '../crash/property-settings.js';
+import { CrashPropertyViolation, runJournalScenario, type JournalScenario } from './journal-scenario.js';
+
+describe('Journal under simulated power loss', () => {
+  it('recovers a prefix holding every acknowledged event, across crashes in writes, recovery and compaction, with injected I/O errors', async () => {
+    let crashes = 0;
+    let appended = 0;
+    const settings = propertySettings<[JournalScenario]>(500);
+    console.info(`[ckpt] journal crash property: seed ${String(settings.seed)}, ${String(settings.numRuns)} runs`);
+    await fc.assert(
+      fc.asyncProperty(journalScenarioArbitrary(), async (scenario) => {
+        const report = await runJournalScenario(scenario);
+        crashes += report.crashes;
+        appended += report.appended;
+      }),
+      settings,
+    );
+    console.info(`[ckpt] ${crashes} crashes simulated, ${appended} events appended`);
+    expect(crashes).toBeGreaterThan(0);
+  });
+
+  it('recovers the same state when recovery itself is crashed at every operation', async () => {
+    // A first session writes, then every later session is only a recovery crashed at op k.
+    const base: JournalScenario['sessions'][number] = {
+      steps: [
+        { kind: 'append', events: 2, durability: 'durable', wait: true },
+        { kind: 'append', events: 1, durability: 'buffered', wait: false },
+        { kind: 'append', events: 3, durability: 'durable', wait: false },
+      ],
+      crashAt: 1_000,
+      plan: { writes: [{ kind: 'torn', keep: 17 }] },
+    };
+    for (let k = 0; k < 30; k++) {
+      const recovery = { steps: [], crashAt: k, plan: { writes: [{ kind: 'torn' as const, keep: 5 }], directories: [1] } };
+      const report = await runJournalScenario({ compaction: false, sessions: [base, recovery, recovery] });
+      expect(report.recovered).toBeGreaterThanOrEqual(2);
+    }
+  });
+
+  // KNOWN CORE BUG, pinned (docs/testing.md, "Known core issues"). Journal.compactNow takes
+  // `this.nextSeq++` before writeReplacing; when that throws (here ENOSPC creating the
+  // temporary file) an explicit compact() rejects but the journal is not failed, so the next
+  // record is written with a sequence hole. Its durable append is acknowledged, and recovery
+  // then stops at the hole and truncates it as a torn tail. When core is fixed (fail the
+  // journal, or take the sequence number only once the new file is in place) this test fails:
+  // turn it into `resolves` and keep it as a regression test.
+  it('catches core bug: an acknowledged append after a failed explicit compaction is lost', async () => {
+    const scenario: JournalScenario = {
+      compaction: false,
+      sessions: [
+        {
+          steps: [
+            { kind: 'append', events: 1, durability: 'durable', wait: true },
+            { kind: 'compact' },
+            { kind: 'append', events: 2, durability: 'durable', wait: true },
+          ],
+          crashAt: 1_000,
+          plan: {},
+          faults: [{ kind: 'open', nth: 2, code: 'ENOSPC' }],
+        },
+      ],
+    };
+    await expect(runJournalScenario(scenario, { afterFailedCompaction: 'continue' })).rejects.toThrow(
+      new CrashPropertyViolation('session 1, after its crash: acknowledged-but-lost: 3 event(s) were acknowledged durable, only 1 recovered'),
+    );
+    // The same run passes when the writer stops using the journal after the failed compaction.
+    await expect(runJournalScenario(scenario)).resolves.toMatchObject({ recovered: 1 });
+  });
+});
