@@ -44,3 +44,8 @@ export type {
   JournalStep,
   StorageWrapper,
 } from './journal/journal-scenario.js';
+export { checkCrashedDisk, emptyScenarioDisk, runSessionOnDisk } from './journal/journal-scenario.js';
+export type { CrashedSession } from './journal/journal-scenario.js';
+
+export { CI_WORKLOADS, SOAK_WORKLOADS, exploreCrashStates, fatesOf } from './crash/exhaustive.js';
+export type { CrashStateFailure, ExhaustiveOptions, ExhaustiveReport, ExhaustiveWorkload } from './crash/exhaustive.js';

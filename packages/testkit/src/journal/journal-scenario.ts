@@ -172,6 +172,68 @@ export async function runJournalScenario(scenario: JournalScenario, options: Jou
   return { crashes: scenario.sessions.length, appended: appendedTotal, recovered: acknowledged };
 }
 
+/** A session run up to its crash, powered off, ready to be crashed with any plan. */
+export interface CrashedSession {
+  /** The session's storage, powered off; {@link SimulatedStorage.crash} gives the disk after. */
+  readonly storage: SimulatedStorage;
+  /** Events the log may hold: the previous history plus this session's accepted appends. */
+  readonly history: readonly CkptEvent[];
+  /** How many of them were acknowledged durable. */
+  readonly acknowledged: number;
+}
+
+/**
+ * Runs one session on (a copy of) `disk` until it crashes or its steps end, then powers it off.
+ * The building block of {@link runJournalScenario} and of the exhaustive explorer.
+ */
+export async function runSessionOnDisk(
+  disk: SimulatedStorage,
+  session: JournalSession,
+  compaction: JournalScenario['compaction'],
+  history: readonly CkptEvent[],
+  acknowledged: number,
+  options: JournalScenarioOptions = {},
+  where = 'session',
+): Promise<CrashedSession> {
+  const storage = sessionStorage(disk, session);
+  const wrap = options.wrapStorage ?? ((s: Storage) => s);
+  const outcome = await runSession(wrap(storage), storage, session, compaction, history, acknowledged, where, options.afterFailedCompaction ?? 'stop');
+  return { storage, history: outcome.history, acknowledged: outcome.acknowledged };
+}
+
+/** A fresh simulated disk with the scenario's (empty, durable) checkpoint directory. */
+export async function emptyScenarioDisk(): Promise<SimulatedStorage> {
+  const disk = new SimulatedStorage();
+  await disk.mkdir(DIRECTORY);
+  return disk;
+}
+
+/**
+ * Checks the disk after a crash: its checkpoint is a prefix containing the acknowledged events,
+ * and a clean recovery (Journal.open, close) keeps exactly that prefix. Returns its length.
+ */
+export async function checkCrashedDisk(
+  disk: SimulatedStorage,
+  history: readonly CkptEvent[],
+  acknowledged: number,
+  options: JournalScenarioOptions = {},
+  where = 'after the crash',
+): Promise<number> {
+  const read = options.read ?? readCheckpoint;
+  const k = checkPrefix(await readAfterCrash(read, disk, where), history, acknowledged, where);
+  const recovered = disk.crash({}, {});
+  if ((await recovered.stat(SCENARIO_PATH)) === undefined) return k;
+  const wrap = options.wrapStorage ?? ((s: Storage) => s);
+  const journal = await Journal.open(SCENARIO_PATH, { storage: wrap(recovered), fold, compaction: false, now: fixedClock });
+  checkPrefix(journal.state, history, k, `${where}, Journal.open`);
+  await journal.close();
+  const again = await readAfterCrash(read, recovered, `${where}, reread after recovery`);
+  if ((again?.eventCount ?? 0) !== k) {
+    throw new CrashPropertyViolation(`${where}: recovery is not idempotent: ${k} events before it, ${again?.eventCount ?? 0} after`);
+  }
+  return k;
+}
+
 function sessionStorage(disk: SimulatedStorage, session: JournalSession): SimulatedStorage {
   return disk.crash({}, { crashAt: session.crashAt, ...(session.faults !== undefined && { faults: session.faults }) });
 }
