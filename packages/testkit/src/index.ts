@@ -49,3 +49,7 @@ export type { CrashedSession } from './journal/journal-scenario.js';
 
 export { CI_WORKLOADS, SOAK_WORKLOADS, exploreCrashStates, fatesOf } from './crash/exhaustive.js';
 export type { CrashStateFailure, ExhaustiveOptions, ExhaustiveReport, ExhaustiveWorkload } from './crash/exhaustive.js';
+
+export { runMediaDamage } from './journal/media-damage.js';
+export type { MediaDamage, MediaDamageOutcome } from './journal/media-damage.js';
+export { overTruncating, withoutDatasync, withoutDirectorySync } from './teeth/broken-storage.js';
