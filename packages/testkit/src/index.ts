@@ -53,3 +53,11 @@ export type { CrashStateFailure, ExhaustiveOptions, ExhaustiveReport, Exhaustive
 export { runMediaDamage } from './journal/media-damage.js';
 export type { MediaDamage, MediaDamageOutcome } from './journal/media-damage.js';
 export { overTruncating, withoutDatasync, withoutDirectorySync } from './teeth/broken-storage.js';
+
+export {
+  checkRunnerContract,
+  checkRunnerCrashRestart,
+  describeRunnerContract,
+  runnerCrashesArbitrary,
+} from './runner/runner-contract.js';
+export type { EffectRecorder, RunnerContractOptions, RunnerContractReport, RunnerCrash } from './runner/runner-contract.js';

@@ -1,4 +1,4 @@
-import { CorruptCheckpointError, scanLog } from '@ckpt/core';
+import { CorruptCheckpointError, Fold, scanLog } from '@ckpt/core';
 import {
   SCENARIO_PATH,
   checkPrefix,
@@ -8,7 +8,6 @@ import {
   type JournalScenarioOptions,
   type JournalStep,
 } from './journal-scenario.js';
-import { Fold } from '@ckpt/core';
 
 /** Which byte of which provably durable record to damage. Indices are taken modulo what exists. */
 export interface MediaDamage {
