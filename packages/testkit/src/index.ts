@@ -61,3 +61,6 @@ export {
   runnerCrashesArbitrary,
 } from './runner/runner-contract.js';
 export type { EffectRecorder, RunnerContractOptions, RunnerContractReport, RunnerCrash } from './runner/runner-contract.js';
+
+export { killAndRerun } from './process/kill-and-rerun.js';
+export type { KillAndRerunOptions, KillAndRerunReport, RunOutcome } from './process/kill-and-rerun.js';
