@@ -68,7 +68,7 @@ export interface JournalScenarioArbitraryOptions {
   readonly maxSteps?: number;
   /** Inject I/O errors into some sessions (default true). */
   readonly faults?: boolean;
-  /** Largest crash point (default 120 operations). */
+  /** Largest crash point (default 48 operations: a session of a dozen steps makes about that many). */
   readonly maxCrashAt?: number;
 }
 
@@ -77,7 +77,7 @@ export function journalSessionArbitrary(options: JournalScenarioArbitraryOptions
   return fc.record(
     {
       steps: fc.array(journalStepArbitrary(), { maxLength: options.maxSteps ?? 12 }),
-      crashAt: crashPointArbitrary(options.maxCrashAt ?? 120),
+      crashAt: crashPointArbitrary(options.maxCrashAt ?? 48),
       plan: crashPlanArbitrary(),
       faults: options.faults === false ? fc.constant([]) : fc.array(faultRuleArbitrary(), { maxLength: 1 }),
     },

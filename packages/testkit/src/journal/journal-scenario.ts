@@ -69,7 +69,12 @@ export interface JournalScenarioReport {
   readonly appended: number;
   /** Events the final checkpoint holds. */
   readonly recovered: number;
+  /** Where each session's crash struck (for coverage checks). */
+  readonly phases: Readonly<Record<CrashPhase, number>>;
 }
+
+/** Where a crash struck: creating the file, recovering it, compacting, writing, or after the session's steps. */
+export type CrashPhase = 'create' | 'recovery' | 'compaction' | 'writing' | 'after-steps';
 
 /** Path of the checkpoint in the scenarios. */
 export const SCENARIO_PATH = '/ckpt/job.ckpt';
@@ -144,12 +149,14 @@ export async function runJournalScenario(scenario: JournalScenario, options: Jou
   let acknowledged = 0;
   let appendedTotal = 0;
   let sessionNumber = 0;
+  const phases: Record<CrashPhase, number> = { create: 0, recovery: 0, compaction: 0, writing: 0, 'after-steps': 0 };
   for (const session of scenario.sessions) {
     sessionNumber++;
     const where = `session ${sessionNumber}`;
     const storage = sessionStorage(disk, session);
     const outcome = await runSession(wrap(storage), storage, session, scenario.compaction, history, acknowledged, where, options.afterFailedCompaction ?? 'stop');
     history = outcome.history;
+    phases[outcome.phase]++;
     acknowledged = outcome.acknowledged;
     appendedTotal += outcome.appended;
     disk = storage.crash(session.plan);
@@ -169,7 +176,7 @@ export async function runJournalScenario(scenario: JournalScenario, options: Jou
   if ((finalState?.eventCount ?? 0) !== acknowledged) {
     throw new CrashPropertyViolation(`final recovery: recovery is not idempotent: ${acknowledged} events before it, ${finalState?.eventCount ?? 0} after`);
   }
-  return { crashes: scenario.sessions.length, appended: appendedTotal, recovered: acknowledged };
+  return { crashes: scenario.sessions.length, appended: appendedTotal, recovered: acknowledged, phases };
 }
 
 /** A session run up to its crash, powered off, ready to be crashed with any plan. */
@@ -180,6 +187,8 @@ export interface CrashedSession {
   readonly history: readonly CkptEvent[];
   /** How many of them were acknowledged durable. */
   readonly acknowledged: number;
+  /** Where the crash struck. */
+  readonly phase: CrashPhase;
 }
 
 /**
@@ -198,7 +207,7 @@ export async function runSessionOnDisk(
   const storage = sessionStorage(disk, session);
   const wrap = options.wrapStorage ?? ((s: Storage) => s);
   const outcome = await runSession(wrap(storage), storage, session, compaction, history, acknowledged, where, options.afterFailedCompaction ?? 'stop');
-  return { storage, history: outcome.history, acknowledged: outcome.acknowledged };
+  return { storage, history: outcome.history, acknowledged: outcome.acknowledged, phase: outcome.phase };
 }
 
 /** A fresh simulated disk with the scenario's (empty, durable) checkpoint directory. */
@@ -258,17 +267,29 @@ async function runSession(
   startAcknowledged: number,
   where: string,
   afterFailedCompaction: 'stop' | 'continue',
-): Promise<{ history: CkptEvent[]; acknowledged: number; appended: number }> {
+): Promise<{ history: CkptEvent[]; acknowledged: number; appended: number; phase: CrashPhase }> {
   const history = [...startHistory];
   let acknowledged = startAcknowledged;
   let appended = 0;
   const options = { storage, fold, compaction, now: fixedClock };
   let journal: Journal;
+  let phase: CrashPhase = 'create';
+  const crashPhase = (): CrashPhase => {
+    if (!simulated.crashed) return 'after-steps';
+    // Automatic compaction runs inside the flush loop: recognise it by its temporary file.
+    if (/\.compact-[0-9a-f]+\.tmp$/.test(simulated.operations.at(-1)?.path ?? '')) return 'compaction';
+    return phase;
+  };
   try {
     const exists = (await storage.stat(SCENARIO_PATH)) !== undefined;
+    phase = exists ? 'recovery' : 'create';
     journal = exists ? await Journal.open(SCENARIO_PATH, options) : await Journal.create(SCENARIO_PATH, identity, options);
   } catch (error) {
-    if (simulated.crashed || hasInjectedFault(simulated)) return { history, acknowledged, appended };
+    if (simulated.crashed || hasInjectedFault(simulated)) {
+      const crashedIn = crashPhase();
+      simulated.powerOff();
+      return { history, acknowledged, appended, phase: crashedIn };
+    }
     throw error;
   }
   checkPrefix(journal.state, history, acknowledged, `${where}, recovered by Journal.open`);
@@ -276,8 +297,10 @@ async function runSession(
     if (count > acknowledged) acknowledged = count;
   };
   const inFlight: Promise<unknown>[] = [];
+  phase = 'writing';
   for (const step of session.steps) {
     if (simulated.crashed || journal.failed) break;
+    phase = step.kind === 'compact' ? 'compaction' : 'writing';
     try {
       if (step.kind === 'append') {
         const events = Array.from({ length: step.events }, (_, i) => scenarioEvent(history.length + i));
@@ -310,9 +333,10 @@ async function runSession(
   }
   // The process dies with the machine: no close(). In-flight appends settle (rejected by the
   // crash, or resolved if they became durable before it).
+  const crashedIn = crashPhase();
   simulated.powerOff();
   await Promise.all(inFlight);
-  return { history, acknowledged, appended };
+  return { history, acknowledged, appended, phase: crashedIn };
 }
 
 function hasInjectedFault(storage: SimulatedStorage): boolean {
