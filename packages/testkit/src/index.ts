@@ -64,3 +64,6 @@ export type { EffectRecorder, RunnerContractOptions, RunnerContractReport, Runne
 
 export { killAndRerun } from './process/kill-and-rerun.js';
 export type { KillAndRerunOptions, KillAndRerunReport, RunOutcome } from './process/kill-and-rerun.js';
+
+export { STORAGE_CONTRACT, describeStorageContract } from './storage/storage-contract.js';
+export type { StorageUnderTest } from './storage/storage-contract.js';
