@@ -15,6 +15,11 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 /** The effects file: one `{ unit, attempt }` per effect, in order. */
+function describeRuns(report: { runs: readonly { run: number; killed: boolean; exitCode: number | null; stdout: readonly string[]; stderr: string }[] }): string {
+  const lines = report.runs.map((r) => `run ${r.run}${r.killed ? ' (killed)' : ''} exit ${String(r.exitCode)}: ${r.stdout.join(' ')} ${r.stderr.slice(0, 400)}`);
+  return `${lines.join('\n')}\neffects: ${readFileSync(join(dir, 'effects.log'), 'utf8').replace(/\n/g, ', ')}`;
+}
+
 function effects(): { unit: string; attempt: number }[] {
   return readFileSync(join(dir, 'effects.log'), 'utf8')
     .split('\n')
@@ -43,7 +48,7 @@ describe('killAndRerun on a real process using the core engine', () => {
     const expected = Array.from({ length: UNITS }, (_, i) => `unit-${i}`);
     // Every unit had its effect, in order; a kill may repeat only the one unit in flight.
     expect([...new Set(done.map((e) => e.unit))], `seed ${report.seed}`).toEqual(expected);
-    expect(done.length - UNITS, `seed ${report.seed}`).toBeLessThanOrEqual(killed.length);
+    expect(done.length - UNITS, `seed ${report.seed}\n${describeRuns(report)}`).toBeLessThanOrEqual(killed.length);
     // A unit announced durable in some attempt never ran in a later one.
     for (const run of report.runs) {
       for (const line of run.stdout) {
@@ -66,6 +71,6 @@ describe('killAndRerun on a real process using the core engine', () => {
     expect(report.final.exitCode, `seed ${report.seed}`).toBe(0);
     const done = effects();
     expect([...new Set(done.map((e) => e.unit))], `seed ${report.seed}`).toEqual(Array.from({ length: UNITS }, (_, i) => `unit-${i}`));
-    expect(done.length - UNITS, `seed ${report.seed}`).toBeLessThanOrEqual(report.runs.filter((r) => r.killed).length);
+    expect(done.length - UNITS, `seed ${report.seed}\n${describeRuns(report)}`).toBeLessThanOrEqual(report.runs.filter((r) => r.killed).length);
   });
 });
