@@ -27,7 +27,8 @@ export interface ExhaustiveOptions extends JournalScenarioOptions {
   readonly maxCombinations?: number;
   /**
    * Also crash the first recovery of each crash state before every one of its operations,
-   * keeping and dropping its unsynced writes (multiplies the states; soak mode).
+   * with four plans for its unsynced writes: dropped, kept, torn, torn and garbled
+   * (multiplies the states; soak mode).
    */
   readonly crashRecovery?: boolean;
   /** Stop at the first violation (default true); otherwise collect them all. */
@@ -181,7 +182,7 @@ async function exploreRecoveryCrashes(
   const recoveredHistory = history.slice(0, k);
   for (let recoveryCrashAt = 0; ; recoveryCrashAt++) {
     const crashed = await runSessionOnDisk(disk, { steps: [], crashAt: recoveryCrashAt, plan: {} }, false, recoveredHistory, k, options);
-    for (const recoveryPlan of [{ writes: [{ kind: 'drop' as const }] }, { writes: [{ kind: 'keep' as const }], directories: [99] }]) {
+    for (const recoveryPlan of RECOVERY_PLANS) {
       states++;
       try {
         await checkCrashedDisk(crashed.storage.crash(recoveryPlan), recoveredHistory, k, options, `${workload}, recovery crashed before operation ${recoveryCrashAt}`);
@@ -194,6 +195,14 @@ async function exploreRecoveryCrashes(
   }
   return { states, failures };
 }
+
+/** What a crash during recovery does to recovery's own unsynced writes (truncation, epoch record, removals). */
+const RECOVERY_PLANS: readonly CrashPlan[] = [
+  { writes: [{ kind: 'drop' }] },
+  { writes: [{ kind: 'keep' }], directories: [99] },
+  { writes: [{ kind: 'torn', keep: 7 }], keepTruncations: false },
+  { writes: [{ kind: 'torn', keep: 29, garble: true }], directories: [1] },
+];
 
 /** Small workloads whose crash states the default CI run explores exhaustively. */
 export const CI_WORKLOADS: readonly ExhaustiveWorkload[] = [
