@@ -60,7 +60,13 @@ export {
   describeRunnerContract,
   runnerCrashesArbitrary,
 } from './runner/runner-contract.js';
-export type { EffectRecorder, RunnerContractOptions, RunnerContractReport, RunnerCrash } from './runner/runner-contract.js';
+export type {
+  EffectRecorder,
+  RunnerContractOptions,
+  RunnerContractReport,
+  RunnerContractSummary,
+  RunnerCrash,
+} from './runner/runner-contract.js';
 
 export { killAndRerun } from './process/kill-and-rerun.js';
 export type { KillAndRerunOptions, KillAndRerunReport, RunOutcome } from './process/kill-and-rerun.js';

@@ -26,7 +26,7 @@ export interface RunnerContractOptions<Job> {
   readonly jobs: fc.Arbitrary<Job>;
   /** Most crashes in one run (default 3). */
   readonly maxCrashes?: number;
-  /** Largest crash point, in storage operations of one process life (default 150). */
+  /** Largest crash point, in storage operations of one process life (default 32: a life of a few units makes about that many). */
   readonly maxCrashAt?: number;
   /** fast-check runs (default 100; CKPT_SOAK multiplies, CKPT_RUNS overrides). */
   readonly numRuns?: number;
@@ -155,19 +155,40 @@ export async function checkRunnerCrashRestart<Job>(
 }
 
 /** The arbitrary of crash sequences used by the contract. */
-export function runnerCrashesArbitrary(maxCrashes = 3, maxCrashAt = 150): fc.Arbitrary<RunnerCrash[]> {
+export function runnerCrashesArbitrary(maxCrashes = 3, maxCrashAt = 32): fc.Arbitrary<RunnerCrash[]> {
   return fc.array(fc.record({ at: fc.nat({ max: maxCrashAt }), plan: crashPlanArbitrary() }), { maxLength: maxCrashes });
 }
 
-/** Checks the contract as a fast-check property (framework-neutral; throws with seed and path on failure). */
-export async function checkRunnerContract<Job>(options: RunnerContractOptions<Job>): Promise<void> {
+/** Totals of a {@link checkRunnerContract} run. */
+export interface RunnerContractSummary {
+  readonly seed: number;
+  readonly jobs: number;
+  /** Simulated power losses that struck (planned crash points past a life's end do not count). */
+  readonly crashes: number;
+  /** Units whose effect ran again because a crash caught them in flight. */
+  readonly reranUnits: number;
+}
+
+/**
+ * Checks the contract as a fast-check property (framework-neutral; throws with seed and path
+ * on failure). Also fails if no crash struck at all: a contract that never crashed proves nothing.
+ */
+export async function checkRunnerContract<Job>(options: RunnerContractOptions<Job>): Promise<RunnerContractSummary> {
   const settings = propertySettings<[Job, RunnerCrash[]]>(options.numRuns ?? 100);
+  let jobs = 0;
+  let crashes = 0;
+  let reranUnits = 0;
   await fc.assert(
-    fc.asyncProperty(options.jobs, runnerCrashesArbitrary(options.maxCrashes, options.maxCrashAt), async (job, crashes) => {
-      await checkRunnerCrashRestart(options, job, crashes);
+    fc.asyncProperty(options.jobs, runnerCrashesArbitrary(options.maxCrashes, options.maxCrashAt), async (job, planned) => {
+      const report = await checkRunnerCrashRestart(options, job, planned);
+      jobs++;
+      crashes += report.lives - 1;
+      reranUnits += report.reran.length;
     }),
     settings,
   );
+  if (crashes === 0) throw new Error(`runner contract ${options.name}: no simulated crash struck in ${jobs} runs; lower maxCrashAt`);
+  return { seed: settings.seed ?? 0, jobs, crashes, reranUnits };
 }
 
 /**
@@ -181,7 +202,10 @@ export async function checkRunnerContract<Job>(options: RunnerContractOptions<Jo
 export function describeRunnerContract<Job>(options: RunnerContractOptions<Job>): void {
   describe(`runner contract: ${options.name}`, () => {
     it('restarting after any crash gives the uninterrupted outcome, rerunning only units in flight', async () => {
-      await checkRunnerContract(options);
+      const summary = await checkRunnerContract(options);
+      console.info(
+        `[ckpt] runner contract "${options.name}": seed ${summary.seed}, ${summary.jobs} jobs, ${summary.crashes} crashes, ${summary.reranUnits} in-flight units rerun`,
+      );
     }, options.timeoutMs ?? 120_000);
   });
 }
