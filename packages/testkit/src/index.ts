@@ -30,13 +30,18 @@ export { propertySettings, soakFactor } from './crash/property-settings.js';
 export {
   CrashPropertyViolation,
   SCENARIO_PATH,
+  checkCrashedDisk,
   checkPrefix,
+  emptyScenarioDisk,
   readCheckpoint,
   runJournalScenario,
+  runSessionOnDisk,
   scenarioEvent,
 } from './journal/journal-scenario.js';
 export type {
   CheckpointReader,
+  CrashPhase,
+  CrashedSession,
   JournalScenario,
   JournalScenarioOptions,
   JournalScenarioReport,
@@ -44,8 +49,6 @@ export type {
   JournalStep,
   StorageWrapper,
 } from './journal/journal-scenario.js';
-export { checkCrashedDisk, emptyScenarioDisk, runSessionOnDisk } from './journal/journal-scenario.js';
-export type { CrashedSession } from './journal/journal-scenario.js';
 
 export { CI_WORKLOADS, SOAK_WORKLOADS, exploreCrashStates, fatesOf } from './crash/exhaustive.js';
 export type { CrashStateFailure, ExhaustiveOptions, ExhaustiveReport, ExhaustiveWorkload } from './crash/exhaustive.js';
