@@ -34,7 +34,20 @@ export function crashPointArbitrary(max = 200): fc.Arbitrary<number> {
   return fc.nat({ max });
 }
 
-const FAILING_KINDS: readonly OperationKind[] = ['open', 'write', 'datasync', 'rename', 'syncDir', 'truncate', 'readdir', 'unlink'];
+const FAILING_KINDS: readonly OperationKind[] = [
+  'open',
+  'write',
+  'datasync',
+  'rename',
+  'syncDir',
+  'truncate',
+  'readdir',
+  'unlink',
+  'read',
+  'size',
+  'stat',
+  'close',
+];
 
 /** An injected I/O error: EIO or ENOSPC on the nth call of some kind. */
 export function faultRuleArbitrary(): fc.Arbitrary<FaultRule> {
