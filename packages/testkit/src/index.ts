@@ -55,7 +55,7 @@ export type { CrashStateFailure, ExhaustiveOptions, ExhaustiveReport, Exhaustive
 
 export { runMediaDamage } from './journal/media-damage.js';
 export type { MediaDamage, MediaDamageOutcome } from './journal/media-damage.js';
-export { overTruncating, withoutDatasync, withoutDirectorySync } from './teeth/broken-storage.js';
+export { overTruncating, retryingDatasync, withoutDatasync, withoutDirectorySync } from './teeth/broken-storage.js';
 
 export {
   checkRunnerContract,

@@ -86,6 +86,7 @@ describe('SimulatedStorage', () => {
 
   it('injects EIO and ENOSPC on the nth matching call, including datasync', async () => {
     const storage = new SimulatedStorage({
+      failedSyncLosesWrites: false,
       faults: [
         { kind: 'datasync', nth: 2, code: 'EIO' },
         { kind: 'write', nth: 3, code: 'ENOSPC' },
@@ -104,6 +105,22 @@ describe('SimulatedStorage', () => {
     ]);
     // The failed datasync made nothing durable: the second write is still at the crash's mercy.
     expect(storage.unsyncedWrites()).toHaveLength(1);
+  });
+
+  it('loses the writes of a failed datasync for good by default (fsyncgate), though reads still show them', async () => {
+    const storage = new SimulatedStorage({ faults: [{ kind: 'datasync', nth: 2, code: 'EIO' }] });
+    await storage.mkdir('/d');
+    const file = await storage.open('/d/a', 'create-exclusive');
+    await file.write(bytes(1, 1), 0);
+    await file.datasync();
+    await storage.syncDir('/d');
+    await file.write(bytes(2), 1);
+    await expect(file.datasync()).rejects.toMatchObject({ code: 'EIO' });
+    expect([...(await file.read(0, 2))]).toEqual([1, 2]);
+    await file.write(bytes(3), 2);
+    // A retried datasync succeeds, yet the write the failed one lost never reaches the disk.
+    await file.datasync();
+    expect(storage.crash({ writes: [{ kind: 'keep' }] }).peekFile('/d/a')).toEqual(bytes(1, 1, 3));
   });
 
   it('reports Node-style errors for missing and existing names', async () => {

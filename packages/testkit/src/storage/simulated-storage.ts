@@ -102,6 +102,13 @@ export interface SimulatedStorageOptions {
   readonly faults?: readonly FaultRule[];
   /** Clock for modification times (default: always 0, for determinism). */
   readonly now?: () => number;
+  /**
+   * What a failed (injected) `datasync` does to the writes it should have made durable.
+   * `true` (default, Linux after a writeback error — "fsyncgate"): they are lost for good; the
+   * page cache still shows them but the disk never gets them, not even with a later successful
+   * datasync. `false`: they stay pending, at the next crash's mercy.
+   */
+  readonly failedSyncLosesWrites?: boolean;
 }
 
 type PendingFileOp =
@@ -117,6 +124,8 @@ interface FileNode {
   /** Contents as of the last datasync. */
   synced: Uint8Array;
   pending: PendingFileOp[];
+  /** Writes a failed datasync lost: their ranges keep the disk's old bytes (`base`) for good. */
+  lost: { readonly base: Uint8Array; readonly ranges: readonly (readonly [number, number])[] }[];
   mtimeMs: number;
 }
 
@@ -179,6 +188,8 @@ export class SimulatedStorage implements Storage {
   private readonly faults: readonly FaultRule[];
   private readonly faultCounts: number[];
   private readonly now: () => number;
+  /** @internal */
+  readonly failedSyncLosesWrites: boolean;
   private crashAt: number | undefined;
   private crashedAt: number | undefined;
   private readonly handles = new Set<SimulatedFile>();
@@ -189,6 +200,7 @@ export class SimulatedStorage implements Storage {
     this.faults = options.faults ?? [];
     this.faultCounts = this.faults.map(() => 0);
     this.now = options.now ?? (() => 0);
+    this.failedSyncLosesWrites = options.failedSyncLosesWrites ?? true;
   }
 
   /** Every call made so far, in order. */
@@ -468,7 +480,7 @@ export class SimulatedStorage implements Storage {
   }
 
   private newFile(bytes: Uint8Array, mtimeMs: number): FileNode {
-    return { kind: 'file', id: this.nextId++, buffer: bytes, size: bytes.length, synced: bytes.slice(), pending: [], mtimeMs };
+    return { kind: 'file', id: this.nextId++, buffer: bytes, size: bytes.length, synced: bytes.slice(), pending: [], lost: [], mtimeMs };
   }
 
   private newDir(): DirNode {
@@ -635,9 +647,31 @@ class SimulatedFile implements StorageFile {
   }
 
   async datasync(): Promise<void> {
-    this.check(OperationKind.Datasync);
-    this.node.synced = this.node.buffer.slice(0, this.node.size);
-    this.node.pending = [];
+    try {
+      this.check(OperationKind.Datasync);
+    } catch (error) {
+      if (!(error instanceof SimulatedCrash) && !this.closed && this.storage.failedSyncLosesWrites) this.loseUnsynced();
+      throw error;
+    }
+    const node = this.node;
+    const synced = node.buffer.slice(0, node.size);
+    // Writes lost by an earlier failed datasync never reach the disk.
+    for (const { base, ranges } of node.lost) {
+      for (const [start, end] of ranges) {
+        for (let i = start; i < Math.min(end, synced.length); i++) synced[i] = i < base.length ? base[i]! : 0;
+      }
+    }
+    node.synced = synced;
+    node.pending = [];
+    node.lost = [];
+  }
+
+  /** A failed writeback: the pending writes are marked clean without reaching the disk. */
+  private loseUnsynced(): void {
+    const node = this.node;
+    const ranges = node.pending.filter((op) => op.kind === 'write').map((op) => [op.position, op.position + op.data.length] as const);
+    if (ranges.length > 0) node.lost.push({ base: node.synced.slice(), ranges });
+    node.pending = node.pending.filter((op) => op.kind !== 'write');
   }
 
   async close(): Promise<void> {

@@ -48,3 +48,22 @@ export function withoutDirectorySync(storage: Storage): Storage {
 export function overTruncating(storage: Storage, extraBytes = 1): Storage {
   return wrapFiles(storage, (file) => delegate(file, { truncate: (size) => file.truncate(Math.max(0, size - extraBytes)) }));
 }
+
+/**
+ * Retries a failed fdatasync once and reports success if the retry succeeds — the pattern
+ * "fsyncgate" showed to be wrong: the writes the failed call should have made durable may be
+ * gone for good.
+ */
+export function retryingDatasync(storage: Storage): Storage {
+  return wrapFiles(storage, (file) =>
+    delegate(file, {
+      datasync: async () => {
+        try {
+          await file.datasync();
+        } catch {
+          await file.datasync();
+        }
+      },
+    }),
+  );
+}

@@ -7,7 +7,7 @@ import { propertySettings } from '../crash/property-settings.js';
 import { runJournalScenario } from '../journal/journal-scenario.js';
 import { runMediaDamage } from '../journal/media-damage.js';
 import { salvagingReader } from '../test-support/salvaging-reader.js';
-import { overTruncating, withoutDatasync, withoutDirectorySync } from './broken-storage.js';
+import { overTruncating, retryingDatasync, withoutDatasync, withoutDirectorySync } from './broken-storage.js';
 
 /**
  * A property that cannot fail is worthless. Each deliberately broken journal below breaks one
@@ -43,6 +43,26 @@ describe('the crash properties have teeth', () => {
       console.info(`[ckpt] teeth: "${broken.name}" caught by seed ${String(result.seed)}, path ${String(result.counterexamplePath)}`);
     });
   }
+
+  it('the random crash property catches a journal that retries a failed fdatasync (fsyncgate)', async () => {
+    const settings = propertySettings(300);
+    const withSyncErrors = journalScenarioArbitrary({ faults: false }).chain((scenario) =>
+      fc.array(fc.integer({ min: 1, max: 4 }), { minLength: scenario.sessions.length, maxLength: scenario.sessions.length }).map((nths) => ({
+        ...scenario,
+        sessions: scenario.sessions.map((session, i) => ({ ...session, faults: [{ kind: 'datasync' as const, nth: nths[i]!, code: 'EIO' }] })),
+      })),
+    );
+    // The correct journal fails on the first EIO and acknowledges nothing more: it passes.
+    await fc.assert(fc.asyncProperty(withSyncErrors, (scenario) => runJournalScenario(scenario).then(() => undefined)), propertySettings(100));
+    const result = await fc.check(
+      fc.asyncProperty(withSyncErrors, async (scenario) => {
+        await runJournalScenario(scenario, { wrapStorage: retryingDatasync });
+      }),
+      settings,
+    );
+    expect(result.failed, `not caught in ${String(settings.numRuns)} runs (seed ${String(settings.seed)})`).toBe(true);
+    console.info(`[ckpt] teeth: "retries a failed fdatasync" caught: ${String((result.errorInstance as Error | undefined)?.message)}`);
+  });
 
   const workloadSteps = fc.array(journalStepArbitrary(), { minLength: 2, maxLength: 10 });
   const damage = fc.record({ record: fc.nat(), byte: fc.nat(), mask: fc.integer({ min: 1, max: 255 }) });
