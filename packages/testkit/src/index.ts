@@ -25,7 +25,7 @@ export {
   writeFateArbitrary,
 } from './crash/crash-arbitraries.js';
 export type { JournalScenarioArbitraryOptions } from './crash/crash-arbitraries.js';
-export { propertySettings, soakFactor } from './crash/property-settings.js';
+export { propertySettings, soakFactor, teethSettings } from './crash/property-settings.js';
 
 export {
   CrashPropertyViolation,

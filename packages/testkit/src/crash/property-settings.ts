@@ -24,3 +24,12 @@ export function soakFactor(env: NodeJS.ProcessEnv = process.env): number {
   const n = Number(soak);
   return Number.isFinite(n) && n > 1 ? n : 100;
 }
+
+/**
+ * Settings for a check that must find a counterexample (the teeth tests): like
+ * {@link propertySettings}, but never fewer than `minimumRuns`, whatever `CKPT_RUNS` says.
+ */
+export function teethSettings<T>(minimumRuns: number, env: NodeJS.ProcessEnv = process.env): fc.Parameters<T> {
+  const settings = propertySettings<T>(minimumRuns, env);
+  return { ...settings, numRuns: Math.max(minimumRuns, settings.numRuns ?? 0) };
+}

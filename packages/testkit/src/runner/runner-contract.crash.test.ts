@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { propertySettings } from '../crash/property-settings.js';
+import { teethSettings } from '../crash/property-settings.js';
 import { sampleJobs, sampleRunner, type SampleJob, type SampleRunnerFlaw } from '../test-support/sample-runner.js';
 import { checkRunnerCrashRestart, describeRunnerContract, runnerCrashesArbitrary, type RunnerCrash } from './runner-contract.js';
 
@@ -11,7 +11,7 @@ describe('the runner contract has teeth', () => {
   for (const flaw of flaws) {
     it(`catches a runner that ${flaw.replace(/-/g, ' ')}`, async () => {
       const options = { name: flaw, runner: (effects: Parameters<typeof sampleRunner>[0]) => sampleRunner(effects, flaw), jobs: sampleJobs };
-      const settings = propertySettings<[SampleJob, RunnerCrash[]]>(300);
+      const settings = teethSettings<[SampleJob, RunnerCrash[]]>(300);
       const result = await fc.check(
         fc.asyncProperty(sampleJobs, runnerCrashesArbitrary(), async (job, crashes) => {
           await checkRunnerCrashRestart(options, job, crashes);

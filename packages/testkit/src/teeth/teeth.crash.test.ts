@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { journalScenarioArbitrary, journalStepArbitrary } from '../crash/crash-arbitraries.js';
 import { CI_WORKLOADS, exploreCrashStates } from '../crash/exhaustive.js';
-import { propertySettings } from '../crash/property-settings.js';
+import { propertySettings, teethSettings } from '../crash/property-settings.js';
 import { runJournalScenario } from '../journal/journal-scenario.js';
 import { runMediaDamage } from '../journal/media-damage.js';
 import { salvagingReader } from '../test-support/salvaging-reader.js';
@@ -32,7 +32,7 @@ describe('the crash properties have teeth', () => {
     });
 
     it(`the random crash property catches a journal that ${broken.name}`, async () => {
-      const settings = propertySettings(300);
+      const settings = teethSettings(300);
       const result = await fc.check(
         fc.asyncProperty(journalScenarioArbitrary({ faults: false }), async (scenario) => {
           await runJournalScenario(scenario, { wrapStorage: broken.wrap });
@@ -45,7 +45,7 @@ describe('the crash properties have teeth', () => {
   }
 
   it('the random crash property catches a journal that retries a failed fdatasync (fsyncgate)', async () => {
-    const settings = propertySettings(300);
+    const settings = teethSettings(300);
     const withSyncErrors = journalScenarioArbitrary({ faults: false }).chain((scenario) =>
       fc.array(fc.integer({ min: 1, max: 4 }), { minLength: scenario.sessions.length, maxLength: scenario.sessions.length }).map((nths) => ({
         ...scenario,
@@ -81,7 +81,7 @@ describe('the crash properties have teeth', () => {
   });
 
   it('the media-damage property catches a reader that accepts a mid-log CRC failure', async () => {
-    const settings = propertySettings(300);
+    const settings = teethSettings(300);
     const result = await fc.check(
       fc.asyncProperty(workloadSteps, damage, async (steps, where) => {
         await runMediaDamage(steps, where, { read: salvagingReader });
