@@ -1,11 +1,11 @@
 import { Engine, Fold, type CheckpointState, type Runner, type RunResult } from '@ckpt/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { crashPlanArbitrary } from '../crash/crash-arbitraries.js';
+import { crashPlanArbitrary, faultRuleArbitrary } from '../crash/crash-arbitraries.js';
 import { propertySettings } from '../crash/property-settings.js';
 import { readCheckpoint } from '../journal/journal-scenario.js';
 import { MemoryLocker } from '../storage/memory-locker.js';
-import { SimulatedStorage, type CrashPlan } from '../storage/simulated-storage.js';
+import { SimulatedStorage, type CrashPlan, type FaultRule } from '../storage/simulated-storage.js';
 
 /**
  * Given to the runner factory for each process life: the runner calls `ran(unit)` at the
@@ -40,11 +40,19 @@ export interface RunnerContractOptions<Job> {
 export interface RunnerCrash {
   readonly at: number;
   readonly plan: CrashPlan;
+  /**
+   * An I/O error injected in this life. If it strikes first, the life ends on its own (the
+   * run fails); the machine then loses power anyway, as if the operator stopped it, and the
+   * job is rerun: nothing acknowledged before the error may be lost or redone.
+   */
+  readonly fault?: FaultRule;
 }
 
 /** What happened in one checked run. */
 export interface RunnerContractReport {
   readonly outcome: RunResult['outcome'];
+  /** Lives ended by an injected I/O error (then a power loss) rather than a crash. */
+  readonly faulted: number;
   /** Process lives, the final uninterrupted one included. */
   readonly lives: number;
   /** Units whose effect ran more than once (each was in flight at a crash). */
@@ -122,9 +130,13 @@ export async function checkRunnerCrashRestart<Job>(
   // Units the last crash left recorded complete: the next life must not touch them.
   let forbidden: ReadonlySet<string> = new Set();
   let lives = 0;
+  let faultedLives = 0;
   for (let i = 0; ; i++) {
     const crash = crashes[i];
-    const storage = disk.crash({}, crash !== undefined ? { crashAt: crash.at } : {});
+    const storage = disk.crash(
+      {},
+      crash !== undefined ? { crashAt: crash.at, ...(crash.fault !== undefined && { faults: [crash.fault] }) } : {},
+    );
     const life = await runLife(options, job, storage);
     lives++;
     for (const [unit, count] of life.ran) {
@@ -134,7 +146,9 @@ export async function checkRunnerCrashRestart<Job>(
       }
       totals.set(unit, (totals.get(unit) ?? 0) + count);
     }
-    if (!storage.crashed) {
+    const faulted = storage.operations.some((operation) => operation.error === 'EIO' || operation.error === 'ENOSPC');
+    if (faulted && !storage.crashed) faultedLives++;
+    if (!storage.crashed && !faulted) {
       if (life.result === undefined) throw new Error(`life ${lives} (no crash) threw: ${String(life.error)}`);
       expect(life.result.outcome, `outcome after ${lives - 1} crash(es)`).toBe(clean.result.outcome);
       expect(completedSummary(life.result.state), `completed units after ${lives - 1} crash(es)`).toEqual(
@@ -142,9 +156,10 @@ export async function checkRunnerCrashRestart<Job>(
       );
       expect([...totals.keys()].sort(), 'units that had effects').toEqual([...clean.ran.keys()].sort());
       const reran = [...totals].filter(([, n]) => n > 1).map(([unit]) => unit).sort();
-      return { outcome: life.result.outcome, lives, reran };
+      return { outcome: life.result.outcome, faulted: faultedLives, lives, reran };
     }
     if (crash === undefined) throw new Error(`life ${lives} crashed without a planned crash`);
+    // Lose power now if the injected error ended the life first.
     disk = storage.crash(crash.plan);
     const recovered = await readCheckpoint(disk, PATH, fold);
     forbidden = new Set(recovered ? recovered.completed.keys() : []);
@@ -156,7 +171,17 @@ export async function checkRunnerCrashRestart<Job>(
 
 /** The arbitrary of crash sequences used by the contract. */
 export function runnerCrashesArbitrary(maxCrashes = 3, maxCrashAt = 32): fc.Arbitrary<RunnerCrash[]> {
-  return fc.array(fc.record({ at: fc.nat({ max: maxCrashAt }), plan: crashPlanArbitrary() }), { maxLength: maxCrashes });
+  return fc.array(
+    fc.record(
+      {
+        at: fc.nat({ max: maxCrashAt }),
+        plan: crashPlanArbitrary(),
+        fault: faultRuleArbitrary(),
+      },
+      { requiredKeys: ['at', 'plan'] },
+    ),
+    { maxLength: maxCrashes },
+  );
 }
 
 /** Totals of a {@link checkRunnerContract} run. */
@@ -165,6 +190,8 @@ export interface RunnerContractSummary {
   readonly jobs: number;
   /** Simulated power losses that struck (planned crash points past a life's end do not count). */
   readonly crashes: number;
+  /** Lives ended by an injected I/O error. */
+  readonly faults: number;
   /** Units whose effect ran again because a crash caught them in flight. */
   readonly reranUnits: number;
 }
@@ -177,18 +204,20 @@ export async function checkRunnerContract<Job>(options: RunnerContractOptions<Jo
   const settings = propertySettings<[Job, RunnerCrash[]]>(options.numRuns ?? 100);
   let jobs = 0;
   let crashes = 0;
+  let faults = 0;
   let reranUnits = 0;
   await fc.assert(
     fc.asyncProperty(options.jobs, runnerCrashesArbitrary(options.maxCrashes, options.maxCrashAt), async (job, planned) => {
       const report = await checkRunnerCrashRestart(options, job, planned);
       jobs++;
-      crashes += report.lives - 1;
+      crashes += report.lives - 1 - report.faulted;
+      faults += report.faulted;
       reranUnits += report.reran.length;
     }),
     settings,
   );
   if (crashes === 0) throw new Error(`runner contract ${options.name}: no simulated crash struck in ${jobs} runs; lower maxCrashAt`);
-  return { seed: settings.seed ?? 0, jobs, crashes, reranUnits };
+  return { seed: settings.seed ?? 0, jobs, crashes, faults, reranUnits };
 }
 
 /**
@@ -204,7 +233,7 @@ export function describeRunnerContract<Job>(options: RunnerContractOptions<Job>)
     it('restarting after any crash gives the uninterrupted outcome, rerunning only units in flight', async () => {
       const summary = await checkRunnerContract(options);
       console.info(
-        `[ckpt] runner contract "${options.name}": seed ${summary.seed}, ${summary.jobs} jobs, ${summary.crashes} crashes, ${summary.reranUnits} in-flight units rerun`,
+        `[ckpt] runner contract "${options.name}": seed ${summary.seed}, ${summary.jobs} jobs, ${summary.crashes} crashes, ${summary.faults} lives ended by I/O errors, ${summary.reranUnits} in-flight units rerun`,
       );
     }, options.timeoutMs ?? 120_000);
   });
