@@ -30,6 +30,42 @@ function effects(): { unit: string; attempt: number }[] {
     });
 }
 
+/** Whether `pid` is gone (a zombie awaiting its reaper counts as gone: it runs no code). */
+function isGone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return true;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return true;
+  }
+}
+
+describe('killAndRerun', () => {
+  it('kills the whole process group, grandchildren included, then reruns until exit 0', async () => {
+    const spawning = fileURLToPath(new URL('../test-support/spawning-job.mjs', import.meta.url));
+    const report = await killAndRerun({
+      command: process.execPath,
+      args: [spawning, join(dir, 'marker')],
+      killOn: (event) => (event as { type?: string }).type === 'grandchild',
+      killAtMostAfter: 1,
+      kills: 1,
+      seed: 1,
+      log: () => undefined,
+    });
+    expect(report.runs.map((r) => [r.killed, r.signal, r.exitCode])).toEqual([
+      [true, 'SIGKILL', null],
+      [false, null, 0],
+    ]);
+    const { pid } = JSON.parse(report.runs[0]!.stdout[0]!) as { pid: number };
+    expect(isGone(pid), `grandchild ${pid} survived the group kill`).toBe(true);
+  });
+});
+
 describe('killAndRerun on a real process using the core engine', () => {
   it('SIGKILLs the group at completion events; the reruns finish the job, repeating only the unit in flight', async () => {
     const report = await killAndRerun({
