@@ -1,2 +1,78 @@
-/** @ckpt/testkit (work in progress). */
-export const PACKAGE_NAME = '@ckpt/testkit';
+/**
+ * @ckpt/testkit: a simulated disk that can lose power after any operation, crash plans as
+ * fast-check arbitraries, crash properties for the journal, a bounded exhaustive explorer,
+ * a crash-restart contract suite for runners, and a kill -9 harness for real processes.
+ */
+export { SimulatedCrash, isSimulatedCrash } from './storage/simulated-crash.js';
+export { OperationKind, SimulatedStorage } from './storage/simulated-storage.js';
+export type {
+  CrashPlan,
+  FaultRule,
+  OperationRecord,
+  SimulatedStorageOptions,
+  UnsyncedWrite,
+  WriteFate,
+} from './storage/simulated-storage.js';
+export { MemoryLocker } from './storage/memory-locker.js';
+
+export {
+  crashPlanArbitrary,
+  crashPointArbitrary,
+  faultRuleArbitrary,
+  journalScenarioArbitrary,
+  journalSessionArbitrary,
+  journalStepArbitrary,
+  writeFateArbitrary,
+} from './crash/crash-arbitraries.js';
+export type { JournalScenarioArbitraryOptions } from './crash/crash-arbitraries.js';
+export { propertySettings, soakFactor, teethSettings } from './crash/property-settings.js';
+
+export {
+  CrashPropertyViolation,
+  SCENARIO_PATH,
+  checkCrashedDisk,
+  checkPrefix,
+  emptyScenarioDisk,
+  readCheckpoint,
+  runJournalScenario,
+  runSessionOnDisk,
+  scenarioEvent,
+} from './journal/journal-scenario.js';
+export type {
+  CheckpointReader,
+  CrashPhase,
+  CrashedSession,
+  JournalScenario,
+  JournalScenarioOptions,
+  JournalScenarioReport,
+  JournalSession,
+  JournalStep,
+  StorageWrapper,
+} from './journal/journal-scenario.js';
+
+export { CI_WORKLOADS, SOAK_WORKLOADS, exploreCrashStates, fatesOf } from './crash/exhaustive.js';
+export type { CrashStateFailure, ExhaustiveOptions, ExhaustiveReport, ExhaustiveWorkload } from './crash/exhaustive.js';
+
+export { runMediaDamage } from './journal/media-damage.js';
+export type { MediaDamage, MediaDamageOutcome } from './journal/media-damage.js';
+export { overTruncating, retryingDatasync, withoutDatasync, withoutDirectorySync } from './teeth/broken-storage.js';
+
+export {
+  checkRunnerContract,
+  checkRunnerCrashRestart,
+  describeRunnerContract,
+  runnerCrashesArbitrary,
+} from './runner/runner-contract.js';
+export type {
+  EffectRecorder,
+  RunnerContractOptions,
+  RunnerContractReport,
+  RunnerContractSummary,
+  RunnerCrash,
+} from './runner/runner-contract.js';
+
+export { killAndRerun } from './process/kill-and-rerun.js';
+export type { KillAndRerunOptions, KillAndRerunReport, RunOutcome } from './process/kill-and-rerun.js';
+
+export { STORAGE_CONTRACT, describeStorageContract } from './storage/storage-contract.js';
+export type { StorageUnderTest } from './storage/storage-contract.js';
