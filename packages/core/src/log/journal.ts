@@ -316,7 +316,16 @@ export class Journal {
   /** Rewrites the file as header + snapshot now (normally automatic, past the threshold). */
   async compact(): Promise<void> {
     this.throwIfFailed(undefined);
-    await this.runExclusive(() => this.compactNow());
+    await this.runExclusive(async () => {
+      try {
+        await this.compactNow();
+      } catch (error) {
+        // As for automatic compaction: the sequence number is taken and the file may or may
+        // not have been replaced, so this writer stops (the file on disk is valid either way).
+        this.fail(error instanceof CkptError ? error : new StorageIoError(this.path, 'compaction', { cause: error }));
+        throw this.failure;
+      }
+    });
   }
 
   /** Writes and syncs everything appended, then closes the file. Idempotent. */
@@ -403,7 +412,7 @@ export class Journal {
       // one (which would cost a second fdatasync per round).
       this.flushing = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flushLoop()).finally(() => {
         this.flushing = undefined;
-        if (!this.failure && (this.pending.length > 0 || this.syncWaiters.length > 0)) this.kick();
+        if (!this.failure && (this.pending.length > 0 || this.needsSync())) this.kick();
       });
     }
   }
