@@ -43,13 +43,18 @@ export interface JournalOptions {
   readonly durability?: Durability;
   /**
    * Rewrite the file as header + snapshot once the records after the last snapshot exceed
-   * `minBytes` and twice the snapshot's size (default 1 MiB); `false` keeps the whole history.
+   * `minBytes` and twice the snapshot's size (default 256 KiB); `false` keeps the whole history.
    */
   readonly compaction?: { readonly minBytes: number } | false;
   /** The writer lock; checked before every write. */
   readonly lock?: LockHandle;
   /** Clock for epoch records (default Date.now). */
   readonly now?: () => number;
+  /**
+   * Source of the salts and temporary file names (default node:crypto's randomBytes); a seeded
+   * one makes a simulated run write the same bytes every time it replays.
+   */
+  readonly randomBytes?: (size: number) => Uint8Array;
   /** This writer session, recorded in its epoch record. */
   readonly session?: { readonly pid: number; readonly host: string };
   /**
@@ -107,6 +112,7 @@ export class Journal {
   private readonly compactionBytes: number | undefined;
   private readonly lock: LockHandle | undefined;
   private readonly now: () => number;
+  private readonly random: (size: number) => Uint8Array;
   private readonly live = new Subject<LogEntry>();
 
   /** Records queued and not yet written. */
@@ -145,6 +151,7 @@ export class Journal {
     this.compactionBytes = options.compaction === false ? undefined : (options.compaction?.minBytes ?? DEFAULT_COMPACTION_BYTES);
     this.lock = options.lock;
     this.now = options.now ?? Date.now;
+    this.random = options.randomBytes ?? randomBytes;
     this.saltCrc = saltCrcOf(header.salt);
     this.writtenSeq = nextSeq - 1;
     this.durableSeq = nextSeq - 1;
@@ -159,8 +166,9 @@ export class Journal {
   static async create(path: string, identity: JobIdentity, options: JournalOptions): Promise<Journal> {
     const { storage } = options;
     const now = options.now ?? Date.now;
+    const random = options.randomBytes ?? randomBytes;
     const header = encodeHeader({
-      salt: randomBytes(8),
+      salt: random(8),
       firstSeq: 1,
       createdAt: now(),
       identityBytes: encodePayload(identity),
@@ -170,7 +178,7 @@ export class Journal {
     bytes.set(header, 0);
     const saltCrc = saltCrcOf(header.subarray(16, 24));
     frameRecord(bytes, header.length, { type: RecordType.Epoch, seq: 1, payload: epochPayload }, saltCrc, 0);
-    const file = await writeReplacing(storage, path, 'new', bytes);
+    const file = await writeReplacing(storage, path, 'new', bytes, random);
     const reading = readLogBytes(path, bytes, options.fold);
     return new Journal(path, file, reading.header, identity, reading.state, 1, 2, bytes.length, reading.snapshotEnd, options, {
       truncatedBytes: 0,
@@ -534,7 +542,7 @@ export class Journal {
     const seq = this.nextSeq++;
     const covered = this.pending.length;
     const headerBytes = encodeHeader({
-      salt: randomBytes(8),
+      salt: this.random(8),
       firstSeq: seq,
       createdAt: this.header.createdAt,
       identityBytes: encodePayload(this.identity),
@@ -543,7 +551,7 @@ export class Journal {
     bytes.set(headerBytes, 0);
     const salt = headerBytes.slice(16, 24);
     frameRecord(bytes, headerBytes.length, { type: RecordType.Snapshot, seq, payload }, saltCrcOf(salt), 0);
-    const file = await writeReplacing(this.storage, this.path, 'compact', bytes);
+    const file = await writeReplacing(this.storage, this.path, 'compact', bytes, this.random);
     const previous = this.file;
     this.file = file;
     this.header = { ...this.header, salt, firstSeq: seq, headerLength: headerBytes.length };
@@ -588,8 +596,14 @@ function epochRecord(epoch: number, options: JournalOptions, now: number) {
  * syncs the directory. Returns the open file (now at `path`). On failure the temporary file is
  * removed and `path` is as it was.
  */
-async function writeReplacing(storage: Storage, path: string, purpose: 'new' | 'compact', bytes: Uint8Array): Promise<StorageFile> {
-  const temporary = `${path}.${purpose}-${randomBytes(8).toString('hex')}.tmp`;
+async function writeReplacing(
+  storage: Storage,
+  path: string,
+  purpose: 'new' | 'compact',
+  bytes: Uint8Array,
+  random: (size: number) => Uint8Array,
+): Promise<StorageFile> {
+  const temporary = `${path}.${purpose}-${Buffer.from(random(8)).toString('hex')}.tmp`;
   const dir = dirname(path);
   let file: StorageFile | undefined;
   let step = 'creating';

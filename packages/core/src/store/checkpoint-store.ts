@@ -6,7 +6,7 @@ import { cloneState, type CheckpointState } from '../fold/state.js';
 import { FileLocker } from '../lock/file-locker.js';
 import type { Locker } from '../lock/locker.js';
 import { sameIdentity, type JobIdentity } from '../log/identity.js';
-import { Journal, type Durability, type RecoveryReport } from '../log/journal.js';
+import { Journal, type Durability, type JournalOptions, type RecoveryReport } from '../log/journal.js';
 import { MemoryLog, type EventLog } from '../log/memory-log.js';
 import { readIdentity, readLog } from '../log/read-log.js';
 import { NodeStorage } from '../storage/node-storage.js';
@@ -60,6 +60,8 @@ export interface StoreEnvironment {
   readonly locker?: Locker;
   readonly reducers?: readonly ExtensionReducer[];
   readonly now?: () => number;
+  /** Source of salts and temporary names (see {@link JournalOptions.randomBytes}). */
+  readonly randomBytes?: (size: number) => Uint8Array;
   readonly durability?: Durability;
   readonly compaction?: { readonly minBytes: number } | false;
 }
@@ -129,6 +131,7 @@ export async function openCheckpoint(options: CheckpointOptions, environment: St
       ...(environment.durability !== undefined && { durability: environment.durability }),
       ...(environment.compaction !== undefined && { compaction: environment.compaction }),
       ...(environment.now !== undefined && { now: environment.now }),
+      ...(environment.randomBytes !== undefined && { randomBytes: environment.randomBytes }),
       ...(options.checkState !== undefined && { checkRecovered: options.checkState }),
     };
     const resume = existsNow && usage !== CheckpointUsage.Never;

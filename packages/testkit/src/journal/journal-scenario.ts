@@ -54,7 +54,7 @@ export interface JournalScenarioOptions {
   /**
    * What the writer does after an explicit `compact()` rejects without a crash (an injected
    * I/O error): `stop` using the journal (default), or `continue` appending. `continue` exposes
-   * a core bug (see docs/testing.md, "Known core issues"): the failed compaction consumed a
+   * a core bug (see docs/testing-restart-semantics.md, "Known core issues"): the failed compaction consumed a
    * sequence number, so later records leave a hole that recovery treats as a torn tail, and a
    * `sync()` with nothing appended since spins forever in a microtask loop.
    */

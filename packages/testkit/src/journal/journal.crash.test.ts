@@ -43,7 +43,7 @@ describe('Journal under simulated power loss', () => {
       const runs = await Promise.all([0, 1].map(async () => {
         const crashed = await runSessionOnDisk(await emptyScenarioDisk(), session, scenario.compaction, [], 0);
         return {
-          // Temporary names are random in core (see docs/testing.md); everything else must match.
+          // Temporary names are random in core (see docs/testing-restart-semantics.md); everything else must match.
           operations: crashed.storage.operations.map((o) => [o.kind, o.position, o.length, o.error]),
           appended: crashed.history.length,
           acknowledged: crashed.acknowledged,

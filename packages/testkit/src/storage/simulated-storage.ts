@@ -5,7 +5,7 @@ import { SimulatedCrash, storageError } from './simulated-crash.js';
 /**
  * An in-memory disk that remembers what is durable and what only sits in the page cache, so a
  * test can pull the plug after any operation and look at what a real machine could show after
- * power loss (the fault model is in docs/testing.md):
+ * power loss (the fault model is in docs/testing-restart-semantics.md):
  *
  * - file data and size are durable after `datasync`; each write since then survives a crash
  *   whole, not at all, torn at any byte, or torn with the rest of its 512-byte sector garbled;
