@@ -87,9 +87,13 @@ describe('ckpt copy', () => {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
+    let interrupted = false;
     child.stdout.on('data', (chunk: Buffer) => {
       out += chunk.toString();
-      if (out.includes('transfer/checkpoint')) child.kill('SIGINT');
+      if (!interrupted && out.includes('transfer/checkpoint')) {
+        interrupted = true;
+        child.kill('SIGINT');
+      }
     });
     const code = await new Promise((r) => child.once('close', r));
     expect(code).toBe(130);

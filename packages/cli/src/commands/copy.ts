@@ -1,6 +1,7 @@
 import { formatBytes, formatDuration, InvalidInputError, isCkptError, parseDuration, parseSize } from '@ckpt/core';
 import { copyFile, loadNetmap, type RetryPolicy, type TransferEvent, type TransferProgress } from '@ckpt/file-transfer';
 import type { CopyVerbOptions } from '../cli.js';
+import { onInterrupt } from '../interrupt.js';
 import { colors, writeJsonLine, type CliIo } from '../output.js';
 
 function parseCount(text: string | number, where: string): number {
@@ -88,9 +89,7 @@ export async function copyCommand(source: string, destination: string, options: 
   const view = !options.json && io.stderr.isTTY ? new ProgressView(io) : undefined;
 
   const controller = new AbortController();
-  const onSignal = () => controller.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const stopListening = onInterrupt(io, () => controller.abort());
   const began = Date.now();
   try {
     const result = await copyFile({
@@ -135,7 +134,6 @@ export async function copyCommand(source: string, destination: string, options: 
     }
     throw error;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stopListening();
   }
 }

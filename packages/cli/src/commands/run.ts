@@ -4,6 +4,7 @@ import { ControlFlowRunner, coerceText, loadPackageFile, type Package, type RunN
 import type { RunVerbOptions } from '../cli.js';
 import { copyTaskPlugin } from './copy-task.js';
 import { ExitCode, exitCodeOf } from '../exit-codes.js';
+import { onInterrupt } from '../interrupt.js';
 import { colors, reportError, writeJsonLine, type CliIo } from '../output.js';
 
 /** Task plug-ins `ckpt run` offers to packages: the file-transfer runner's `copy`. */
@@ -76,12 +77,10 @@ export async function runCommand(file: string, options: RunVerbOptions, io: CliI
   io.stdout.on('error', ignoreBrokenPipe);
 
   const controller = new AbortController();
-  const onSignal = (signal: NodeJS.Signals) => {
+  const stopListening = onInterrupt(io, (signal) => {
     view.interrupting(signal);
     controller.abort();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  });
   try {
     const runner = new ControlFlowRunner({ plugins });
     const execution = await new Engine().open(
@@ -111,8 +110,7 @@ export async function runCommand(file: string, options: RunVerbOptions, io: CliI
     }
     throw error;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stopListening();
   }
 }
 

@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises';
 import { InvalidInputError, parseDuration } from '@ckpt/core';
 import { loadNetmap, NodeServer, parseAddress, type ServerEvent } from '@ckpt/file-transfer';
 import type { ServeVerbOptions } from '../cli.js';
+import { onInterrupt } from '../interrupt.js';
 import { writeJsonLine, type CliIo } from '../output.js';
 
 function describe(event: ServerEvent): string | undefined {
@@ -45,12 +46,15 @@ export async function serveCommand(options: ServeVerbOptions, io: CliIo): Promis
   const bound = await server.listen();
   if (options.json) writeJsonLine(io, { type: 'serve/listening', host: bound.host, port: bound.port, node: options.name, root: options.root });
   else io.stdout.write(`node ${options.name} listening on ${bound.host}:${bound.port}, root ${options.root}\n`);
+  let stopListening = () => undefined as void;
   const signal = await new Promise<string>((resolve) => {
-    const on = (name: string) => () => resolve(name);
-    process.once('SIGINT', on('SIGINT'));
-    process.once('SIGTERM', on('SIGTERM'));
+    stopListening = onInterrupt(io, resolve);
   });
-  await server.close();
+  try {
+    await server.close();
+  } finally {
+    stopListening();
+  }
   if (options.json) writeJsonLine(io, { type: 'serve/stopped', signal });
   else io.stdout.write(`node ${options.name} stopped (${signal}); unfinished transfers resume on the next copy\n`);
   return 130;

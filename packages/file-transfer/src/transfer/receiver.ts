@@ -80,11 +80,18 @@ export const receiveRunner: Runner<ReceiveJob> = {
   run(job, context) {
     return new Observable<EventEmission>((subscriber) => {
       let stopped = false;
-      const emit = (events: readonly CkptEvent[]) => {
-        if (stopped) return;
-        subscriber.next(events.length === 1 ? events[0]! : events);
+      const announce = (events: readonly CkptEvent[]) => {
         for (const event of events) if (event.type.startsWith('transfer/')) job.onEvent?.(event as TransferEvent);
       };
+      /** Records `events`; announces them to `onEvent` now, or (`announce: false`) leaves that to the caller. */
+      const emit: Emit = Object.assign(
+        (events: readonly CkptEvent[], options: { readonly announce?: boolean } = {}) => {
+          if (stopped) return;
+          subscriber.next(events.length === 1 ? events[0]! : events);
+          if (options.announce !== false) announce(events);
+        },
+        { announce },
+      );
       receive(job, context, emit, () => stopped).then(
         () => subscriber.complete(),
         (error: unknown) => subscriber.error(error),
@@ -107,7 +114,13 @@ async function exists(path: string): Promise<boolean> {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function receive(job: ReceiveJob, context: RunContext, emit: (events: readonly CkptEvent[]) => void, stopped: () => boolean): Promise<void> {
+/** Records events for the engine; `announce` tells `onEvent` about events recorded unannounced. */
+interface Emit {
+  (events: readonly CkptEvent[], options?: { readonly announce?: boolean }): void;
+  announce: (events: readonly CkptEvent[]) => void;
+}
+
+async function receive(job: ReceiveJob, context: RunContext, emit: Emit, stopped: () => boolean): Promise<void> {
   const { destination, source } = job;
   const partialPath = partialPathOf(destination);
   if (job.retry) emit([{ type: 'transfer/retry', ...job.retry }]);
@@ -193,10 +206,15 @@ async function receive(job: ReceiveJob, context: RunContext, emit: (events: read
         try {
           if (syncError !== undefined) return;
           await file.datasync();
-          emit([
+          const checkpoint: CkptEvent[] = [
             { type: 'transfer/checkpoint', offset: position.offset, chain: position.chain },
             { type: 'cursor-set', unit: 'data', cursor: { offset: position.offset, chain: position.chain } },
-          ]);
+          ];
+          emit(checkpoint, { announce: false });
+          // A checkpoint is announced (--json, progress) only once its record is durable, so
+          // whoever sees it may rely on it: a kill right after resumes at least from there.
+          await context.durable();
+          emit.announce(checkpoint);
         } catch (error) {
           syncError ??= error;
         } finally {
