@@ -1,0 +1,75 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, statSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+
+const MAIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../dist/main.js');
+let dir: string;
+const started: ChildProcess[] = [];
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ckpt-serve-kill-'));
+});
+afterEach(async () => {
+  for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const { port } = server.address() as { port: number };
+  await new Promise((done) => server.close(done));
+  return port;
+}
+
+/** Starts `ckpt serve` and resolves once it listens. */
+async function serve(port: number): Promise<ChildProcess> {
+  const server = spawn(process.execPath, [MAIN, 'serve', '--root', 'root', '--listen', `127.0.0.1:${port}`, '--name', 'beta', '--netmap', 'netmap.yaml', '--json'], {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  started.push(server);
+  await new Promise<void>((ready, fail) => {
+    let out = '';
+    server.once('exit', (code) => fail(new Error(`ckpt serve exited with ${code}: ${out}`)));
+    server.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('listening')) ready();
+    });
+  });
+  return server;
+}
+
+it('kill -9 of the receiving server mid-push: the client retries, the restarted server resumes from its checkpoint', async () => {
+  const port = await freePort();
+  await mkdir(join(dir, 'root'));
+  await writeFile(join(dir, 'netmap.yaml'), `nodes:\n  alpha: { address: 127.0.0.1:1, secret: "a-secret" }\n  beta: { address: 127.0.0.1:${port}, secret: "b-secret" }\n`);
+  const data = randomBytes(64 * 1024 * 1024);
+  await writeFile(join(dir, 'a'), data);
+  const first = await serve(port);
+  const client = spawn(
+    process.execPath,
+    [MAIN, 'copy', 'a', 'ckpt://beta/in/a', '--netmap', 'netmap.yaml', '--node', 'alpha', '--json', '--checkpoint-interval', '1MiB', '--short-retries', '20', '--short-wait', '250ms'],
+    { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  started.push(client);
+  let out = '';
+  client.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const clientExit = new Promise<number | null>((done) => client.once('close', done));
+  const partial = join(dir, 'root', 'in', '.a.ckpt-part');
+  await expect.poll(() => (existsSync(partial) ? statSync(partial).size : 0), { timeout: 60_000, interval: 10 }).toBeGreaterThan(8 * 1024 * 1024);
+  first.kill('SIGKILL');
+  await new Promise((done) => first.once('close', done));
+  await serve(port);
+  expect(await clientExit, out).toBe(0);
+  const lines = out.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+  expect(lines.some((line) => line['type'] === 'transfer/retry')).toBe(true);
+  expect(lines.at(-1)).toMatchObject({ type: 'transfer-completed', bytes: data.length });
+  expect(Number(lines.at(-1)!['resumedFrom'])).toBeGreaterThan(0);
+  expect((await readFile(join(dir, 'root', 'in', 'a'))).equals(data)).toBe(true);
+});
