@@ -1,4 +1,9 @@
 /** Entry point of the `ckpt` command. */
 import { main } from './cli.js';
 
+// Past a file-size limit (ulimit -f) the kernel sends SIGXFSZ, whose default action kills the
+// process without a word. Caught, the write fails with EFBIG instead, and the verb reports it
+// like a full disk: a clear error naming the file, the checkpoint kept, a rerun resumes.
+process.on('SIGXFSZ', () => undefined);
+
 process.exitCode = await main(process.argv.slice(2));
