@@ -232,3 +232,16 @@ steps:
     expect(err).toMatch(/warning: configuration differs .* for marker; the captured values are used/);
   });
 });
+
+describe('the run view on a terminal', () => {
+  it('shows the running step live below the log, then its result', async () => {
+    const file = await writePackage(`id: p\nversion: 1\nsteps:\n  - { id: slow, exec: [sh, -c, 'sleep 0.3'] }\n`);
+    const io = captureIo();
+    Object.assign(io.stdout, { isTTY: true });
+    expect(await runCommand(file, {}, io)).toBe(0);
+    const out = io.out();
+    expect(out).toContain('⋯ slow  running for');
+    expect(out).toContain('\u001b[1A\u001b[2K');
+    expect(out).toMatch(/✓ slow {2}done/);
+  });
+});

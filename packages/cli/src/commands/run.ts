@@ -5,6 +5,7 @@ import type { RunVerbOptions } from '../cli.js';
 import { copyTaskPlugin } from './copy-task.js';
 import { ExitCode, exitCodeOf } from '../exit-codes.js';
 import { onInterrupt } from '../interrupt.js';
+import { LiveStatus } from '../live-status.js';
 import { colors, reportError, writeJsonLine, type CliIo } from '../output.js';
 
 /** Task plug-ins `ckpt run` offers to packages: the file-transfer runner's `copy`. */
@@ -155,12 +156,17 @@ class JsonView implements View {
 /** The human view: one line per step start and finish, indented by nesting; skips say why. */
 class HumanView implements View {
   private readonly c = colors;
+  /** On a terminal, the steps running now, redrawn below the log with their elapsed time. */
+  private readonly live: LiveStatus | undefined;
   constructor(
     private readonly io: CliIo,
     private readonly pkg: Package,
-  ) {}
+  ) {
+    this.live = io.stdout.isTTY ? new LiveStatus(io.stdout) : undefined;
+  }
   private write(line: string): void {
-    this.io.stdout.write(`${line}\n`);
+    if (this.live) this.live.log(line);
+    else this.io.stdout.write(`${line}\n`);
   }
   private indent(unit: string): string {
     return '  '.repeat(unit.split('/').length - 1);
@@ -185,8 +191,10 @@ class HumanView implements View {
       }
       case 'step-started':
         this.write(`${this.indent(n.unit)}${c.cyan('▶')} ${n.unit}`);
+        this.live?.started(n.unit);
         return;
       case 'step-finished': {
+        this.live?.finished(n.unit);
         const mark = n.result === 'failure' ? c.red('✗') : c.green('✓');
         const how = n.result === 'failure' ? c.red(`failed${n.recorded === 'completed' ? ' (failure path taken)' : ''}`) : n.result === 'completion' ? 'completed' : 'done';
         this.write(`${this.indent(n.unit)}${mark} ${n.unit}  ${how}${n.forced ? c.yellow(' (forced)') : ''}  ${c.dim(formatDuration(n.durationMs))}${n.error ? `\n${this.indent(n.unit)}    ${c.red(n.error)}` : ''}`);
@@ -217,9 +225,11 @@ class HumanView implements View {
     }
   }
   interrupting(signal: string): void {
+    this.live?.stop();
     this.io.stderr.write(`${this.c.yellow(`${signal}: stopping; recording what is done…`)}\n`);
   }
   ended(pkg: Package, settings: Settings, result: Result, code: number): void {
+    this.live?.stop();
     const { c } = this;
     if (result.outcome === 'success') {
       this.write(c.green(`✓ ${pkg.id} succeeded`) + c.dim(` (attempt ${result.attempt}${result.checkpointRemoved ? ', checkpoint deleted' : ''})`));
