@@ -225,6 +225,7 @@ describe('local copy', () => {
           const stopAt = Math.floor(size * crashAt);
           let received = 0;
           const controller = new AbortController();
+          let interrupted = true;
           try {
             await copyFile({
               source,
@@ -237,15 +238,18 @@ describe('local copy', () => {
                 if (p.offset >= stopAt && size > 0 && stopAt < size) controller.abort();
               },
             });
+            interrupted = false;
           } catch (error) {
             expect(error).toBeInstanceOf(InterruptedError);
           }
           const result = await copyFile({ source, destination, checkpointInterval: interval });
           expect(await readFile(destination)).toEqual(data);
-          if (interval > 0 && existsSync(destination)) expect(received - result.resumedFrom).toBeLessThanOrEqual(Math.max(interval, 64 * KiB));
+          // The resend bound applies to a resumed copy; a first run that finished was not interrupted.
+          if (interval > 0 && interrupted) expect(received - result.resumedFrom).toBeLessThanOrEqual(Math.max(interval, 64 * KiB));
         },
       ),
-      { numRuns: 25 },
+      // Pinned: a first run that finished (crash point at the very end) is not a resume (seed -1477757313).
+      { numRuns: 25, examples: [[65_537, 4 * KiB, 1]] },
     );
   });
 });
