@@ -33,6 +33,13 @@ export async function run(ctx) {
   const unpackr = new msgpackr.Unpackr({ useRecords: false, structuredClone: false, mapsAsObjects: true });
   const append = { journal: [], msgpackr: [], json: [] };
   const read = { journal: [], msgpackr: [], json: [] };
+  /** Checks a contestant's fold (one cursor per unit) and records its append and read rates; t0..t1 appends, t1..t2 reads. */
+  const recordRound = (key, foldedCursors, t0, t1, t2) => {
+    if (foldedCursors !== Math.min(events, 100)) throw new Error(`${key} fold lost cursors`);
+    append[key].push(perSecond(t1 - t0));
+    read[key].push(perSecond(t2 - t1));
+    return perSecond(t2 - t0);
+  };
 
   const contestants = [
     {
@@ -45,10 +52,7 @@ export async function run(ctx) {
         const t1 = performance.now();
         const reading = await core.readLog(new core.NodeStorage(), path, new core.Fold());
         const t2 = performance.now();
-        if (reading.state.cursors.size !== Math.min(events, 100)) throw new Error('journal fold lost cursors');
-        append.journal.push(perSecond(t1 - t0));
-        read.journal.push(perSecond(t2 - t1));
-        return perSecond(t2 - t0);
+        return recordRound('journal', reading.state.cursors.size, t0, t1, t2);
       },
     },
     {
@@ -76,10 +80,7 @@ export async function run(ctx) {
           offset += 4 + length;
         }
         const t2 = performance.now();
-        if (cursors.size !== Math.min(events, 100)) throw new Error('msgpackr fold lost cursors');
-        append.msgpackr.push(perSecond(t1 - t0));
-        read.msgpackr.push(perSecond(t2 - t1));
-        return perSecond(t2 - t0);
+        return recordRound('msgpackr', cursors.size, t0, t1, t2);
       },
     },
     {
@@ -99,10 +100,7 @@ export async function run(ctx) {
           cursors.set(event.unit, { unit: event.unit, cursor: event.cursor });
         }
         const t2 = performance.now();
-        if (cursors.size !== Math.min(events, 100)) throw new Error('JSON fold lost cursors');
-        append.json.push(perSecond(t1 - t0));
-        read.json.push(perSecond(t2 - t1));
-        return perSecond(t2 - t0);
+        return recordRound('json', cursors.size, t0, t1, t2);
       },
     },
   ];

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { alternate, figure, goal } from '../lib/measure.mjs';
-import { createJournal, eventAt, openRawAsync, openRawSync, openSqlite, recordBytes, removeSqlite, sqliteAvailability } from './shared.mjs';
+import { createJournal, eventAt, openRawAsync, openRawSync, recordBytes, sqliteAvailability, timeSqlite } from './shared.mjs';
 
 export const id = 'durable-append';
 export const number = 1;
@@ -59,13 +59,11 @@ export async function run(ctx) {
       ...sqlite,
       async run() {
         const path = join(ctx.tmp, 'durable.sqlite');
-        const db = openSqlite(ctx.sqlite.Database, path);
-        const start = performance.now();
-        for (let i = 0; i < events; i++) db.insertOne(i + 1, bytes[i].subarray(core.RECORD_HEADER_BYTES));
-        const ms = performance.now() - start;
-        db.close();
-        removeSqlite(path);
-        return perSecond(ms);
+        return perSecond(
+          timeSqlite(ctx.sqlite.Database, path, (db) => {
+            for (let i = 0; i < events; i++) db.insertOne(i + 1, bytes[i].subarray(core.RECORD_HEADER_BYTES));
+          }),
+        );
       },
     },
   ];

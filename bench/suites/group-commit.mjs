@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { alternate, figure, goal } from '../lib/measure.mjs';
-import { createJournal, eventAt, openRawAsync, openSqlite, recordBytes, removeSqlite, sqliteAvailability } from './shared.mjs';
+import { createJournal, eventAt, openRawAsync, recordBytes, sqliteAvailability, timeSqlite } from './shared.mjs';
 
 export const id = 'group-commit';
 export const number = 2;
@@ -69,17 +69,15 @@ export async function run(ctx) {
         ...sqlite,
         async run() {
           const path = join(ctx.tmp, `group-${c}.sqlite`);
-          const db = openSqlite(ctx.sqlite.Database, path);
-          const start = performance.now();
-          for (let b = 0; b < batches; b++) {
-            const rows = [];
-            for (let i = b * c; i < (b + 1) * c; i++) rows.push([i + 1, bytes[i].subarray(core.RECORD_HEADER_BYTES)]);
-            db.insertMany(rows);
-          }
-          const ms = performance.now() - start;
-          db.close();
-          removeSqlite(path);
-          return perSecond(ms);
+          return perSecond(
+            timeSqlite(ctx.sqlite.Database, path, (db) => {
+              for (let b = 0; b < batches; b++) {
+                const rows = [];
+                for (let i = b * c; i < (b + 1) * c; i++) rows.push([i + 1, bytes[i].subarray(core.RECORD_HEADER_BYTES)]);
+                db.insertMany(rows);
+              }
+            }),
+          );
         },
       },
     ];

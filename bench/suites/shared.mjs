@@ -103,6 +103,20 @@ export function openSqlite(Database, path) {
   };
 }
 
+/**
+ * Times `work(db)` on a fresh SQLite event store at `path` (open and removal are not timed);
+ * returns the elapsed milliseconds.
+ */
+export function timeSqlite(Database, path, work) {
+  const db = openSqlite(Database, path);
+  const start = performance.now();
+  work(db);
+  const ms = performance.now() - start;
+  db.close();
+  removeSqlite(path);
+  return ms;
+}
+
 /** Removes a SQLite database and its WAL files. */
 export function removeSqlite(path) {
   for (const suffix of ['', '-wal', '-shm']) fs.rmSync(path + suffix, { force: true });
