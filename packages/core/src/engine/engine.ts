@@ -12,6 +12,8 @@ import {
   type StoreEnvironment,
 } from '../store/checkpoint-store.js';
 import { deriveSecretKey, revealVariables, sealSensitive, type SecretKey } from '../store/secrets.js';
+import { NodeStorage } from '../storage/node-storage.js';
+import type { Storage } from '../storage/storage.js';
 import type { EventEmission, RunContext, Runner } from './runner.js';
 
 /** How a run uses its checkpoint. */
@@ -69,6 +71,7 @@ export class Execution<Job> {
     private readonly options: RunOptions,
     private readonly now: () => number,
     private readonly secretKey: SecretKey | undefined,
+    private readonly storage: Storage,
   ) {}
 
   /** The folded state, live. */
@@ -131,6 +134,7 @@ export class Execution<Job> {
       signal,
       saving: checkpoint.saving,
       now,
+      storage: this.storage,
       durable: () => (logError ? Promise.reject(logError) : log.sync()),
     };
 
@@ -216,6 +220,7 @@ export class Engine {
   async open<Job>(runner: Runner<Job>, job: Job, options: RunOptions): Promise<Execution<Job>> {
     const identity = runner.identify(job);
     const secretKey = options.secretKey !== undefined ? deriveSecretKey(options.secretKey, identity) : undefined;
+    const storage = this.environment.storage ?? new NodeStorage();
     const checkpoint = await openCheckpoint(
       {
         ...options.checkpoint,
@@ -227,9 +232,9 @@ export class Engine {
           runner.check?.(job, { startState: state, variables });
         },
       },
-      { ...this.environment, reducers: [...(this.environment.reducers ?? []), ...(runner.reducers ?? [])] },
+      { ...this.environment, storage, reducers: [...(this.environment.reducers ?? []), ...(runner.reducers ?? [])] },
     );
-    return new Execution(runner, job, checkpoint, options, this.environment.now ?? Date.now, secretKey);
+    return new Execution(runner, job, checkpoint, options, this.environment.now ?? Date.now, secretKey, storage);
   }
 
   /** Opens and runs `job`: {@link Engine.open} then {@link Execution.run}. */

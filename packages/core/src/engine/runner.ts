@@ -3,6 +3,7 @@ import type { CkptEvent } from '../fold/events.js';
 import type { ExtensionReducer } from '../fold/fold.js';
 import type { CheckpointState } from '../fold/state.js';
 import type { JobIdentity } from '../log/identity.js';
+import type { Storage } from '../storage/storage.js';
 import type { RevealedVariable } from '../store/secrets.js';
 
 /** What a runner emits: one event, or several that must land together (one record). */
@@ -32,6 +33,12 @@ export interface RunContext {
   /** Whether progress is written to disk (save on). */
   readonly saving: boolean;
   readonly now: () => number;
+  /**
+   * The storage the checkpoint lives on. A runner that writes files of its own (the
+   * file-transfer receiver's partial data, say) should write them through it: then a simulated
+   * disk (the testkit's) loses power on the runner's data and its checkpoint together.
+   */
+  readonly storage: Storage;
   /**
    * Barrier: resolves once every event emitted so far is durable. Call it after emitting a
    * unit's completion and before starting anything that depends on that unit.

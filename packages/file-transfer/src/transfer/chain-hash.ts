@@ -1,5 +1,4 @@
 import { createHash, type Hash } from 'node:crypto';
-import type { FileHandle } from 'node:fs/promises';
 
 /**
  * The running hash of a transfer. node:crypto cannot export and re-import a SHA-256 midstate,
@@ -73,16 +72,21 @@ export class ChainHasher {
   }
 }
 
-/** Re-hashes `[from, to)` of an open file continuing `chain`; returns the chain at `to`, or undefined when the file is shorter. */
-export async function hashRange(file: FileHandle, from: ChainPosition, to: number, interval: number): Promise<string | undefined> {
+/** What {@link hashRange} reads from: core's `StorageFile` is one. */
+export interface ByteReader {
+  /** Up to `length` bytes at `position`; fewer only at end of file. */
+  read(position: number, length: number): Promise<Uint8Array>;
+}
+
+/** Re-hashes `[from, to)` of a file continuing `chain`; returns the chain at `to`, or undefined when the file is shorter. */
+export async function hashRange(file: ByteReader, from: ChainPosition, to: number, interval: number): Promise<string | undefined> {
   const hasher = new ChainHasher(from.offset, from.chain, interval);
-  const buffer = Buffer.allocUnsafe(Math.min(1 << 20, Math.max(1, to - from.offset)));
   let offset = from.offset;
   while (offset < to) {
-    const { bytesRead } = await file.read(buffer, 0, Math.min(buffer.length, to - offset), offset);
-    if (bytesRead === 0) return undefined;
-    hasher.update(buffer.subarray(0, bytesRead));
-    offset += bytesRead;
+    const bytes = await file.read(offset, Math.min(1 << 20, to - offset));
+    if (bytes.length === 0) return undefined;
+    hasher.update(bytes);
+    offset += bytes.length;
   }
   return hasher.finish().chain;
 }

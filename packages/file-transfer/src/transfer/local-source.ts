@@ -63,7 +63,15 @@ export class LocalSource implements SourcePort {
   }
 
   async hashRange(from: ChainPosition, to: number, interval: number): Promise<string | undefined> {
-    return hashRange(await this.handle(), from, to, interval);
+    const file = await this.handle();
+    const buffer = Buffer.allocUnsafe(1 << 20);
+    const reader = {
+      read: async (position: number, length: number) => {
+        const { bytesRead } = await file.read(buffer, 0, Math.min(length, buffer.length), position);
+        return buffer.subarray(0, bytesRead);
+      },
+    };
+    return hashRange(reader, from, to, interval);
   }
 
   async stream(from: ChainPosition, interval: number): Promise<SourceStream> {

@@ -1,10 +1,9 @@
-import { constants } from 'node:fs';
-import { chmod, lstat, mkdir, open, rename, type FileHandle } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { Observable } from 'rxjs';
 import {
   createIdentity,
   Engine,
+  errorCode,
   InterruptedError,
   InvalidInputError,
   StorageIoError,
@@ -14,6 +13,8 @@ import {
   type JobIdentity,
   type RunContext,
   type Runner,
+  type Storage,
+  type StorageFile,
 } from '@ckpt/core';
 import { TransferError } from '../errors.js';
 import { CHAIN_SEED, ChainHasher, hashRange, type ChainPosition } from './chain-hash.js';
@@ -103,15 +104,6 @@ export const receiveRunner: Runner<ReceiveJob> = {
   },
 };
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Records events for the engine; `announce` tells `onEvent` about events recorded unannounced. */
@@ -120,34 +112,54 @@ interface Emit {
   announce: (events: readonly CkptEvent[]) => void;
 }
 
+/** Opens (or creates, durably named) the hidden partial file beside the destination. */
+async function openPartial(storage: Storage, destination: string, partialPath: string): Promise<StorageFile> {
+  try {
+    await storage.mkdir(dirname(destination));
+    if (await storage.stat(partialPath)) return await storage.open(partialPath, 'read-write');
+    const file = await storage.open(partialPath, 'create-exclusive');
+    // Its name is durable before any checkpoint refers to its data.
+    await storage.syncDir(dirname(partialPath));
+    return file;
+  } catch (error) {
+    const code = errorCode(error);
+    if (code === 'EACCES' || code === 'EPERM') {
+      throw new InvalidInputError(`cannot write beside ${destination} (permission denied)`, { hint: 'check the permissions of the destination directory' });
+    }
+    throw new StorageIoError(partialPath, 'opening the partial file', { cause: error });
+  }
+}
+
 async function receive(job: ReceiveJob, context: RunContext, emit: Emit, stopped: () => boolean): Promise<void> {
   const { destination, source } = job;
+  const { storage } = context;
   const partialPath = partialPathOf(destination);
   if (job.retry) emit([{ type: 'transfer/retry', ...job.retry }]);
   const info = await source.describe();
   const recorded = transferStateOf(context.startState);
 
   // A crash after the rename and before the checkpoint was deleted: the transfer is complete.
-  if (recorded.verified && recorded.verified.size === info.size && !(await exists(partialPath))) {
-    const published = await lstat(destination).catch(() => undefined);
-    if (published?.isFile() && published.size === info.size && !fingerprintChange(recorded.fingerprint ?? info.fingerprint, info.fingerprint)) {
-      emit([{ type: 'transfer/resumed', offset: info.size, size: info.size, verified: 'published' }]);
+  if (recorded.verified && recorded.verified.size === info.size && !(await storage.stat(partialPath))) {
+    const published = await storage.stat(destination);
+    if (published?.isFile && published.size === info.size && !fingerprintChange(recorded.fingerprint ?? info.fingerprint, info.fingerprint)) {
+      emit([
+        { type: 'transfer/resumed', offset: info.size, size: info.size, verified: 'published' },
+        { type: 'transfer/published', size: info.size, digest: recorded.verified.digest },
+      ]);
       job.result = { bytes: info.size, sent: 0, resumedFrom: info.size, digest: `sha256-chain:${recorded.verified.digest}` };
       return;
     }
   }
 
-  let file: FileHandle;
-  try {
-    await mkdir(dirname(destination), { recursive: true, mode: 0o700 });
-    file = await open(partialPath, constants.O_RDWR | constants.O_CREAT, 0o600);
-  } catch (error) {
-    const code = (error as { code?: string }).code;
-    if (code === 'EACCES' || code === 'EPERM') {
-      throw new InvalidInputError(`cannot write beside ${destination} (permission denied)`, { hint: 'check the permissions of the destination directory' });
-    }
-    throw new StorageIoError(partialPath, 'opening the partial file', { cause: error });
-  }
+  const file = await openPartial(storage, destination, partialPath);
+  let closing: Promise<void> | undefined;
+  // Closed once: a raw descriptor closed twice might close a file opened since.
+  const close = () => (closing ??= file.close());
+  // Checkpoints: the data before a position is fdatasynced, then its record is emitted. The
+  // syncs run behind the writes (pipelined), one at a time, so they cost little throughput.
+  let syncs: Promise<void> = Promise.resolve();
+  let syncError: unknown;
+  let pendingSyncs = 0;
   try {
     let interval = job.interval;
     let start: ChainPosition = { offset: 0, chain: CHAIN_SEED };
@@ -193,13 +205,8 @@ async function receive(job: ReceiveJob, context: RunContext, emit: Emit, stopped
       interval = job.interval;
       emit([{ type: 'transfer/started', size: info.size, interval, fingerprint: info.fingerprint }]);
     }
-    await file.truncate(start.offset);
+    await wrapWrite(partialPath, 'truncating the partial file', file.truncate(start.offset));
 
-    // Checkpoints: the data before a position is fdatasynced, then its record is emitted. The
-    // syncs run behind the writes (pipelined), one at a time, so they cost little throughput.
-    let syncs: Promise<void> = Promise.resolve();
-    let syncError: unknown;
-    let pendingSyncs = 0;
     const checkpoint = (position: ChainPosition) => {
       pendingSyncs++;
       syncs = syncs.then(async () => {
@@ -222,22 +229,18 @@ async function receive(job: ReceiveJob, context: RunContext, emit: Emit, stopped
         }
       });
     };
+    const failedSync = () => new StorageIoError(partialPath, 'fdatasync', { cause: syncError });
 
     const hasher = new ChainHasher(start.offset, start.chain, interval);
     const stream = await source.stream(start, interval);
     let offset = start.offset;
     const began = Date.now();
     for await (const chunk of stream.chunks) {
-      if (context.signal.aborted || stopped()) {
-        await syncs;
-        throw new InterruptedError('the copy was interrupted');
-      }
-      if (syncError !== undefined) throw new StorageIoError(partialPath, 'fdatasync', { cause: syncError });
+      if (context.signal.aborted || stopped()) throw new InterruptedError('the copy was interrupted');
+      if (syncError !== undefined) throw failedSync();
       if (offset + chunk.length > info.size) throw new TransferError(`the source grew while it was being copied (more than ${info.size} bytes)`);
       // The write runs in the thread pool while this thread hashes the same bytes.
-      const writing = writeFully(file, chunk, offset).catch((error: unknown) => {
-        throw new StorageIoError(partialPath, 'writing the partial file', { cause: error });
-      });
+      const writing = wrapWrite(partialPath, 'writing the partial file', file.write(chunk, offset));
       const crossed = hasher.update(chunk);
       await writing;
       offset += chunk.length;
@@ -250,19 +253,16 @@ async function receive(job: ReceiveJob, context: RunContext, emit: Emit, stopped
         if (due > Date.now()) await sleep(due - Date.now());
       }
     }
-    if (context.signal.aborted) {
-      await syncs;
-      throw new InterruptedError('the copy was interrupted');
-    }
+    if (context.signal.aborted) throw new InterruptedError('the copy was interrupted');
     await syncs;
-    if (syncError !== undefined) throw new StorageIoError(partialPath, 'fdatasync', { cause: syncError });
+    if (syncError !== undefined) throw failedSync();
     if (offset !== info.size) throw new TransferError(`the source ended at ${offset} bytes, ${info.size} were expected; it changed while it was being copied`);
     const final = hasher.finish();
     const theirs = await stream.digest();
     if (theirs !== undefined && theirs !== final.chain) {
       throw new TransferError(`the received data does not match the source (digest ${final.chain.slice(0, 16)}… ≠ ${theirs.slice(0, 16)}…)`);
     }
-    await file.datasync();
+    await wrapWrite(partialPath, 'fdatasync', file.datasync());
     const last = transferStateOf(context.state).positions.at(-1);
     if (last?.offset !== final.offset) {
       emit([
@@ -274,36 +274,29 @@ async function receive(job: ReceiveJob, context: RunContext, emit: Emit, stopped
     // The verification is durable before the destination appears: a crash after the rename is
     // recognised as complete on rerun.
     await context.durable();
-    await file.close().catch(() => undefined);
-    await chmod(partialPath, 0o600);
+    await wrapWrite(partialPath, 'closing the partial file', close());
     try {
-      await rename(partialPath, destination);
-      await syncDirectory(dirname(destination));
+      await storage.rename(partialPath, destination);
+      await storage.syncDir(dirname(destination));
     } catch (error) {
       throw new StorageIoError(destination, 'publishing the destination', { cause: error });
     }
     emit([{ type: 'transfer/published', size: info.size, digest: final.chain }]);
     job.result = { bytes: info.size, sent: offset - start.offset, resumedFrom: start.offset, digest: `sha256-chain:${final.chain}` };
   } finally {
-    await file.close().catch(() => undefined);
+    // Whatever ended the attempt, the checkpoints of data already written are recorded first
+    // (a stopped transfer resends as little as it can), and no sync outlives the descriptor.
+    await syncs;
+    await close().catch(() => undefined);
   }
 }
 
-async function writeFully(file: FileHandle, chunk: Uint8Array, offset: number): Promise<void> {
-  let written = 0;
-  while (written < chunk.length) {
-    const { bytesWritten } = await file.write(chunk, written, chunk.length - written, offset + written);
-    written += bytesWritten;
-  }
-}
-
-/** fsync(2) of a directory: makes a rename in it durable. */
-export async function syncDirectory(path: string): Promise<void> {
-  const dir = await open(path, 'r');
+/** Maps a failed write-side call on the partial file to a StorageIoError naming it. */
+async function wrapWrite(path: string, doing: string, operation: Promise<void>): Promise<void> {
   try {
-    await dir.sync();
-  } finally {
-    await dir.close();
+    await operation;
+  } catch (error) {
+    throw new StorageIoError(path, doing, { cause: error });
   }
 }
 
