@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -22,6 +22,18 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 const cursor = (i: number): CkptEvent => ({ type: 'cursor-set', unit: 'u', cursor: i });
 
 describe('Journal', () => {
+  it('creating a checkpoint removes what an interrupted creation left (a crash before its rename)', async () => {
+    const path = join(dir, 'a.ckpt');
+    const leftover = `${path}.new-0123456789abcdef.tmp`;
+    const unrelated = join(dir, 'other.ckpt.new-0123456789abcdef.tmp');
+    writeFileSync(leftover, 'half a header');
+    writeFileSync(unrelated, 'another job');
+    const journal = await Journal.create(path, identity, { storage, fold });
+    await journal.close();
+    expect(journal.recovery.removedTemporaryFiles).toEqual(['a.ckpt.new-0123456789abcdef.tmp']);
+    expect(readdirSync(dir).sort()).toEqual(['a.ckpt', 'other.ckpt.new-0123456789abcdef.tmp']);
+  });
+
   it('reopens to the state of everything appended, files 0600', async () => {
     const path = join(dir, 'a.ckpt');
     const journal = await Journal.create(path, identity, { storage, fold });

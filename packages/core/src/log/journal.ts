@@ -161,7 +161,8 @@ export class Journal {
   /**
    * Creates a new checkpoint file at `path`, replacing any file there (the caller decided that,
    * holding the lock): header and epoch record go to a temporary file, which is synced, renamed
-   * into place, and the directory synced.
+   * into place, and the directory synced. Leftovers of a creation or compaction that a crash
+   * interrupted are removed first.
    */
   static async create(path: string, identity: JobIdentity, options: JournalOptions): Promise<Journal> {
     const { storage } = options;
@@ -178,11 +179,12 @@ export class Journal {
     bytes.set(header, 0);
     const saltCrc = saltCrcOf(header.subarray(16, 24));
     frameRecord(bytes, header.length, { type: RecordType.Epoch, seq: 1, payload: epochPayload }, saltCrc, 0);
+    const removedTemporaryFiles = await removeTemporaryFiles(storage, path);
     const file = await writeReplacing(storage, path, 'new', bytes, random);
     const reading = readLogBytes(path, bytes, options.fold);
     return new Journal(path, file, reading.header, identity, reading.state, 1, 2, bytes.length, reading.snapshotEnd, options, {
       truncatedBytes: 0,
-      removedTemporaryFiles: [],
+      removedTemporaryFiles,
     });
   }
 

@@ -264,16 +264,20 @@ async function receive(job: ReceiveJob, context: RunContext, emit: Emit, stopped
     }
     await wrapWrite(partialPath, 'fdatasync', file.datasync());
     const last = transferStateOf(context.state).positions.at(-1);
-    if (last?.offset !== final.offset) {
-      emit([
-        { type: 'transfer/checkpoint', offset: final.offset, chain: final.chain },
-        { type: 'cursor-set', unit: 'data', cursor: { offset: final.offset, chain: final.chain } },
-      ]);
-    }
-    emit([{ type: 'transfer/verified', digest: final.chain, size: info.size }]);
-    // The verification is durable before the destination appears: a crash after the rename is
-    // recognised as complete on rerun.
+    const verified: CkptEvent[] = [
+      ...(last?.offset !== final.offset
+        ? [
+            { type: 'transfer/checkpoint', offset: final.offset, chain: final.chain } as const,
+            { type: 'cursor-set', unit: 'data', cursor: { offset: final.offset, chain: final.chain } } as const,
+          ]
+        : []),
+      { type: 'transfer/verified', digest: final.chain, size: info.size },
+    ];
+    emit(verified, { announce: false });
+    // The verification is durable before the destination appears (a crash after the rename is
+    // recognised as complete on rerun), and before the last checkpoint is announced.
     await context.durable();
+    emit.announce(verified);
     await wrapWrite(partialPath, 'closing the partial file', close());
     try {
       await storage.rename(partialPath, destination);

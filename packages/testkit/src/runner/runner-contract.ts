@@ -60,7 +60,6 @@ export interface RunnerContractReport {
 }
 
 const PATH = '/ckpt/job.ckpt';
-const fold = new Fold();
 
 function completedSummary(state: CheckpointState): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -125,6 +124,8 @@ export async function checkRunnerCrashRestart<Job>(
     if (count !== 1) throw new Error(`uninterrupted run: unit ${unit} had ${count} effects in one life`);
   }
 
+  // The checkpoint a crash left is read with the runner's own reducers (its namespaced events).
+  const fold = new Fold(options.runner({ ran: () => undefined }).reducers ?? []);
   let disk = await emptyDisk();
   const totals = new Map<string, number>();
   // Units the last crash left recorded complete: the next life must not touch them.
