@@ -155,11 +155,7 @@ async function receive(job: ReceiveJob, context: RunContext, emit: Emit, stopped
   let closing: Promise<void> | undefined;
   // Closed once: a raw descriptor closed twice might close a file opened since.
   const close = () => (closing ??= file.close());
-  // Checkpoints: the data before a position is fdatasynced, then its record is emitted. The
-  // syncs run behind the writes (pipelined), one at a time, so they cost little throughput.
-  let syncs: Promise<void> = Promise.resolve();
-  let syncError: unknown;
-  let pendingSyncs = 0;
+  const checkpoints = new CheckpointPipeline(file, partialPath, context, emit);
   try {
     let interval = job.interval;
     let start: ChainPosition = { offset: 0, chain: CHAIN_SEED };
@@ -173,27 +169,9 @@ async function receive(job: ReceiveJob, context: RunContext, emit: Emit, stopped
       } else {
         // The interval is the one the transfer started with: the chain's segments depend on it.
         interval = recorded.interval ?? interval;
-        const reasons: string[] = [];
-        const positions = recorded.positions;
-        for (let i = positions.length - 1; i >= 0; i--) {
-          const position = positions[i]!;
-          const before: ChainPosition | undefined =
-            job.verify === 'full' ? { offset: 0, chain: CHAIN_SEED } : (positions[i - 1] ?? (position.offset <= interval || interval === 0 ? { offset: 0, chain: CHAIN_SEED } : undefined));
-          if (!before) continue;
-          const mine = await hashRange(file, before, position.offset, interval);
-          if (mine !== position.chain) {
-            reasons.push(`the partial data before ${position.offset} does not match its checkpoint`);
-            continue;
-          }
-          const theirs = await source.hashRange(before, position.offset, interval);
-          if (theirs !== position.chain) {
-            reasons.push(`the source's bytes before ${position.offset} differ from what was received`);
-            continue;
-          }
-          start = position;
-          break;
-        }
-        if (start.offset === 0) restartReason = reasons[0] ?? 'no recorded position could be verified';
+        const agreed = await newestVerifiedPosition(file, source, recorded.positions, interval, job.verify);
+        if ('position' in agreed) start = agreed.position;
+        else restartReason = agreed.reason;
       }
       if (start.offset > 0) {
         emit([{ type: 'transfer/resumed', offset: start.offset, size: info.size, verified: job.verify }]);
@@ -207,46 +185,22 @@ async function receive(job: ReceiveJob, context: RunContext, emit: Emit, stopped
     }
     await wrapWrite(partialPath, 'truncating the partial file', file.truncate(start.offset));
 
-    const checkpoint = (position: ChainPosition) => {
-      pendingSyncs++;
-      syncs = syncs.then(async () => {
-        try {
-          if (syncError !== undefined) return;
-          await file.datasync();
-          const checkpoint: CkptEvent[] = [
-            { type: 'transfer/checkpoint', offset: position.offset, chain: position.chain },
-            { type: 'cursor-set', unit: 'data', cursor: { offset: position.offset, chain: position.chain } },
-          ];
-          emit(checkpoint, { announce: false });
-          // A checkpoint is announced (--json, progress) only once its record is durable, so
-          // whoever sees it may rely on it: a kill right after resumes at least from there.
-          await context.durable();
-          emit.announce(checkpoint);
-        } catch (error) {
-          syncError ??= error;
-        } finally {
-          pendingSyncs--;
-        }
-      });
-    };
-    const failedSync = () => new StorageIoError(partialPath, 'fdatasync', { cause: syncError });
-
     const hasher = new ChainHasher(start.offset, start.chain, interval);
     const stream = await source.stream(start, interval);
     let offset = start.offset;
     const began = Date.now();
     for await (const chunk of stream.chunks) {
       if (context.signal.aborted || stopped()) throw new InterruptedError('the copy was interrupted');
-      if (syncError !== undefined) throw failedSync();
+      checkpoints.throwIfFailed();
       if (offset + chunk.length > info.size) throw new TransferError(`the source grew while it was being copied (more than ${info.size} bytes)`);
       // The write runs in the thread pool while this thread hashes the same bytes.
       const writing = wrapWrite(partialPath, 'writing the partial file', file.write(chunk, offset));
       const crossed = hasher.update(chunk);
       await writing;
       offset += chunk.length;
-      for (const position of crossed) if (interval > 0) checkpoint(position);
+      if (interval > 0) for (const position of crossed) checkpoints.add(position);
       // At most two syncs in flight: bounded, and the log never falls far behind the data.
-      if (pendingSyncs > 2) await syncs;
+      await checkpoints.throttle(2);
       job.onProgress?.({ offset, size: info.size, resumedFrom: start.offset, sent: offset - start.offset });
       if (job.rateLimit) {
         const due = began + ((offset - start.offset) / job.rateLimit) * 1000;
@@ -254,8 +208,8 @@ async function receive(job: ReceiveJob, context: RunContext, emit: Emit, stopped
       }
     }
     if (context.signal.aborted) throw new InterruptedError('the copy was interrupted');
-    await syncs;
-    if (syncError !== undefined) throw failedSync();
+    await checkpoints.drain();
+    checkpoints.throwIfFailed();
     if (offset !== info.size) throw new TransferError(`the source ended at ${offset} bytes, ${info.size} were expected; it changed while it was being copied`);
     const final = hasher.finish();
     const theirs = await stream.digest();
@@ -290,8 +244,111 @@ async function receive(job: ReceiveJob, context: RunContext, emit: Emit, stopped
   } finally {
     // Whatever ended the attempt, the checkpoints of data already written are recorded first
     // (a stopped transfer resends as little as it can), and no sync outlives the descriptor.
-    await syncs;
+    await checkpoints.drain();
     await close().catch(() => undefined);
+  }
+}
+
+/**
+ * The newest recorded position both sides can verify: the receiver's partial data and the
+ * source's bytes re-hash to its chain, over the last segment (`tail`) or from 0 (`full`).
+ */
+async function newestVerifiedPosition(
+  file: StorageFile,
+  source: SourcePort,
+  positions: readonly ChainPosition[],
+  interval: number,
+  verify: VerifyMode,
+): Promise<{ readonly position: ChainPosition } | { readonly reason: string }> {
+  const reasons: string[] = [];
+  for (let i = positions.length - 1; i >= 0; i--) {
+    const position = positions[i]!;
+    // The chain just before this position's segment: the previous position, or the seed.
+    const before: ChainPosition | undefined =
+      verify === 'full' ? { offset: 0, chain: CHAIN_SEED } : (positions[i - 1] ?? (position.offset <= interval || interval === 0 ? { offset: 0, chain: CHAIN_SEED } : undefined));
+    if (!before) continue;
+    if ((await hashRange(file, before, position.offset, interval)) !== position.chain) {
+      reasons.push(`the partial data before ${position.offset} does not match its checkpoint`);
+      continue;
+    }
+    if ((await source.hashRange(before, position.offset, interval)) !== position.chain) {
+      reasons.push(`the source's bytes before ${position.offset} differ from what was received`);
+      continue;
+    }
+    return { position };
+  }
+  return { reason: reasons[0] ?? 'no recorded position could be verified' };
+}
+
+/**
+ * Checkpoints behind the copy. Each position's data is fdatasynced (one sync at a time, in
+ * order, while the copy goes on), then its record is emitted. The records become durable by
+ * the journal's group commit while the next data sync runs, and a checkpoint is announced
+ * (--json, progress) only once its record is durable: whoever sees it may rely on it.
+ */
+class CheckpointPipeline {
+  private syncs: Promise<void> = Promise.resolve();
+  private announced: Promise<void> = Promise.resolve();
+  private pending = 0;
+  private failure: Error | undefined;
+
+  constructor(
+    private readonly file: StorageFile,
+    private readonly path: string,
+    private readonly context: RunContext,
+    private readonly emit: Emit,
+  ) {}
+
+  /** Queues a checkpoint at `position` (the data before it is written). */
+  add(position: ChainPosition): void {
+    this.pending++;
+    this.syncs = this.syncs.then(async () => {
+      try {
+        if (this.failure) return;
+        try {
+          await this.file.datasync();
+        } catch (error) {
+          throw new StorageIoError(this.path, 'fdatasync', { cause: error });
+        }
+        const checkpoint: CkptEvent[] = [
+          { type: 'transfer/checkpoint', offset: position.offset, chain: position.chain },
+          { type: 'cursor-set', unit: 'data', cursor: { offset: position.offset, chain: position.chain } },
+        ];
+        this.emit(checkpoint, { announce: false });
+        const durable = this.context.durable().then(
+          () => true,
+          (error: unknown) => (this.fail(error), false),
+        );
+        // Announced in order, each once its record is durable.
+        this.announced = this.announced.then(async () => {
+          if (await durable) this.emit.announce(checkpoint);
+        });
+      } catch (error) {
+        this.fail(error);
+      } finally {
+        this.pending--;
+      }
+    });
+  }
+
+  /** Waits while more than `max` data syncs are queued. */
+  async throttle(max: number): Promise<void> {
+    if (this.pending > max) await this.syncs;
+  }
+
+  /** Settles every queued sync and announcement; never rejects. */
+  async drain(): Promise<void> {
+    await this.syncs;
+    await this.announced;
+  }
+
+  /** Throws the first failure of a sync or of the journal. */
+  throwIfFailed(): void {
+    if (this.failure) throw this.failure;
+  }
+
+  private fail(error: unknown): void {
+    this.failure ??= error instanceof Error ? error : new Error(String(error));
   }
 }
 
