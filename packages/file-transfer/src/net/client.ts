@@ -81,12 +81,12 @@ export async function pushFile(localPath: string, remotePath: string, options: R
         describe: () => source.describe(),
         hashRange: source.hashRange.bind(source),
         close: async () => undefined,
-        stream: async (from: Parameters<LocalSource['stream']>[0], interval: number) => {
-          const stream = await source.stream(from, interval);
+        stream: async (from: Parameters<LocalSource['stream']>[0], interval: number, at = from.offset) => {
+          const stream = await source.stream(from, interval, at);
           async function* chunks(): AsyncGenerator<Uint8Array> {
             for await (const chunk of stream.chunks) {
               sent += chunk.length;
-              options.onProgress?.({ offset: from.offset + sent, size: info.size, resumedFrom: from.offset, sent });
+              options.onProgress?.({ offset: at + sent, size: info.size, resumedFrom: at, sent });
               yield chunk;
             }
           }

@@ -66,10 +66,17 @@ export class RemoteSource implements SourcePort {
     return typeof answer['chain'] === 'string' ? answer['chain'] : undefined;
   }
 
-  async stream(from: ChainPosition, interval: number): Promise<SourceStream> {
+  async stream(from: ChainPosition, interval: number, at = from.offset): Promise<SourceStream> {
     const connection = this.connection;
     const peer = this.peer;
-    await connection.sendControl({ op: 'send', offset: from.offset, chain: from.chain, interval, ...(this.compress && { compress: true }) });
+    await connection.sendControl({
+      op: 'send',
+      offset: from.offset,
+      chain: from.chain,
+      interval,
+      ...(at !== from.offset && { at }),
+      ...(this.compress && { compress: true }),
+    });
     connection.acceptData = true;
     let digest: string | undefined;
     async function* chunks(): AsyncGenerator<Uint8Array> {
@@ -121,8 +128,9 @@ export async function serveSource(connection: FramedConnection, source: SourcePo
       case 'send': {
         const from = { offset: Number(message['offset']), chain: String(message['chain']) };
         const interval = Number(message['interval']);
-        if (![from.offset, interval].every((n) => Number.isSafeInteger(n) && n >= 0)) throw new TransferError('malformed send request');
-        const stream = await source.stream(from, interval);
+        const at = message['at'] === undefined ? from.offset : Number(message['at']);
+        if (![from.offset, interval, at].every((n) => Number.isSafeInteger(n) && n >= 0) || at < from.offset) throw new TransferError('malformed send request');
+        const stream = await source.stream(from, interval, at);
         for await (const chunk of stream.chunks) {
           if (signal?.aborted) throw new InterruptedError('the node is shutting down');
           await connection.sendData(chunk, message['compress'] === true);

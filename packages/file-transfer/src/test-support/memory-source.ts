@@ -33,13 +33,14 @@ export class MemorySource implements SourcePort {
     return hasher.finish().chain;
   }
 
-  async stream(from: ChainPosition, interval: number): Promise<SourceStream> {
+  async stream(from: ChainPosition, interval: number, at = from.offset): Promise<SourceStream> {
     const { data } = this;
     const chunkBytes = this.options.chunkBytes ?? 4096;
     const diesAt = this.options.diesAt;
     const hasher = new ChainHasher(from.offset, from.chain, interval);
+    hasher.update(data.subarray(from.offset, at));
     async function* chunks(): AsyncGenerator<Uint8Array> {
-      let offset = from.offset;
+      let offset = at;
       while (offset < data.length) {
         if (diesAt !== undefined && offset >= diesAt) throw new TransferError(`the sender went away at byte ${offset}`);
         const end = Math.min(data.length, offset + chunkBytes, diesAt ?? Infinity);

@@ -59,6 +59,16 @@ export class ChainHasher {
     return crossed;
   }
 
+  /** The chain at the current offset, as {@link finish} would give it, leaving the hasher as it is. */
+  peek(): string {
+    return this.segmentBytes === 0 ? this.chain : this.hash.copy().digest('hex');
+  }
+
+  /** The newest segment boundary folded (or the starting position). */
+  get boundary(): ChainPosition {
+    return { offset: this.offset - this.segmentBytes, chain: this.chain };
+  }
+
   /** The chain at the current offset (closing a partial segment; the hasher stays usable only if none was open). */
   finish(): ChainPosition {
     return this.segmentBytes === 0 ? { offset: this.offset, chain: this.chain } : this.cut();

@@ -74,16 +74,17 @@ export class LocalSource implements SourcePort {
     return hashRange(reader, from, to, interval);
   }
 
-  async stream(from: ChainPosition, interval: number): Promise<SourceStream> {
+  async stream(from: ChainPosition, interval: number, at = from.offset): Promise<SourceStream> {
     const file = await this.handle();
     const size = this.info?.size ?? (await file.stat()).size;
     // Reads no larger than the interval (within 64 KiB..1 MiB), so an interruption loses at most one interval.
     const chunkBytes = interval > 0 ? Math.min(READ_CHUNK_BYTES, Math.max(64 * 1024, interval)) : READ_CHUNK_BYTES;
     const hasher = this.ownDigest ? new ChainHasher(from.offset, from.chain, interval) : undefined;
+    if (hasher) for await (const chunk of readAhead(file, from.offset, at, chunkBytes)) hasher.update(chunk);
     const before = this.info?.fingerprint;
     const path = this.path;
     async function* chunks(): AsyncGenerator<Uint8Array> {
-      for await (const chunk of readAhead(file, from.offset, size, chunkBytes)) {
+      for await (const chunk of readAhead(file, at, size, chunkBytes)) {
         hasher?.update(chunk);
         yield chunk;
       }

@@ -158,36 +158,44 @@ async function receive(job: ReceiveJob, context: RunContext, emit: Emit, stopped
   const checkpoints = new CheckpointPipeline(file, partialPath, context, emit);
   try {
     let interval = job.interval;
-    let start: ChainPosition = { offset: 0, chain: CHAIN_SEED };
+    // Positioned where this attempt continues: after a verified checkpoint, and after any data
+    // received past it that still matches the source.
+    let hasher: ChainHasher | undefined;
+    let checkpointed = 0;
     let restartReason: string | undefined;
     if (recorded.fingerprint) {
       const change = fingerprintChange(recorded.fingerprint, info.fingerprint);
       if (change) {
         restartReason = change;
-      } else if (recorded.positions.length === 0) {
-        restartReason = recorded.interval === 0 ? 'checkpoints were off, so there is no position to resume from' : 'no checkpoint was recorded before the previous attempt stopped';
+      } else if (recorded.positions.length === 0 && recorded.interval === 0) {
+        restartReason = 'checkpoints were off, so there is no position to resume from';
       } else {
         // The interval is the one the transfer started with: the chain's segments depend on it.
         interval = recorded.interval ?? interval;
-        const agreed = await newestVerifiedPosition(file, source, recorded.positions, interval, job.verify);
-        if ('position' in agreed) start = agreed.position;
-        else restartReason = agreed.reason;
+        const agreed = recorded.positions.length > 0 ? await newestVerifiedPosition(file, source, recorded.positions, interval, job.verify) : { position: SEED_POSITION };
+        if ('position' in agreed) {
+          checkpointed = agreed.position.offset;
+          hasher = await continueVerifiedTail(file, source, agreed.position, info.size, interval);
+          if (hasher.position === 0) hasher = undefined;
+        }
+        if (!hasher) restartReason = 'reason' in agreed ? agreed.reason : 'no checkpoint was recorded before the previous attempt stopped';
       }
-      if (start.offset > 0) {
-        emit([{ type: 'transfer/resumed', offset: start.offset, size: info.size, verified: job.verify }]);
+      if (hasher) {
+        emit([{ type: 'transfer/resumed', offset: hasher.position, size: info.size, verified: job.verify, checkpoint: checkpointed }]);
       } else {
         emit([{ type: 'transfer/restarted', reason: restartReason ?? 'starting over' }]);
       }
     }
-    if (start.offset === 0) {
+    if (!hasher) {
       interval = job.interval;
+      hasher = new ChainHasher(0, CHAIN_SEED, interval);
       emit([{ type: 'transfer/started', size: info.size, interval, fingerprint: info.fingerprint }]);
     }
-    await wrapWrite(partialPath, 'truncating the partial file', file.truncate(start.offset));
+    const start = hasher.position;
+    await wrapWrite(partialPath, 'truncating the partial file', file.truncate(start));
 
-    const hasher = new ChainHasher(start.offset, start.chain, interval);
-    const stream = await source.stream(start, interval);
-    let offset = start.offset;
+    const stream = await source.stream(hasher.boundary, interval, start);
+    let offset = start;
     const began = Date.now();
     for await (const chunk of stream.chunks) {
       if (context.signal.aborted || stopped()) throw new InterruptedError('the copy was interrupted');
@@ -201,9 +209,9 @@ async function receive(job: ReceiveJob, context: RunContext, emit: Emit, stopped
       if (interval > 0) for (const position of crossed) checkpoints.add(position);
       // At most two syncs in flight: bounded, and the log never falls far behind the data.
       await checkpoints.throttle(2);
-      job.onProgress?.({ offset, size: info.size, resumedFrom: start.offset, sent: offset - start.offset });
+      job.onProgress?.({ offset, size: info.size, resumedFrom: start, sent: offset - start });
       if (job.rateLimit) {
-        const due = began + ((offset - start.offset) / job.rateLimit) * 1000;
+        const due = began + ((offset - start) / job.rateLimit) * 1000;
         if (due > Date.now()) await sleep(due - Date.now());
       }
     }
@@ -240,13 +248,35 @@ async function receive(job: ReceiveJob, context: RunContext, emit: Emit, stopped
       throw new StorageIoError(destination, 'publishing the destination', { cause: error });
     }
     emit([{ type: 'transfer/published', size: info.size, digest: final.chain }]);
-    job.result = { bytes: info.size, sent: offset - start.offset, resumedFrom: start.offset, digest: `sha256-chain:${final.chain}` };
+    job.result = { bytes: info.size, sent: offset - start, resumedFrom: start, digest: `sha256-chain:${final.chain}` };
   } finally {
     // Whatever ended the attempt, the checkpoints of data already written are recorded first
     // (a stopped transfer resends as little as it can), and no sync outlives the descriptor.
     await checkpoints.drain();
     await close().catch(() => undefined);
   }
+}
+
+const SEED_POSITION: ChainPosition = { offset: 0, chain: CHAIN_SEED };
+
+/**
+ * A hasher at the end of the data received past `base` that still matches the source, or at
+ * `base` when it does not. That data was written but never checkpointed: the receiver was
+ * killed, or the sender went away, before its fdatasync. A kill leaves it in the page cache,
+ * so the resume sends nothing twice; after a power loss it may be lost or torn, and then the
+ * hashes differ and the copy continues from `base`. Costs one re-hash of that tail per side.
+ */
+async function continueVerifiedTail(file: StorageFile, source: SourcePort, base: ChainPosition, size: number, interval: number): Promise<ChainHasher> {
+  const end = Math.min(await file.size(), size);
+  const hasher = new ChainHasher(base.offset, base.chain, interval);
+  if (end <= base.offset) return hasher;
+  while (hasher.position < end) {
+    const bytes = await file.read(hasher.position, Math.min(1 << 20, end - hasher.position));
+    if (bytes.length === 0) break;
+    hasher.update(bytes);
+  }
+  if (hasher.position === end && (await source.hashRange(base, end, interval)) === hasher.peek()) return hasher;
+  return new ChainHasher(base.offset, base.chain, interval);
 }
 
 /**
@@ -265,7 +295,7 @@ async function newestVerifiedPosition(
     const position = positions[i]!;
     // The chain just before this position's segment: the previous position, or the seed.
     const before: ChainPosition | undefined =
-      verify === 'full' ? { offset: 0, chain: CHAIN_SEED } : (positions[i - 1] ?? (position.offset <= interval || interval === 0 ? { offset: 0, chain: CHAIN_SEED } : undefined));
+      verify === 'full' ? SEED_POSITION : (positions[i - 1] ?? (position.offset <= interval || interval === 0 ? SEED_POSITION : undefined));
     if (!before) continue;
     if ((await hashRange(file, before, position.offset, interval)) !== position.chain) {
       reasons.push(`the partial data before ${position.offset} does not match its checkpoint`);

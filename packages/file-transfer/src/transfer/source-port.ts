@@ -25,7 +25,11 @@ export interface SourcePort {
   describe(): Promise<SourceInfo>;
   /** The chain at `to` re-hashed from the source, continuing `from`; undefined if the source is shorter. */
   hashRange(from: ChainPosition, to: number, interval: number): Promise<string | undefined>;
-  /** Streams `[from.offset, size)`. */
-  stream(from: ChainPosition, interval: number): Promise<SourceStream>;
+  /**
+   * Streams `[at, size)` (`at` defaults to `from.offset`). `from` is the segment boundary at or
+   * before `at`, where the chain is known: a sender that hashes on its own re-reads
+   * `[from.offset, at)` first, so both sides continue the same chain.
+   */
+  stream(from: ChainPosition, interval: number, at?: number): Promise<SourceStream>;
   close(): Promise<void>;
 }
