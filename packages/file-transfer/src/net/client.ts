@@ -23,7 +23,7 @@ export interface RemoteTransferOptions {
   readonly retentionMs?: number;
   readonly connectTimeoutMs?: number;
   readonly idleTimeoutMs?: number;
-  /** Bytes per second the receiving side accepts (pull only; the server does not throttle). */
+  /** Bytes per second: a pull receives, a push sends no faster (a node does not throttle what it serves). */
   readonly rateLimit?: number;
   /** Compress data frames with DEFLATE (for slow links; offsets stay source offsets). */
   readonly compress?: boolean;
@@ -83,11 +83,16 @@ export async function pushFile(localPath: string, remotePath: string, options: R
         close: async () => undefined,
         stream: async (from: Parameters<LocalSource['stream']>[0], interval: number, at = from.offset) => {
           const stream = await source.stream(from, interval, at);
+          const began = Date.now();
           async function* chunks(): AsyncGenerator<Uint8Array> {
             for await (const chunk of stream.chunks) {
               sent += chunk.length;
               options.onProgress?.({ offset: at + sent, size: info.size, resumedFrom: at, sent });
               yield chunk;
+              if (options.rateLimit) {
+                const due = began + (sent / options.rateLimit) * 1000;
+                if (due > Date.now()) await new Promise((resolve) => setTimeout(resolve, due - Date.now()));
+              }
             }
           }
           return { chunks: chunks(), digest: stream.digest };

@@ -12,6 +12,9 @@ import { authenticateServer, NonceCache } from './handshake.js';
 import { nodeOf, type Netmap } from './netmap.js';
 import { errorMessage, RemoteSource, serveSource } from './remote-source.js';
 
+
+/** How long a push waits for an earlier attempt on the same destination (a dead connection being noticed). */
+const LOCK_WAIT_MS = 10_000;
 /** Options of a node server. */
 export interface NodeServerOptions {
   /** Every path is confined to this folder. */
@@ -160,7 +163,13 @@ export class NodeServer {
         verify: request['verify'] === 'full' ? 'full' : 'tail',
         onEvent: (event: TransferEvent) => void connection.sendControl({ op: 'event', event }).catch(() => undefined),
       },
-      { signal: this.shutdown.signal, ...(this.options.retentionMs !== undefined && { retentionMs: this.options.retentionMs }) },
+      {
+        signal: this.shutdown.signal,
+        // A client that was killed and reruns at once finds its previous attempt still
+        // holding the destination until this node notices the dead connection: wait for it.
+        lockWaitMs: LOCK_WAIT_MS,
+        ...(this.options.retentionMs !== undefined && { retentionMs: this.options.retentionMs }),
+      },
     );
     await connection.sendControl({ op: 'done', result: { ...result } });
     report('success', { bytes: result.bytes });

@@ -396,6 +396,8 @@ export interface ReceiveOptions {
   readonly signal?: AbortSignal;
   /** Kept this long after the last write when the transfer fails (default 30 days). */
   readonly retentionMs?: number;
+  /** How long to wait for another attempt on the same destination to let go (default 0: refuse at once). */
+  readonly lockWaitMs?: number;
 }
 
 /**
@@ -410,6 +412,7 @@ export async function receiveFile(job: ReceiveJob, options: ReceiveOptions = {})
       usage: 'if-exists',
       save: true,
       ...(options.retentionMs !== undefined && { retentionMs: options.retentionMs }),
+      ...(options.lockWaitMs !== undefined && { lockWaitMs: options.lockWaitMs }),
     },
     ...(options.signal && { signal: options.signal }),
   });
