@@ -57,7 +57,7 @@ const result = await build({
   /*
    * Each verb's `await import('./commands/<verb>.js')` becomes a chunk loaded only when that
    * verb runs. One file for everything made `ckpt --version` compile all 1.7 MB (zod and yaml
-   * included): 1.76× `node -e 0`, against 1.2–1.3× split (docs/cli.md, "Start-up").
+   * included): 1.76× `node -e 0`, against 1.2–1.3× split (bench/FINDINGS.md, first update).
    */
   splitting: true,
   chunkNames: 'chunks/[name]-[hash]',
