@@ -29,7 +29,7 @@ const USAGE = `usage: node bench/run.mjs [options]
   --no-diagnose      skip strace/profile runs for missed goals
   --keep-tmp         keep the temporary directory
   --tmp DIR          parent of the temporary directory (default: the OS temp dir)
-  --cli FILE         the ckpt CLI entry to drive (default packages/cli/dist/main.js), e.g. another build's
+  --cli FILE         the ckpt CLI entry to drive (default packages/cli/bin/ckpt.js), e.g. another build's
   --render FILE      run nothing: regenerate RESULTS.md and the charts from an existing result file`;
 
 function parseArgs(argv) {
@@ -103,7 +103,7 @@ async function main() {
     return 0;
   }
   const started = new Date();
-  const paths = { ...ckptPaths(root), ...(options.cli && { cliMain: options.cli }) };
+  const paths = { ...ckptPaths(root), ...(options.cli && { cliMain: options.cli, cliBundle: undefined }) };
   const core = await loadCore(paths);
   const msgpackr = loadMsgpackr(root);
   const tmp = fs.mkdtempSync(join(options.tmp, 'ckpt-bench-'));

@@ -1,6 +1,7 @@
 /**
  * Where the built ckpt lives, and how to ask the CLI whether a verb is built yet. The bench
- * drives the built JavaScript (`tsc -b` output), exactly what users run.
+ * drives the built JavaScript — `tsc -b` output for the libraries, the CLI's bundle through
+ * its `bin/ckpt.js` — exactly what users run.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -13,14 +14,16 @@ export function ckptPaths(root) {
   return {
     root,
     coreDist: join(root, 'packages', 'core', 'dist', 'index.js'),
-    cliMain: join(root, 'packages', 'cli', 'dist', 'main.js'),
+    cliMain: join(root, 'packages', 'cli', 'bin', 'ckpt.js'),
+    cliBundle: join(root, 'packages', 'cli', 'dist', 'ckpt.mjs'),
   };
 }
 
 /** Imports the built @ckpt/core, or explains how to build it. */
 export async function loadCore(paths) {
-  if (!existsSync(paths.coreDist) || !existsSync(paths.cliMain)) {
-    throw new Error(`ckpt is not built (${paths.coreDist} missing): run \`npx tsc -b\` (or \`pnpm build\`) at the repository root first`);
+  const missing = [paths.coreDist, paths.cliBundle].find((path) => path !== undefined && !existsSync(path));
+  if (missing !== undefined || !existsSync(paths.cliMain)) {
+    throw new Error(`ckpt is not built (${missing ?? paths.cliMain} missing): run \`pnpm build\` (tsc -b, then the CLI bundle) at the repository root first`);
   }
   return import(paths.coreDist);
 }

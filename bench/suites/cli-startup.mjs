@@ -81,7 +81,7 @@ export async function run(ctx) {
     unit: 'ms',
     better: 'lower',
     rows: [
-      { key: 'ckpt', label: 'node packages/cli/dist/main.js --version', role: 'subject', samples: samples.ckpt },
+      { key: 'ckpt', label: 'node packages/cli/bin/ckpt.js --version', role: 'subject', samples: samples.ckpt },
       { key: 'node', label: 'node -e 0', samples: samples.node },
     ],
   });

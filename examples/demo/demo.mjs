@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
-const ckpt = fileURLToPath(new URL('../../packages/cli/dist/main.js', import.meta.url));
+const ckpt = fileURLToPath(new URL('../../packages/cli/bin/ckpt.js', import.meta.url));
 const SIZE_MIB = Number(process.env.DEMO_SIZE_MIB ?? 256);
 const plainOutput = process.env.NO_COLOR !== undefined || !process.stdout.isTTY;
 const paint = (code) => (text) => (plainOutput ? text : `\u001b[${code}m${text}\u001b[0m`);

@@ -1,3 +1,3 @@
 #!/usr/bin/env node
-// The installed entry point: runs the built CLI (no TypeScript at start-up).
-import '../dist/main.js';
+// The installed entry point: runs the bundled CLI (one file, see scripts/bundle.mjs).
+import '../dist/ckpt.mjs';

@@ -2,12 +2,12 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Engine, createIdentity, type Runner } from '@ckpt/core';
 import { concat, of, throwError } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ckptBin } from './test-support/ckpt-bin.js';
 
-const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+const main = ckptBin();
 const ckpt = (...args: string[]) => spawnSync(process.execPath, [main, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
 
 let dir: string;

@@ -1,5 +1,6 @@
 import pc from 'picocolors';
 import { isCkptErrorLike } from './exit-codes.js';
+import { mapStackTrace } from './map-stack-trace.js';
 
 /** Where a verb writes: stdout for results, stderr for diagnostics. */
 export interface CliIo {
@@ -27,14 +28,15 @@ export function jsonReplacer(_key: string, value: unknown): unknown {
 
 /**
  * One line (plus its hint) per error: what happened, where, what to do. A stack trace only for
- * errors that are not ckpt's own — those are bugs, and the trace helps to report them.
+ * errors that are not ckpt's own — those are bugs, and the trace helps to report them; its
+ * frames in the bundled CLI are mapped back to the TypeScript sources.
  */
 export function reportError(io: CliIo, error: unknown): void {
   if (isCkptErrorLike(error)) {
     const [message, ...hint] = error.message.split('\n');
     io.stderr.write(`${colors.red('error:')} ${message}\n${hint.map((line) => `${colors.dim(line)}\n`).join('')}`);
   } else if (error instanceof Error) {
-    io.stderr.write(`${colors.red('error:')} ${error.message}\n${colors.dim(error.stack ?? '')}\n`);
+    io.stderr.write(`${colors.red('error:')} ${error.message}\n${colors.dim(mapStackTrace(error.stack ?? ''))}\n`);
   } else {
     io.stderr.write(`${colors.red('error:')} ${String(error)}\n`);
   }

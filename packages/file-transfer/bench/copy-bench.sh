@@ -1,9 +1,9 @@
 #!/bin/sh
 # Side-by-side: cp + sync, ckpt copy (local, default 8 MiB interval), ckpt copy push over loopback.
-# Usage: packages/file-transfer/bench/copy-bench.sh [SIZE_MIB] [RUNS]   (after `npx tsc -b`)
+# Usage: packages/file-transfer/bench/copy-bench.sh [SIZE_MIB] [RUNS]   (after `pnpm build`)
 set -eu
 SIZE=${1:-256}; RUNS=${2:-5}
-CLI="$(cd "$(dirname "$0")/../../cli/dist" && pwd)/main.js"
+CLI="$(cd "$(dirname "$0")/../../cli/bin" && pwd)/ckpt.js"
 WORK=$(mktemp -d); trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
 cd "$WORK"; mkdir root
 head -c $((SIZE * 1048576)) /dev/urandom > src.bin

@@ -3,10 +3,10 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import { ckptBin } from '../test-support/ckpt-bin.js';
 
-const main = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
+const main = ckptBin();
 let dir: string;
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'ckpt-disk-full-'));

@@ -3,11 +3,11 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { copyTaskPlugin } from './copy-task.js';
+import { ckptBin } from '../test-support/ckpt-bin.js';
 
-const main = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
+const main = ckptBin();
 let dir: string;
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'ckpt-copy-task-'));

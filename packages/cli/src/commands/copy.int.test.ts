@@ -3,12 +3,12 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ckptBin } from '../test-support/ckpt-bin.js';
 
-/** The built CLI (run `npx tsc -b` first). */
-const MAIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../dist/main.js');
+/** The bundled CLI, as installed (`pnpm build` makes it). */
+const MAIN = ckptBin();
 
 let dir: string;
 beforeEach(async () => {

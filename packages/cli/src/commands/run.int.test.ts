@@ -7,11 +7,11 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ckptBin } from '../test-support/ckpt-bin.js';
 
-const MAIN = resolve(import.meta.dirname, '../../dist/main.js');
-const built = existsSync(MAIN);
+const MAIN = ckptBin();
 
 let dir: string;
 beforeEach(async () => {
@@ -36,7 +36,7 @@ const waitFor = async (path: string, ms = 10_000) => {
   }
 };
 
-describe.skipIf(!built)('ckpt run as a process', () => {
+describe('ckpt run as a process', () => {
   it('SIGINT stops the run after recording what was done, exits 130, and a rerun resumes', async () => {
     const file = join(dir, 'p.yaml');
     await writeFile(

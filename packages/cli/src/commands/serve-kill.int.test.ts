@@ -4,11 +4,11 @@ import { existsSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import { ckptBin } from '../test-support/ckpt-bin.js';
 
-const MAIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../dist/main.js');
+const MAIN = ckptBin();
 let dir: string;
 const started: ChildProcess[] = [];
 beforeEach(async () => {

@@ -2,11 +2,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ckptBin } from '../test-support/ckpt-bin.js';
 
-const MAIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../dist/main.js');
+const MAIN = ckptBin();
 
 let dir: string;
 beforeEach(async () => {

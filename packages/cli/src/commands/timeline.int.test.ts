@@ -6,8 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { Fold, Journal, NodeStorage, createIdentity, readLog, type CkptEvent } from '@ckpt/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { timelineOf } from './timeline.js';
+import { ckptBin } from '../test-support/ckpt-bin.js';
 
-const main = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
+const main = ckptBin();
 const artifacts = fileURLToPath(new URL('../../test-results/', import.meta.url));
 let dir: string;
 beforeEach(() => {
