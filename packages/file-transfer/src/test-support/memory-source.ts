@@ -50,7 +50,8 @@ export class MemorySource implements SourcePort {
         offset = end;
       }
     }
-    return { chunks: chunks(), digest: async () => hasher.finish().chain };
+    // Each chunk is a fresh copy: the receiver may keep writing a few while it reads on.
+    return { chunks: chunks(), held: 2, digest: async () => hasher.finish().chain };
   }
 
   async close(): Promise<void> {}

@@ -28,9 +28,15 @@ export async function openSourceFile(path: string): Promise<FileHandle> {
   return file;
 }
 
-/** Reads `[offset, end)` of `file`, one read ahead of the consumer (two buffers alternate). */
-export async function* readAhead(file: FileHandle, offset: number, end: number, chunkBytes = READ_CHUNK_BYTES): AsyncGenerator<Uint8Array> {
-  const buffers = [Buffer.allocUnsafe(chunkBytes), Buffer.allocUnsafe(chunkBytes)];
+/** Chunks a consumer of {@link LocalSource} may keep using (writing out) while it reads on. */
+export const LOCAL_CHUNKS_HELD = 2;
+
+/**
+ * Reads `[offset, end)` of `file`, one read ahead of the consumer, in a ring of `held + 2`
+ * buffers: when the consumer asks for a chunk, the `held` chunks before it stay untouched.
+ */
+export async function* readAhead(file: FileHandle, offset: number, end: number, chunkBytes = READ_CHUNK_BYTES, held = 0): AsyncGenerator<Uint8Array> {
+  const buffers = Array.from({ length: held + 2 }, () => Buffer.allocUnsafe(chunkBytes));
   let which = 0;
   const readAt = (at: number, buffer: Buffer) => file.read(buffer, 0, Math.min(buffer.length, end - at), at);
   let pending = offset < end ? readAt(offset, buffers[0]!) : undefined;
@@ -38,8 +44,8 @@ export async function* readAhead(file: FileHandle, offset: number, end: number, 
     const { bytesRead, buffer } = await pending;
     if (bytesRead === 0) return;
     offset += bytesRead;
-    which ^= 1;
-    // The consumer is done with the other buffer once it asks for the next chunk.
+    which = (which + 1) % buffers.length;
+    // This buffer held the chunk `held + 1` before the one being yielded: the consumer is done with it.
     pending = offset < end ? readAt(offset, buffers[which]!) : undefined;
     yield buffer.subarray(0, bytesRead);
   }
@@ -84,7 +90,7 @@ export class LocalSource implements SourcePort {
     const before = this.info?.fingerprint;
     const path = this.path;
     async function* chunks(): AsyncGenerator<Uint8Array> {
-      for await (const chunk of readAhead(file, at, size, chunkBytes)) {
+      for await (const chunk of readAhead(file, at, size, chunkBytes, LOCAL_CHUNKS_HELD)) {
         hasher?.update(chunk);
         yield chunk;
       }
@@ -96,7 +102,7 @@ export class LocalSource implements SourcePort {
         throw new TransferError(`source ${path} changed while it was being copied`);
       }
     }
-    return { chunks: chunks(), digest: async () => hasher?.finish().chain };
+    return { chunks: chunks(), held: LOCAL_CHUNKS_HELD, digest: async () => hasher?.finish().chain };
   }
 
   async close(): Promise<void> {

@@ -156,6 +156,8 @@ async function receive(job: ReceiveJob, context: RunContext, emit: Emit, stopped
   // Closed once: a raw descriptor closed twice might close a file opened since.
   const close = () => (closing ??= file.close());
   const checkpoints = new CheckpointPipeline(file, partialPath, context, emit);
+  // Writes still running, oldest first: the copy goes on while the thread pool writes.
+  const writes: Promise<void>[] = [];
   try {
     let interval = job.interval;
     // Positioned where this attempt continues: after a verified checkpoint, and after any data
@@ -195,18 +197,27 @@ async function receive(job: ReceiveJob, context: RunContext, emit: Emit, stopped
     await wrapWrite(partialPath, 'truncating the partial file', file.truncate(start));
 
     const stream = await source.stream(hasher.boundary, interval, start);
+    const held = stream.held ?? 0;
     let offset = start;
     const began = Date.now();
     for await (const chunk of stream.chunks) {
       if (context.signal.aborted || stopped()) throw new InterruptedError('the copy was interrupted');
       checkpoints.throwIfFailed();
       if (offset + chunk.length > info.size) throw new TransferError(`the source grew while it was being copied (more than ${info.size} bytes)`);
-      // The write runs in the thread pool while this thread hashes the same bytes.
+      // The write runs in the thread pool while this thread hashes the same bytes, and goes on
+      // while the next chunks are read and hashed: a write that stalls does not stall the copy.
       const writing = wrapWrite(partialPath, 'writing the partial file', file.write(chunk, offset));
+      writing.catch(() => undefined); // awaited below, in order
+      writes.push(writing);
       const crossed = hasher.update(chunk);
-      await writing;
       offset += chunk.length;
-      if (interval > 0) for (const position of crossed) checkpoints.add(position);
+      if (interval > 0 && crossed.length > 0) {
+        const written = Promise.all(writes);
+        written.catch(() => undefined); // a failed write is reported by the loop
+        for (const position of crossed) checkpoints.add(position, written);
+      }
+      // The source reuses a chunk's memory once `held` newer ones are asked for.
+      while (writes.length > held) await writes.shift();
       // At most two syncs in flight: bounded, and the log never falls far behind the data.
       await checkpoints.throttle(2);
       job.onProgress?.({ offset, size: info.size, resumedFrom: start, sent: offset - start });
@@ -216,6 +227,7 @@ async function receive(job: ReceiveJob, context: RunContext, emit: Emit, stopped
       }
     }
     if (context.signal.aborted) throw new InterruptedError('the copy was interrupted');
+    while (writes.length > 0) await writes.shift();
     await checkpoints.drain();
     checkpoints.throwIfFailed();
     if (offset !== info.size) throw new TransferError(`the source ended at ${offset} bytes, ${info.size} were expected; it changed while it was being copied`);
@@ -251,7 +263,8 @@ async function receive(job: ReceiveJob, context: RunContext, emit: Emit, stopped
     job.result = { bytes: info.size, sent: offset - start, resumedFrom: start, digest: `sha256-chain:${final.chain}` };
   } finally {
     // Whatever ended the attempt, the checkpoints of data already written are recorded first
-    // (a stopped transfer resends as little as it can), and no sync outlives the descriptor.
+    // (a stopped transfer resends as little as it can), and no write or sync outlives the descriptor.
+    await Promise.allSettled(writes);
     await checkpoints.drain();
     await close().catch(() => undefined);
   }
@@ -329,12 +342,13 @@ class CheckpointPipeline {
     private readonly emit: Emit,
   ) {}
 
-  /** Queues a checkpoint at `position` (the data before it is written). */
-  add(position: ChainPosition): void {
+  /** Queues a checkpoint at `position`, once `written` (the writes of the data before it) resolves. */
+  add(position: ChainPosition, written: Promise<unknown>): void {
     this.pending++;
     this.syncs = this.syncs.then(async () => {
       try {
         if (this.failure) return;
+        await written;
         try {
           await this.file.datasync();
         } catch (error) {

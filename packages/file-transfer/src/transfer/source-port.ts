@@ -11,6 +11,12 @@ export interface SourceInfo {
 export interface SourceStream {
   readonly chunks: AsyncIterable<Uint8Array>;
   /**
+   * How many earlier chunks the consumer may still be using (writing out, say) when it asks for
+   * the next one; older ones may be overwritten then. Default 0: a chunk is reused as soon as
+   * the next is asked for.
+   */
+  readonly held?: number;
+  /**
    * The sender's own chain at the end, computed from the bytes it read, or undefined when the
    * sender shares the receiver's buffers (a local copy, where one hash covers both).
    */
