@@ -9,8 +9,8 @@ const MiB = 1024 * 1024;
 /** What a receiving connection may hold, whatever the peer sends (docs/protocol.md). */
 const RECEIVE_BOUND = 4 * MiB + 64 * 1024;
 
-/** How the receiving side reads. */
-const MODES = ['data events'] as const;
+/** How the receiving side reads: Node's `data` events, or `onread` on a socket it created. */
+const MODES = ['data events', 'read-into (net.connect onread)'] as const;
 type Mode = (typeof MODES)[number];
 
 const servers: Server[] = [];
@@ -21,13 +21,21 @@ afterEach(async () => {
 });
 
 /** A connected pair on 127.0.0.1: `receiver` is framed in `mode`, `peer` is the raw other end. */
-async function pair(_mode: Mode): Promise<{ receiver: FramedConnection; peer: Socket; accepted: Socket }> {
+async function pair(mode: Mode): Promise<{ receiver: FramedConnection; peer: Socket; accepted: Socket }> {
   const server = createServer();
   servers.push(server);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as { port: number };
   const accepted = once(server, 'connection').then(([socket]) => socket as Socket);
+  if (mode === 'read-into (net.connect onread)') {
+    const receiver = new FramedConnection((onread) => connect({ host: '127.0.0.1', port, onread }), 10_000);
+    sockets.push(receiver.socket);
+    const peer = await accepted;
+    sockets.push(peer);
+    peer.resume();
+    return { receiver, peer, accepted: peer };
+  }
   const peer = connect({ host: '127.0.0.1', port });
   sockets.push(peer);
   const socket = await accepted;

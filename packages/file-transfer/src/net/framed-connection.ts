@@ -86,8 +86,27 @@ interface Incoming {
   filled: number;
 }
 
-/** A socket with framing, a bounded receive queue, idle timeouts and write backpressure. */
+/**
+ * What `net.connect` needs to read straight into a connection's frames (its `onread` option).
+ * Available only for sockets this side creates (Node offers no `onread` for accepted sockets,
+ * nor for TLS), so the node server and TLS sockets use the `data` events.
+ */
+export interface ReadInto {
+  readonly buffer: () => Buffer;
+  readonly callback: (bytes: number) => boolean;
+}
+
+/**
+ * A socket with framing, a bounded receive queue, idle timeouts and write backpressure.
+ *
+ * Two ways in. Given a socket, it takes the socket's `data` chunks and copies each payload byte
+ * once, into the memory the consumer gets. Given a function that creates the socket with a
+ * {@link ReadInto} (`net.connect({ ..., onread })`), the kernel writes headers into a 5-byte
+ * buffer and payloads straight into their final memory: no Buffer per read, no copy, and one
+ * read syscall per available run of bytes instead of one per 64 KiB.
+ */
 export class FramedConnection {
+  readonly socket: Socket;
   /** Header bytes received so far, when a header arrived split across socket reads. */
   private readonly header = Buffer.alloc(5);
   private headerBytes = 0;
@@ -105,14 +124,19 @@ export class FramedConnection {
   acceptData = false;
 
   constructor(
-    readonly socket: Socket,
+    socket: Socket | ((readInto: ReadInto) => Socket),
     /** A receive waiting longer than this fails and closes the connection. */
     public idleTimeoutMs = 30_000,
   ) {
-    socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (error) => this.fail(new TransferError(`connection to ${this.peerName()} failed: ${error.message}`, { cause: error })));
-    socket.on('close', () => this.fail(new TransferError(`connection to ${this.peerName()} closed`)));
+    if (typeof socket === 'function') {
+      this.socket = socket({ buffer: () => this.readBuffer(), callback: (bytes) => this.didRead(bytes) });
+    } else {
+      this.socket = socket;
+      socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    }
+    this.socket.setNoDelay(true);
+    this.socket.on('error', (error) => this.fail(new TransferError(`connection to ${this.peerName()} failed: ${error.message}`, { cause: error })));
+    this.socket.on('close', () => this.fail(new TransferError(`connection to ${this.peerName()} closed`)));
   }
 
   private peerName(): string {
@@ -164,6 +188,30 @@ export class FramedConnection {
       at += take;
       if (incoming.filled === incoming.payload.length) this.completeFrame(incoming);
     }
+  }
+
+  /** Read-into mode: where the next socket read lands (the rest of the header, or of the payload). */
+  private readBuffer(): Buffer {
+    const incoming = this.incoming;
+    return incoming === undefined ? this.header.subarray(this.headerBytes) : incoming.payload.subarray(incoming.filled);
+  }
+
+  /** Read-into mode: `bytes` bytes landed where {@link readBuffer} said. False pauses reading. */
+  private didRead(bytes: number): boolean {
+    if (this.failure !== undefined) return false;
+    const incoming = this.incoming;
+    if (incoming !== undefined) {
+      incoming.filled += bytes;
+      if (incoming.filled === incoming.payload.length) this.completeFrame(incoming);
+    } else {
+      this.headerBytes += bytes;
+      if (this.headerBytes < 5) return true;
+      this.headerBytes = 0;
+      if (!this.startFrame(this.header.readUInt32BE(0), this.header[4]!)) return false;
+      // An empty payload is complete at once; nothing more will be read for it.
+      if (this.incoming!.payload.length === 0) this.completeFrame(this.incoming!);
+    }
+    return this.failure === undefined;
   }
 
   /** Checks a header and makes room for its payload; false after a protocol error. */
