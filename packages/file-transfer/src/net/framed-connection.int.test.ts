@@ -3,14 +3,15 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { deflateRawSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { frameAcceptedSocket } from './accepted-socket.js';
 import { FramedConnection, FrameType, MAX_DATA_PAYLOAD, ProtocolError, type ControlMessage } from './framed-connection.js';
 
 const MiB = 1024 * 1024;
 /** What a receiving connection may hold, whatever the peer sends (docs/protocol.md). */
 const RECEIVE_BOUND = 4 * MiB + 64 * 1024;
 
-/** How the receiving side reads: Node's `data` events, or `onread` on a socket it created. */
-const MODES = ['data events', 'read-into (net.connect onread)'] as const;
+/** How the receiving side reads: Node's `data` events, `onread` on a socket it created, or an adopted accepted socket. */
+const MODES = ['data events', 'read-into (net.connect onread)', 'read-into (adopted accepted socket)'] as const;
 type Mode = (typeof MODES)[number];
 
 const servers: Server[] = [];
@@ -22,7 +23,7 @@ afterEach(async () => {
 
 /** A connected pair on 127.0.0.1: `receiver` is framed in `mode`, `peer` is the raw other end. */
 async function pair(mode: Mode): Promise<{ receiver: FramedConnection; peer: Socket; accepted: Socket }> {
-  const server = createServer();
+  const server = createServer({ pauseOnConnect: mode !== 'data events' });
   servers.push(server);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -40,7 +41,8 @@ async function pair(mode: Mode): Promise<{ receiver: FramedConnection; peer: Soc
   sockets.push(peer);
   const socket = await accepted;
   sockets.push(socket);
-  const receiver = new FramedConnection(socket, 10_000);
+  const receiver = mode === 'data events' ? new FramedConnection(socket, 10_000) : frameAcceptedSocket(socket, 10_000);
+  sockets.push(receiver.socket);
   return { receiver, peer, accepted: socket };
 }
 
@@ -144,5 +146,36 @@ describe.each(MODES)('FramedConnection receiving via %s', (mode) => {
     const { receiver } = await pair(mode);
     await expect(receiver.receive(200)).rejects.toThrow(/no data .* for 0s/);
     expect(receiver.socket.destroyed).toBe(true);
+  });
+});
+
+describe('frameAcceptedSocket', () => {
+  it('moves a paused plain socket into one that reads into its frames; it speaks both ways and closes', async () => {
+    const { receiver, peer, accepted } = await pair('read-into (adopted accepted socket)');
+    expect(receiver.socket).not.toBe(accepted);
+    expect(accepted.destroyed).toBe(true);
+    const other = new FramedConnection(peer, 10_000);
+    await receiver.sendControl({ op: 'ping' });
+    expect(await other.receiveControl()).toEqual({ op: 'ping' });
+    await other.sendControl({ op: 'pong' });
+    expect(await receiver.receiveControl()).toEqual({ op: 'pong' });
+    const closed = once(peer, 'close');
+    receiver.end();
+    await closed;
+  });
+
+  it('keeps a socket that is already flowing (it may have read data) on the data-event path', async () => {
+    const server = createServer();
+    servers.push(server);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const peer = connect({ host: '127.0.0.1', port: (server.address() as { port: number }).port });
+    sockets.push(peer);
+    const [accepted] = (await once(server, 'connection')) as [Socket];
+    sockets.push(accepted);
+    const framed = frameAcceptedSocket(accepted, 10_000);
+    expect(framed.socket).toBe(accepted);
+    peer.write(control({ op: 'hello' }));
+    expect(await framed.receiveControl()).toEqual({ op: 'hello' });
   });
 });

@@ -87,9 +87,9 @@ interface Incoming {
 }
 
 /**
- * What `net.connect` needs to read straight into a connection's frames (its `onread` option).
- * Available only for sockets this side creates (Node offers no `onread` for accepted sockets,
- * nor for TLS), so the node server and TLS sockets use the `data` events.
+ * What `net.connect` (or `new net.Socket`) needs to read straight into a connection's frames:
+ * its `onread` option. Node has no such option for accepted sockets (see accepted-socket.ts for
+ * how the node server gets there anyway) nor for TLS sockets, which use the `data` events.
  */
 export interface ReadInto {
   readonly buffer: () => Buffer;
