@@ -23,5 +23,6 @@ export type { Endpoint, Netmap, NetmapNode } from './net/netmap.js';
 export { NodeServer } from './net/node-server.js';
 export type { NodeServerOptions, ServerEvent } from './net/node-server.js';
 export { checkPathText, confinePath } from './net/confine.js';
-export { FrameType, FramedConnection, MAX_CONTROL_BYTES, MAX_DATA_PAYLOAD, MAX_FRAME_BYTES, ProtocolError } from './net/framed-connection.js';
+export { FrameType, FramedConnection, MAX_COMPRESSED_SLICE, MAX_CONTROL_BYTES, MAX_DATA_PAYLOAD, MAX_FRAME_BYTES, ProtocolError } from './net/framed-connection.js';
+export type { ReadInto } from './net/framed-connection.js';
 export { PROTOCOL, authenticateClient } from './net/handshake.js';

@@ -1,4 +1,4 @@
-import { connect, type Socket } from 'node:net';
+import { connect } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import { InterruptedError } from '@ckpt/core';
 import { AuthenticationError, TransferError } from '../errors.js';
@@ -32,11 +32,14 @@ export interface RemoteTransferOptions {
 /** Connects and authenticates both ways. */
 export async function openSession(options: RemoteTransferOptions): Promise<FramedConnection> {
   const { peer } = options;
+  const idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
   // A peer whose entry has `tls` is reached over TLS; its certificate must chain to `tls.ca` (or
   // the system roots). The host name is not checked: the HMAC handshake proves which node it is.
-  const socket: Socket = peer.tls
-    ? connectTls({ host: peer.host, port: peer.port, ...(peer.tls.ca && { ca: peer.tls.ca }), checkServerIdentity: () => undefined })
-    : connect({ host: peer.host, port: peer.port });
+  // Plain TCP reads straight into the frames' memory (`onread`), which matters for a pull.
+  const connection = peer.tls
+    ? new FramedConnection(connectTls({ host: peer.host, port: peer.port, ...(peer.tls.ca && { ca: peer.tls.ca }), checkServerIdentity: () => undefined }), idleTimeoutMs)
+    : new FramedConnection((onread) => connect({ host: peer.host, port: peer.port, onread }), idleTimeoutMs);
+  const socket = connection.socket;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       socket.destroy();
@@ -53,7 +56,6 @@ export async function openSession(options: RemoteTransferOptions): Promise<Frame
       reject(new TransferError(`cannot reach node ${peer.name} at ${peer.host}:${peer.port} (${error.code ?? error.message})`, { cause: error }));
     });
   });
-  const connection = new FramedConnection(socket, options.idleTimeoutMs ?? 30_000);
   const onAbort = () => connection.destroy();
   options.signal?.addEventListener('abort', onAbort, { once: true });
   socket.once('close', () => options.signal?.removeEventListener('abort', onAbort));

@@ -7,7 +7,8 @@ import { DEFAULT_CHECKPOINT_INTERVAL, receiveFile, type TransferEvent } from '..
 import { transferReducer } from '../transfer/transfer-reducer.js';
 import type { SourceFingerprint } from '../transfer/fingerprint.js';
 import { confinePath } from './confine.js';
-import { FramedConnection, MAX_DATA_PAYLOAD, type ControlMessage } from './framed-connection.js';
+import { frameAcceptedSocket } from './accepted-socket.js';
+import { MAX_DATA_PAYLOAD, type ControlMessage, type FramedConnection } from './framed-connection.js';
 import { authenticateServer, NonceCache } from './handshake.js';
 import { nodeOf, type Netmap } from './netmap.js';
 import { errorMessage, RemoteSource, serveSource } from './remote-source.js';
@@ -69,7 +70,8 @@ export class NodeServer {
     const server: Server =
       tls?.cert && tls.key
         ? createTlsServer({ cert: tls.cert, key: tls.key, handshakeTimeout: 10_000 }, (socket) => this.accept(socket)).on('tlsClientError', () => undefined)
-        : createServer((socket) => this.accept(socket));
+        : // Paused on connect: nothing is read before the socket is framed (see frameAcceptedSocket).
+          createServer({ pauseOnConnect: true }, (socket) => this.accept(socket));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (error: NodeJS.ErrnoException) =>
@@ -103,16 +105,19 @@ export class NodeServer {
     return report;
   }
 
-  private accept(socket: Socket): void {
+  private accept(accepted: Socket): void {
     if (this.shutdown.signal.aborted || this.connections.size >= (this.options.maxConnections ?? 256)) {
-      socket.destroy();
+      accepted.destroy();
       return;
     }
+    // The connection may move the accepted handle into a socket that reads into its frames.
+    const connection = frameAcceptedSocket(accepted, this.options.idleTimeoutMs ?? 30_000);
+    const socket = connection.socket;
     this.connections.add(socket);
     socket.on('close', () => this.connections.delete(socket));
     const remote = `${socket.remoteAddress}:${socket.remotePort}`;
     this.options.onEvent?.({ type: 'serve/connection', remote });
-    const work = this.session(socket, remote)
+    const work = this.session(connection)
       .catch((error: unknown) => {
         this.options.onEvent?.({ type: 'serve/refused', remote, reason: error instanceof Error ? error.message.split('\n')[0]! : String(error) });
       })
@@ -123,8 +128,7 @@ export class NodeServer {
     this.running.add(work);
   }
 
-  private async session(socket: Socket, remote: string): Promise<void> {
-    const connection = new FramedConnection(socket, this.options.idleTimeoutMs ?? 30_000);
+  private async session(connection: FramedConnection): Promise<void> {
     const self = nodeOf(this.options.netmap, this.options.name, 'this node');
     const client = await authenticateServer(connection, self, this.options.netmap, this.nonces);
     this.options.onEvent?.({ type: 'serve/authenticated', node: client.name });
@@ -143,7 +147,6 @@ export class NodeServer {
     } finally {
       connection.end();
     }
-    void remote;
   }
 
   private async put(connection: FramedConnection, request: ControlMessage, peer: string, report: (o: 'success', e: { bytes: number }) => void): Promise<void> {

@@ -81,6 +81,8 @@ export class RemoteSource implements SourcePort {
     let digest: string | undefined;
     async function* chunks(): AsyncGenerator<Uint8Array> {
       for (;;) {
+        // Asking for the next frame releases this one's memory to the connection, as
+        // SourceStream allows: the consumer is done with a chunk when it asks for the next.
         const frame = await connection.receiveData();
         if ('data' in frame) {
           yield frame.data;

@@ -9,6 +9,12 @@ export interface SourceInfo {
 
 /** A stream of the source from an agreed position. */
 export interface SourceStream {
+  /**
+   * The bytes, in order. Each chunk is lent: its memory may be reused as soon as the consumer
+   * asks for the next chunk, so everything done with a chunk (writing it, hashing it) must be
+   * finished, or the chunk copied, before then. LocalSource reads the chunk after next into the
+   * same buffer; RemoteSource receives later frames into the same memory.
+   */
   readonly chunks: AsyncIterable<Uint8Array>;
   /**
    * How many earlier chunks the consumer may still be using (writing out, say) when it asks for
