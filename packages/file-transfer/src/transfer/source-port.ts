@@ -10,16 +10,15 @@ export interface SourceInfo {
 /** A stream of the source from an agreed position. */
 export interface SourceStream {
   /**
-   * The bytes, in order. Each chunk is lent: its memory may be reused as soon as the consumer
-   * asks for the next chunk, so everything done with a chunk (writing it, hashing it) must be
-   * finished, or the chunk copied, before then. LocalSource reads the chunk after next into the
-   * same buffer; RemoteSource receives later frames into the same memory.
+   * The bytes, in order. Each chunk is lent: its memory may be reused once the consumer has
+   * asked for `held + 1` more chunks, so everything done with a chunk (writing it, hashing it)
+   * must be finished, or the chunk copied, before then. LocalSource reads ahead into a ring of
+   * `held + 2` buffers; RemoteSource receives later frames into the same memory (`held` 0).
    */
   readonly chunks: AsyncIterable<Uint8Array>;
   /**
    * How many earlier chunks the consumer may still be using (writing out, say) when it asks for
-   * the next one; older ones may be overwritten then. Default 0: a chunk is reused as soon as
-   * the next is asked for.
+   * the next one. Default 0: a chunk is reused as soon as the next is asked for.
    */
   readonly held?: number;
   /**
