@@ -91,6 +91,8 @@ export async function pushFile(localPath: string, remotePath: string, options: R
               sent += chunk.length;
               options.onProgress?.({ offset: at + sent, size: info.size, resumedFrom: at, sent });
               yield chunk;
+              // The node's events (its durable checkpoints) are reported as they come, not after the last byte.
+              for (let message; (message = connection.takeReceivedControl('event')); ) options.onEvent?.(message['event'] as TransferEvent);
               if (options.rateLimit) {
                 const due = began + (sent / options.rateLimit) * 1000;
                 if (due > Date.now()) await new Promise((resolve) => setTimeout(resolve, due - Date.now()));

@@ -312,6 +312,19 @@ export class FramedConnection {
     });
   }
 
+  /**
+   * The control message `op` if it is the next frame already received, taken without waiting;
+   * otherwise undefined. Lets a sender report its peer's events while it is still sending.
+   */
+  takeReceivedControl(op: string): ControlMessage | undefined {
+    const next = this.queue[0];
+    if (next?.frame.type !== FrameType.Control || next.frame.message.op !== op) return undefined;
+    this.queue.shift();
+    this.queuedControlBytes -= next.controlBytes ?? 0;
+    if (this.receiveMemory <= HIGH_WATER && this.socket.isPaused()) this.socket.resume();
+    return next.frame.message;
+  }
+
   /** The next data (inflated) or control frame. A compressed frame inflating beyond the limit is a protocol error. */
   async receiveData(): Promise<{ readonly data: Buffer } | { readonly message: ControlMessage }> {
     const frame = await this.receive();
