@@ -73,10 +73,13 @@ export async function ckptCopy(ctx, source, destination, extra = [], options = {
   return { ms: result.ms, completed, result };
 }
 
-/** Size of the largest file under `dir` (the partial data of a transfer), 0 when none. */
+/**
+ * Size of the largest file in `dir` (the partial data of a transfer lies beside its
+ * destination), 0 when none. Not recursive: lock directories come and go while it lists.
+ */
 export function largestFile(dir) {
   let largest = 0;
-  for (const name of fs.readdirSync(dir, { recursive: true })) {
+  for (const name of fs.readdirSync(dir)) {
     try {
       const s = fs.statSync(join(dir, String(name)));
       if (s.isFile() && s.size > largest) largest = s.size;
