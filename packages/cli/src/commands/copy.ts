@@ -65,10 +65,13 @@ class ProgressView {
 /** The line the human views print for a transfer event (resume, start-over, retry), if any. */
 export function describeTransferEvent(event: TransferEvent): string | undefined {
   switch (event.type) {
-    case 'transfer/resumed':
-      return event['verified'] === 'published'
-        ? 'already complete (published by an earlier run)'
-        : `resuming at ${formatBytes(Number(event['offset']))} of ${formatBytes(Number(event['size']))}, verified (${String(event['verified'])})`;
+    case 'transfer/resumed': {
+      if (event['verified'] === 'published') return 'already complete (published by an earlier run)';
+      const offset = Number(event['offset']);
+      const checkpoint = Number(event['checkpoint'] ?? offset);
+      const past = offset > checkpoint ? `; ${formatBytes(offset - checkpoint)} past the last checkpoint matched and is kept` : '';
+      return `resuming at ${formatBytes(offset)} of ${formatBytes(Number(event['size']))}, verified (${String(event['verified'])}${past})`;
+    }
     case 'transfer/restarted':
       return `starting over: ${String(event['reason'])}`;
     case 'transfer/retry':
