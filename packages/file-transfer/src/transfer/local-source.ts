@@ -80,6 +80,13 @@ export class LocalSource implements SourcePort {
     return hashRange(reader, from, to, interval);
   }
 
+  async read(position: number, length: number): Promise<Uint8Array> {
+    const file = await this.handle();
+    const buffer = Buffer.allocUnsafe(length);
+    const { bytesRead } = await file.read(buffer, 0, length, position);
+    return buffer.subarray(0, bytesRead);
+  }
+
   async stream(from: ChainPosition, interval: number, at = from.offset): Promise<SourceStream> {
     const file = await this.handle();
     const size = this.info?.size ?? (await file.stat()).size;

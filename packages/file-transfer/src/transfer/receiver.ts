@@ -17,7 +17,7 @@ import {
   type StorageFile,
 } from '@ckpt/core';
 import { TransferError } from '../errors.js';
-import { CHAIN_SEED, ChainHasher, hashRange, type ChainPosition } from './chain-hash.js';
+import { CHAIN_SEED, ChainHasher, type ChainPosition } from './chain-hash.js';
 import { fingerprintChange } from './fingerprint.js';
 import { checkpointPathOf, partialPathOf, TRANSFER_KIND } from './names.js';
 import type { SourcePort } from './source-port.js';
@@ -270,6 +270,42 @@ async function receive(job: ReceiveJob, context: RunContext, emit: Emit, stopped
   }
 }
 
+/**
+ * Re-hashes the partial data over `[from.offset, to)`, continuing `from`, and checks that the
+ * source holds the same bytes there: compared directly when the source reads cheaply (a local
+ * file), else by the sender's own hash of the range, computed on its side meanwhile. The
+ * hasher stops early where the partial data ends.
+ */
+async function rehashAgainstSource(
+  file: StorageFile,
+  source: SourcePort,
+  from: ChainPosition,
+  to: number,
+  interval: number,
+): Promise<{ readonly hasher: ChainHasher; readonly sourceMatches: boolean }> {
+  const theirs = source.read ? undefined : source.hashRange(from, to, interval);
+  theirs?.catch(() => undefined); // awaited below
+  const hasher = new ChainHasher(from.offset, from.chain, interval);
+  // Both sides' bytes are read at once, one chunk ahead of the hashing.
+  const readAt = (at: number) => {
+    const length = Math.min(1 << 20, to - at);
+    return Promise.all([file.read(at, length), source.read?.(at, length)]);
+  };
+  let next = hasher.position < to ? readAt(hasher.position) : undefined;
+  let sameBytes = true;
+  while (next) {
+    const [bytes, sourceBytes] = await next;
+    if (bytes.length === 0) break;
+    const after = hasher.position + bytes.length;
+    next = after < to ? readAt(after) : undefined;
+    if (sourceBytes && sameBytes) sameBytes = Buffer.compare(sourceBytes, bytes) === 0;
+    hasher.update(bytes);
+  }
+  const complete = hasher.position === to;
+  const sourceMatches = theirs ? (await theirs) === hasher.peek() && complete : sameBytes && complete;
+  return { hasher, sourceMatches };
+}
+
 const SEED_POSITION: ChainPosition = { offset: 0, chain: CHAIN_SEED };
 
 /**
@@ -277,24 +313,20 @@ const SEED_POSITION: ChainPosition = { offset: 0, chain: CHAIN_SEED };
  * `base` when it does not. That data was written but never checkpointed: the receiver was
  * killed, or the sender went away, before its fdatasync. A kill leaves it in the page cache,
  * so the resume sends nothing twice; after a power loss it may be lost or torn, and then the
- * hashes differ and the copy continues from `base`. Costs one re-hash of that tail per side.
+ * check fails and the copy continues from `base`.
  */
 async function continueVerifiedTail(file: StorageFile, source: SourcePort, base: ChainPosition, size: number, interval: number): Promise<ChainHasher> {
   const end = Math.min(await file.size(), size);
-  const hasher = new ChainHasher(base.offset, base.chain, interval);
-  if (end <= base.offset) return hasher;
-  while (hasher.position < end) {
-    const bytes = await file.read(hasher.position, Math.min(1 << 20, end - hasher.position));
-    if (bytes.length === 0) break;
-    hasher.update(bytes);
+  if (end > base.offset) {
+    const tail = await rehashAgainstSource(file, source, base, end, interval);
+    if (tail.sourceMatches) return tail.hasher;
   }
-  if (hasher.position === end && (await source.hashRange(base, end, interval)) === hasher.peek()) return hasher;
   return new ChainHasher(base.offset, base.chain, interval);
 }
 
 /**
- * The newest recorded position both sides can verify: the receiver's partial data and the
- * source's bytes re-hash to its chain, over the last segment (`tail`) or from 0 (`full`).
+ * The newest recorded position both sides can verify: the receiver's partial data re-hashes to
+ * its chain, over the last segment (`tail`) or from 0 (`full`), and the source has the same bytes.
  */
 async function newestVerifiedPosition(
   file: StorageFile,
@@ -310,11 +342,12 @@ async function newestVerifiedPosition(
     const before: ChainPosition | undefined =
       verify === 'full' ? SEED_POSITION : (positions[i - 1] ?? (position.offset <= interval || interval === 0 ? SEED_POSITION : undefined));
     if (!before) continue;
-    if ((await hashRange(file, before, position.offset, interval)) !== position.chain) {
+    const { hasher, sourceMatches } = await rehashAgainstSource(file, source, before, position.offset, interval);
+    if (hasher.position !== position.offset || hasher.peek() !== position.chain) {
       reasons.push(`the partial data before ${position.offset} does not match its checkpoint`);
       continue;
     }
-    if ((await source.hashRange(before, position.offset, interval)) !== position.chain) {
+    if (!sourceMatches) {
       reasons.push(`the source's bytes before ${position.offset} differ from what was received`);
       continue;
     }

@@ -37,6 +37,12 @@ export interface SourcePort {
   /** The chain at `to` re-hashed from the source, continuing `from`; undefined if the source is shorter. */
   hashRange(from: ChainPosition, to: number, interval: number): Promise<string | undefined>;
   /**
+   * Up to `length` bytes at `position` (fewer only at the end), for a source that reads them
+   * cheaply (a local file): the receiver then compares bytes instead of having them hashed
+   * again. A peer over the wire has none; the receiver asks for `hashRange`.
+   */
+  read?(position: number, length: number): Promise<Uint8Array>;
+  /**
    * Streams `[at, size)` (`at` defaults to `from.offset`). `from` is the segment boundary at or
    * before `at`, where the chain is known: a sender that hashes on its own re-reads
    * `[from.offset, at)` first, so both sides continue the same chain.
