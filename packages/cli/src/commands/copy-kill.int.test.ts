@@ -55,6 +55,19 @@ function expectResumesNeverGoBack(report: KillAndRerunReport, size: number): voi
   expect(eventsOf(report.final.stdout).at(-1)).toMatchObject({ type: 'transfer-completed', bytes: size });
 }
 
+/** `ckpt copy ARGS` at 8 MiB/s, SIGKILLed at its 1st–3rd checkpoint three times, then run to its end. */
+function copyKilledThreeTimes(args: readonly string[]): Promise<KillAndRerunReport> {
+  return killAndRerun({
+    command: process.execPath,
+    args: [MAIN, 'copy', ...args, '--json', '--checkpoint-interval', '256KiB'],
+    cwd: dir,
+    env: { ...process.env, CKPT_COPY_RATE_LIMIT: '8MiB' },
+    killOn: isCheckpoint,
+    killAtMostAfter: 3,
+    kills: 3,
+  });
+}
+
 async function freePort(): Promise<number> {
   const probe = createServer();
   await new Promise<void>((done) => probe.listen(0, '127.0.0.1', done));
@@ -67,16 +80,7 @@ describe('ckpt copy killed with SIGKILL at random checkpoints (process-group har
   it('a local copy resumes after each kill and ends with identical bytes', async () => {
     const data = randomBytes(6 * 1024 * 1024);
     await writeFile(join(dir, 'src'), data);
-    const report = await killAndRerun({
-      command: process.execPath,
-      args: [MAIN, 'copy', 'src', 'out/dst', '--json', '--checkpoint-interval', '256KiB'],
-      cwd: dir,
-      env: { ...process.env, CKPT_COPY_RATE_LIMIT: '8MiB' },
-      killOn: isCheckpoint,
-      killAtMostAfter: 3,
-      kills: 3,
-    });
-    expectResumesNeverGoBack(report, data.length);
+    expectResumesNeverGoBack(await copyKilledThreeTimes(['src', 'out/dst']), data.length);
     expect((await readFile(join(dir, 'out', 'dst'))).equals(data)).toBe(true);
     expect(readdirSync(join(dir, 'out'))).toEqual(['dst']);
   }, 60_000);
@@ -100,16 +104,7 @@ describe('ckpt copy killed with SIGKILL at random checkpoints (process-group har
         if (out.includes('listening')) ready();
       });
     });
-    const report = await killAndRerun({
-      command: process.execPath,
-      args: [MAIN, 'copy', 'src', 'ckpt://beta/in/dst', '--netmap', 'netmap.yaml', '--node', 'alpha', '--json', '--checkpoint-interval', '256KiB'],
-      cwd: dir,
-      env: { ...process.env, CKPT_COPY_RATE_LIMIT: '8MiB' },
-      killOn: isCheckpoint,
-      killAtMostAfter: 3,
-      kills: 3,
-    });
-    expectResumesNeverGoBack(report, data.length);
+    expectResumesNeverGoBack(await copyKilledThreeTimes(['src', 'ckpt://beta/in/dst', '--netmap', 'netmap.yaml', '--node', 'alpha']), data.length);
     expect((await readFile(join(dir, 'root', 'in', 'dst'))).equals(data)).toBe(true);
   }, 60_000);
 });
