@@ -8,7 +8,8 @@ import { FramedConnection, FrameType, MAX_DATA_PAYLOAD, ProtocolError, type Cont
 
 const MiB = 1024 * 1024;
 /** What a receiving connection may hold, whatever the peer sends (docs/protocol.md). */
-const RECEIVE_BOUND = 4 * MiB + 64 * 1024;
+// HIGH_WATER (2 MiB) + the block being filled + the frame taken + HELD_DATA_FRAMES held, plus slack.
+const RECEIVE_BOUND = 6 * MiB + 64 * 1024;
 
 /** How the receiving side reads: Node's `data` events, `onread` on a socket it created, or an adopted accepted socket. */
 const MODES = ['data events', 'read-into (net.connect onread)', 'read-into (adopted accepted socket)'] as const;

@@ -41,17 +41,26 @@ const HIGH_WATER = 2 * 1024 * 1024;
 /** Bytes of one receive block: one largest frame. */
 const BLOCK_BYTES = MAX_FRAME_BYTES - 1;
 /**
+ * Data frames the consumer may keep using after it takes the next one: a receiver writes them
+ * out behind its hashing (see SourceStream.held). Their blocks do not count toward HIGH_WATER,
+ * so the queue ahead of the consumer keeps its depth.
+ */
+export const HELD_DATA_FRAMES = 2;
+/** Receive memory beyond which the socket stops reading. */
+const PAUSE_ABOVE = HIGH_WATER + HELD_DATA_FRAMES * BLOCK_BYTES;
+/**
  * Spare receive blocks kept per connection: as many as can be in use, so that a steady transfer
  * never allocates (a fresh block costs page faults and GC work). Blocks are only allocated when
  * no spare is left, so blocks held (in use + spare) never exceed the most ever in use:
- * HIGH_WATER plus the block being filled and the one lent to the consumer, about 4 MiB.
+ * HIGH_WATER plus the block being filled and the ones lent to the consumer, about 6 MiB.
  */
-const SPARE_BLOCKS = HIGH_WATER / BLOCK_BYTES + 2;
+const SPARE_BLOCKS = HIGH_WATER / BLOCK_BYTES + 2 + HELD_DATA_FRAMES;
 
 /**
- * A received frame. The bytes of a data frame are lent: they stay valid until the next
- * `receive`, `receiveData` or `receiveControl` on the same connection, after which the memory
- * is reused for later frames. A consumer that keeps them longer must copy them.
+ * A received frame. The bytes of a data frame are lent: they stay valid until the consumer has
+ * called `receive` (`receiveData`, `receiveControl`) {@link HELD_DATA_FRAMES} + 1 more times on
+ * the same connection, after which the memory is reused for later frames. A consumer that keeps
+ * them longer must copy them.
  */
 export type Frame =
   | { readonly type: 1; readonly message: ControlMessage }
@@ -113,7 +122,8 @@ export class FramedConnection {
   private incoming: Incoming | undefined;
   private readonly arena = new ReceiveArena(BLOCK_BYTES, SPARE_BLOCKS);
   /** The lease of the data frame last handed to the consumer, released on its next receive. */
-  private lent: Lease | undefined;
+  /** Leases of the data frames handed to the consumer and not yet reused, oldest first. */
+  private readonly lent: Lease[] = [];
   private readonly queue: Received[] = [];
   private queuedControlBytes = 0;
   private waiter: { resolve: (frame: Received) => void; reject: (error: Error) => void } | undefined;
@@ -145,7 +155,7 @@ export class FramedConnection {
 
   /**
    * Bytes held for received frames: receive blocks (in use or spare) and queued control frames.
-   * Bounded whatever the peer sends: about 4 MiB (see docs/protocol.md).
+   * Bounded whatever the peer sends: about 6 MiB (see docs/protocol.md).
    */
   get bufferedBytes(): number {
     return this.arena.bytesHeld + this.queuedControlBytes;
@@ -227,7 +237,7 @@ export class FramedConnection {
     } else {
       this.incoming = { type: FrameType.Control, payload: Buffer.allocUnsafe(length - 1), filled: 0 };
     }
-    if (this.receiveMemory > HIGH_WATER) this.socket.pause();
+    if (this.receiveMemory > PAUSE_ABOVE) this.socket.pause();
     return true;
   }
 
@@ -260,7 +270,7 @@ export class FramedConnection {
     }
     this.queue.push(received);
     this.queuedControlBytes += received.controlBytes ?? 0;
-    if (this.receiveMemory > HIGH_WATER) this.socket.pause();
+    if (this.receiveMemory > PAUSE_ABOVE) this.socket.pause();
   }
 
   private protocolError(reason: string): false {
@@ -277,25 +287,23 @@ export class FramedConnection {
     waiter?.reject(error);
   }
 
-  /** Hands `received` to the consumer, lending its bytes until the next receive. */
+  /** Hands `received` to the consumer, lending its bytes (see {@link Frame}). */
   private lend(received: Received): Frame {
-    if (received.lease) this.lent = received.lease;
+    if (received.lease) this.lent.push(received.lease);
     return received.frame;
   }
 
   /**
-   * The next frame; rejects when the connection fails, closes or stays idle too long. The bytes
-   * of the data frame returned by the previous call are reused from now on (see {@link Frame}).
+   * The next frame; rejects when the connection fails, closes or stays idle too long. The
+   * bytes of a data frame returned more than {@link HELD_DATA_FRAMES} calls ago are reused from
+   * now on (see {@link Frame}).
    */
   receive(timeoutMs = this.idleTimeoutMs): Promise<Frame> {
-    if (this.lent) {
-      this.arena.release(this.lent);
-      this.lent = undefined;
-    }
+    while (this.lent.length > HELD_DATA_FRAMES) this.arena.release(this.lent.shift()!);
     const received = this.queue.shift();
     if (received) {
       this.queuedControlBytes -= received.controlBytes ?? 0;
-      if (this.receiveMemory <= HIGH_WATER && this.socket.isPaused()) this.socket.resume();
+      if (this.receiveMemory <= PAUSE_ABOVE && this.socket.isPaused()) this.socket.resume();
       return Promise.resolve(this.lend(received));
     }
     if (this.failure) return Promise.reject(this.failure);
@@ -321,7 +329,7 @@ export class FramedConnection {
     if (next?.frame.type !== FrameType.Control || next.frame.message.op !== op) return undefined;
     this.queue.shift();
     this.queuedControlBytes -= next.controlBytes ?? 0;
-    if (this.receiveMemory <= HIGH_WATER && this.socket.isPaused()) this.socket.resume();
+    if (this.receiveMemory <= PAUSE_ABOVE && this.socket.isPaused()) this.socket.resume();
     return next.frame.message;
   }
 

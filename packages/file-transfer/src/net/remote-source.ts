@@ -2,7 +2,7 @@ import { InterruptedError, InvalidInputError, isCkptError } from '@ckpt/core';
 import { AuthenticationError, PathRefusedError, TransferError } from '../errors.js';
 import type { ChainPosition } from '../transfer/chain-hash.js';
 import type { SourcePort, SourceInfo, SourceStream } from '../transfer/source-port.js';
-import type { ControlMessage, FramedConnection } from './framed-connection.js';
+import { HELD_DATA_FRAMES, type ControlMessage, type FramedConnection } from './framed-connection.js';
 
 /** An error as it travels: `{op: 'error', code, message}`. */
 export function errorMessage(error: unknown): ControlMessage {
@@ -81,8 +81,8 @@ export class RemoteSource implements SourcePort {
     let digest: string | undefined;
     async function* chunks(): AsyncGenerator<Uint8Array> {
       for (;;) {
-        // Asking for the next frame releases this one's memory to the connection, as
-        // SourceStream allows: the consumer is done with a chunk when it asks for the next.
+        // Asking for the next frame releases the memory of the one HELD_DATA_FRAMES + 1 back
+        // to the connection, as the stream's `held` tells the consumer.
         const frame = await connection.receiveData();
         if ('data' in frame) {
           yield frame.data;
@@ -98,6 +98,7 @@ export class RemoteSource implements SourcePort {
     }
     return {
       chunks: chunks(),
+      held: HELD_DATA_FRAMES,
       digest: async () => {
         if (digest === undefined) throw new TransferError(`node ${peer} ended the data without its digest`);
         return digest;

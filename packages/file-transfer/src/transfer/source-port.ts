@@ -13,7 +13,7 @@ export interface SourceStream {
    * The bytes, in order. Each chunk is lent: its memory may be reused once the consumer has
    * asked for `held + 1` more chunks, so everything done with a chunk (writing it, hashing it)
    * must be finished, or the chunk copied, before then. LocalSource reads ahead into a ring of
-   * `held + 2` buffers; RemoteSource receives later frames into the same memory (`held` 0).
+   * `held + 2` buffers; RemoteSource receives later frames into the memory of older ones.
    */
   readonly chunks: AsyncIterable<Uint8Array>;
   /**
