@@ -3,16 +3,16 @@
  * seeded random checkpoint, several times, and rerun until it completes — locally, and pushing
  * to a `ckpt serve` that keeps running (its receiver then resumes on the node).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { killAndRerun, type KillAndRerunReport } from '@ckpt/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ckptBin } from '../test-support/ckpt-bin.js';
+import { freePort, prepareLoopbackNode, startLoopbackNode } from '../test-support/loopback-node.js';
 
 const MAIN = ckptBin();
 let dir: string;
@@ -68,14 +68,6 @@ function copyKilledThreeTimes(args: readonly string[]): Promise<KillAndRerunRepo
   });
 }
 
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((done) => probe.listen(0, '127.0.0.1', done));
-  const { port } = probe.address() as { port: number };
-  await new Promise((done) => probe.close(done));
-  return port;
-}
-
 describe('ckpt copy killed with SIGKILL at random checkpoints (process-group harness)', () => {
   it('a local copy resumes after each kill and ends with identical bytes', async () => {
     const data = randomBytes(6 * 1024 * 1024);
@@ -87,23 +79,10 @@ describe('ckpt copy killed with SIGKILL at random checkpoints (process-group har
 
   it('a push to a running node resumes on the node after each kill of the client', async () => {
     const port = await freePort();
-    await mkdir(join(dir, 'root'));
-    await writeFile(join(dir, 'netmap.yaml'), `nodes:\n  alpha: { address: 127.0.0.1:1, secret: "a-secret" }\n  beta: { address: 127.0.0.1:${port}, secret: "b-secret" }\n`);
+    await prepareLoopbackNode(dir, port);
     const data = randomBytes(6 * 1024 * 1024);
     await writeFile(join(dir, 'src'), data);
-    const node = spawn(process.execPath, [MAIN, 'serve', '--root', 'root', '--listen', `127.0.0.1:${port}`, '--name', 'beta', '--netmap', 'netmap.yaml', '--json'], {
-      cwd: dir,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    server = node;
-    await new Promise<void>((ready, fail) => {
-      let out = '';
-      node.once('exit', (code) => fail(new Error(`ckpt serve exited with ${code}: ${out}`)));
-      node.stdout!.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-        if (out.includes('listening')) ready();
-      });
-    });
+    server = await startLoopbackNode(dir, port);
     expectResumesNeverGoBack(await copyKilledThreeTimes(['src', 'ckpt://beta/in/dst', '--netmap', 'netmap.yaml', '--node', 'alpha']), data.length);
     expect((await readFile(join(dir, 'root', 'in', 'dst'))).equals(data)).toBe(true);
   }, 60_000);

@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { ckptBin } from '../test-support/ckpt-bin.js';
+import { freePort, prepareLoopbackNode, startLoopbackNode } from '../test-support/loopback-node.js';
 
 const MAIN = ckptBin();
 let dir: string;
@@ -19,36 +19,16 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const { port } = server.address() as { port: number };
-  await new Promise((done) => server.close(done));
-  return port;
-}
-
-/** Starts `ckpt serve` and resolves once it listens. */
+/** Starts the node and stops it after the test. */
 async function serve(port: number): Promise<ChildProcess> {
-  const server = spawn(process.execPath, [MAIN, 'serve', '--root', 'root', '--listen', `127.0.0.1:${port}`, '--name', 'beta', '--netmap', 'netmap.yaml', '--json'], {
-    cwd: dir,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  started.push(server);
-  await new Promise<void>((ready, fail) => {
-    let out = '';
-    server.once('exit', (code) => fail(new Error(`ckpt serve exited with ${code}: ${out}`)));
-    server.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes('listening')) ready();
-    });
-  });
-  return server;
+  const node = await startLoopbackNode(dir, port);
+  started.push(node);
+  return node;
 }
 
 it('kill -9 of the receiving server mid-push: the client retries, the restarted server resumes from its checkpoint', async () => {
   const port = await freePort();
-  await mkdir(join(dir, 'root'));
-  await writeFile(join(dir, 'netmap.yaml'), `nodes:\n  alpha: { address: 127.0.0.1:1, secret: "a-secret" }\n  beta: { address: 127.0.0.1:${port}, secret: "b-secret" }\n`);
+  await prepareLoopbackNode(dir, port);
   const data = randomBytes(64 * 1024 * 1024);
   await writeFile(join(dir, 'a'), data);
   const first = await serve(port);
