@@ -256,6 +256,26 @@ describe('docs/log-format.md is a complete spec (issue 12 item 23)', () => {
     }
     expect(checked).toBeGreaterThan(30);
   });
+
+  it('read-only commands accept a namespace with no reducer, as the doc says', () => {
+    const file = craftFile({ records: [epoch(1), events({ type: 'x/y', n: 1 }, { type: 'x/z' })] });
+    const core = readLogBytes('/spec/job.ckpt', file.bytes, new Fold([], 'count'), { withEntries: true });
+    const spec = readBySpec(file.bytes, { unknownNamespaces: 'accept' });
+    expect(spec.kind).toBe('accepted');
+    if (spec.kind === 'accepted') expect(spec.entries.map(specEntry)).toEqual((core.entries ?? []).map(coreEntry));
+    expect(readBySpec(file.bytes)).toMatchObject({ kind: 'refused', offset: file.offsets[1] });
+  });
+
+  it('the gaps the doc names are real (when one closes, update the doc and this test)', () => {
+    // msgpackr's own typed-array extension (code 1, a Uint8Array): ckpt accepts it, the doc refuses it.
+    const typed = craftFile({ records: [epoch(1), events(cursor(raw('d5 74 01 61')))] });
+    expect(coreOutcome(typed.bytes).kind).toBe('accepted');
+    expect(readBySpec(typed.bytes)).toMatchObject({ kind: 'refused', offset: typed.offsets[1] });
+    // A snapshot scope whose parent is not open, committed with a completed unit: an internal error.
+    const state = { ...EMPTY_SNAPSHOT, scopes: [{ scope: 'b', kind: 'k', parent: 'a', attempt: 0, completed: [{ unit: 'u', outcome: 'success', attempt: 0 }], cursors: [] }] };
+    const orphan = craftFile({ records: [snapshot(state), events({ type: 'scope-committed', scope: 'b' })] });
+    expect(() => readLogBytes('/spec/job.ckpt', orphan.bytes, fold)).toThrow(TypeError);
+  });
 });
 
 /** Re-encodes every record payload of an accepted file by the doc's rules; returns how many matched (throws on the first that does not). */
