@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { journalScenarioArbitrary } from '../crash/crash-arbitraries.js';
 import { CI_WORKLOADS, exploreCrashStates } from '../crash/exhaustive.js';
-import { propertySettings } from '../crash/property-settings.js';
+import { propertySettings, soakFactor } from '../crash/property-settings.js';
 import { SCENARIO_PATH, emptyScenarioDisk, readCheckpoint, runSessionOnDisk, type JournalScenario } from '../journal/journal-scenario.js';
 import type { SimulatedStorage } from '../storage/simulated-storage.js';
 import {
@@ -190,7 +190,7 @@ describe('docs/log-format.md is a complete spec (issue 12 item 23)', () => {
     expect(tally.accepted).toBeGreaterThan(0);
     expect(tally.truncated).toBeGreaterThan(0);
     expect(tally.refused).toBeGreaterThan(0);
-  }, 60_000);
+  }, 60_000 * soakFactor());
 
   it('agrees on every crash state of two exhaustive workloads, and re-encodes every payload byte for byte', async () => {
     let files = 0;
