@@ -70,17 +70,19 @@ describe('references resolve own names only', () => {
     });
   }
 
-  it('a configuration key that is really named constructor still resolves', async () => {
-    let seen: unknown;
-    const pkg = definePackage(
-      { id: 'p', version: 1, config: { constructor: 'mine' } },
-      task('a', (ctx) => {
-        seen = ctx.expand('${{ config.constructor }}');
-      }),
-    );
-    const { result } = await runPackage(pkg, join(dir, 'p.ckpt'));
-    expect(result.outcome).toBe('success');
-    expect(seen).toBe('mine');
+  it('a task sees config.constructor only when the package really defines that key', async () => {
+    const seen: unknown[] = [];
+    const probe = task('a', (ctx) => {
+      seen.push(ctx.getConfig('constructor'));
+      seen.push(ctx.expand('${{ config.constructor }}'));
+    });
+    const undefinedKey = await runPackage(definePackage({ id: 'p', version: 1, config: { other: 'x' } }, probe), join(dir, 'p1.ckpt'));
+    expect(undefinedKey.result.outcome).toBe('failure');
+    expect(undefinedKey.result.error?.message).toContain('config.constructor is not defined');
+    expect(seen).toEqual([undefined]);
+    const definedKey = await runPackage(definePackage({ id: 'p', version: 1, config: { constructor: 'mine' } }, probe), join(dir, 'p2.ckpt'));
+    expect(definedKey.result.outcome).toBe('success');
+    expect(seen).toEqual([undefined, 'mine', 'mine']);
   });
 
   it('steps named toString and constructor run normally when --force-result names other steps', async () => {
