@@ -47,6 +47,10 @@ const STRUCTURAL = new Set([
 /** Event fields that carry data (an error text, a result, a cursor...) and are masked. */
 const EVENT_DATA = new Set(['error', 'reason', 'result', 'cursor', 'value', 'config']);
 
+function isCompletionMarker(value: unknown): boolean {
+  return value !== null && typeof value === 'object' && Object.keys(value).length === 1 && (value as { result?: unknown }).result === 'completion';
+}
+
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
@@ -118,7 +122,12 @@ export class SecretMask {
     const namespaced = event.type.includes('/');
     const out: Record<string, unknown> = {};
     for (const [key, v] of Object.entries(event)) {
-      const keep = key === 'type' || (namespaced ? false : !EVENT_DATA.has(key)) || (key === 'value' && event.type === 'variable-set' && event.sensitive === true);
+      const keep =
+        key === 'type' ||
+        (namespaced ? false : !EVENT_DATA.has(key)) ||
+        (key === 'value' && event.type === 'variable-set' && event.sensitive === true) ||
+        // The runner's own marker of a step forced to `completion`: structure, read back on restart.
+        (key === 'result' && event.type === 'unit-completed' && isCompletionMarker(v));
       out[key] = keep ? v : this.deep(v, 0);
     }
     return out as unknown as CkptEvent;

@@ -85,6 +85,14 @@ describe('references resolve own names only', () => {
     expect(seen).toEqual([undefined, 'mine', 'mine']);
   });
 
+  it('a step that writes __proto__=... to $CKPT_OUTPUT fails naming the line, and sets nothing', async () => {
+    const pkg = definePackage({ id: 'p', version: 1 }, exec('out', ['sh', '-c', 'echo "__proto__=x" >> "$CKPT_OUTPUT"']));
+    const { result } = await runPackage({ ...pkg, baseDir: dir }, join(dir, 'p.ckpt'));
+    expect(result.outcome).toBe('failure');
+    expect(result.error?.message).toContain('$CKPT_OUTPUT line 1: "__proto__" cannot be a variable name');
+    expect(result.state.variables.size).toBe(0);
+  });
+
   it('steps named toString and constructor run normally when --force-result names other steps', async () => {
     const ran: string[] = [];
     const pkg = definePackage(

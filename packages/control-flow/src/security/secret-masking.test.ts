@@ -131,5 +131,9 @@ describe('SecretMask', () => {
     expect(mask.event({ type: 'variable-set', name: 'step', value: 'step', sensitive: true })).toEqual({ type: 'variable-set', name: 'step', value: 'step', sensitive: true });
     expect(mask.event({ type: 'variable-set', name: 'step', value: 'step' })).toEqual({ type: 'variable-set', name: 'step', value: MASK });
     expect(mask.event({ type: 'x/y', unit: 'step', note: 'a step' })).toEqual({ type: 'x/y', unit: MASK, note: `a ${MASK}` });
+    const completion = new SecretMask();
+    completion.add('completion');
+    expect(completion.event({ type: 'unit-completed', unit: 'a', outcome: 'success', result: { result: 'completion' } })).toMatchObject({ result: { result: 'completion' } });
+    expect(completion.event({ type: 'unit-completed', unit: 'a', outcome: 'success', result: { note: 'completion' } })).toMatchObject({ result: { note: MASK } });
   });
 });
