@@ -117,6 +117,79 @@ const packageSchema = z.strictObject({
   maximumErrorCount: z.number().int().positive().optional(),
 });
 
+/**
+ * Limits on what a package may be. Each protects the runner from a file that would exhaust
+ * memory, time or the stack; a package beyond one is refused (exit 2) with a message naming
+ * the field and the limit. docs/package-file.md lists them.
+ */
+export const PackageLimits = {
+  /** Bytes of a package file (YAML or JSON). */
+  fileBytes: 1024 * 1024,
+  /** Levels of nested mappings and lists. */
+  depth: 64,
+  /** Steps in the whole package, containers and event handlers included. */
+  steps: 10_000,
+  /** Characters of one string value: a command argument, an expression, a path. */
+  stringChars: 64 * 1024,
+  /** YAML alias expansions (the `maxAliasCount` of the YAML library), against alias bombs. */
+  aliases: 100,
+} as const;
+
+/**
+ * Checks a definition's shape before the schema sees it: nesting depth (the schema and the
+ * compiler recurse), cycles (a YAML alias inside its own anchor), string lengths, and `__proto__`
+ * keys, which an object would otherwise drop silently. Returns the problems; stops at the first
+ * that makes going deeper unsafe.
+ */
+function shapeProblems(definition: unknown): string[] {
+  const problems: string[] = [];
+  const onPath = new Set<object>();
+  // Recursion is safe: it never goes deeper than PackageLimits.depth + 1.
+  const visit = (value: unknown, path: PropertyKey[]): boolean => {
+    if (typeof value === 'string') {
+      if (value.length > PackageLimits.stringChars) {
+        problems.push(`${formatPath(path)}: ${value.length.toLocaleString('en-US')} characters; the limit is ${PackageLimits.stringChars.toLocaleString('en-US')} per value`);
+      }
+      return true;
+    }
+    if (value === null || typeof value !== 'object') return true;
+    if (path.length >= PackageLimits.depth) {
+      problems.push(`${formatPath(path)}: nested too deeply (more than ${PackageLimits.depth} levels of mappings and lists)`);
+      return false;
+    }
+    if (onPath.has(value)) {
+      problems.push(`${formatPath(path)}: contains itself (a YAML alias inside its own anchor)`);
+      return false;
+    }
+    onPath.add(value);
+    try {
+      if (Array.isArray(value)) {
+        for (const [i, item] of value.entries()) if (!visit(item, [...path, i])) return false;
+      } else {
+        for (const key of Object.keys(value)) {
+          if (key === '__proto__') {
+            problems.push(`${formatPath([...path, key])}: "__proto__" cannot be a name or key (it would be dropped silently); rename it`);
+            continue;
+          }
+          if (!visit((value as Record<string, unknown>)[key], [...path, key])) return false;
+        }
+      }
+      return true;
+    } finally {
+      onPath.delete(value);
+    }
+  };
+  visit(definition, []);
+  return problems;
+}
+
+/** How many steps a definition has, containers and event handlers included. */
+function countSteps(defs: readonly StepDefinition[] | undefined): number {
+  let count = 0;
+  for (const d of defs ?? []) count += 1 + countSteps(d.steps) + countSteps(d.onError);
+  return count;
+}
+
 /** `steps[2].forEach.items` from a zod path. */
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
@@ -140,6 +213,8 @@ export interface CompileOptions {
 /** Checks a package definition and compiles it to the model; throws {@link PackageDefinitionError}. */
 export function compilePackage(definition: unknown, options: CompileOptions = {}): Package {
   const source = options.source ?? (options.file ?? `package "${String((definition as { id?: unknown } | null)?.id ?? '?')}"`);
+  const shape = shapeProblems(definition);
+  if (shape.length > 0) throw new PackageDefinitionError(source, shape);
   const parsed = packageSchema.safeParse(definition);
   if (!parsed.success) {
     throw new PackageDefinitionError(
@@ -148,6 +223,10 @@ export function compilePackage(definition: unknown, options: CompileOptions = {}
     );
   }
   const def = parsed.data as PackageDefinition;
+  const stepCount = countSteps(def.steps) + countSteps(def.onError);
+  if (stepCount > PackageLimits.steps) {
+    throw new PackageDefinitionError(source, [`steps: ${stepCount.toLocaleString('en-US')} steps; the limit is ${PackageLimits.steps.toLocaleString('en-US')} in a package (split it into several packages)`]);
+  }
   const problems: string[] = [];
   const plugins = new Map((options.plugins ?? []).map((p) => [p.kind, p]));
   const stepsById = new Map<string, Step>();
@@ -400,26 +479,30 @@ export function typeProblem(type: VariableType, value: unknown): string | undefi
   }
 }
 
-/** Converts text (from `--set` or `$CKPT_OUTPUT`) to a variable's type; throws naming the variable. */
-export function coerceText(name: string, type: VariableType, text: string): string | number | boolean {
+/**
+ * Converts text (from `--set` or `$CKPT_OUTPUT`) to a variable's type; throws naming the variable.
+ * A sensitive variable's text is never quoted in the message.
+ */
+export function coerceText(name: string, type: VariableType, text: string, options: { readonly sensitive?: boolean } = {}): string | number | boolean {
+  const shown = options.sensitive === true ? 'the value given' : `"${text}"`;
   switch (type) {
     case 'string':
     case 'object':
       return text;
     case 'int': {
       const n = Number(text.trim());
-      if (text.trim() === '' || !Number.isSafeInteger(n)) throw new InvalidInputError(`variable "${name}" is an int; "${text}" is not an integer`);
+      if (text.trim() === '' || !Number.isSafeInteger(n)) throw new InvalidInputError(`variable "${name}" is an int; ${shown} is not an integer`);
       return n;
     }
     case 'number': {
       const n = Number(text.trim());
-      if (text.trim() === '' || !Number.isFinite(n)) throw new InvalidInputError(`variable "${name}" is a number; "${text}" is not a number`);
+      if (text.trim() === '' || !Number.isFinite(n)) throw new InvalidInputError(`variable "${name}" is a number; ${shown} is not a number`);
       return n;
     }
     case 'boolean':
       if (/^(true|1|yes)$/i.test(text.trim())) return true;
       if (/^(false|0|no)$/i.test(text.trim())) return false;
-      throw new InvalidInputError(`variable "${name}" is a boolean; "${text}" is not true or false`);
+      throw new InvalidInputError(`variable "${name}" is a boolean; ${shown} is not true or false`);
   }
 }
 

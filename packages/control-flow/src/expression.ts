@@ -170,6 +170,9 @@ class Parser {
     this.expectOp('.');
     const name = this.peek();
     if (name?.k !== 'id') this.fail(`expected a name after "${t.v}."`);
+    // No variable or configuration key can be named so (the package file refuses it); say so
+    // here rather than let a lookup reach Object.prototype.
+    if (name.v === '__proto__') this.fail(`"${t.v}.__proto__" is not a name a variable or configuration key can have`);
     this.i++;
     return { ns: t.v, name: name.v };
   }

@@ -5,7 +5,8 @@
  */
 export { ControlFlowRunner } from './runner.js';
 export type { ControlFlowRunnerOptions, PackageRun, RunNotice } from './runner.js';
-export { compilePackage, coerceText, formatPath, structureOf } from './compile.js';
+export { PackageLimits, compilePackage, coerceText, formatPath, structureOf } from './compile.js';
+export { MASK, MIN_MASKED_LENGTH } from './secret-mask.js';
 export type { CompileOptions, PackageDefinition, StepDefinition } from './compile.js';
 export { loadPackageFile, parsePackageText } from './package-file.js';
 export { after, definePackage, exec, forEach, forLoop, sequence, task } from './builder.js';

@@ -25,6 +25,7 @@ import { lastLines, runProcess } from './exec-process.js';
 import { evaluate, evaluateCondition, expandTemplate, type Assignment, type ExprScope, type ExprValue } from './expression.js';
 import { matchFiles } from './glob.js';
 import { restartPointOf } from './restart-point.js';
+import { SecretMask } from './secret-mask.js';
 import {
   isContainer,
   type Constraint,
@@ -100,7 +101,7 @@ export class ControlFlowRunner implements Runner<PackageRun> {
   /** Refuses, before anything is written, a restart that needs a value the checkpoint cannot give back. */
   check(job: PackageRun, checkpoint: ResumeCheck): void {
     for (const [name, revealed] of checkpoint.variables) {
-      if (revealed.status !== 'known' && job.set?.[name] === undefined) throw unrecoverableVariable(name, revealed.reason);
+      if (revealed.status !== 'known' && own(job.set, name) === undefined) throw unrecoverableVariable(name, revealed.reason);
     }
   }
 
@@ -114,7 +115,8 @@ export class ControlFlowRunner implements Runner<PackageRun> {
       const execution = new PackageExecution(job, context, this.plugins, (events) => subscriber.next(events));
       execution.execute().then(
         () => subscriber.complete(),
-        (error: unknown) => subscriber.error(error),
+        // The error becomes the attempt-ended record and the CLI's last line: masked like the rest.
+        (error: unknown) => subscriber.error(execution.masked(error)),
       );
       return () => execution.cancel();
     });
@@ -188,6 +190,11 @@ function matches(outcome: Outcome, on: StepResult): boolean {
   return on === 'completion' ? true : outcome === on;
 }
 
+/** `record[key]` when it is the record's own property: a step or variable named `constructor` or `toString` must not find Object.prototype's. */
+function own<T>(record: { readonly [key: string]: T } | undefined, key: string): T | undefined {
+  return record !== undefined && Object.hasOwn(record, key) ? record[key] : undefined;
+}
+
 function message(error: unknown): string {
   return error instanceof Error ? error.message.split('\n')[0]! : String(error);
 }
@@ -206,6 +213,8 @@ class PackageExecution {
   private readonly failures: { unit: string; message: string }[] = [];
   private outputDir: string | undefined;
   private outputCount = 0;
+  /** Every value a sensitive variable held in this run: masked in all that is recorded or shown. */
+  private readonly secrets = new SecretMask();
 
   constructor(
     private readonly job: PackageRun,
@@ -214,6 +223,11 @@ class PackageExecution {
     private readonly emitRaw: (events: readonly CkptEvent[]) => void,
   ) {
     this.pkg = job.package;
+    for (const [name, decl] of this.pkg.variables) {
+      if (!decl.sensitive) continue;
+      this.secrets.add(decl.value);
+      this.secrets.add(own(job.set, name));
+    }
     this.signal = AbortSignal.any([ctx.signal, this.internal.signal]);
     this.tasks = new Semaphore(this.pkg.root.maxConcurrent ?? availableParallelism() + 2);
   }
@@ -222,9 +236,22 @@ class PackageExecution {
     this.internal.abort();
   }
 
+  /** Registers the current value of every sensitive variable with the mask (values change during a run). */
+  private knowSecrets(): void {
+    for (const v of this.vars.values()) if (v.sensitive) this.secrets.add(v.value);
+  }
+
+  /** `error` with every known sensitive value masked (what a run ends with). */
+  masked(error: unknown): unknown {
+    this.knowSecrets();
+    return this.secrets.error(error);
+  }
+
   private observe(notice: RunNotice): void {
+    if (this.job.observe === undefined) return;
     try {
-      this.job.observe?.(notice);
+      this.knowSecrets();
+      this.job.observe(this.secrets.notice(notice));
     } catch {
       // A broken view must not break the run.
     }
@@ -232,6 +259,9 @@ class PackageExecution {
 
   private emit(...events: CkptEvent[]): void {
     if (events.length === 0) return;
+    // The one door to the log: sensitive values in error texts, results and cursors are masked here.
+    this.knowSecrets();
+    events = events.map((event) => this.secrets.event(event));
     this.emitRaw(events);
     if (this.job.observe === undefined) return;
     for (const event of events) {
@@ -255,7 +285,8 @@ class PackageExecution {
         return v.type === 'object' ? (v.value === undefined ? null : String(v.value)) : (v.value as ExprValue);
       },
       config: (key) => {
-        const value = this.config[key];
+        // Own keys only: `config.constructor` must not reach Object.prototype.
+        const value = own(this.config, key);
         return value === undefined ? undefined : typeof value === 'object' && value !== null ? JSON.stringify(value) : (value as ExprValue);
       },
     };
@@ -269,7 +300,9 @@ class PackageExecution {
       const result = await this.runChildren(this.pkg.root, this.pkg.root.steps, rootFrame);
       if (this.interrupted()) throw new InterruptedError('the package was interrupted');
       if (result.outcome === 'failure' || this.packageFailed) {
-        throw new PackageFailedError(this.pkg.id, this.failures.length > 0 ? this.failures : [{ unit: this.pkg.id, message: result.error ?? 'failed' }]);
+        const failures = this.failures.length > 0 ? this.failures : [{ unit: this.pkg.id, message: result.error ?? 'failed' }];
+        this.knowSecrets();
+        throw new PackageFailedError(this.pkg.id, failures.map((f) => ({ unit: f.unit, message: this.secrets.text(f.message) })));
       }
     } finally {
       if (this.outputDir !== undefined) await rm(this.outputDir, { recursive: true, force: true }).catch(() => undefined);
@@ -308,7 +341,7 @@ class PackageExecution {
         this.observe({ type: 'warning', message: `--set ${name} is ignored: the checkpoint holds its value from an earlier attempt, and a restart uses it` });
         continue;
       }
-      const value = coerceText(name, decl?.type ?? 'string', text);
+      const value = coerceText(name, decl?.type ?? 'string', text, { sensitive: decl?.sensitive === true });
       this.vars.set(name, { value, type: decl?.type ?? 'string', sensitive: decl?.sensitive ?? false });
       if (this.ctx.resumed) initial.push(this.variableEvent(name)!);
     }
@@ -316,7 +349,7 @@ class PackageExecution {
       if (revealed.status === 'known') {
         const decl = this.pkg.variables.get(name);
         this.vars.set(name, { value: revealed.value as ExprValue, type: decl?.type ?? ((revealed.valueType as VariableType | undefined) ?? 'string'), sensitive: decl?.sensitive ?? revealed.sensitive });
-      } else if (set[name] === undefined) {
+      } else if (own(set, name) === undefined) {
         throw unrecoverableVariable(name, revealed.reason);
       }
     }
@@ -374,7 +407,7 @@ class PackageExecution {
     const existing = this.vars.get(name);
     let stored = value;
     if (existing !== undefined) {
-      if (typeof value === 'string' && existing.type !== 'string' && existing.type !== 'object') stored = coerceText(name, existing.type, value);
+      if (typeof value === 'string' && existing.type !== 'string' && existing.type !== 'object') stored = coerceText(name, existing.type, value, { sensitive: existing.sensitive });
       else if (existing.type === 'int' && typeof value === 'number' && Number.isInteger(value)) stored = value;
       else {
         const problem = typeProblem(existing.type, value);
@@ -563,7 +596,7 @@ class PackageExecution {
       if (this.interrupted() || isCkptError(error, 'interrupted')) throw error;
       run = { outcome: 'failure', error: message(error) };
     }
-    const forced = this.job.forceResults?.[step.id] ?? step.forceResult;
+    const forced = own(this.job.forceResults, step.id) ?? step.forceResult;
     if (forced !== undefined) run = { ...run, outcome: forced, ...(forced === 'failure' && { error: run.error ?? `forced to fail (forceResult: failure)` }) };
     if (run.outcome !== 'failure') {
       // Variables a task set count once its success is recorded.
@@ -822,7 +855,9 @@ class PackageExecution {
       if (line === '' || line.startsWith('#')) continue;
       const eq = line.indexOf('=');
       if (eq <= 0) throw new Error(`$CKPT_OUTPUT line ${n + 1} is not NAME=VALUE: ${JSON.stringify(line)}`);
-      pending.push([line.slice(0, eq).trim(), line.slice(eq + 1)]);
+      const name = line.slice(0, eq).trim();
+      if (name === '__proto__') throw new Error(`$CKPT_OUTPUT line ${n + 1}: "__proto__" cannot be a variable name`);
+      pending.push([name, line.slice(eq + 1)]);
     }
   }
 }

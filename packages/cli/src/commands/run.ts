@@ -16,7 +16,10 @@ function pairs(values: readonly string[] | undefined, flag: string): Record<stri
   for (const text of values ?? []) {
     const eq = text.indexOf('=');
     if (eq <= 0) throw new InvalidInputError(`${flag} "${text}" is not NAME=VALUE`, { hint: `write it as ${flag} name=value` });
-    out[text.slice(0, eq)] = text.slice(eq + 1);
+    const name = text.slice(0, eq);
+    // An object would drop `__proto__` silently (the assignment sets the prototype instead).
+    if (name === '__proto__') throw new InvalidInputError(`${flag} __proto__=...: "__proto__" cannot be a name`, { hint: 'use another name' });
+    out[name] = text.slice(eq + 1);
   }
   return out;
 }
@@ -55,7 +58,7 @@ export async function runCommand(file: string, options: RunVerbOptions, io: CliI
   // A value that does not fit its variable's type is a bad argument: refuse it before any work.
   for (const [name, text] of Object.entries(set)) {
     const decl = pkg.variables.get(name);
-    if (decl !== undefined) coerceText(name, decl.type, text);
+    if (decl !== undefined) coerceText(name, decl.type, text, { sensitive: decl.sensitive });
   }
   const config = pairs(options.config, '--config');
   const forceText = pairs(options.forceResult, '--force-result');
