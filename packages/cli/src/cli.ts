@@ -174,8 +174,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   });
   try {
     if (argv.length === 0) {
-      program.outputHelp();
-      return ExitCode.Ok;
+      // No verb is a usage mistake (a script that lost its arguments must not pass): the help
+      // goes to stderr, and the exit code says the command was refused.
+      program.outputHelp({ error: true });
+      return ExitCode.Refused;
     }
     await program.parseAsync([...argv], { from: 'user' });
     return exitCode;

@@ -10,6 +10,37 @@ export interface CliIo {
 
 export const processIo: CliIo = { stdout: process.stdout, stderr: process.stderr };
 
+/**
+ * Lets a verb outlive the reader of its output (`ckpt events --json | head`): when the other end
+ * of stdout or stderr closes, writes to it fail with EPIPE, which node reports as an 'error'
+ * event — unhandled, a stack trace and exit 1. Here the lost stream is dropped instead: a job
+ * that is running (run, copy, serve) carries on and records its progress, and every verb ends
+ * with the exit code of what it did, only without the output nobody reads. Installed once, by
+ * the entry point, for every verb.
+ */
+export function tolerateClosedOutput(streams: readonly NodeJS.WritableStream[] = [process.stdout, process.stderr]): void {
+  for (const stream of streams) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      // Anything else is not a reader going away: keep it loud.
+      if (error.code !== 'EPIPE') throw error;
+    });
+  }
+}
+
+/**
+ * Text from a checkpoint, a step or the command line made safe to print on a terminal: control
+ * characters are written the way JSON writes them (`\u001b` for ESC, `\n` for a newline), as
+ * `ckpt events` prints them, and so are DEL and the C1 controls (U+0080–U+009F, which some
+ * terminals read as ESC-sequences too). A step's stderr or a crafted checkpoint can then not
+ * move the cursor, retitle the window, write to the clipboard or hide text.
+ */
+export function escapeControlChars(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => SHORT_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+const SHORT_ESCAPES: Readonly<Record<string, string>> = { '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
 /** picocolors honours NO_COLOR, FORCE_COLOR and a non-TTY stdout. */
 export const colors = pc;
 
@@ -33,12 +64,13 @@ export function jsonReplacer(_key: string, value: unknown): unknown {
  */
 export function reportError(io: CliIo, error: unknown): void {
   if (isCkptErrorLike(error)) {
-    const [message, ...hint] = error.message.split('\n');
+    // Messages quote paths, identities and step output: each line is escaped on its own.
+    const [message, ...hint] = error.message.split('\n').map(escapeControlChars);
     io.stderr.write(`${colors.red('error:')} ${message}\n${hint.map((line) => `${colors.dim(line)}\n`).join('')}`);
   } else if (error instanceof Error) {
-    io.stderr.write(`${colors.red('error:')} ${error.message}\n${colors.dim(mapStackTrace(error.stack ?? ''))}\n`);
+    io.stderr.write(`${colors.red('error:')} ${escapeControlChars(error.message)}\n${colors.dim(mapStackTrace(error.stack ?? ''))}\n`);
   } else {
-    io.stderr.write(`${colors.red('error:')} ${String(error)}\n`);
+    io.stderr.write(`${colors.red('error:')} ${escapeControlChars(String(error))}\n`);
   }
 }
 

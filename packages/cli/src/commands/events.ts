@@ -1,5 +1,5 @@
 import type { LogEntry } from '@ckpt/core';
-import { colors, formatTime, jsonReplacer, writeJsonLine, type CliIo } from '../output.js';
+import { colors, escapeControlChars as safe, formatTime, jsonReplacer, writeJsonLine, type CliIo } from '../output.js';
 import { readCheckpointForViewing } from './read-checkpoint.js';
 
 /** `ckpt events FILE [--json]`: every record of the log in order, one per line. */
@@ -30,12 +30,12 @@ function describe(entry: LogEntry): string {
   const where = colors.dim(`#${entry.seq}${entry.kind === 'event' ? `.${entry.index}` : ''} @${entry.offset}`);
   switch (entry.kind) {
     case 'epoch':
-      return `${where} ${colors.cyan('epoch')} ${entry.epoch.epoch}${entry.epoch.pid ? ` pid ${entry.epoch.pid}` : ''}${entry.epoch.host ? ` on ${entry.epoch.host}` : ''} ${formatTime(entry.epoch.startedAt)}`;
+      return `${where} ${colors.cyan('epoch')} ${entry.epoch.epoch}${entry.epoch.pid ? ` pid ${entry.epoch.pid}` : ''}${entry.epoch.host ? ` on ${safe(entry.epoch.host)}` : ''} ${formatTime(entry.epoch.startedAt)}`;
     case 'snapshot':
       return `${where} ${colors.cyan('snapshot')} of ${entry.eventCount} events (compaction)`;
     case 'event': {
       const { type, at, ...fields } = entry.event as { type: string; at?: number } & Record<string, unknown>;
-      return `${where} ${at !== undefined ? `${formatTime(at)} ` : ''}${colors.bold(type)} ${JSON.stringify(fields, jsonReplacer)}`;
+      return `${where} ${at !== undefined ? `${formatTime(at)} ` : ''}${colors.bold(safe(type))} ${safe(JSON.stringify(fields, jsonReplacer))}`;
     }
   }
 }

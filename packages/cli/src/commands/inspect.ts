@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
-import { formatBytes, type CheckpointState, type LogReading } from '@ckpt/core';
-import { colors, formatTime, writeJsonLine, type CliIo } from '../output.js';
+import { dirname, resolve } from 'node:path';
+import { InvalidInputError, formatBytes, type CheckpointState, type LogReading } from '@ckpt/core';
+import { colors, escapeControlChars as safe, formatTime, writeJsonLine, type CliIo } from '../output.js';
 import { readCheckpointForViewing } from './read-checkpoint.js';
 
 /** The restart point: what the next attempt skips and what it runs again, and why. */
@@ -72,7 +73,7 @@ export function renderUnitTree(state: CheckpointState): string[] {
     entries.forEach(([name, child], index) => {
       const last = index === entries.length - 1;
       const mark = child.mark;
-      lines.push(`${prefix}${last ? '└─ ' : '├─ '}${mark ? `${symbol[mark]} ` : ''}${name}${mark ? colors.dim(`  ${note[mark]}`) : ''}`);
+      lines.push(`${prefix}${last ? '└─ ' : '├─ '}${mark ? `${symbol[mark]} ` : ''}${safe(name)}${mark ? colors.dim(`  ${note[mark]}`) : ''}`);
       walk(child, `${prefix}${last ? '   ' : '│  '}`);
     });
   };
@@ -92,13 +93,37 @@ export async function inspectCommand(path: string, options: { json?: boolean; ht
   const reading = await readCheckpointForViewing(path, options.html !== undefined);
   if (options.html !== undefined) {
     const { renderTimelineHtml } = await import('./timeline.js');
-    await writeFile(options.html, renderTimelineHtml(path, reading), { mode: 0o600 });
-    io.stderr.write(`wrote the timeline of ${reading.state.attempts.length} attempt(s) to ${options.html}\n`);
+    await writeTimeline(options.html, renderTimelineHtml(path, reading));
+    io.stderr.write(`wrote the timeline of ${reading.state.attempts.length} attempt(s) to ${safe(options.html)}\n`);
   }
   const explanation = await explanationOf(reading);
   if (options.json) writeJsonLine(io, { ...inspection(path, reading), ...(explanation && { explanation }) });
   else io.stdout.write(renderInspection(path, reading, explanation));
   return 0;
+}
+
+/** Writes the --html page; a path that cannot be written is refused (exit 2), naming the folder at fault. */
+async function writeTimeline(file: string, html: string): Promise<void> {
+  try {
+    await writeFile(file, html, { mode: 0o600 });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const folder = dirname(resolve(file));
+    const problem =
+      code === 'ENOENT'
+        ? `the directory ${folder} does not exist`
+        : code === 'ENOTDIR'
+          ? `a part of ${folder} is not a directory`
+          : code === 'EISDIR'
+            ? `${file} is a directory`
+            : code === 'EACCES' || code === 'EPERM'
+              ? `permission denied in ${folder}`
+              : (code ?? String(error));
+    throw new InvalidInputError(`--html ${file}: cannot write the timeline: ${problem}`, {
+      cause: error,
+      hint: code === 'ENOENT' ? `create ${folder} first, or name a file in an existing directory` : 'name a file you may write, in an existing directory',
+    });
+  }
 }
 
 function inspection(path: string, reading: LogReading) {
@@ -128,41 +153,42 @@ function renderInspection(path: string, reading: LogReading, explanation: readon
   const { state, identity } = reading;
   const lines: string[] = [];
   const heading = (text: string) => lines.push('', colors.bold(text));
-  lines.push(`${colors.bold('checkpoint')} ${path}`);
-  lines.push(`  job        ${identity.kind} "${identity.id}" version ${identity.version}`);
-  lines.push(`  structure  ${identity.structureHash.slice(0, 16)}`);
+  // Everything below comes from the file, which may have been written by anyone: escaped.
+  lines.push(`${colors.bold('checkpoint')} ${safe(path)}`);
+  lines.push(`  job        ${safe(identity.kind)} "${safe(identity.id)}" version ${safe(identity.version)}`);
+  lines.push(`  structure  ${safe(identity.structureHash.slice(0, 16))}`);
   lines.push(`  created    ${formatTime(reading.header.createdAt)}`);
   lines.push(`  size       ${formatBytes(reading.fileSize)}, ${state.eventCount} events, writer session ${reading.epoch}`);
   if (reading.tailBytes > 0) {
-    lines.push(colors.yellow(`  torn tail  ${reading.tailBytes} bytes after the last valid record (${reading.tailReason ?? 'incomplete'}); the next writer truncates them`));
+    lines.push(colors.yellow(`  torn tail  ${reading.tailBytes} bytes after the last valid record (${safe(reading.tailReason ?? 'incomplete')}); the next writer truncates them`));
   }
   heading(`attempts (${state.attempts.length})`);
   for (const attempt of state.attempts) {
-    const outcome = attempt.outcome ?? 'did not end (crashed or killed)';
+    const outcome = safe(attempt.outcome ?? 'did not end (crashed or killed)');
     const color = attempt.outcome === 'success' ? colors.green : colors.red;
-    lines.push(`  #${attempt.attempt}  ${formatTime(attempt.startedAt)}  ${color(outcome)}${attempt.error ? `: ${attempt.error.message}` : ''}`);
+    lines.push(`  #${attempt.attempt}  ${formatTime(attempt.startedAt)}  ${color(outcome)}${attempt.error ? `: ${safe(attempt.error.message)}` : ''}`);
   }
   const tree = renderUnitTree(state);
   heading(`units (${state.completed.size} completed, ${state.running.size} in flight, ${state.failed.size} failed)`);
   lines.push(...(tree.length > 0 ? tree : ['  none recorded yet']));
   if (state.cursors.size > 0) {
     heading('cursors');
-    for (const cursor of state.cursors.values()) lines.push(`  ${cursor.unit}  ${JSON.stringify(cursor.cursor)}`);
+    for (const cursor of state.cursors.values()) lines.push(`  ${safe(cursor.unit)}  ${safe(JSON.stringify(cursor.cursor))}`);
   }
   if (state.variables.size > 0) {
     heading('variables');
     for (const variable of state.variables.values()) {
-      const shown = variable.sealed ? colors.dim('(sensitive, encrypted)') : variable.redacted ? colors.dim('(sensitive, not persisted)') : JSON.stringify(variable.value);
-      lines.push(`  ${variable.name}${variable.valueType ? `: ${variable.valueType}` : ''} = ${shown}`);
+      const shown = variable.sealed ? colors.dim('(sensitive, encrypted)') : variable.redacted ? colors.dim('(sensitive, not persisted)') : safe(JSON.stringify(variable.value) ?? 'undefined');
+      lines.push(`  ${safe(variable.name)}${variable.valueType ? `: ${safe(variable.valueType)}` : ''} = ${shown}`);
     }
   }
   if (state.config !== undefined) {
     heading('configuration (captured on the first attempt, reused on restart)');
-    for (const [key, value] of Object.entries(state.config)) lines.push(`  ${key} = ${JSON.stringify(value)}`);
+    for (const [key, value] of Object.entries(state.config)) lines.push(`  ${safe(key)} = ${safe(JSON.stringify(value) ?? 'undefined')}`);
   }
   if (state.scopes.size > 0) {
     heading('open scopes (rolled back and rerun whole on restart)');
-    for (const scope of state.scopes.values()) lines.push(`  ${scope.scope}  ${scope.kind}, ${scope.completed.size} units inside`);
+    for (const scope of state.scopes.values()) lines.push(`  ${safe(scope.scope)}  ${safe(scope.kind)}, ${scope.completed.size} units inside`);
   }
   const restart = restartPointOf(state);
   heading('restart point');
@@ -170,12 +196,12 @@ function renderInspection(path: string, reading: LogReading, explanation: readon
   if (finished) {
     lines.push('  the last attempt succeeded: nothing to resume (the checkpoint was kept on purpose)');
   } else if (explanation !== undefined) {
-    for (const line of explanation) lines.push(`  ${line}`);
+    for (const line of explanation) lines.push(`  ${safe(line)}`);
   } else {
     lines.push(`  skips ${restart.skipped.length} completed unit(s)`);
     const again = [...restart.inFlight, ...restart.failed];
-    lines.push(again.length > 0 ? `  runs again first: ${again.join(', ')}` : '  runs again: the units not yet recorded complete');
-    if (restart.openScopes.length > 0) lines.push(`  rolls back and reruns: ${restart.openScopes.join(', ')}`);
+    lines.push(again.length > 0 ? `  runs again first: ${safe(again.join(', '))}` : '  runs again: the units not yet recorded complete');
+    if (restart.openScopes.length > 0) lines.push(`  rolls back and reruns: ${safe(restart.openScopes.join(', '))}`);
   }
   return `${lines.join('\n')}\n`;
 }

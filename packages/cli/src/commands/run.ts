@@ -6,7 +6,7 @@ import { copyTaskPlugin } from './copy-task.js';
 import { ExitCode, exitCodeOf } from '../exit-codes.js';
 import { onInterrupt } from '../interrupt.js';
 import { LiveStatus } from '../live-status.js';
-import { colors, reportError, writeJsonLine, type CliIo } from '../output.js';
+import { colors, escapeControlChars as safe, reportError, writeJsonLine, type CliIo } from '../output.js';
 
 /** Task plug-ins `ckpt run` offers to packages: the file-transfer runner's `copy`. */
 export const runTaskPlugins: readonly TaskPlugin[] = [copyTaskPlugin as TaskPlugin];
@@ -72,13 +72,9 @@ export async function runCommand(file: string, options: RunVerbOptions, io: CliI
   }
   const settings = checkpointSettingsOf(pkg, options);
   const secretKey = options.secretKey ?? process.env['CKPT_SECRET_KEY'];
+  // A reader that goes away (`ckpt run --json | head`) does not stop the run: the entry point
+  // drops the lost output (output.ts, tolerateClosedOutput) and the run keeps recording.
   const view = options.json ? new JsonView(io) : new HumanView(io, pkg);
-  // A reader that goes away (`ckpt run --json | head`) must not crash the run: it keeps
-  // recording; only the view is lost. The listener stays: the last writes fail after we return.
-  const ignoreBrokenPipe = (error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EPIPE') throw error;
-  };
-  io.stdout.on('error', ignoreBrokenPipe);
 
   const controller = new AbortController();
   const stopListening = onInterrupt(io, (signal) => {
@@ -186,10 +182,11 @@ class HumanView implements View {
         this.write(
           c.bold(`resuming ${this.pkg.id} (attempt ${n.attempt}) from its checkpoint: `) +
             `${n.completed.length} unit(s) done and skipped` +
-            (at.length > 0 ? `; restarting at ${at.join(', ')}` : '') +
-            (n.openScopes.length > 0 ? `; rolling back and rerunning ${n.openScopes.join(', ')}` : ''),
+            (at.length > 0 ? `; restarting at ${safe(at.join(', '))}` : '') +
+            (n.openScopes.length > 0 ? `; rolling back and rerunning ${safe(n.openScopes.join(', '))}` : ''),
         );
-        for (const reason of n.explanation) this.write(c.dim(`  · ${reason}`));
+        // The reasons quote recorded errors (a step's stderr): escaped like every replayed text.
+        for (const reason of n.explanation) this.write(c.dim(`  · ${safe(reason)}`));
         return;
       }
       case 'step-started':
@@ -200,7 +197,7 @@ class HumanView implements View {
         this.live?.finished(n.unit);
         const mark = n.result === 'failure' ? c.red('✗') : c.green('✓');
         const how = n.result === 'failure' ? c.red(`failed${n.recorded === 'completed' ? ' (failure path taken)' : ''}`) : n.result === 'completion' ? 'completed' : 'done';
-        this.write(`${this.indent(n.unit)}${mark} ${n.unit}  ${how}${n.forced ? c.yellow(' (forced)') : ''}  ${c.dim(formatDuration(n.durationMs))}${n.error ? `\n${this.indent(n.unit)}    ${c.red(n.error)}` : ''}`);
+        this.write(`${this.indent(n.unit)}${mark} ${n.unit}  ${how}${n.forced ? c.yellow(' (forced)') : ''}  ${c.dim(formatDuration(n.durationMs))}${n.error ? `\n${this.indent(n.unit)}    ${c.red(safe(n.error))}` : ''}`);
         return;
       }
       case 'step-skipped':
@@ -217,10 +214,11 @@ class HumanView implements View {
         this.write(c.yellow(`⚑ onError of ${n.container} fires for ${n.failedUnit}`));
         return;
       case 'output':
-        this.write(`${this.indent(n.unit)}    ${c.dim('│')} ${n.line}`);
+        // A step's output is data, not terminal commands: shown escaped, as `ckpt events` shows it.
+        this.write(`${this.indent(n.unit)}    ${c.dim('│')} ${safe(n.line)}`);
         return;
       case 'warning':
-        this.io.stderr.write(`${c.yellow('warning:')} ${n.message}\n`);
+        this.io.stderr.write(`${c.yellow('warning:')} ${safe(n.message)}\n`);
         return;
       case 'variable':
       case 'recorded':
@@ -240,7 +238,7 @@ class HumanView implements View {
       this.io.stderr.write(`${c.yellow(`■ ${pkg.id} interrupted`)}; ${settings.save ? `progress is in ${settings.path}; rerun the same command to resume` : 'checkpoints are not saved; a rerun starts over'}\n`);
     } else {
       if (result.error !== undefined && code === ExitCode.Refused) reportError(this.io, result.error);
-      else this.io.stderr.write(`${c.red('✗')} ${result.error?.message.split('\n')[0] ?? `${pkg.id} failed`}\n`);
+      else this.io.stderr.write(`${c.red('✗')} ${safe(result.error?.message.split('\n')[0] ?? `${pkg.id} failed`)}\n`);
       this.io.stderr.write(
         settings.save
           ? `${c.dim(`checkpoint kept at ${settings.path}; rerun${settings.usage === 'never' ? ' with --usage if-exists' : ''} to resume from the point of failure`)}\n`

@@ -1,4 +1,4 @@
-import { CorruptCheckpointError, StorageIoError } from '../errors.js';
+import { CorruptCheckpointError, InvalidInputError, StorageIoError } from '../errors.js';
 import type { CkptEvent } from '../fold/events.js';
 import { FoldError, type Fold } from '../fold/fold.js';
 import { isPlainObject } from '../fold/plain.js';
@@ -93,13 +93,43 @@ function identityFromHeader(path: string, header: LogHeader): JobIdentity {
   return identity;
 }
 
-/** Reads only the header of the checkpoint at `path` and returns its identity. */
+/**
+ * Why an existing checkpoint cannot be opened for reading, as a refusal (nothing was done yet):
+ * a symbolic link whose target is gone, or a file this user may not read. Other errors stay I/O
+ * errors.
+ */
+async function refuseUnopenable(storage: Storage, path: string, error: unknown): Promise<Error> {
+  switch (errorCode(error)) {
+    case 'ENOENT':
+      if ((await storage.stat(path).catch(() => undefined))?.isSymbolicLink) {
+        return new InvalidInputError(`checkpoint ${path} is a symbolic link whose target does not exist`, {
+          cause: error,
+          hint: `point the link at the checkpoint file or remove the link (ls -l ${path} shows where it points)`,
+        });
+      }
+      break;
+    case 'EACCES':
+    case 'EPERM':
+      return new InvalidInputError(`cannot read checkpoint ${path}: permission denied`, {
+        cause: error,
+        hint: `run as a user who may read and write it (ls -l ${path} shows its owner and mode)`,
+      });
+    case 'ELOOP':
+      return new InvalidInputError(`checkpoint ${path} is a loop of symbolic links`, { cause: error, hint: 'point the link at the checkpoint file' });
+  }
+  return new StorageIoError(path, 'opening', { cause: error });
+}
+
+/**
+ * Reads only the header of the checkpoint at `path` and returns its identity. It is the first
+ * read of an existing checkpoint, so a file that cannot be opened is refused here.
+ */
 export async function readIdentity(storage: Storage, path: string): Promise<JobIdentity> {
   let file;
   try {
     file = await storage.open(path, 'read');
   } catch (error) {
-    throw new StorageIoError(path, 'opening', { cause: error });
+    throw await refuseUnopenable(storage, path, error);
   }
   let bytes: Uint8Array;
   try {
@@ -110,7 +140,12 @@ export async function readIdentity(storage: Storage, path: string): Promise<JobI
     await file.close().catch(() => undefined);
   }
   const header = decodeHeader(bytes);
-  if (isHeaderProblem(header)) throw new CorruptCheckpointError(path, header.offset, header.reason);
+  if (isHeaderProblem(header)) {
+    // No magic bytes: another kind of file (a package file named by mistake), not a damaged
+    // checkpoint — so no advice to delete it.
+    const notACheckpoint = header.offset === 0 && { hint: `${path} is not a ckpt checkpoint; check the checkpoint path (checkpoint.file or --checkpoint-file)` };
+    throw new CorruptCheckpointError(path, header.offset, header.reason, { ...notACheckpoint });
+  }
   return identityFromHeader(path, header);
 }
 
