@@ -4,11 +4,11 @@ import { Observable, Subject } from 'rxjs';
 import { CkptError, InvalidInputError, LockCompromisedError, StorageIoError } from '../errors.js';
 import type { CkptEvent } from '../fold/events.js';
 import { FoldError, type Fold } from '../fold/fold.js';
-import { snapshotState } from '../fold/snapshot.js';
+import { restoreSnapshot, snapshotState } from '../fold/snapshot.js';
 import type { CheckpointState, MutableCheckpointState } from '../fold/state.js';
 import type { LockHandle } from '../lock/locker.js';
 import type { Storage, StorageFile } from '../storage/storage.js';
-import { encodePayload } from './codec.js';
+import { decodePayload, encodePayload } from './codec.js';
 import {
   encodeHeader,
   frameRecord,
@@ -109,7 +109,7 @@ export class Journal {
   private readonly storage: Storage;
   private readonly fold: Fold;
   private readonly durability: Durability;
-  private readonly compactionBytes: number | undefined;
+  private compactionBytes: number | undefined;
   private readonly lock: LockHandle | undefined;
   private readonly now: () => number;
   private readonly random: (size: number) => Uint8Array;
@@ -375,10 +375,12 @@ export class Journal {
         { hint: 'record large data outside the checkpoint and keep a reference (a path and a hash) in the event' },
       );
     }
+    // Fold what the reader will fold: the events as they decode from the bytes written.
+    const decoded = readBackEvents(payload, events);
     const seq = this.nextSeq;
     const entries: LogEntry[] = [];
-    for (let index = 0; index < events.length; index++) {
-      const event = events[index]!;
+    for (let index = 0; index < decoded.length; index++) {
+      const event = decoded[index]!;
       try {
         this.fold.applyInPlace(this.mutableState, event);
       } catch (error) {
@@ -541,6 +543,13 @@ export class Journal {
       // The state itself is too large for one record: keep the history instead of compacting.
       return;
     }
+    if (snapshotProblem(payload, this.fold) !== undefined) {
+      // The snapshot nests its values deeper than the events that set them: a state the reader
+      // would refuse as a snapshot stays as history. It will not become readable by waiting,
+      // so this writer stops trying (each try would encode the whole state again).
+      this.compactionBytes = undefined;
+      return;
+    }
     const seq = this.nextSeq++;
     const covered = this.pending.length;
     const headerBytes = encodeHeader({
@@ -581,6 +590,64 @@ export class Journal {
     const draining = this.drainWaiters;
     this.drainWaiters = [];
     for (const resolve of draining) resolve();
+  }
+}
+
+/**
+ * The reader's rules applied before a write: a writer must never write a record its own reader
+ * refuses (that would wedge the checkpoint for good). Decodes `payload` exactly as
+ * {@link readLogBytes} does (plain data, nesting depth, msgpack) and refuses what the reader
+ * would refuse or silently change (`__proto__` keys, which msgpackr renames). Returns the
+ * events as the reader will see them; throws InvalidInputError, before anything is queued.
+ */
+function readBackEvents(payload: Uint8Array, events: readonly CkptEvent[]): readonly CkptEvent[] {
+  let decoded: unknown;
+  try {
+    decoded = decodePayload(payload);
+  } catch (error) {
+    throw new InvalidInputError(
+      `events cannot be recorded: the checkpoint's reader would refuse them (${(error as Error).message.replace(/^payload/, 'events')})`,
+      { cause: error, hint: 'record a flatter value (plain data nested at most 64 levels including the record itself)' },
+    );
+  }
+  if (!Array.isArray(decoded) || decoded.length !== events.length) {
+    throw new InvalidInputError('events cannot be recorded: they do not read back as the array that was written');
+  }
+  const protoKey = findProtoKey(events, 'events', 0);
+  if (protoKey !== undefined) {
+    throw new InvalidInputError(`events cannot be recorded: ${protoKey} is a "__proto__" key, which the reader renames`, {
+      hint: 'rename the key',
+    });
+  }
+  return decoded as CkptEvent[];
+}
+
+/** The path of the first own `__proto__` key in plain data (already bounded in depth by the decode). */
+function findProtoKey(value: unknown, path: string, depth: number): string | undefined {
+  if (typeof value !== 'object' || value === null || value instanceof Uint8Array || depth > 256) return undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = findProtoKey(value[i], `${path}[${i}]`, depth + 1);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  if (Object.prototype.hasOwnProperty.call(value, '__proto__')) return `${path}.__proto__`;
+  for (const key of Object.keys(value)) {
+    const found = findProtoKey((value as Record<string, unknown>)[key], `${path}.${key}`, depth + 1);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/** Why the reader would refuse `payload` as a snapshot record, or undefined when it reads it. */
+function snapshotProblem(payload: Uint8Array, fold: Fold): string | undefined {
+  try {
+    const decoded = decodePayload(payload) as { state?: unknown };
+    restoreSnapshot(decoded.state, fold);
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
   }
 }
 
