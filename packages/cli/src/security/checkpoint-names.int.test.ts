@@ -4,7 +4,7 @@
  * lock and run the same step at once. And the lock itself, `<file>.lock`, was followed when it
  * was a planted symlink. Both go through `ckpt run` as users do.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,7 +15,11 @@ import { ckptBin } from '../test-support/ckpt-bin.js';
 const MAIN = ckptBin();
 
 let dir: string;
-const running: ReturnType<typeof start>[] = [];
+interface Run {
+  readonly child: ChildProcess;
+  readonly exited: Promise<{ code: number | null; out: string }>;
+}
+const running: Run[] = [];
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ckpt-names-'));
 });
@@ -28,7 +32,7 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function start(file: string) {
+function start(file: string): Run {
   const child = spawn(process.execPath, [MAIN, 'run', file], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
