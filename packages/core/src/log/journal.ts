@@ -20,7 +20,7 @@ import {
   type RecordToWrite,
 } from './format.js';
 import type { JobIdentity } from './identity.js';
-import { readLogBytes, readWholeFile, type LogEntry } from './read-log.js';
+import { readLogBytes, readWholeFile, type LogEntry, type TailTruncation } from './read-log.js';
 
 /** When an `append` resolves. */
 export type Durability =
@@ -69,6 +69,11 @@ export interface RecoveryReport {
   /** Bytes of torn or zero-filled tail that were truncated. */
   readonly truncatedBytes: number;
   readonly truncatedReason?: string;
+  /**
+   * When a tail was truncated: where, how much, and the last record kept. The same facts are
+   * recorded in the log, in this session's epoch record (`truncatedTail`).
+   */
+  readonly truncatedTail?: TailTruncation;
   /** Temporary files of interrupted compactions or creations that were removed. */
   readonly removedTemporaryFiles: readonly string[];
 }
@@ -205,6 +210,15 @@ export class Journal {
     } catch (error) {
       throw new StorageIoError(path, 'opening for writing', { cause: error });
     }
+    const truncatedTail: TailTruncation | undefined =
+      reading.tailBytes > 0
+        ? {
+            offset: reading.validEnd,
+            bytes: reading.tailBytes,
+            lastGoodSeq: reading.lastSeq,
+            reason: reading.tailReason ?? 'incomplete record',
+          }
+        : undefined;
     const journal = new Journal(
       path,
       file,
@@ -219,6 +233,7 @@ export class Journal {
       {
         truncatedBytes: reading.tailBytes,
         ...(reading.tailReason !== undefined && { truncatedReason: reading.tailReason }),
+        ...(truncatedTail !== undefined && { truncatedTail }),
         removedTemporaryFiles,
       },
     );
@@ -231,7 +246,9 @@ export class Journal {
       await file.close().catch(() => undefined);
       throw new StorageIoError(path, 'truncating the torn tail', { cause: error });
     }
-    journal.enqueue(RecordType.Epoch, encodePayload(epochRecord(journal.epoch, options, journal.now())), []);
+    // A truncation is never silent: the new session's epoch record says what was dropped
+    // (docs/log-format.md, "When recovery truncates a tail"), and so does journal.recovery.
+    journal.enqueue(RecordType.Epoch, encodePayload(epochRecord(journal.epoch, options, journal.now(), truncatedTail)), []);
     try {
       await journal.sync();
     } catch (error) {
@@ -651,12 +668,13 @@ function snapshotProblem(payload: Uint8Array, fold: Fold): string | undefined {
   }
 }
 
-function epochRecord(epoch: number, options: JournalOptions, now: number) {
+function epochRecord(epoch: number, options: JournalOptions, now: number, truncatedTail?: TailTruncation) {
   return {
     epoch,
     ...(options.session && { pid: options.session.pid, host: options.session.host }),
     startedAt: now,
     writer: WRITER,
+    ...(truncatedTail !== undefined && { truncatedTail }),
   };
 }
 
