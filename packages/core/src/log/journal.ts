@@ -4,6 +4,7 @@ import { Observable, Subject } from 'rxjs';
 import { CkptError, InvalidInputError, LockCompromisedError, StorageIoError } from '../errors.js';
 import type { CkptEvent } from '../fold/events.js';
 import { FoldError, type Fold } from '../fold/fold.js';
+import { findNonPlain, MAX_PLAIN_DEPTH } from '../fold/plain.js';
 import { restoreSnapshot, snapshotState } from '../fold/snapshot.js';
 import type { CheckpointState, MutableCheckpointState } from '../fold/state.js';
 import type { LockHandle } from '../lock/locker.js';
@@ -392,12 +393,11 @@ export class Journal {
         { hint: 'record large data outside the checkpoint and keep a reference (a path and a hash) in the event' },
       );
     }
-    // Fold what the reader will fold: the events as they decode from the bytes written.
-    const decoded = readBackEvents(payload, events);
+    checkReadable(events);
     const seq = this.nextSeq;
     const entries: LogEntry[] = [];
-    for (let index = 0; index < decoded.length; index++) {
-      const event = decoded[index]!;
+    for (let index = 0; index < events.length; index++) {
+      const event = events[index]!;
       try {
         this.fold.applyInPlace(this.mutableState, event);
       } catch (error) {
@@ -612,23 +612,20 @@ export class Journal {
 
 /**
  * The reader's rules applied before a write: a writer must never write a record its own reader
- * refuses (that would wedge the checkpoint for good). Decodes `payload` exactly as
- * {@link readLogBytes} does (plain data, nesting depth, msgpack) and refuses what the reader
- * would refuse or silently change (`__proto__` keys, which msgpackr renames). Returns the
- * events as the reader will see them; throws InvalidInputError, before anything is queued.
+ * refuses (that would wedge the checkpoint for good). The reader decodes an events record and
+ * refuses it unless the whole payload is plain data nested at most MAX_PLAIN_DEPTH levels
+ * (`findNonPlain(payload)` in codec.ts); the record length and the fold are checked by the
+ * appender already. Plain data is exactly what msgpack carries without extension types, so
+ * checking the events as given is checking what the reader will decode, without decoding every
+ * append. A `__proto__` key is refused too: the reader would silently rename it. Throws
+ * InvalidInputError, before anything is queued.
  */
-function readBackEvents(payload: Uint8Array, events: readonly CkptEvent[]): readonly CkptEvent[] {
-  let decoded: unknown;
-  try {
-    decoded = decodePayload(payload);
-  } catch (error) {
-    throw new InvalidInputError(
-      `events cannot be recorded: the checkpoint's reader would refuse them (${(error as Error).message.replace(/^payload/, 'events')})`,
-      { cause: error, hint: 'record a flatter value (plain data nested at most 64 levels including the record itself)' },
-    );
-  }
-  if (!Array.isArray(decoded) || decoded.length !== events.length) {
-    throw new InvalidInputError('events cannot be recorded: they do not read back as the array that was written');
+function checkReadable(events: readonly CkptEvent[]): void {
+  const bad = findNonPlain(events, 'events');
+  if (bad !== undefined) {
+    throw new InvalidInputError(`events cannot be recorded: the checkpoint's reader would refuse them (${bad})`, {
+      hint: `record plain data nested at most ${MAX_PLAIN_DEPTH} levels, counting the record's array and the event itself`,
+    });
   }
   const protoKey = findProtoKey(events, 'events', 0);
   if (protoKey !== undefined) {
@@ -636,10 +633,9 @@ function readBackEvents(payload: Uint8Array, events: readonly CkptEvent[]): read
       hint: 'rename the key',
     });
   }
-  return decoded as CkptEvent[];
 }
 
-/** The path of the first own `__proto__` key in plain data (already bounded in depth by the decode). */
+/** The path of the first own `__proto__` key in plain data (already bounded in depth by findNonPlain). */
 function findProtoKey(value: unknown, path: string, depth: number): string | undefined {
   if (typeof value !== 'object' || value === null || value instanceof Uint8Array || depth > 256) return undefined;
   if (Array.isArray(value)) {
