@@ -88,7 +88,8 @@ export async function runCommand(file: string, options: RunVerbOptions, io: CliI
       runner,
       { package: pkg, set, config, forceResults, observe: (notice) => view.notice(notice) },
       {
-        checkpoint: { path: settings.path, usage: settings.usage, save: settings.save, ...(settings.retentionMs !== undefined && { retentionMs: settings.retentionMs }) },
+        // The user named this path: a link there is followed, so both names share one lock.
+        checkpoint: { path: settings.path, followLink: true, usage: settings.usage, save: settings.save, ...(settings.retentionMs !== undefined && { retentionMs: settings.retentionMs }) },
         signal: controller.signal,
         ...(secretKey !== undefined && secretKey !== '' && { secretKey }),
       },

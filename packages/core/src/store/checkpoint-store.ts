@@ -51,6 +51,13 @@ export interface CheckpointOptions {
   readonly save: boolean;
   /** How long to wait for a live lock holder (default 0: refuse at once). */
   readonly lockWaitMs?: number;
+  /**
+   * The user named this path (`checkpoint.file`, `--checkpoint-file`): a symbolic link there
+   * is followed to the real file, so every name of one file shares one lock. Off by default:
+   * a path ckpt derives itself (a copy's hidden checkpoint) is never followed, and a link there
+   * is refused. Symbolic links among the folders are resolved either way.
+   */
+  readonly followLink?: boolean;
   /** Called with an existing checkpoint's state before anything is written; throw to refuse. */
   readonly checkState?: (state: CheckpointState) => void;
 }
@@ -96,7 +103,7 @@ export async function openCheckpoint(options: CheckpointOptions, environment: St
   // One file, one lock: every companion (lock, temporaries, compaction) derives from the real
   // path, so two names for one checkpoint (a symlink, a symlinked folder) share one lock.
   // Only the real file system has symlinks; a simulated storage's paths are already canonical.
-  const path = storage instanceof NodeStorage ? await resolveCheckpointPath(options.path) : options.path;
+  const path = storage instanceof NodeStorage ? await resolveCheckpointPath(options.path, { followLink: options.followLink === true }) : options.path;
 
   const exists = await statExists(storage, path);
   if (usage === CheckpointUsage.Always && !exists) throw new CheckpointNotFoundError(path);
@@ -170,14 +177,24 @@ export async function openCheckpoint(options: CheckpointOptions, environment: St
 }
 
 /**
- * The real path of the checkpoint the user named: symbolic links the user gave are followed
- * (the file's own, and its folders'), so that every name of one file resolves to the same path.
- * A checkpoint that does not exist yet resolves through its nearest existing folder. A dangling
- * link is refused: writing through it would replace the link, or create a file elsewhere.
+ * The real path of a checkpoint: symbolic links among its folders are resolved, and with
+ * `followLink` (a path the user named) the file's own link too, so that every name of one file
+ * resolves to the same path. Without `followLink`, a link as the file is refused. A checkpoint
+ * that does not exist yet resolves through its nearest existing folder. A dangling link is
+ * refused: writing through it would replace the link, or create a file elsewhere.
  */
-export async function resolveCheckpointPath(path: string): Promise<string> {
+export async function resolveCheckpointPath(path: string, options: { readonly followLink: boolean }): Promise<string> {
   const absolute = resolve(path);
+  if (!options.followLink) {
+    const own = await lstat(absolute).catch(() => undefined);
+    if (own?.isSymbolicLink()) {
+      throw new InvalidInputError(`checkpoint ${absolute} is a symbolic link; ckpt never follows a link as a file it names itself`, {
+        hint: `nothing was changed; remove ${absolute} (it was not made by ckpt) and rerun`,
+      });
+    }
+  }
   try {
+    if (!options.followLink) return join(await realpath(dirname(absolute)), basename(absolute));
     return await realpath(absolute);
   } catch (error) {
     if (errorCode(error) === 'ELOOP') {
