@@ -20,7 +20,7 @@ import {
   type LogHeader,
   type RecordToWrite,
 } from './format.js';
-import type { JobIdentity } from './identity.js';
+import { parseIdentity, type JobIdentity } from './identity.js';
 import { readLogBytes, readWholeFile, type LogEntry, type TailTruncation } from './read-log.js';
 
 /** When an `append` resolves. */
@@ -174,12 +174,26 @@ export class Journal {
     const { storage } = options;
     const now = options.now ?? Date.now;
     const random = options.randomBytes ?? randomBytes;
-    const header = encodeHeader({
-      salt: random(8),
-      firstSeq: 1,
-      createdAt: now(),
-      identityBytes: encodePayload(identity),
-    });
+    // The reader's rule for the header: an identity it can parse, in at most MAX_HEADER_BYTES.
+    const identityBytes = encodePayload(identity);
+    let readable: JobIdentity | undefined;
+    try {
+      readable = parseIdentity(decodePayload(identityBytes));
+    } catch {
+      readable = undefined;
+    }
+    if (readable === undefined) {
+      throw new InvalidInputError(`the job identity of ${path} lacks a string kind, id, version or structureHash`);
+    }
+    let header: Uint8Array;
+    try {
+      header = encodeHeader({ salt: random(8), firstSeq: 1, createdAt: now(), identityBytes });
+    } catch (error) {
+      throw new InvalidInputError(`cannot create checkpoint ${path}: ${(error as Error).message}`, {
+        cause: error,
+        hint: 'use a shorter job id and version',
+      });
+    }
     const epochPayload = encodePayload(epochRecord(1, options, now()));
     const bytes = new Uint8Array(header.length + framedSize(epochPayload.length));
     bytes.set(header, 0);

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../errors.js';
@@ -62,6 +62,18 @@ describe('security: the journal writes only what its reader reads', () => {
     await journal.close();
     expect(readFileSync(path).equals(before)).toBe(true);
     await expect(readLog(storage, path, fold)).resolves.toBeDefined();
+  });
+
+  it('refuses to create a checkpoint whose header the reader would refuse (an identity too large), writing nothing', async () => {
+    const path = join(dir.path, 'long.ckpt');
+    const identity = { ...testIdentity(), id: 'x'.repeat(5000) };
+    const error = await Journal.create(path, identity, { storage, fold }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(InvalidInputError);
+    expect((error as Error).message).toMatch(/cannot create checkpoint .*long\.ckpt: the identity is too large for a header/);
+    expect(readdirSync(dir.path)).toEqual([]);
   });
 
   it('keeps the history instead of compacting into a snapshot its reader would refuse', async () => {
