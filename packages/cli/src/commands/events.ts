@@ -1,18 +1,47 @@
-import type { LogEntry } from '@ckpt/core';
+import { CorruptCheckpointError, Fold, NodeStorage, readLogPrefix, type LogEntry, type LogReading } from '@ckpt/core';
 import { colors, escapeControlChars as safe, formatTime, jsonReplacer, writeJsonLine, type CliIo } from '../output.js';
 import { readCheckpointForViewing } from './read-checkpoint.js';
 
-/** `ckpt events FILE [--json]`: every record of the log in order, one per line. */
+/**
+ * `ckpt events FILE [--json]`: every record of the log in order, one per line. On a damaged
+ * checkpoint: every record readable before the damage, then the damage with its offset (exit 2);
+ * the file is only read, never changed.
+ */
 export async function eventsCommand(path: string, options: { json?: boolean }, io: CliIo): Promise<number> {
-  const reading = await readCheckpointForViewing(path, true);
-  for (const entry of reading.entries ?? []) {
+  let entries: readonly LogEntry[];
+  let reading: LogReading | undefined;
+  let damage: CorruptCheckpointError | undefined;
+  try {
+    reading = await readCheckpointForViewing(path, true);
+    entries = reading.entries ?? [];
+  } catch (error) {
+    if (!(error instanceof CorruptCheckpointError)) throw error;
+    // The same reader, stopped before the damage: what the hint of a corrupt checkpoint promises.
+    const prefix = await readLogPrefix(new NodeStorage(), error.file, new Fold([], 'count'));
+    entries = prefix.entries;
+    damage = prefix.damage ?? error;
+  }
+  for (const entry of entries) {
     if (options.json) writeJsonLine(io, jsonOf(entry));
     else io.stdout.write(`${describe(entry)}\n`);
   }
-  if (reading.tailBytes > 0 && !options.json) {
+  if (damage !== undefined) {
+    if (options.json) writeJsonLine(io, { record: 'damage', offset: damage.offset, reason: damage.reason, readableRecords: recordCount(entries) });
+    else io.stdout.write(colors.red(`(damage at byte offset ${damage.offset}: ${damage.reason})\n`));
+    throw new CorruptCheckpointError(damage.file, damage.offset, damage.reason, {
+      hint:
+        `${recordCount(entries)} record(s) before the damage are listed above; the file was not changed. ` +
+        'Keep a copy for investigation; deleting the file starts the job from the beginning',
+    });
+  }
+  if (reading !== undefined && reading.tailBytes > 0 && !options.json) {
     io.stdout.write(colors.yellow(`(torn tail: ${reading.tailBytes} bytes at offset ${reading.validEnd} — ${reading.tailReason ?? 'incomplete record'})\n`));
   }
   return 0;
+}
+
+function recordCount(entries: readonly LogEntry[]): number {
+  return new Set(entries.map((entry) => entry.seq)).size;
 }
 
 function jsonOf(entry: LogEntry) {
@@ -29,8 +58,16 @@ function jsonOf(entry: LogEntry) {
 function describe(entry: LogEntry): string {
   const where = colors.dim(`#${entry.seq}${entry.kind === 'event' ? `.${entry.index}` : ''} @${entry.offset}`);
   switch (entry.kind) {
-    case 'epoch':
-      return `${where} ${colors.cyan('epoch')} ${entry.epoch.epoch}${entry.epoch.pid ? ` pid ${entry.epoch.pid}` : ''}${entry.epoch.host ? ` on ${safe(entry.epoch.host)}` : ''} ${formatTime(entry.epoch.startedAt)}`;
+    case 'epoch': {
+      const { epoch } = entry;
+      const tail = epoch.truncatedTail;
+      return (
+        `${where} ${colors.cyan('epoch')} ${epoch.epoch}${epoch.pid ? ` pid ${epoch.pid}` : ''}${epoch.host ? ` on ${safe(epoch.host)}` : ''} ${formatTime(epoch.startedAt)}` +
+        (tail !== undefined
+          ? colors.yellow(`  recovery truncated ${tail.bytes} bytes at offset ${tail.offset}, after record ${tail.lastGoodSeq} (${safe(tail.reason)})`)
+          : '')
+      );
+    }
     case 'snapshot':
       return `${where} ${colors.cyan('snapshot')} of ${entry.eventCount} events (compaction)`;
     case 'event': {

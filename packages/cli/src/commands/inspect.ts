@@ -136,6 +136,7 @@ function inspection(path: string, reading: LogReading) {
     epoch: reading.epoch,
     eventCount: state.eventCount,
     ...(reading.tailBytes > 0 && { tornTailBytes: reading.tailBytes, tornTailReason: reading.tailReason }),
+    ...(reading.truncatedTails.length > 0 && { truncatedTails: reading.truncatedTails }),
     attempts: state.attempts,
     completed: [...state.completed.values()],
     running: [...state.running.values()],
@@ -160,7 +161,10 @@ function renderInspection(path: string, reading: LogReading, explanation: readon
   lines.push(`  created    ${formatTime(reading.header.createdAt)}`);
   lines.push(`  size       ${formatBytes(reading.fileSize)}, ${state.eventCount} events, writer session ${reading.epoch}`);
   if (reading.tailBytes > 0) {
-    lines.push(colors.yellow(`  torn tail  ${reading.tailBytes} bytes after the last valid record (${safe(reading.tailReason ?? 'incomplete')}); the next writer truncates them`));
+    lines.push(colors.yellow(`  torn tail  ${reading.tailBytes} bytes after the last valid record (${safe(reading.tailReason ?? 'incomplete')}); the next writer truncates them and records it`));
+  }
+  for (const tail of reading.truncatedTails) {
+    lines.push(colors.yellow(`  truncated  ${tail.bytes} bytes at offset ${tail.offset}, after record ${tail.lastGoodSeq}, by recovery (${safe(tail.reason)})`));
   }
   heading(`attempts (${state.attempts.length})`);
   for (const attempt of state.attempts) {

@@ -1,5 +1,5 @@
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { Engine, InvalidInputError, formatDuration, isCkptError, type CheckpointUsage } from '@ckpt/core';
+import { Engine, InvalidInputError, describeTailTruncation, formatDuration, isCkptError, type CheckpointUsage } from '@ckpt/core';
 import { ControlFlowRunner, coerceText, loadPackageFile, type Package, type RunNotice, type StepResult, type TaskPlugin } from '@ckpt/control-flow';
 import type { RunVerbOptions } from '../cli.js';
 import { copyTaskPlugin } from './copy-task.js';
@@ -87,12 +87,16 @@ export async function runCommand(file: string, options: RunVerbOptions, io: CliI
       runner,
       { package: pkg, set, config, forceResults, observe: (notice) => view.notice(notice) },
       {
-        checkpoint: { path: settings.path, usage: settings.usage, save: settings.save, ...(settings.retentionMs !== undefined && { retentionMs: settings.retentionMs }) },
+        // The user named this path: a link there is followed, so both names share one lock.
+        checkpoint: { path: settings.path, followLink: true, usage: settings.usage, save: settings.save, ...(settings.retentionMs !== undefined && { retentionMs: settings.retentionMs }) },
         signal: controller.signal,
         ...(secretKey !== undefined && secretKey !== '' && { secretKey }),
       },
     );
     view.started(pkg, settings, execution.checkpoint.resumed, restartAdvice(settings));
+    // Recovery never drops a tail silently: say what it dropped (it is also in the log).
+    const truncated = execution.checkpoint.recovery?.truncatedTail;
+    if (truncated !== undefined) view.notice({ type: 'warning', message: describeTailTruncation(settings.path, truncated) });
     const result = await execution.run();
     const code =
       result.outcome === 'success'

@@ -7,6 +7,7 @@ import type { LogEntry } from '../log/read-log.js';
 import {
   DEFAULT_RETENTION_MS,
   openCheckpoint,
+  type CheckpointOptions,
   type CheckpointUsage,
   type OpenedCheckpoint,
   type StoreEnvironment,
@@ -28,6 +29,8 @@ export interface RunOptions {
     readonly keepOnSuccess?: boolean;
     /** Wait this long for a live lock holder (default: refuse at once). */
     readonly lockWaitMs?: number;
+    /** The user named `path`: follow a symbolic link there (see {@link CheckpointOptions.followLink}). */
+    readonly followLink?: boolean;
   };
   /** Interrupts the run (the runner records what is done and stops). */
   readonly signal?: AbortSignal;

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import lockfile from 'proper-lockfile';
-import { CheckpointLockedError, StorageIoError } from '../errors.js';
+import { CheckpointLockedError, InvalidInputError, StorageIoError } from '../errors.js';
 import type { AcquireOptions, LockHandle, LockOwner, Locker } from './locker.js';
 
 const OWNER_FILE = 'owner.json';
@@ -36,7 +36,15 @@ function isZombie(pid: number): boolean {
 
 function readOwner(lockDir: string): LockOwner | undefined {
   try {
-    const parsed = JSON.parse(fs.readFileSync(join(lockDir, OWNER_FILE), 'utf8')) as Partial<LockOwner>;
+    // O_NOFOLLOW: a link planted as the owner record must not make us read (and show) another file.
+    const fd = fs.openSync(join(lockDir, OWNER_FILE), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    let text: string;
+    try {
+      text = fs.readFileSync(fd, 'utf8');
+    } finally {
+      fs.closeSync(fd);
+    }
+    const parsed = JSON.parse(text) as Partial<LockOwner>;
     if (typeof parsed.pid !== 'number' || typeof parsed.host !== 'string' || typeof parsed.since !== 'number') {
       return undefined;
     }
@@ -59,6 +67,32 @@ export function isDeadLocalOwner(owner: LockOwner): boolean {
   // The pid is alive; it is our owner only if it is the same process (not a reused pid).
   const start = processStartTime(owner.pid);
   return owner.processStart !== undefined && start !== undefined && start !== owner.processStart;
+}
+
+/** The code our file system gives proper-lockfile for a lock path that is not a plain directory. */
+const NOT_A_LOCK = 'ECKPTNOTALOCK';
+
+/**
+ * What is at `lockDir` when it is not a directory ckpt could have made (a symbolic link, a
+ * file), or undefined when it is a directory or absent. Uses lstat: a link is never followed.
+ */
+function foreignLockEntry(lockDir: string): string | undefined {
+  let info: fs.Stats;
+  try {
+    info = fs.lstatSync(lockDir);
+  } catch {
+    return undefined;
+  }
+  if (info.isSymbolicLink()) return 'a symbolic link';
+  if (!info.isDirectory()) return 'not a directory';
+  return undefined;
+}
+
+function foreignLockError(lockDir: string, what: string): InvalidInputError {
+  return new InvalidInputError(
+    `the writer lock ${lockDir} is ${what}; ckpt creates its lock as a directory and never follows a link there`,
+    { hint: `nothing was changed; remove ${lockDir} (it was not made by ckpt) and rerun` },
+  );
 }
 
 /**
@@ -85,6 +119,17 @@ function ownerRecordingFs(): typeof fs {
           }
         }
         callback(error);
+      });
+    },
+    // proper-lockfile stats the lock to judge it stale, then removes it: a planted link must
+    // be neither followed (its target's mtime) nor removed through (the owner record inside).
+    stat(path: fs.PathLike, callback: (error: NodeJS.ErrnoException | null, stats?: fs.Stats) => void) {
+      fs.lstat(path, (error, stats) => {
+        if (!error && !stats.isDirectory()) {
+          callback(Object.assign(new Error(`${String(path)} is not a lock directory`), { code: NOT_A_LOCK }));
+          return;
+        }
+        callback(error, stats);
       });
     },
     rmdir(path: fs.PathLike, callback: (error: NodeJS.ErrnoException | null) => void) {
@@ -117,6 +162,8 @@ export class FileLocker implements Locker {
 
   async owner(file: string): Promise<LockOwner | undefined> {
     const dir = `${file}.lock`;
+    const foreign = foreignLockEntry(dir);
+    if (foreign !== undefined) throw foreignLockError(dir, foreign);
     return fs.existsSync(dir) ? (readOwner(dir) ?? { pid: -1, host: '?', since: fs.statSync(dir).mtimeMs }) : undefined;
   }
 
@@ -125,6 +172,8 @@ export class FileLocker implements Locker {
     const deadline = Date.now() + (options.waitMs ?? 0);
     let compromised = false;
     for (;;) {
+      const foreign = foreignLockEntry(lockDir);
+      if (foreign !== undefined) throw foreignLockError(lockDir, foreign);
       try {
         const release = await lockfile.lock(file, {
           realpath: false,
@@ -156,6 +205,9 @@ export class FileLocker implements Locker {
           },
         };
       } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === NOT_A_LOCK) {
+          throw foreignLockError(lockDir, foreignLockEntry(lockDir) ?? 'not a directory');
+        }
         if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') {
           throw new StorageIoError(lockDir, 'taking the writer lock', { cause: error });
         }
@@ -181,6 +233,8 @@ export class FileLocker implements Locker {
       fs.mkdirSync(mutex, { mode: 0o700 });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw new StorageIoError(mutex, 'mkdir', { cause: error });
+      const foreign = foreignLockEntry(mutex);
+      if (foreign !== undefined) throw foreignLockError(mutex, foreign);
       try {
         if (Date.now() - fs.statSync(mutex).mtimeMs > TAKEOVER_STALE_MS) fs.rmdirSync(mutex);
       } catch {

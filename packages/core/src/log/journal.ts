@@ -4,11 +4,12 @@ import { Observable, Subject } from 'rxjs';
 import { CkptError, InvalidInputError, LockCompromisedError, StorageIoError } from '../errors.js';
 import type { CkptEvent } from '../fold/events.js';
 import { FoldError, type Fold } from '../fold/fold.js';
-import { snapshotState } from '../fold/snapshot.js';
+import { findNonPlain, MAX_PLAIN_DEPTH } from '../fold/plain.js';
+import { restoreSnapshot, snapshotState } from '../fold/snapshot.js';
 import type { CheckpointState, MutableCheckpointState } from '../fold/state.js';
 import type { LockHandle } from '../lock/locker.js';
 import type { Storage, StorageFile } from '../storage/storage.js';
-import { encodePayload } from './codec.js';
+import { decodePayload, encodePayload } from './codec.js';
 import {
   encodeHeader,
   frameRecord,
@@ -19,8 +20,8 @@ import {
   type LogHeader,
   type RecordToWrite,
 } from './format.js';
-import type { JobIdentity } from './identity.js';
-import { readLogBytes, readWholeFile, type LogEntry } from './read-log.js';
+import { parseIdentity, type JobIdentity } from './identity.js';
+import { readLogBytes, readWholeFile, type LogEntry, type TailTruncation } from './read-log.js';
 
 /** When an `append` resolves. */
 export type Durability =
@@ -69,6 +70,11 @@ export interface RecoveryReport {
   /** Bytes of torn or zero-filled tail that were truncated. */
   readonly truncatedBytes: number;
   readonly truncatedReason?: string;
+  /**
+   * When a tail was truncated: where, how much, and the last record kept. The same facts are
+   * recorded in the log, in this session's epoch record (`truncatedTail`).
+   */
+  readonly truncatedTail?: TailTruncation;
   /** Temporary files of interrupted compactions or creations that were removed. */
   readonly removedTemporaryFiles: readonly string[];
 }
@@ -109,7 +115,7 @@ export class Journal {
   private readonly storage: Storage;
   private readonly fold: Fold;
   private readonly durability: Durability;
-  private readonly compactionBytes: number | undefined;
+  private compactionBytes: number | undefined;
   private readonly lock: LockHandle | undefined;
   private readonly now: () => number;
   private readonly random: (size: number) => Uint8Array;
@@ -168,12 +174,26 @@ export class Journal {
     const { storage } = options;
     const now = options.now ?? Date.now;
     const random = options.randomBytes ?? randomBytes;
-    const header = encodeHeader({
-      salt: random(8),
-      firstSeq: 1,
-      createdAt: now(),
-      identityBytes: encodePayload(identity),
-    });
+    // The reader's rule for the header: an identity it can parse, in at most MAX_HEADER_BYTES.
+    const identityBytes = encodePayload(identity);
+    let readable: JobIdentity | undefined;
+    try {
+      readable = parseIdentity(decodePayload(identityBytes));
+    } catch {
+      readable = undefined;
+    }
+    if (readable === undefined) {
+      throw new InvalidInputError(`the job identity of ${path} lacks a string kind, id, version or structureHash`);
+    }
+    let header: Uint8Array;
+    try {
+      header = encodeHeader({ salt: random(8), firstSeq: 1, createdAt: now(), identityBytes });
+    } catch (error) {
+      throw new InvalidInputError(`cannot create checkpoint ${path}: ${(error as Error).message}`, {
+        cause: error,
+        hint: 'use a shorter job id and version',
+      });
+    }
     const epochPayload = encodePayload(epochRecord(1, options, now()));
     const bytes = new Uint8Array(header.length + framedSize(epochPayload.length));
     bytes.set(header, 0);
@@ -205,6 +225,15 @@ export class Journal {
     } catch (error) {
       throw new StorageIoError(path, 'opening for writing', { cause: error });
     }
+    const truncatedTail: TailTruncation | undefined =
+      reading.tailBytes > 0
+        ? {
+            offset: reading.validEnd,
+            bytes: reading.tailBytes,
+            lastGoodSeq: reading.lastSeq,
+            reason: reading.tailReason ?? 'incomplete record',
+          }
+        : undefined;
     const journal = new Journal(
       path,
       file,
@@ -219,6 +248,7 @@ export class Journal {
       {
         truncatedBytes: reading.tailBytes,
         ...(reading.tailReason !== undefined && { truncatedReason: reading.tailReason }),
+        ...(truncatedTail !== undefined && { truncatedTail }),
         removedTemporaryFiles,
       },
     );
@@ -231,7 +261,9 @@ export class Journal {
       await file.close().catch(() => undefined);
       throw new StorageIoError(path, 'truncating the torn tail', { cause: error });
     }
-    journal.enqueue(RecordType.Epoch, encodePayload(epochRecord(journal.epoch, options, journal.now())), []);
+    // A truncation is never silent: the new session's epoch record says what was dropped
+    // (docs/log-format.md, "When recovery truncates a tail"), and so does journal.recovery.
+    journal.enqueue(RecordType.Epoch, encodePayload(epochRecord(journal.epoch, options, journal.now(), truncatedTail)), []);
     try {
       await journal.sync();
     } catch (error) {
@@ -375,6 +407,7 @@ export class Journal {
         { hint: 'record large data outside the checkpoint and keep a reference (a path and a hash) in the event' },
       );
     }
+    checkReadable(events);
     const seq = this.nextSeq;
     const entries: LogEntry[] = [];
     for (let index = 0; index < events.length; index++) {
@@ -541,6 +574,13 @@ export class Journal {
       // The state itself is too large for one record: keep the history instead of compacting.
       return;
     }
+    if (snapshotProblem(payload, this.fold) !== undefined) {
+      // The snapshot nests its values deeper than the events that set them: a state the reader
+      // would refuse as a snapshot stays as history. It will not become readable by waiting,
+      // so this writer stops trying (each try would encode the whole state again).
+      this.compactionBytes = undefined;
+      return;
+    }
     const seq = this.nextSeq++;
     const covered = this.pending.length;
     const headerBytes = encodeHeader({
@@ -584,12 +624,67 @@ export class Journal {
   }
 }
 
-function epochRecord(epoch: number, options: JournalOptions, now: number) {
+/**
+ * The reader's rules applied before a write: a writer must never write a record its own reader
+ * refuses (that would wedge the checkpoint for good). The reader decodes an events record and
+ * refuses it unless the whole payload is plain data nested at most MAX_PLAIN_DEPTH levels
+ * (`findNonPlain(payload)` in codec.ts); the record length and the fold are checked by the
+ * appender already. Plain data is exactly what msgpack carries without extension types, so
+ * checking the events as given is checking what the reader will decode, without decoding every
+ * append. A `__proto__` key is refused too: the reader would silently rename it. Throws
+ * InvalidInputError, before anything is queued.
+ */
+function checkReadable(events: readonly CkptEvent[]): void {
+  const bad = findNonPlain(events, 'events');
+  if (bad !== undefined) {
+    throw new InvalidInputError(`events cannot be recorded: the checkpoint's reader would refuse them (${bad})`, {
+      hint: `record plain data nested at most ${MAX_PLAIN_DEPTH} levels, counting the record's array and the event itself`,
+    });
+  }
+  const protoKey = findProtoKey(events, 'events', 0);
+  if (protoKey !== undefined) {
+    throw new InvalidInputError(`events cannot be recorded: ${protoKey} is a "__proto__" key, which the reader renames`, {
+      hint: 'rename the key',
+    });
+  }
+}
+
+/** The path of the first own `__proto__` key in plain data (already bounded in depth by findNonPlain). */
+function findProtoKey(value: unknown, path: string, depth: number): string | undefined {
+  if (typeof value !== 'object' || value === null || value instanceof Uint8Array || depth > 256) return undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = findProtoKey(value[i], `${path}[${i}]`, depth + 1);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  if (Object.prototype.hasOwnProperty.call(value, '__proto__')) return `${path}.__proto__`;
+  for (const key of Object.keys(value)) {
+    const found = findProtoKey((value as Record<string, unknown>)[key], `${path}.${key}`, depth + 1);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/** Why the reader would refuse `payload` as a snapshot record, or undefined when it reads it. */
+function snapshotProblem(payload: Uint8Array, fold: Fold): string | undefined {
+  try {
+    const decoded = decodePayload(payload) as { state?: unknown };
+    restoreSnapshot(decoded.state, fold);
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+function epochRecord(epoch: number, options: JournalOptions, now: number, truncatedTail?: TailTruncation) {
   return {
     epoch,
     ...(options.session && { pid: options.session.pid, host: options.session.host }),
     startedAt: now,
     writer: WRITER,
+    ...(truncatedTail !== undefined && { truncatedTail }),
   };
 }
 

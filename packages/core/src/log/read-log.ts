@@ -6,9 +6,21 @@ import { restoreSnapshot } from '../fold/snapshot.js';
 import { cloneState, type CheckpointState, type MutableCheckpointState } from '../fold/state.js';
 import { errorCode, type Storage } from '../storage/storage.js';
 import { decodePayload } from './codec.js';
-import { decodeHeader, isHeaderProblem, MAX_HEADER_BYTES, RecordType, type LogHeader, type ScannedRecord } from './format.js';
+import { decodeHeader, HEADER_FIXED_BYTES, isHeaderProblem, MAX_HEADER_BYTES, RecordType, type LogHeader, type ScannedRecord } from './format.js';
 import { parseIdentity, type JobIdentity } from './identity.js';
 import { scanLog } from './scan.js';
+
+/** A tail that recovery truncated when a writer session opened the file. */
+export interface TailTruncation {
+  /** Offset the file was truncated to: the end of the last valid record. */
+  readonly offset: number;
+  /** Bytes dropped. */
+  readonly bytes: number;
+  /** Sequence number of the last record kept. */
+  readonly lastGoodSeq: number;
+  /** Why the bytes at `offset` were not a record (checksum, length, zero-filled, ...). */
+  readonly reason: string;
+}
 
 /** A writer session, from an EPOCH record. */
 export interface EpochInfo {
@@ -17,6 +29,28 @@ export interface EpochInfo {
   readonly host?: string;
   readonly startedAt?: number;
   readonly writer?: string;
+  /** Present when this session's recovery truncated a tail. */
+  readonly truncatedTail?: TailTruncation;
+}
+
+/** Reads an epoch record's `truncatedTail`, if it is well-formed (older writers never wrote one). */
+function tailTruncationOf(value: unknown): TailTruncation | undefined {
+  if (!isPlainObject(value)) return undefined;
+  const { offset, bytes, lastGoodSeq, reason } = value;
+  if (![offset, bytes, lastGoodSeq].every((n) => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0)) return undefined;
+  return { offset: offset as number, bytes: bytes as number, lastGoodSeq: lastGoodSeq as number, reason: typeof reason === 'string' ? reason : '?' };
+}
+
+/**
+ * One line about a truncated tail, for people: what was dropped, where, and what it means.
+ * `ckpt run` prints it as a warning; `ckpt events` and `ckpt inspect` show it from the log.
+ */
+export function describeTailTruncation(path: string, tail: TailTruncation): string {
+  return (
+    `recovery truncated ${path} at byte offset ${tail.offset}: ${tail.bytes} byte(s) after record ${tail.lastGoodSeq} ` +
+    `were dropped (${tail.reason}). A write torn by a crash or power loss looks like this; so does damage ` +
+    `to the last record after it was written, which cannot be told apart (docs/log-format.md, "When recovery truncates a tail")`
+  );
 }
 
 /** One entry of the log, in order. */
@@ -52,6 +86,8 @@ export interface LogReading {
   readonly snapshotEnd: number;
   /** Every entry, when requested. */
   readonly entries?: readonly LogEntry[];
+  /** Tails truncated by the writer sessions recorded in the file (since its last compaction), oldest first. */
+  readonly truncatedTails: readonly TailTruncation[];
 }
 
 /** Reads the whole file at `path`. Throws a StorageIoError with the path when it cannot. */
@@ -171,6 +207,7 @@ export function readLogBytes(
   let state: MutableCheckpointState = cloneState(fold.initial());
   let epoch = 0;
   let snapshotEnd = header.headerLength;
+  const truncatedTails: TailTruncation[] = [];
   scan.records.forEach((record, position) => {
     let payload: unknown;
     try {
@@ -185,6 +222,8 @@ export function readLogBytes(
           throw corrupt(path, record, `epoch ${payload['epoch']} does not exceed epoch ${epoch}: two writers wrote this file`);
         }
         epoch = payload['epoch'];
+        const truncated = tailTruncationOf(payload['truncatedTail']);
+        if (truncated !== undefined) truncatedTails.push(truncated);
         entries?.push({ kind: 'epoch', seq: record.seq, offset: record.offset, epoch: payload as unknown as EpochInfo });
         return;
       }
@@ -229,6 +268,7 @@ export function readLogBytes(
     fileSize: bytes.length,
     snapshotEnd,
     ...(entries !== undefined && { entries }),
+    truncatedTails,
   };
 }
 
@@ -240,4 +280,38 @@ export async function readLog(
   options: { readonly withEntries?: boolean } = {},
 ): Promise<LogReading> {
   return readLogBytes(path, await readWholeFile(storage, path), fold, options);
+}
+
+/** What a checkpoint still tells when it is damaged: its entries before the damage. */
+export interface LogPrefixReading {
+  /** Every entry before the damage (all of them when there is none), in order. */
+  readonly entries: readonly LogEntry[];
+  /** The damage that stops the reading, with its offset; undefined when the file reads whole. */
+  readonly damage: CorruptCheckpointError | undefined;
+  /** The whole reading, when there is no damage. */
+  readonly reading: LogReading | undefined;
+}
+
+/**
+ * Reads as much of a checkpoint as is readable, without changing it: for a damaged file, the
+ * entries of the records before the first damage (`ckpt events` on a corrupt checkpoint).
+ * Each damage found at offset X is met by reading again the bytes before X, so the entries
+ * are exactly what a reader accepts of that prefix.
+ */
+export async function readLogPrefix(storage: Storage, path: string, fold: Fold): Promise<LogPrefixReading> {
+  const bytes = await readWholeFile(storage, path);
+  let end = bytes.length;
+  let damage: CorruptCheckpointError | undefined;
+  for (;;) {
+    try {
+      const reading = readLogBytes(path, bytes.subarray(0, end), fold, { withEntries: true });
+      return { entries: reading.entries ?? [], damage, reading: damage === undefined ? reading : undefined };
+    } catch (error) {
+      if (!(error instanceof CorruptCheckpointError)) throw error;
+      damage ??= error;
+      // Damage in the header (or a prefix too short for one) leaves nothing readable.
+      if (error.offset >= end || error.offset < HEADER_FIXED_BYTES) return { entries: [], damage, reading: undefined };
+      end = error.offset;
+    }
+  }
 }

@@ -1,5 +1,6 @@
+import { lstat, readlink, realpath } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { dirname } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { CheckpointNotFoundError, IdentityMismatchError, InvalidInputError, StorageIoError } from '../errors.js';
 import { Fold, type ExtensionReducer } from '../fold/fold.js';
 import { cloneState, type CheckpointState } from '../fold/state.js';
@@ -10,7 +11,7 @@ import { Journal, type Durability, type JournalOptions, type RecoveryReport } fr
 import { MemoryLog, type EventLog } from '../log/memory-log.js';
 import { readIdentity, readLog } from '../log/read-log.js';
 import { NodeStorage } from '../storage/node-storage.js';
-import type { Storage } from '../storage/storage.js';
+import { errorCode, type Storage } from '../storage/storage.js';
 
 /**
  * Opening a checkpoint the way SSIS does (CheckpointUsage × SaveCheckpoints), deleting it on
@@ -50,6 +51,13 @@ export interface CheckpointOptions {
   readonly save: boolean;
   /** How long to wait for a live lock holder (default 0: refuse at once). */
   readonly lockWaitMs?: number;
+  /**
+   * The user named this path (`checkpoint.file`, `--checkpoint-file`): a symbolic link there
+   * is followed to the real file, so every name of one file shares one lock. Off by default:
+   * a path ckpt derives itself (a copy's hidden checkpoint) is never followed, and a link there
+   * is refused. Symbolic links among the folders are resolved either way.
+   */
+  readonly followLink?: boolean;
   /** Called with an existing checkpoint's state before anything is written; throw to refuse. */
   readonly checkState?: (state: CheckpointState) => void;
 }
@@ -91,7 +99,11 @@ export async function openCheckpoint(options: CheckpointOptions, environment: St
   const storage = environment.storage ?? new NodeStorage();
   const locker = environment.locker ?? new FileLocker();
   const fold = new Fold(environment.reducers ?? []);
-  const { path, identity, usage, save } = options;
+  const { identity, usage, save } = options;
+  // One file, one lock: every companion (lock, temporaries, compaction) derives from the real
+  // path, so two names for one checkpoint (a symlink, a symlinked folder) share one lock.
+  // Only the real file system has symlinks; a simulated storage's paths are already canonical.
+  const path = storage instanceof NodeStorage ? await resolveCheckpointPath(options.path, { followLink: options.followLink === true }) : options.path;
 
   const exists = await statExists(storage, path);
   if (usage === CheckpointUsage.Always && !exists) throw new CheckpointNotFoundError(path);
@@ -161,6 +173,58 @@ export async function openCheckpoint(options: CheckpointOptions, environment: St
   } catch (error) {
     await lock.release().catch(() => undefined);
     throw error;
+  }
+}
+
+/**
+ * The real path of a checkpoint: symbolic links among its folders are resolved, and with
+ * `followLink` (a path the user named) the file's own link too, so that every name of one file
+ * resolves to the same path. Without `followLink`, a link as the file is refused. A checkpoint
+ * that does not exist yet resolves through its nearest existing folder. A dangling link is
+ * refused: writing through it would replace the link, or create a file elsewhere.
+ */
+export async function resolveCheckpointPath(path: string, options: { readonly followLink: boolean }): Promise<string> {
+  const absolute = resolve(path);
+  if (!options.followLink) {
+    const own = await lstat(absolute).catch(() => undefined);
+    if (own?.isSymbolicLink()) {
+      throw new InvalidInputError(`checkpoint ${absolute} is a symbolic link; ckpt never follows a link as a file it names itself`, {
+        hint: `nothing was changed; remove ${absolute} (it was not made by ckpt) and rerun`,
+      });
+    }
+  }
+  try {
+    if (!options.followLink) return join(await realpath(dirname(absolute)), basename(absolute));
+    return await realpath(absolute);
+  } catch (error) {
+    if (errorCode(error) === 'ELOOP') {
+      throw new InvalidInputError(`checkpoint path ${absolute} is a loop of symbolic links`, { hint: 'point checkpoint.file at a regular file' });
+    }
+    if (errorCode(error) === 'ENOTDIR') {
+      throw new InvalidInputError(`checkpoint path ${absolute}: a folder on the way is a file`, { hint: 'check the path' });
+    }
+    if (errorCode(error) !== 'ENOENT') throw new StorageIoError(absolute, 'resolving the checkpoint path', { cause: error });
+  }
+  const link = await lstat(absolute).catch(() => undefined);
+  if (link?.isSymbolicLink()) {
+    const target = await readlink(absolute).catch(() => '?');
+    throw new InvalidInputError(`checkpoint path ${absolute} is a symbolic link to ${target}, which does not exist`, {
+      hint: `remove the link ${absolute}, or point it at an existing checkpoint file`,
+    });
+  }
+  // The file does not exist: resolve the nearest existing folder, keep the rest as named.
+  const rest: string[] = [basename(absolute)];
+  let folder = dirname(absolute);
+  for (;;) {
+    try {
+      return join(await realpath(folder), ...rest);
+    } catch (error) {
+      if (errorCode(error) !== 'ENOENT' || dirname(folder) === folder) {
+        throw new StorageIoError(folder, 'resolving the checkpoint folder', { cause: error });
+      }
+      rest.unshift(basename(folder));
+      folder = dirname(folder);
+    }
   }
 }
 

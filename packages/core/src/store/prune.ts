@@ -1,5 +1,5 @@
 import { basename, dirname, join } from 'node:path';
-import { CheckpointLockedError, CkptError, StorageIoError } from '../errors.js';
+import { CheckpointLockedError, CkptError, InvalidInputError, StorageIoError } from '../errors.js';
 import { Fold, type ExtensionReducer } from '../fold/fold.js';
 import { FileLocker } from '../lock/file-locker.js';
 import type { Locker } from '../lock/locker.js';
@@ -137,7 +137,8 @@ export async function pruneCheckpoints(dir: string, options: PruneOptions = {}):
     try {
       lock = await locker.acquire(path, { onCompromised: () => undefined });
     } catch (error) {
-      if (error instanceof CheckpointLockedError) {
+      // Locked by a live run, or a planted link/file where the lock goes: skip this one, say why.
+      if (error instanceof CheckpointLockedError || error instanceof InvalidInputError) {
         skipped.push({ path, reason: error.message.split('\n')[0]! });
         continue;
       }
