@@ -1,6 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { realpath } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { CheckpointLockedError, InvalidInputError, pruneCheckpoints, type PruneReport } from '@ckpt/core';
 import { DestinationLockedError } from '../errors.js';
 import { transferCompanions, TRANSFER_KIND } from '../transfer/names.js';
@@ -241,7 +242,9 @@ export class NodeServer {
    * root; where the root is on this machine is none of its business.
    */
   private async relayable(message: ControlMessage): Promise<ControlMessage> {
-    const roots = [this.options.root, await realpath(this.options.root).catch(() => this.options.root)].map((root) => root.replace(/\/+$/, ''));
+    // Absolute forms only: a relative --root ("root") must not cut "root/" out of other names.
+    const absolute = resolve(this.options.root);
+    const roots = [absolute, await realpath(absolute).catch(() => absolute)].map((root) => root.replace(/\/+$/, ''));
     let text = String(message['message']);
     for (const root of [...new Set(roots)].sort((a, b) => b.length - a.length)) {
       if (root === '') continue;
