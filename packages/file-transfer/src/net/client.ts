@@ -6,7 +6,7 @@ import { LocalSource } from '../transfer/local-source.js';
 import { receiveFile, type ReceiveJob, type TransferEvent, type TransferResult, type VerifyMode } from '../transfer/receiver.js';
 import { FramedConnection } from './framed-connection.js';
 import { authenticateClient } from './handshake.js';
-import { parseSourceAnswer } from './messages.js';
+import { parseDoneResult, parseSourceAnswer } from './messages.js';
 import type { NetmapNode } from './netmap.js';
 import { errorFromPeer, RemoteSource, serveSource } from './remote-source.js';
 
@@ -112,7 +112,7 @@ export async function pushFile(localPath: string, remotePath: string, options: R
           if (options.signal?.aborted) throw new InterruptedError('the copy was interrupted');
           throw error;
         }
-        if (last.op === 'done') return last['result'] as TransferResult;
+        if (last.op === 'done') return parseDoneResult(last, info.size);
         if (last.op === 'event') {
           options.onEvent?.(last['event'] as TransferEvent);
           continue;

@@ -1,5 +1,6 @@
 import { InvalidInputError } from '@ckpt/core';
 import type { SourceFingerprint } from '../transfer/fingerprint.js';
+import type { TransferResult } from '../transfer/receiver.js';
 import type { ControlMessage } from './framed-connection.js';
 
 /**
@@ -90,6 +91,22 @@ export function parseSourceAnswer(message: ControlMessage): { readonly size: num
   const size = message['size'];
   if (!isSize(size)) malformed('source answer', 'size', 'is not a byte count');
   return { size, fingerprint: parseFingerprint(message['fingerprint'], size, 'source answer') };
+}
+
+/**
+ * The `done` of a push: what the pushing client returns, and what a package's copy step records
+ * in the run's checkpoint, so it is held to its exact shape too (a node cannot plant anything
+ * else in the client's records).
+ */
+export function parseDoneResult(message: ControlMessage, size: number): TransferResult {
+  const result = message['result'];
+  if (!isObject(result)) malformed('done', 'result', 'is not an object');
+  const { bytes, sent, resumedFrom, digest } = result;
+  if (bytes !== size) malformed('done', 'result.bytes', 'is not the size of the file pushed');
+  if (!isSize(sent)) malformed('done', 'result.sent', 'is not a byte count');
+  if (!isSize(resumedFrom) || resumedFrom > size) malformed('done', 'result.resumedFrom', 'is not an offset within the file');
+  if (typeof digest !== 'string' || !/^sha256-chain:[0-9a-f]{64}$/.test(digest)) malformed('done', 'result.digest', 'is not sha256-chain:<64 hex digits>');
+  return { bytes, sent, resumedFrom, digest };
 }
 
 /** A chain value in `hash` and `send`: the seed or a segment's SHA-256, in hex. */

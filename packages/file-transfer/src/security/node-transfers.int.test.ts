@@ -7,6 +7,9 @@ import { isCkptError } from '@ckpt/core';
 import { copyFile } from '../copy-file.js';
 import type { TransferEvent } from '../transfer/receiver.js';
 import { CHAIN_SEED } from '../transfer/chain-hash.js';
+import { FramedConnection } from '../net/framed-connection.js';
+import { authenticateServer, NonceCache } from '../net/handshake.js';
+import { loadNetmap } from '../net/netmap.js';
 import { eventually, startNode, type NodeFixture } from './node-fixture.js';
 
 // Issue 12, items 9, 17 and 18: a stalled pull is cut, errors relayed to a peer say nothing of
@@ -73,7 +76,6 @@ describe('transfers on a node', () => {
     const file = join(node.dir, 'fake.yaml');
     await writeFile(file, `nodes:\n  alpha: { address: 127.0.0.1:1, secret: "secret-a" }\n  beta: { address: 127.0.0.1:${port}, secret: "secret-b" }\n`);
     await writeFile(join(node.dir, 'a'), 'a');
-    const { loadNetmap } = await import('../net/netmap.js');
     const error = await copyFile({ source: join(node.dir, 'a'), destination: 'ckpt://beta/a', netmap: loadNetmap(file), node: 'alpha', retry: noRetry }).then(
       () => undefined,
       (e: unknown) => e,
@@ -147,4 +149,32 @@ describe('transfers on a node', () => {
     expect(retries[0]).toMatch(/being written by another transfer/);
     expect((await readFile(join(fixture.root, 'turns.bin'))).equals(second)).toBe(true);
   }, 30_000);
+
+  it('a pushing client refuses a done whose result is not exactly a transfer result (nothing foreign reaches its records)', async () => {
+    node = await startNode();
+    const fixture = node;
+    const serverNetmap = loadNetmap(join(fixture.dir, 'server.yaml'));
+    // A node that authenticates properly, then answers a put with a planted result.
+    fake = createServer((socket) => {
+      const connection = new FramedConnection(socket, 5_000);
+      void (async () => {
+        await authenticateServer(connection, serverNetmap.nodes.get('beta')!, serverNetmap, new NonceCache());
+        const put = await connection.receiveControl();
+        let deep: unknown = 'x';
+        for (let i = 0; i < 70; i++) deep = [deep];
+        await connection.sendControl({ op: 'done', result: { bytes: put['size'], sent: 0, resumedFrom: 0, digest: deep } });
+      })().catch(() => socket.destroy());
+    });
+    await new Promise<void>((resolve) => fake!.listen(0, '127.0.0.1', resolve));
+    const port = (fake.address() as { port: number }).port;
+    const file = join(fixture.dir, 'planted.yaml');
+    await writeFile(file, `nodes:\n  alpha: { address: 127.0.0.1:1, secret: "secret-a" }\n  beta: { address: 127.0.0.1:${port}, secret: "secret-b" }\n`);
+    await writeFile(join(fixture.dir, 'a'), 'abc');
+    const outcome = await copyFile({ source: join(fixture.dir, 'a'), destination: 'ckpt://beta/a', netmap: loadNetmap(file), node: 'alpha', retry: noRetry }).then(
+      (result) => result,
+      (e: unknown) => e,
+    );
+    expect(isCkptError(outcome) && outcome.code).toBe('invalid');
+    expect((outcome as Error).message).toMatch(/malformed done: "result\.digest"/);
+  });
 });
