@@ -46,6 +46,7 @@ export interface ServeVerbOptions {
   readonly name: string;
   readonly netmap: string;
   readonly retention?: string;
+  readonly writeTimeout?: string;
   readonly json?: boolean;
 }
 
@@ -147,6 +148,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .requiredOption('--name <node>', "this node's name in the netmap")
     .requiredOption('--netmap <file>', 'the netmap naming the nodes and their secrets')
     .option('--retention <duration>', 'keep checkpoints of unfinished transfers this long (default 30d)')
+    .option('--write-timeout <duration>', 'close a connection whose peer takes no data for this long, e.g. a pull that stopped reading (default 60s; 0 waits for ever)')
     .option('--json', 'one JSON event per line')
     .addHelpText('after', '\nExample:\n  ckpt serve --root /srv/in --listen 127.0.0.1:7402 --name beta --netmap netmap.yaml')
     .action(act(async (options: ServeVerbOptions) => (await import('./commands/serve.js')).serveCommand(options, processIo)));

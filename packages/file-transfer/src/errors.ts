@@ -21,9 +21,23 @@ export class AuthenticationError extends InvalidInputError {
 /** A path outside the node's root (or otherwise refused): never retried (exit 2). */
 export class PathRefusedError extends InvalidInputError {}
 
+/**
+ * The node refused a push because another transfer is writing the same destination (it never
+ * lets two proceed). Retried per the retry policy, since the other transfer may be the killed
+ * previous attempt of this very copy that the node has not yet noticed; when the retries are
+ * spent it is a refusal (`locked`, exit 2).
+ */
+export class DestinationLockedError extends CkptError {
+  readonly code = ErrorCode.Locked;
+  constructor(message: string) {
+    super(message, { hint: 'wait for the other transfer to that destination to finish, then rerun' });
+  }
+}
+
 /** Whether retrying may help. Bad arguments, refusals, locks, auth, interruption never heal. */
 export function isRetryable(error: unknown): boolean {
   if (error instanceof InterruptedError) return false;
+  if (error instanceof DestinationLockedError) return true;
   if (isCkptError(error)) return error.code === ErrorCode.Io || error.code === ErrorCode.Compromised;
   const code = (error as { code?: unknown } | null)?.code;
   if (code === 'EACCES' || code === 'EPERM' || code === 'ENOENT' || code === 'EISDIR') return false;

@@ -22,7 +22,8 @@ function describe(event: ServerEvent): string | undefined {
 
 /**
  * `ckpt serve`: runs a node until SIGINT/SIGTERM, then stops cleanly (transfers stop after their
- * last checkpoint and stay resumable) and exits 130.
+ * last checkpoint and stay resumable) and exits 0: a stop was asked for, and a service manager
+ * (systemd) counts any other status as a failure.
  */
 export async function serveCommand(options: ServeVerbOptions, io: CliIo): Promise<number> {
   const info = await stat(options.root).catch(() => undefined);
@@ -30,6 +31,7 @@ export async function serveCommand(options: ServeVerbOptions, io: CliIo): Promis
   const { host, port } = parseAddress(options.listen, '--listen');
   const netmap = loadNetmap(options.netmap);
   const retentionMs = options.retention !== undefined ? parseDuration(options.retention, '--retention') : undefined;
+  const writeTimeoutMs = options.writeTimeout !== undefined ? parseDuration(options.writeTimeout, '--write-timeout') : undefined;
   const server = new NodeServer({
     root: options.root,
     host,
@@ -37,6 +39,7 @@ export async function serveCommand(options: ServeVerbOptions, io: CliIo): Promis
     name: options.name,
     netmap,
     ...(retentionMs !== undefined && { retentionMs }),
+    ...(writeTimeoutMs !== undefined && { writeTimeoutMs }),
     onEvent: (event) => {
       if (options.json) return writeJsonLine(io, event);
       const line = describe(event);
@@ -57,5 +60,5 @@ export async function serveCommand(options: ServeVerbOptions, io: CliIo): Promis
   }
   if (options.json) writeJsonLine(io, { type: 'serve/stopped', signal });
   else io.stdout.write(`node ${options.name} stopped (${signal}); unfinished transfers resume on the next copy\n`);
-  return 130;
+  return 0;
 }

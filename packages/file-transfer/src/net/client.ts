@@ -2,11 +2,11 @@ import { connect } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import { InterruptedError } from '@ckpt/core';
 import { AuthenticationError, TransferError } from '../errors.js';
-import type { SourceFingerprint } from '../transfer/fingerprint.js';
 import { LocalSource } from '../transfer/local-source.js';
 import { receiveFile, type ReceiveJob, type TransferEvent, type TransferResult, type VerifyMode } from '../transfer/receiver.js';
 import { FramedConnection } from './framed-connection.js';
 import { authenticateClient } from './handshake.js';
+import { parseDoneResult, parseSourceAnswer } from './messages.js';
 import type { NetmapNode } from './netmap.js';
 import { errorFromPeer, RemoteSource, serveSource } from './remote-source.js';
 
@@ -40,6 +40,7 @@ export async function openSession(options: RemoteTransferOptions): Promise<Frame
     ? new FramedConnection(connectTls({ host: peer.host, port: peer.port, ...(peer.tls.ca && { ca: peer.tls.ca }), checkServerIdentity: () => undefined }), idleTimeoutMs)
     : new FramedConnection((onread) => connect({ host: peer.host, port: peer.port, onread }), idleTimeoutMs);
   const socket = connection.socket;
+  connection.peer = `node ${peer.name} (${peer.host}:${peer.port})`;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       socket.destroy();
@@ -111,7 +112,7 @@ export async function pushFile(localPath: string, remotePath: string, options: R
           if (options.signal?.aborted) throw new InterruptedError('the copy was interrupted');
           throw error;
         }
-        if (last.op === 'done') return last['result'] as TransferResult;
+        if (last.op === 'done') return parseDoneResult(last, info.size);
         if (last.op === 'event') {
           options.onEvent?.(last['event'] as TransferEvent);
           continue;
@@ -134,8 +135,8 @@ export async function pullFile(remotePath: string, destination: string, options:
     await connection.sendControl({ op: 'get', path: remotePath });
     const answer = await connection.receiveControl();
     if (answer.op !== 'source') throw errorFromPeer(answer.op === 'error' ? answer : { op: 'error', message: `unexpected "${answer.op}"` }, options.peer.name);
-    const size = Number(answer['size']);
-    const fingerprint = answer['fingerprint'] as SourceFingerprint;
+    // What the node says of its file is recorded in this side's checkpoint: checked first.
+    const { size, fingerprint } = parseSourceAnswer(answer);
     const source = new RemoteSource(connection, { size, fingerprint }, options.peer.name, undefined, options.compress === true);
     const result = await receiveFile(
       {

@@ -1,11 +1,12 @@
 import { lstat, mkdir, realpath } from 'node:fs/promises';
 import { basename, join, relative, isAbsolute, sep } from 'node:path';
 import { PathRefusedError } from '../errors.js';
+import { isReservedName } from '../transfer/names.js';
 
 /**
  * Every path a peer names is confined to the node's root: no absolute paths, no `.` or `..`
  * segments, no backslashes, NUL or percent-encoded separators/dots, no symbolic link that
- * leads outside the root, and no name of ckpt's own hidden files.
+ * leads outside the root, and no segment named like one of ckpt's own hidden files.
  */
 
 function inside(root: string, path: string): boolean {
@@ -28,10 +29,8 @@ export function checkPathText(requested: string): string[] {
   for (const segment of segments) {
     if (segment === '..') refuse(requested, 'it leaves the root (..)');
     if (segment === '.' || segment === '') refuse(requested, 'it has an empty or "." segment');
-  }
-  const name = segments.at(-1)!;
-  if (name.startsWith('.') && (name.endsWith('.ckpt') || name.endsWith('.ckpt-part') || name.endsWith('.lock'))) {
-    refuse(requested, "it names one of ckpt's own hidden files");
+    // In any segment, not only the last: a folder named like a companion blocks its file for ever.
+    if (isReservedName(segment)) refuse(requested, `"${segment}" has the name of one of ckpt's own hidden files (.X.ckpt, .X.ckpt-part, .X.ckpt.lock, …)`);
   }
   return segments;
 }

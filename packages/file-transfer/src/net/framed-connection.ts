@@ -132,6 +132,17 @@ export class FramedConnection {
   maxControlBytes = MAX_HANDSHAKE_BYTES;
   /** Data frames are refused until authentication. */
   acceptData = false;
+  /**
+   * A frame the socket has not handed to the kernel after this long fails the connection and
+   * closes it: the peer stopped reading (0, the default, waits for ever). A node server sets it,
+   * so a pull whose client stops reading cannot hold the server's file and memory for ever.
+   */
+  writeTimeoutMs = 0;
+  /**
+   * Who is at the other end, for messages: the address captured while the socket was open
+   * (`host:port`), or what the owner sets once it knows (`node beta at host:port`).
+   */
+  peer = '?';
 
   constructor(
     socket: Socket | ((readInto: ReadInto) => Socket),
@@ -145,12 +156,20 @@ export class FramedConnection {
       socket.on('data', (chunk: Buffer) => this.onData(chunk));
     }
     this.socket.setNoDelay(true);
+    // Captured while connected: after a close, remoteAddress is undefined.
+    this.capturePeer();
+    this.socket.once('connect', () => this.capturePeer());
+    this.socket.once('secureConnect', () => this.capturePeer());
     this.socket.on('error', (error) => this.fail(new TransferError(`connection to ${this.peerName()} failed: ${error.message}`, { cause: error })));
     this.socket.on('close', () => this.fail(new TransferError(`connection to ${this.peerName()} closed`)));
   }
 
+  private capturePeer(): void {
+    if (this.peer === '?' && this.socket.remoteAddress !== undefined) this.peer = `${this.socket.remoteAddress}:${this.socket.remotePort ?? '?'}`;
+  }
+
   private peerName(): string {
-    return `${this.socket.remoteAddress ?? '?'}:${this.socket.remotePort ?? '?'}`;
+    return this.peer;
   }
 
   /**
@@ -394,9 +413,21 @@ export class FramedConnection {
     header.writeUInt32BE(payload.length + 1, 0);
     header[4] = type;
     return new Promise<void>((resolve, reject) => {
+      const limit = this.writeTimeoutMs;
+      const timer =
+        limit > 0
+          ? setTimeout(() => {
+              this.fail(new TransferError(`${this.peerName()} did not take a frame for ${Math.round(limit / 1000)}s (it stopped reading); the connection was closed`));
+              this.socket.destroy();
+            }, limit)
+          : undefined;
       this.socket.cork();
       this.socket.write(header);
-      this.socket.write(payload, (error) => (error ? reject(this.failure ?? new TransferError(`connection to ${this.peerName()} failed: ${error.message}`, { cause: error })) : resolve()));
+      this.socket.write(payload, (error) => {
+        clearTimeout(timer);
+        if (error) reject(this.failure ?? new TransferError(`connection to ${this.peerName()} failed: ${error.message}`, { cause: error }));
+        else resolve();
+      });
       this.socket.uncork();
     });
   }

@@ -11,10 +11,14 @@ import type { Netmap, NetmapNode } from './netmap.js';
  *     proof(role) = HMAC(secret_of_role, "ckpt/1" 0 role 0 clientNonce 0 serverNonce 0 client 0 server)
  *
  * No secret crosses the wire; a recorded handshake cannot be replayed because the other side's
- * nonce is new each time (and the server also refuses a client nonce it has seen recently).
+ * nonce is new each time (and the server also refuses a client nonce that completed a handshake
+ * recently).
  */
 export const PROTOCOL = 'ckpt/1';
+/** How long a client waits for each handshake answer. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** How long a server gives a peer to complete the whole handshake, by default. */
+export const SERVER_HANDSHAKE_TIMEOUT_MS = 5_000;
 
 function proof(secret: Buffer, role: 'client' | 'server', clientNonce: string, serverNonce: string, client: string, server: string): string {
   return createHmac('sha256', secret).update([PROTOCOL, role, clientNonce, serverNonce, client, server].join('\0')).digest('hex');
@@ -47,45 +51,82 @@ export async function authenticateClient(connection: FramedConnection, self: Net
   connection.maxControlBytes = MAX_CONTROL_BYTES;
 }
 
-/** Recently seen client nonces, to refuse a replayed hello. */
+/**
+ * Client nonces of handshakes that completed recently, to refuse a replayed hello. A nonce is
+ * remembered only once the client's proof has checked: a hello costs the server nothing it keeps,
+ * so unauthenticated peers cannot grow this cache (issue 12, item 8).
+ */
 export class NonceCache {
   private readonly seen = new Map<string, number>();
   constructor(private readonly windowMs = 10 * 60_000) {}
-  /** True when `nonce` is new (and remembers it). */
-  admit(nonce: string, now = Date.now()): boolean {
+  /** Forgets nonces older than the window (oldest first: the map keeps insertion order). */
+  private expire(now: number): void {
     for (const [key, at] of this.seen) {
       if (now - at <= this.windowMs) break;
       this.seen.delete(key);
     }
-    if (this.seen.has(nonce)) return false;
+  }
+  /** True when `nonce` completed a handshake within the window. */
+  has(nonce: string, now = Date.now()): boolean {
+    this.expire(now);
+    return this.seen.has(nonce);
+  }
+  /** Remembers the nonce of a handshake whose proof checked. */
+  remember(nonce: string, now = Date.now()): void {
+    this.expire(now);
     this.seen.set(nonce, now);
-    return true;
+  }
+  /** Nonces remembered (for monitoring and tests). */
+  get size(): number {
+    return this.seen.size;
   }
 }
 
-/** Server side: checks the client's proof and proves `self`. Returns the client's node. */
-export async function authenticateServer(connection: FramedConnection, self: NetmapNode, netmap: Netmap, nonces: NonceCache): Promise<NetmapNode> {
+/**
+ * Server side: checks the client's proof and proves `self`. Returns the client's node.
+ *
+ * An unknown node name and a wrong proof end the same way, after the same messages: the server
+ * answers every well-formed hello with a challenge (its own proof needs only its own secret) and
+ * refuses at the `auth` step with one message, so a peer cannot learn which names the netmap holds.
+ */
+export async function authenticateServer(
+  connection: FramedConnection,
+  self: NetmapNode,
+  netmap: Netmap,
+  nonces: NonceCache,
+  /** The whole handshake must complete within this. */
+  timeoutMs = SERVER_HANDSHAKE_TIMEOUT_MS,
+): Promise<NetmapNode> {
+  const deadline = Date.now() + timeoutMs;
+  const remaining = () => Math.max(1, deadline - Date.now());
   const refuse = async (message: string): Promise<never> => {
     await connection.sendControl({ op: 'error', code: 'auth', message }).catch(() => undefined);
     connection.end();
     throw new AuthenticationError(message);
   };
-  const hello = await connection.receiveControl(HANDSHAKE_TIMEOUT_MS);
-  if (hello.op !== 'hello' || hello['protocol'] !== PROTOCOL || !isNonce(hello['nonce']) || typeof hello['node'] !== 'string') {
+  const hello = await connection.receiveControl(remaining());
+  if (hello.op !== 'hello' || hello['protocol'] !== PROTOCOL || !isNonce(hello['nonce']) || typeof hello['node'] !== 'string' || hello['node'].length > 256) {
     return refuse(`expected a ${PROTOCOL} hello`);
   }
-  const client = netmap.nodes.get(hello['node']);
-  if (!client || client.name === self.name) return refuse(`node "${hello['node']}" is not in the netmap of ${self.name}`);
-  if (hello['peer'] !== undefined && hello['peer'] !== self.name) return refuse(`this is node ${self.name}, not ${String(hello['peer'])}`);
+  const claimed = hello['node'];
+  if (hello['peer'] !== undefined && hello['peer'] !== self.name) return refuse(`this is node ${self.name}, not ${JSON.stringify(String(hello['peer']).slice(0, 64))}`);
+  const known = netmap.nodes.get(claimed);
+  const client = known !== undefined && known.name !== self.name ? known : undefined;
   const clientNonce = hello['nonce'];
-  if (!nonces.admit(clientNonce)) return refuse('replayed handshake');
+  if (nonces.has(clientNonce)) return refuse('replayed handshake');
   const serverNonce = randomBytes(32).toString('hex');
-  await connection.sendControl({ op: 'challenge', node: self.name, nonce: serverNonce, proof: proof(self.secret, 'server', clientNonce, serverNonce, client.name, self.name) });
-  const auth = await connection.receiveControl(HANDSHAKE_TIMEOUT_MS);
-  if (auth.op !== 'auth' || !sameProof(auth['proof'], proof(client.secret, 'client', clientNonce, serverNonce, client.name, self.name))) {
-    return refuse(`node ${client.name} failed to prove its secret`);
+  await connection.sendControl({ op: 'challenge', node: self.name, nonce: serverNonce, proof: proof(self.secret, 'server', clientNonce, serverNonce, claimed, self.name) });
+  const auth = await connection.receiveControl(remaining());
+  // An unknown name is checked against a secret nobody has, so both failures take the same path.
+  const secret = client?.secret ?? UNKNOWN_NODE_SECRET;
+  if (auth.op !== 'auth' || !sameProof(auth['proof'], proof(secret, 'client', clientNonce, serverNonce, claimed, self.name)) || client === undefined) {
+    return refuse(`node ${JSON.stringify(claimed.slice(0, 64))} failed to prove its secret (unknown to node ${self.name}, or a wrong secret)`);
   }
+  nonces.remember(clientNonce);
   await connection.sendControl({ op: 'ready' });
   connection.maxControlBytes = MAX_CONTROL_BYTES;
   return client;
 }
+
+/** The key an unknown node's proof is checked against: random, held by no one. */
+const UNKNOWN_NODE_SECRET = randomBytes(32);

@@ -1,21 +1,37 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
-import { InvalidInputError, pruneCheckpoints, type PruneReport } from '@ckpt/core';
+import { realpath } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { CheckpointLockedError, InvalidInputError, pruneCheckpoints, type PruneReport } from '@ckpt/core';
+import { DestinationLockedError } from '../errors.js';
 import { transferCompanions, TRANSFER_KIND } from '../transfer/names.js';
 import { LocalSource } from '../transfer/local-source.js';
 import { DEFAULT_CHECKPOINT_INTERVAL, receiveFile, type TransferEvent } from '../transfer/receiver.js';
 import { transferReducer } from '../transfer/transfer-reducer.js';
-import type { SourceFingerprint } from '../transfer/fingerprint.js';
 import { confinePath } from './confine.js';
 import { frameAcceptedSocket } from './accepted-socket.js';
 import { MAX_DATA_PAYLOAD, type ControlMessage, type FramedConnection } from './framed-connection.js';
-import { authenticateServer, NonceCache } from './handshake.js';
+import { authenticateServer, NonceCache, SERVER_HANDSHAKE_TIMEOUT_MS } from './handshake.js';
+import { parseGetRequest, parsePutRequest } from './messages.js';
 import { nodeOf, type Netmap } from './netmap.js';
 import { errorMessage, RemoteSource, serveSource } from './remote-source.js';
 
+/** Default connection budgets and deadlines of a node (docs/file-transfer.md, "Limits of a node"). */
+export const NODE_DEFAULTS = {
+  /** Authenticated connections served at once. */
+  maxConnections: 256,
+  /** Connections that have not completed the handshake, in all. */
+  maxUnauthenticated: 64,
+  /** Connections that have not completed the handshake, from one remote address. */
+  maxUnauthenticatedPerAddress: 16,
+  /** Time to complete the whole handshake. */
+  handshakeTimeoutMs: SERVER_HANDSHAKE_TIMEOUT_MS,
+  /** A peer silent this long is disconnected. */
+  idleTimeoutMs: 30_000,
+  /** A frame the peer does not take for this long (it stopped reading) closes the connection. */
+  writeTimeoutMs: 60_000,
+} as const;
 
-/** How long a push waits for an earlier attempt on the same destination (a dead connection being noticed). */
-const LOCK_WAIT_MS = 10_000;
 /** Options of a node server. */
 export interface NodeServerOptions {
   /** Every path is confined to this folder. */
@@ -30,8 +46,22 @@ export interface NodeServerOptions {
   readonly retentionMs?: number;
   /** A peer silent this long is disconnected (default 30 s). */
   readonly idleTimeoutMs?: number;
-  /** Connections served at once; more are closed on arrival (default 256). */
+  /**
+   * A frame (at most 1 MiB) the peer does not take for this long closes the connection and
+   * frees what it held: a pull whose client stopped reading (default 60 s; 0 waits for ever).
+   */
+  readonly writeTimeoutMs?: number;
+  /** Authenticated connections served at once; more are told the node is busy (`io`, retried) and closed (default 256). */
   readonly maxConnections?: number;
+  /**
+   * Connections still in the handshake, in all (default 64) and per remote address (default 16).
+   * A new connection beyond either closes the oldest such one (of that address, else of all):
+   * idle sockets cannot keep a good client out, and authenticated work has its own budget.
+   */
+  readonly maxUnauthenticated?: number;
+  readonly maxUnauthenticatedPerAddress?: number;
+  /** The whole handshake must complete within this, or the connection is closed (default 5 s). */
+  readonly handshakeTimeoutMs?: number;
   /** How often expired partial transfers are pruned (default hourly; 0 disables). */
   readonly pruneEveryMs?: number;
   /** Server events: connections, transfers, refusals, prunes. */
@@ -54,6 +84,9 @@ export type ServerEvent =
 export class NodeServer {
   private server: Server | undefined;
   private readonly connections = new Set<Socket>();
+  /** Connections still in the handshake, oldest first, with their remote address. */
+  private readonly unauthenticated = new Map<Socket, string>();
+  private authenticated = 0;
   private readonly running = new Set<Promise<unknown>>();
   private readonly shutdown = new AbortController();
   private readonly nonces = new NonceCache();
@@ -69,7 +102,7 @@ export class NodeServer {
     const tls = nodeOf(this.options.netmap, this.options.name, 'this node').tls;
     const server: Server =
       tls?.cert && tls.key
-        ? createTlsServer({ cert: tls.cert, key: tls.key, handshakeTimeout: 10_000 }, (socket) => this.accept(socket)).on('tlsClientError', () => undefined)
+        ? createTlsServer({ cert: tls.cert, key: tls.key, handshakeTimeout: this.options.handshakeTimeoutMs ?? NODE_DEFAULTS.handshakeTimeoutMs }, (socket) => this.accept(socket)).on('tlsClientError', () => undefined)
         : // Paused on connect: nothing is read before the socket is framed (see frameAcceptedSocket).
           createServer({ pauseOnConnect: true }, (socket) => this.accept(socket));
     this.server = server;
@@ -86,6 +119,16 @@ export class NodeServer {
       this.pruneTimer.unref();
     }
     return this.address();
+  }
+
+  /** Client nonces remembered against replay: only handshakes that completed (for monitoring and tests). */
+  get rememberedNonces(): number {
+    return this.nonces.size;
+  }
+
+  /** Connections open now: in the handshake, and authenticated (for monitoring and tests). */
+  get connectionCounts(): { readonly unauthenticated: number; readonly authenticated: number } {
+    return { unauthenticated: this.unauthenticated.size, authenticated: this.authenticated };
   }
 
   /** The bound address. */
@@ -106,18 +149,25 @@ export class NodeServer {
   }
 
   private accept(accepted: Socket): void {
-    if (this.shutdown.signal.aborted || this.connections.size >= (this.options.maxConnections ?? 256)) {
+    if (this.shutdown.signal.aborted) {
       accepted.destroy();
       return;
     }
+    const address = accepted.remoteAddress ?? '?';
     // The connection may move the accepted handle into a socket that reads into its frames.
-    const connection = frameAcceptedSocket(accepted, this.options.idleTimeoutMs ?? 30_000);
+    const connection = frameAcceptedSocket(accepted, this.options.idleTimeoutMs ?? NODE_DEFAULTS.idleTimeoutMs);
+    connection.writeTimeoutMs = this.options.writeTimeoutMs ?? NODE_DEFAULTS.writeTimeoutMs;
     const socket = connection.socket;
     this.connections.add(socket);
-    socket.on('close', () => this.connections.delete(socket));
-    const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.unauthenticated.set(socket, address);
+    socket.on('close', () => {
+      this.connections.delete(socket);
+      this.unauthenticated.delete(socket);
+    });
+    this.admitUnauthenticated(address);
+    const remote = connection.peer;
     this.options.onEvent?.({ type: 'serve/connection', remote });
-    const work = this.session(connection)
+    const work = this.session(connection, address)
       .catch((error: unknown) => {
         this.options.onEvent?.({ type: 'serve/refused', remote, reason: error instanceof Error ? error.message.split('\n')[0]! : String(error) });
       })
@@ -128,58 +178,117 @@ export class NodeServer {
     this.running.add(work);
   }
 
-  private async session(connection: FramedConnection): Promise<void> {
+  /**
+   * Keeps connections still in the handshake within their budgets by closing the oldest ones: a
+   * socket that has not authenticated holds nothing worth keeping, and the newest is the one most
+   * likely to be a client about to authenticate (idle sockets age; a real handshake takes a few
+   * round trips).
+   */
+  private admitUnauthenticated(address: string): void {
+    const perAddress = this.options.maxUnauthenticatedPerAddress ?? NODE_DEFAULTS.maxUnauthenticatedPerAddress;
+    const total = this.options.maxUnauthenticated ?? NODE_DEFAULTS.maxUnauthenticated;
+    const fromAddress = [...this.unauthenticated].filter(([, from]) => from === address);
+    for (const [socket] of fromAddress.slice(0, Math.max(0, fromAddress.length - perAddress))) this.evict(socket);
+    const oldest = [...this.unauthenticated.keys()];
+    for (const socket of oldest.slice(0, Math.max(0, oldest.length - total))) this.evict(socket);
+  }
+
+  private evict(socket: Socket): void {
+    this.unauthenticated.delete(socket);
+    socket.destroy();
+  }
+
+  private async session(connection: FramedConnection, address: string): Promise<void> {
     const self = nodeOf(this.options.netmap, this.options.name, 'this node');
-    const client = await authenticateServer(connection, self, this.options.netmap, this.nonces);
+    const client = await authenticateServer(connection, self, this.options.netmap, this.nonces, this.options.handshakeTimeoutMs ?? NODE_DEFAULTS.handshakeTimeoutMs);
+    this.unauthenticated.delete(connection.socket);
+    connection.peer = `node ${client.name} (${connection.peer})`;
     this.options.onEvent?.({ type: 'serve/authenticated', node: client.name });
+    if (this.authenticated >= (this.options.maxConnections ?? NODE_DEFAULTS.maxConnections)) {
+      await connection
+        .sendControl({ op: 'error', code: 'io', message: `node ${self.name} is serving ${this.authenticated} connections, its limit; retry later` })
+        .catch(() => undefined);
+      connection.end();
+      throw new Error(`node ${client.name} from ${address} turned away: ${this.authenticated} connections are being served, the limit`);
+    }
+    this.authenticated++;
+    try {
+      await this.serveRequest(connection, client.name);
+    } finally {
+      this.authenticated--;
+    }
+  }
+
+  private async serveRequest(connection: FramedConnection, peer: string): Promise<void> {
     // Nothing is written before authentication; from here, one request per connection.
     const request = await connection.receiveControl();
     const path = typeof request['path'] === 'string' ? request['path'] : '';
     const report = (outcome: 'success' | 'failure', extra: { error?: string; bytes?: number } = {}) =>
-      this.options.onEvent?.({ type: 'serve/transfer', node: client.name, op: request.op === 'get' ? 'get' : 'put', path, outcome, ...extra });
+      this.options.onEvent?.({ type: 'serve/transfer', node: peer, op: request.op === 'get' ? 'get' : 'put', path, outcome, ...extra });
     try {
-      if (request.op === 'put') await this.put(connection, request, client.name, report);
+      if (request.op === 'put') await this.put(connection, request, peer, report);
       else if (request.op === 'get') await this.get(connection, request, report);
-      else await connection.sendControl({ op: 'error', code: 'invalid', message: `unknown request "${request.op}"` });
+      else throw new InvalidInputError(`unknown request ${JSON.stringify(request.op.slice(0, 32))}`);
     } catch (error) {
       report('failure', { error: error instanceof Error ? error.message.split('\n')[0]! : String(error) });
-      await connection.sendControl(errorMessage(error)).catch(() => undefined);
+      await connection.sendControl(await this.relayable(errorMessage(error))).catch(() => undefined);
     } finally {
       connection.end();
     }
   }
 
-  private async put(connection: FramedConnection, request: ControlMessage, peer: string, report: (o: 'success', e: { bytes: number }) => void): Promise<void> {
-    const size = Number(request['size']);
-    const fingerprint = request['fingerprint'] as SourceFingerprint | undefined;
-    const interval = request['interval'] === undefined ? DEFAULT_CHECKPOINT_INTERVAL : Number(request['interval']);
-    if (!Number.isSafeInteger(size) || size < 0 || typeof fingerprint !== 'object' || fingerprint === null || !Number.isSafeInteger(interval) || interval < 0) {
-      throw new InvalidInputError('malformed put request');
+  /**
+   * An error as the peer sees it: paths relative to the root. A peer names files relative to the
+   * root; where the root is on this machine is none of its business.
+   */
+  private async relayable(message: ControlMessage): Promise<ControlMessage> {
+    // Absolute forms only: a relative --root ("root") must not cut "root/" out of other names.
+    const absolute = resolve(this.options.root);
+    const roots = [absolute, await realpath(absolute).catch(() => absolute)].map((root) => root.replace(/\/+$/, ''));
+    let text = String(message['message']);
+    for (const root of [...new Set(roots)].sort((a, b) => b.length - a.length)) {
+      if (root === '') continue;
+      text = text.split(`${root}/`).join('').split(root).join('.');
     }
-    const destination = await confinePath(this.options.root, String(request['path']), 'write');
-    const source = new RemoteSource(connection, { size, fingerprint }, peer, undefined, request['compress'] === true);
-    const result = await receiveFile(
-      {
-        destination,
-        source,
-        interval,
-        verify: request['verify'] === 'full' ? 'full' : 'tail',
-        onEvent: (event: TransferEvent) => void connection.sendControl({ op: 'event', event }).catch(() => undefined),
-      },
-      {
-        signal: this.shutdown.signal,
-        // A client that was killed and reruns at once finds its previous attempt still
-        // holding the destination until this node notices the dead connection: wait for it.
-        lockWaitMs: LOCK_WAIT_MS,
-        ...(this.options.retentionMs !== undefined && { retentionMs: this.options.retentionMs }),
-      },
-    );
+    return { ...message, message: text };
+  }
+
+  private async put(connection: FramedConnection, request: ControlMessage, peer: string, report: (o: 'success', e: { bytes: number }) => void): Promise<void> {
+    // Every field is checked before anything is touched: what a peer sends ends up in records.
+    const put = parsePutRequest(request);
+    const destination = await confinePath(this.options.root, put.path, 'write');
+    const source = new RemoteSource(connection, { size: put.size, fingerprint: put.fingerprint }, peer, undefined, put.compress);
+    let result;
+    try {
+      result = await receiveFile(
+        {
+          destination,
+          source,
+          interval: put.interval ?? DEFAULT_CHECKPOINT_INTERVAL,
+          verify: put.verify,
+          onEvent: (event: TransferEvent) => void connection.sendControl({ op: 'event', event }).catch(() => undefined),
+        },
+        {
+          signal: this.shutdown.signal,
+          // Another transfer writing this destination: refused at once, never two writers. The
+          // client retries per its policy (the other may be its own killed attempt, which this
+          // node notices within moments as its connection closes).
+          lockWaitMs: 0,
+          ...(this.options.retentionMs !== undefined && { retentionMs: this.options.retentionMs }),
+        },
+      );
+    } catch (error) {
+      if (error instanceof CheckpointLockedError) {
+        throw new DestinationLockedError(`destination ${put.path} is being written by another transfer to node ${this.options.name}; refused, not queued`);
+      }
+      throw error;
+    }
     await connection.sendControl({ op: 'done', result: { ...result } });
     report('success', { bytes: result.bytes });
   }
 
   private async get(connection: FramedConnection, request: ControlMessage, report: (o: 'success', e: { bytes: number }) => void): Promise<void> {
-    const path = await confinePath(this.options.root, String(request['path']), 'read');
+    const path = await confinePath(this.options.root, parseGetRequest(request).path, 'read');
     const source = new LocalSource(path, true);
     try {
       const info = await source.describe();
@@ -204,3 +313,4 @@ export class NodeServer {
     await closed;
   }
 }
+

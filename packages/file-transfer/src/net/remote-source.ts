@@ -1,8 +1,9 @@
 import { InterruptedError, InvalidInputError, isCkptError } from '@ckpt/core';
-import { AuthenticationError, PathRefusedError, TransferError } from '../errors.js';
+import { AuthenticationError, DestinationLockedError, PathRefusedError, TransferError } from '../errors.js';
 import type { ChainPosition } from '../transfer/chain-hash.js';
 import type { SourcePort, SourceInfo, SourceStream } from '../transfer/source-port.js';
 import { HELD_DATA_FRAMES, type ControlMessage, type FramedConnection } from './framed-connection.js';
+import { isChain } from './messages.js';
 
 /** An error as it travels: `{op: 'error', code, message}`. */
 export function errorMessage(error: unknown): ControlMessage {
@@ -20,6 +21,7 @@ export function errorFromPeer(message: ControlMessage, peer: string): Error {
     case 'invalid':
       return new PathRefusedError(text);
     case 'locked':
+      return new DestinationLockedError(text);
     case 'mismatch':
     case 'corrupt':
     case 'not-found':
@@ -109,6 +111,8 @@ export class RemoteSource implements SourcePort {
   async close(): Promise<void> {}
 }
 
+const isByteCount = (value: unknown): boolean => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+
 /**
  * The sending side of the wire: answers `hash` and `send` from a local source until a message
  * it does not handle arrives, which it returns (`done`, `error`, `bye`).
@@ -121,7 +125,7 @@ export async function serveSource(connection: FramedConnection, source: SourcePo
         const from = { offset: Number(message['from']), chain: String(message['chain']) };
         const to = Number(message['to']);
         const interval = Number(message['interval']);
-        if (![from.offset, to, interval].every((n) => Number.isSafeInteger(n) && n >= 0) || to < from.offset) {
+        if (![message['from'], message['to'], message['interval']].every(isByteCount) || !isChain(message['chain']) || to < from.offset) {
           throw new TransferError('malformed hash request');
         }
         const chain = await source.hashRange(from, to, interval);
@@ -132,7 +136,7 @@ export async function serveSource(connection: FramedConnection, source: SourcePo
         const from = { offset: Number(message['offset']), chain: String(message['chain']) };
         const interval = Number(message['interval']);
         const at = message['at'] === undefined ? from.offset : Number(message['at']);
-        if (![from.offset, interval, at].every((n) => Number.isSafeInteger(n) && n >= 0) || at < from.offset) throw new TransferError('malformed send request');
+        if (![message['offset'], message['interval'], at].every(isByteCount) || !isChain(message['chain']) || at < from.offset) throw new TransferError('malformed send request');
         const stream = await source.stream(from, interval, at);
         for await (const chunk of stream.chunks) {
           if (signal?.aborted) throw new InterruptedError('the node is shutting down');

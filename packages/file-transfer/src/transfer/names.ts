@@ -23,3 +23,14 @@ export const transferCompanions: CompanionFiles = (checkpointPath) => {
   if (!name.startsWith('.') || !name.endsWith('.ckpt')) return [];
   return [join(dirname(checkpointPath), `${name}-part`)];
 };
+
+/**
+ * Whether `name` (one path segment) has the shape of a file ckpt keeps beside a destination or a
+ * checkpoint: `.X.ckpt`, `.X.ckpt-part`, `.X.ckpt.lock` (the writer lock, a folder),
+ * `.X.ckpt.lock.takeover`, `.X.ckpt.compact-….tmp`, and any hidden `.X.lock`. A peer may use none
+ * of them as any segment of a path: as a folder (`.a.ckpt/x`) it would occupy the name the next
+ * push to `a` needs and wedge that destination for ever.
+ */
+export function isReservedName(name: string): boolean {
+  return /^\..+\.ckpt(?:[-.].*)?$/s.test(name) || /^\..+\.lock(?:\.takeover)?$/s.test(name);
+}
