@@ -10,7 +10,10 @@ export interface KillAndRerunOptions {
   /**
    * Kill when a line of stdout parses as JSON and this returns true for it (the `--json` event
    * stream). Each killed run is killed at the nth matching event, n drawn from the seed in
-   * `1..killAtMostAfter`.
+   * `1..killAtMostAfter`. A run that ends before its nth event is not killed (it ran out of
+   * work): a job must have more than `kills × killAtMostAfter` such events for every planned
+   * kill to happen, and even then the command may run on a little between printing the nth
+   * event and the kill landing. {@link RunOutcome.killAt} and {@link RunOutcome.matched} tell.
    */
   readonly killOn?: (event: unknown) => boolean;
   /** Largest n for {@link KillAndRerunOptions.killOn} (default 3). */
@@ -39,6 +42,10 @@ export interface RunOutcome {
   readonly signal: NodeJS.Signals | null;
   /** True when the harness killed this run. */
   readonly killed: boolean;
+  /** When this run was to be killed (drawn from the seed); undefined for the runs after `kills`. */
+  readonly killAt?: { readonly afterEvents: number } | { readonly afterMs: number };
+  /** How many stdout lines matched `killOn` (0 without it). */
+  readonly matched: number;
   /** stdout, line by line. */
   readonly stdout: readonly string[];
   readonly stderr: string;
@@ -124,19 +131,21 @@ function runOnce(
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     createInterface({ input: child.stdout }).on('line', (line) => {
       stdout.push(line);
-      if (!kill || !('afterEvents' in kill) || !options.killOn) return;
+      if (!options.killOn) return;
       let event: unknown;
       try {
         event = JSON.parse(line);
       } catch {
         return;
       }
-      if (options.killOn(event) && ++matched === kill.afterEvents) killGroup();
+      if (!options.killOn(event)) return;
+      matched++;
+      if (kill && 'afterEvents' in kill && matched === kill.afterEvents) killGroup();
     });
     child.on('error', reject);
     child.on('close', (exitCode, signal) => {
       if (timer) clearTimeout(timer);
-      resolve({ run, exitCode, signal, killed, stdout, stderr });
+      resolve({ run, exitCode, signal, killed, ...(kill !== undefined && { killAt: kill }), matched, stdout, stderr });
     });
   });
 }
