@@ -1,4 +1,4 @@
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, hostname, tmpdir } from 'node:os';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -24,6 +24,7 @@ import { PackageFailedError } from './errors.js';
 import { lastLines, runProcess } from './exec-process.js';
 import { evaluate, evaluateCondition, expandTemplate, type Assignment, type ExprScope, type ExprValue } from './expression.js';
 import { matchFiles } from './glob.js';
+import { processReducer, recordedGroupsOf, takeOverGroups } from './process-groups.js';
 import { restartPointOf } from './restart-point.js';
 import { SecretMask } from './secret-mask.js';
 import {
@@ -95,7 +96,7 @@ export class ControlFlowRunner implements Runner<PackageRun> {
 
   constructor(options: ControlFlowRunnerOptions = {}) {
     this.plugins = new Map((options.plugins ?? []).map((p) => [p.kind, p]));
-    this.reducers = (options.plugins ?? []).flatMap((p) => p.reducers ?? []);
+    this.reducers = [processReducer, ...(options.plugins ?? []).flatMap((p) => p.reducers ?? [])];
   }
 
   /** Refuses, before anything is written, a restart that needs a value the checkpoint cannot give back. */
@@ -371,6 +372,7 @@ class PackageExecution {
         openScopes: [...startState.scopes.keys()],
         explanation: restartPointOf(startState).explanation,
       });
+      await this.settleProcessGroups();
     }
     // A crash left scopes open: roll back the transactions (innermost first), then forget them.
     const depth = (id: string): number => {
@@ -391,6 +393,18 @@ class PackageExecution {
       }
     }
     if (open.length > 0) await this.ctx.durable();
+  }
+
+  /**
+   * A task an earlier attempt started and never saw end may still run (its ckpt was killed
+   * with -9): stop it before anything reruns, so a step never runs twice at once.
+   */
+  private async settleProcessGroups(): Promise<void> {
+    const settled = await takeOverGroups(recordedGroupsOf(this.ctx.startState), {
+      warn: (message) => this.observe({ type: 'warning', message }),
+      record: (event) => this.emit(event),
+    });
+    if (settled > 0) await this.ctx.durable();
   }
 
   private variableEvent(name: string): VariableSet | undefined {
@@ -830,16 +844,32 @@ class PackageExecution {
     this.outputDir ??= await mkdtemp(join(tmpdir(), 'ckpt-run-'));
     const outputFile = join(this.outputDir, `output-${++this.outputCount}.env`);
     await writeFile(outputFile, '');
-    const result = await runProcess(argv, {
-      cwd: this.pkg.baseDir,
-      env: this.environment(frame, outputFile),
-      signal,
-      onLine: (line, stream) => this.observe({ type: 'output', unit, stream, line }),
-    });
+    // The task's process group is recorded as it starts and made durable while it runs, so a
+    // restart after kill -9 can find it and stop it before rerunning the step.
+    let group: number | undefined;
+    let recorded: Promise<unknown> = Promise.resolve();
+    let result: Awaited<ReturnType<typeof runProcess>>;
+    try {
+      result = await runProcess(argv, {
+        cwd: this.pkg.baseDir,
+        env: this.environment(frame, outputFile),
+        signal,
+        onLine: (line, stream) => this.observe({ type: 'output', unit, stream, line }),
+        onSpawn: (started) => {
+          group = started.pgid;
+          this.emit({ type: 'process/started', unit, attempt: this.ctx.attempt, host: hostname(), ...started });
+          recorded = this.ctx.durable().catch(() => undefined); // a log failure stops the run by itself
+        },
+      });
+    } finally {
+      await recorded;
+      if (group !== undefined) this.emit({ type: 'process/ended', unit, pgid: group });
+    }
     if (signal.aborted) throw new Error('stopped');
     if (result.signal === 'SIGINT' || result.signal === 'SIGTERM') {
-      // Ctrl-C reaches the whole process group: the command may die of it just before our own
-      // handler aborts the run. Give the handler a moment, so this counts as an interruption.
+      // A stop of the whole tree (systemd, kill -- -PGID) reaches the command too: it may die of
+      // it just before our own handler aborts the run. Give the handler a moment, so this
+      // counts as an interruption.
       await new Promise((resolve) => setTimeout(resolve, 100));
       if (this.interrupted()) throw new InterruptedError('the package was interrupted');
     }

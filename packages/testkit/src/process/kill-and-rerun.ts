@@ -10,9 +10,20 @@ export interface KillAndRerunOptions {
   /**
    * Kill when a line of stdout parses as JSON and this returns true for it (the `--json` event
    * stream). Each killed run is killed at the nth matching event, n drawn from the seed in
-   * `1..killAtMostAfter`.
+   * `1..killAtMostAfter`. A run that ends before its nth event is not killed (it ran out of
+   * work): a job must have more than `kills × killAtMostAfter` such events for every planned
+   * kill to happen. Without {@link KillAndRerunOptions.lockstep} the command runs on between
+   * printing the nth event and the kill landing — a fast job may even finish first.
+   * {@link RunOutcome.killAt} and {@link RunOutcome.matched} tell what happened.
    */
   readonly killOn?: (event: unknown) => boolean;
+  /**
+   * With `killOn`: the command waits for a line on its stdin after printing each matching event,
+   * and the harness sends it, except at the kill point, where it kills instead. The kill then
+   * lands exactly after the nth event, however far the harness lags. The command must
+   * cooperate (see `test-support/crash-job.mjs`); stdin is a pipe only in this mode.
+   */
+  readonly lockstep?: boolean;
   /** Largest n for {@link KillAndRerunOptions.killOn} (default 3). */
   readonly killAtMostAfter?: number;
   /**
@@ -39,6 +50,10 @@ export interface RunOutcome {
   readonly signal: NodeJS.Signals | null;
   /** True when the harness killed this run. */
   readonly killed: boolean;
+  /** When this run was to be killed (drawn from the seed); undefined for the runs after `kills`. */
+  readonly killAt?: { readonly afterEvents: number } | { readonly afterMs: number };
+  /** How many stdout lines matched `killOn` (0 without it). */
+  readonly matched: number;
   /** stdout, line by line. */
   readonly stdout: readonly string[];
   readonly stderr: string;
@@ -104,8 +119,10 @@ function runOnce(
       env: options.env ?? process.env,
       // Its own process group, so the kill reaches every process it started.
       detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [options.lockstep ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     });
+    // A command that is gone (killed, or ended) cannot take its ack: that is not an error here.
+    child.stdin?.on('error', () => undefined);
     const stdout: string[] = [];
     let stderr = '';
     let killed = false;
@@ -121,22 +138,25 @@ function runOnce(
       }
     };
     if (kill && 'afterMs' in kill) timer = setTimeout(killGroup, kill.afterMs);
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    createInterface({ input: child.stdout }).on('line', (line) => {
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
       stdout.push(line);
-      if (!kill || !('afterEvents' in kill) || !options.killOn) return;
+      if (!options.killOn) return;
       let event: unknown;
       try {
         event = JSON.parse(line);
       } catch {
         return;
       }
-      if (options.killOn(event) && ++matched === kill.afterEvents) killGroup();
+      if (!options.killOn(event)) return;
+      matched++;
+      if (kill && 'afterEvents' in kill && matched === kill.afterEvents) killGroup();
+      else if (options.lockstep) child.stdin?.write('\n');
     });
     child.on('error', reject);
     child.on('close', (exitCode, signal) => {
       if (timer) clearTimeout(timer);
-      resolve({ run, exitCode, signal, killed, stdout, stderr });
+      resolve({ run, exitCode, signal, killed, ...(kill !== undefined && { killAt: kill }), matched, stdout, stderr });
     });
   });
 }
