@@ -150,6 +150,23 @@ export class InvalidInputError extends CkptError {
   }
 }
 
+/**
+ * A file ckpt reads or writes is not a regular file: a symbolic link (never followed, so a link
+ * planted at a companion's name cannot redirect a write), a FIFO, a socket, a device or a folder.
+ * Nothing was read from it or written to it.
+ */
+export class NotRegularFileError extends InvalidInputError {
+  constructor(
+    readonly file: string,
+    /** What is there instead: "a symbolic link", "a FIFO (named pipe)", ... */
+    readonly found: string,
+  ) {
+    super(`${file} is ${found}, not a regular file; ckpt does not follow or open it, and nothing was written`, {
+      hint: `remove ${file} (ckpt did not create it) or point ckpt at a regular file, then rerun`,
+    });
+  }
+}
+
 /** The job was interrupted after recording its progress; a rerun resumes. */
 export class InterruptedError extends CkptError {
   readonly code = ErrorCode.Interrupted;

@@ -171,6 +171,8 @@ export class NodeServer {
         // A client that was killed and reruns at once finds its previous attempt still
         // holding the destination until this node notices the dead connection: wait for it.
         lockWaitMs: LOCK_WAIT_MS,
+        // A push creates the missing folders of its path under the root (docs/protocol.md).
+        createFolders: true,
         ...(this.options.retentionMs !== undefined && { retentionMs: this.options.retentionMs }),
       },
     );
