@@ -32,7 +32,7 @@ function describeKind(s: fs.Stats): string {
   if (s.isSocket()) return 'a socket';
   if (s.isDirectory()) return 'a folder';
   if (s.isCharacterDevice() || s.isBlockDevice()) return 'a device';
-  return 'not a regular file';
+  return 'a special file';
 }
 
 function infoOf(s: fs.Stats): FileInfo {

@@ -9,11 +9,11 @@ import {
   InterruptedError,
   InvalidInputError,
   isCkptError,
+  NodeStorage,
   NotRegularFileError,
   StorageIoError,
-  type FileInfo,
-  NodeStorage,
   type CkptEvent,
+  type FileInfo,
   type EventEmission,
   type ExtensionEvent,
   type JobIdentity,
@@ -153,7 +153,7 @@ async function checkBeforePublish(storage: Storage, partialPath: string, destina
     });
   }
   const target = await storage.stat(destination);
-  if (target && !target.isFile) throw new NotRegularFileError(destination, target.isSymbolicLink ? 'a symbolic link' : target.isDirectory ? 'a folder' : 'not a regular file');
+  if (target && !target.isFile) throw new NotRegularFileError(destination, target.isSymbolicLink ? 'a symbolic link' : target.isDirectory ? 'a folder' : 'a special file');
 }
 
 /**
@@ -571,8 +571,12 @@ async function checkDestination(storage: Storage, destination: string, createFol
     const info = await storage.stat(path).catch((error: unknown) => {
       throw folderRefusal(folder, error, false);
     });
+    if (info?.isSymbolicLink) throw new NotRegularFileError(path, 'a symbolic link');
+    if (info?.isDirectory) throw new NotRegularFileError(path, 'a folder');
     if (info && !info.isFile) {
-      throw new NotRegularFileError(path, info.isSymbolicLink ? 'a symbolic link' : info.isDirectory ? 'a folder' : 'not a regular file');
+      // A FIFO, socket or device: storage's open (which never blocks) refuses it, naming what it is.
+      await (await storage.open(path, 'read')).close();
+      throw new NotRegularFileError(path, 'a special file');
     }
   }
 }
