@@ -161,8 +161,9 @@ export class NotRegularFileError extends InvalidInputError {
     /** What is there instead: "a symbolic link", "a FIFO (named pipe)", ... */
     readonly found: string,
   ) {
-    super(`${file} is ${found}, not a regular file; ckpt does not follow or open it, and nothing was written`, {
-      hint: `remove ${file} (ckpt did not create it) or point ckpt at a regular file, then rerun`,
+    // What to do is in the first line too: a node relays only that line to its peer.
+    super(`${file} is ${found}, not a regular file; ckpt did not open it and wrote nothing: remove it and rerun`, {
+      hint: 'ckpt never follows a symbolic link, nor opens a FIFO, socket or device, where it reads or writes its own files; ckpt did not create this one',
     });
   }
 }

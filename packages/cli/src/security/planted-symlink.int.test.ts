@@ -43,7 +43,7 @@ function expectRefusedNaming(run: ReturnType<typeof ckpt>, name: string): void {
   expect(run.status, run.stderr).toBe(2);
   expect(run.stderr).toContain(name);
   expect(run.stderr).toMatch(/symbolic link, not a regular file/);
-  expect(run.stderr).toMatch(/hint: remove /);
+  expect(run.stderr).toMatch(/remove it and rerun/);
   expect(run.stderr).not.toMatch(/\n\s+at /);
 }
 

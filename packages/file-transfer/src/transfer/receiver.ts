@@ -1,5 +1,5 @@
 import { constants as fsConstants } from 'node:fs';
-import { access, mkdir } from 'node:fs/promises';
+import { access, mkdir, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { Observable } from 'rxjs';
 import {
@@ -563,6 +563,7 @@ async function checkDestination(storage: Storage, destination: string, createFol
   }
   try {
     // Follows a link: a destination folder named through a symbolic link is the user's choice.
+    if (!(await stat(folder)).isDirectory()) throw Object.assign(new Error('not a folder'), { code: 'ENOTDIR' });
     await access(folder, fsConstants.W_OK | fsConstants.X_OK);
   } catch (error) {
     throw folderRefusal(folder, error, false);
