@@ -23,7 +23,7 @@ import {
   type StorageFile,
 } from '@ckpt/core';
 import { TransferError } from '../errors.js';
-import { CHAIN_SEED, ChainHasher, hashRange, type ChainPosition } from './chain-hash.js';
+import { CHAIN_SEED, ChainHasher, type ChainPosition } from './chain-hash.js';
 import { fingerprintChange } from './fingerprint.js';
 import { checkpointPathOf, partialPathOf, TRANSFER_KIND } from './names.js';
 import type { SourcePort } from './source-port.js';
@@ -159,11 +159,18 @@ async function checkBeforePublish(storage: Storage, partialPath: string, destina
 /**
  * Re-hashes the partial file over `[0, to.offset)` and checks it reaches `to.chain`: the part of
  * a resumed prefix that the resume agreement did not read again. Resolves with the reason it
- * does not (the data was damaged since it was written), or undefined when it does.
+ * does not (the data was damaged since it was written), or undefined when it does or when
+ * `abandoned()` (the attempt ended: a stop must not wait for a long prefix).
  */
-async function checkResumedPrefix(file: StorageFile, to: ChainPosition, interval: number): Promise<string | undefined> {
-  const chain = await hashRange(file, SEED_POSITION, to.offset, interval);
-  if (chain === to.chain) return undefined;
+async function checkResumedPrefix(file: StorageFile, to: ChainPosition, interval: number, abandoned: () => boolean): Promise<string | undefined> {
+  const hasher = new ChainHasher(0, CHAIN_SEED, interval);
+  while (hasher.position < to.offset) {
+    if (abandoned()) return undefined;
+    const bytes = await file.read(hasher.position, Math.min(1 << 20, to.offset - hasher.position));
+    if (bytes.length === 0) break;
+    hasher.update(bytes);
+  }
+  if (hasher.position === to.offset && hasher.finish().chain === to.chain) return undefined;
   return `the partial data before ${to.offset} no longer matches what was received (damaged since it was written); nothing was published`;
 }
 
@@ -197,6 +204,7 @@ async function receive(job: ReceiveJob, context: RunContext, emit: Emit, stopped
   const writes: Promise<void>[] = [];
   // The re-hash of the part of a resumed prefix the resume agreement did not read (see below).
   let prefixCheck: Promise<string | undefined> | undefined;
+  let ended = false;
   try {
     const written = await file.info?.();
     let interval = job.interval;
@@ -221,13 +229,13 @@ async function receive(job: ReceiveJob, context: RunContext, emit: Emit, stopped
           hasher = await continueVerifiedTail(file, source, agreed.position, info.size, interval);
           if (hasher.position === 0) hasher = undefined;
           // The agreement re-read the partial data from `agreed.from` on; the bytes before it are
-          // kept on the strength of their checkpoint alone. Re-hash them too, while the rest
-          // arrives, so that what is published is checked end to end whatever --verify says:
-          // this attempt's final chain continues the recorded one, so it matches the sender's
-          // only if those bytes still hash to it.
+          // kept on the strength of their checkpoint alone, and the final chain continues the
+          // recorded chain, not those bytes: it matches the sender's even if they were damaged
+          // since. Re-hash them too, while the rest arrives, so that what is published is
+          // checked end to end whatever --verify says.
           const from = agreed.from;
           if (hasher && from.offset > 0) {
-            const checking = checkResumedPrefix(file, from, interval);
+            const checking = checkResumedPrefix(file, from, interval, () => ended);
             checking.catch(() => undefined); // awaited before publishing
             prefixCheck = checking;
           }
@@ -334,6 +342,7 @@ async function receive(job: ReceiveJob, context: RunContext, emit: Emit, stopped
   } finally {
     // Whatever ended the attempt, the checkpoints of data already written are recorded first
     // (a stopped transfer resends as little as it can), and no write, sync or read outlives the descriptor.
+    ended = true;
     await Promise.allSettled(writes);
     await checkpoints.drain();
     await prefixCheck?.catch(() => undefined);
