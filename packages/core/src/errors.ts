@@ -150,6 +150,24 @@ export class InvalidInputError extends CkptError {
   }
 }
 
+/**
+ * A file ckpt reads or writes is not a regular file: a symbolic link (never followed, so a link
+ * planted at a companion's name cannot redirect a write), a FIFO, a socket, a device or a folder.
+ * Nothing was read from it or written to it.
+ */
+export class NotRegularFileError extends InvalidInputError {
+  constructor(
+    readonly file: string,
+    /** What is there instead: "a symbolic link", "a FIFO (named pipe)", ... */
+    readonly found: string,
+  ) {
+    // What to do is in the first line too: a node relays only that line to its peer.
+    super(`${file} is ${found}, not a regular file; ckpt did not open it and wrote nothing: remove it and rerun`, {
+      hint: 'ckpt never follows a symbolic link, nor opens a FIFO, socket or device, where it reads or writes its own files; ckpt did not create this one',
+    });
+  }
+}
+
 /** The job was interrupted after recording its progress; a rerun resumes. */
 export class InterruptedError extends CkptError {
   readonly code = ErrorCode.Interrupted;

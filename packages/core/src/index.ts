@@ -12,6 +12,7 @@ export {
   InterruptedError,
   InvalidInputError,
   LockCompromisedError,
+  NotRegularFileError,
   StorageIoError,
   isCkptError,
 } from './errors.js';

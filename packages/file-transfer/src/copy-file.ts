@@ -133,6 +133,13 @@ async function checkSource(path: string): Promise<void> {
 
 /** Like cp: a destination that is an existing folder (or ends in /) receives the source's name. */
 function localDestination(path: string, sourcePath: string): string {
-  const isFolder = path.endsWith('/') || statSync(path, { throwIfNoEntry: false })?.isDirectory() === true;
+  // A path that cannot be stat'ed (through a file, say) is not a folder; the receiver then
+  // refuses it, naming the folder it cannot use.
+  let isFolder = path.endsWith('/');
+  try {
+    isFolder ||= statSync(path, { throwIfNoEntry: false })?.isDirectory() === true;
+  } catch {
+    isFolder = false;
+  }
   return isFolder ? resolve(path, basename(sourcePath)) : resolve(path);
 }

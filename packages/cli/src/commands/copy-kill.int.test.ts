@@ -6,7 +6,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { killAndRerun, type KillAndRerunReport } from '@ckpt/testkit';
@@ -19,6 +19,8 @@ let dir: string;
 let server: ChildProcess | undefined;
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ckpt-copy-kill-'));
+  // Like cp, a copy does not create the destination's folder.
+  await mkdir(join(dir, 'out'));
 });
 afterEach(async () => {
   if (server && server.exitCode === null && server.signalCode === null) {

@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -11,6 +11,8 @@ const main = ckptBin();
 let dir: string;
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'ckpt-copy-task-'));
+  // Like cp, a copy does not create the destination's folder.
+  mkdirSync(join(dir, 'out'));
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 

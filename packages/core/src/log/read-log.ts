@@ -1,4 +1,4 @@
-import { CorruptCheckpointError, InvalidInputError, StorageIoError } from '../errors.js';
+import { CorruptCheckpointError, InvalidInputError, NotRegularFileError, StorageIoError } from '../errors.js';
 import type { CkptEvent } from '../fold/events.js';
 import { FoldError, type Fold } from '../fold/fold.js';
 import { isPlainObject } from '../fold/plain.js';
@@ -96,6 +96,7 @@ export async function readWholeFile(storage: Storage, path: string): Promise<Uin
   try {
     file = await storage.open(path, 'read');
   } catch (error) {
+    if (error instanceof NotRegularFileError) throw error; // a refusal (a FIFO, a link), not an I/O error
     throw new StorageIoError(path, 'opening', {
       cause: error,
       ...(errorCode(error) === 'EACCES' && { hint: `check the permissions of ${path}` }),
@@ -165,6 +166,7 @@ export async function readIdentity(storage: Storage, path: string): Promise<JobI
   try {
     file = await storage.open(path, 'read');
   } catch (error) {
+    if (error instanceof NotRegularFileError) throw error; // a refusal (a FIFO, a link), not an I/O error
     throw await refuseUnopenable(storage, path, error);
   }
   let bytes: Uint8Array;

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { promisify } from 'node:util';
-import type { FileInfo, OpenMode, Storage, StorageFile } from './storage.js';
+import { NotRegularFileError } from '../errors.js';
+import { errorCode, type FileInfo, type OpenMode, type Storage, type StorageFile } from './storage.js';
 
 const open = promisify(fs.open);
 const close = promisify(fs.close);
@@ -14,11 +15,36 @@ const fstat = promisify(fs.fstat);
 const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
 
+const { O_RDONLY, O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
+// O_NOFOLLOW: a symbolic link planted at a name ckpt writes (a hidden companion, a checkpoint)
+// must not redirect the write to its target. O_NONBLOCK: opening a FIFO must not wait for a
+// writer for ever (it has no effect on regular files); fstat then refuses the FIFO.
 const FLAGS: Record<OpenMode, number> = {
-  read: fs.constants.O_RDONLY,
-  'read-write': fs.constants.O_RDWR,
-  'create-exclusive': fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL,
+  read: O_RDONLY | O_NOFOLLOW | O_NONBLOCK,
+  'read-write': O_RDWR | O_NOFOLLOW | O_NONBLOCK,
+  'create-exclusive': O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK,
 };
+
+/** What a non-regular file is, in words for an error message. */
+function describeKind(s: fs.Stats): string {
+  if (s.isSymbolicLink()) return 'a symbolic link';
+  if (s.isFIFO()) return 'a FIFO (named pipe)';
+  if (s.isSocket()) return 'a socket';
+  if (s.isDirectory()) return 'a folder';
+  if (s.isCharacterDevice() || s.isBlockDevice()) return 'a device';
+  return 'a special file';
+}
+
+function infoOf(s: fs.Stats): FileInfo {
+  return {
+    size: s.size,
+    mtimeMs: s.mtimeMs,
+    isFile: s.isFile(),
+    isDirectory: s.isDirectory(),
+    isSymbolicLink: s.isSymbolicLink(),
+    fileId: `${s.dev}:${s.ino}`,
+  };
+}
 
 /**
  * A file opened with node:fs. Uses the callback API on a raw descriptor: it costs one
@@ -32,6 +58,10 @@ class NodeFile implements StorageFile {
 
   async size(): Promise<number> {
     return (await fstat(this.fd)).size;
+  }
+
+  async info(): Promise<FileInfo> {
+    return infoOf(await fstat(this.fd));
   }
 
   async read(position: number, length: number): Promise<Uint8Array> {
@@ -66,17 +96,43 @@ class NodeFile implements StorageFile {
   }
 }
 
-/** The real {@link Storage}: node:fs, files created 0600 and directories 0700. */
+/**
+ * The real {@link Storage}: node:fs, files created 0600 and directories 0700. Opens regular
+ * files only: never through a symbolic link, never a FIFO, socket, device or folder.
+ */
 export class NodeStorage implements Storage {
   async open(path: string, mode: OpenMode): Promise<StorageFile> {
-    const fd = await open(path, FLAGS[mode], FILE_MODE);
+    let fd: number;
+    try {
+      fd = await open(path, FLAGS[mode], FILE_MODE);
+    } catch (error) {
+      // ELOOP: a symbolic link (O_NOFOLLOW); ENXIO: a socket, or a FIFO without a reader;
+      // EISDIR: a folder opened for writing. Anything else is an ordinary I/O error.
+      const code = errorCode(error);
+      if (code === 'ELOOP' || code === 'ENXIO' || code === 'EISDIR') {
+        const found = await fs.promises.lstat(path).catch(() => undefined);
+        if (found && !found.isFile()) throw new NotRegularFileError(path, describeKind(found));
+      }
+      throw error;
+    }
+    let kind: string | undefined;
+    try {
+      const s = await fstat(fd);
+      if (!s.isFile()) kind = describeKind(s);
+    } catch (error) {
+      await close(fd).catch(() => undefined);
+      throw error;
+    }
+    if (kind !== undefined) {
+      await close(fd).catch(() => undefined);
+      throw new NotRegularFileError(path, kind);
+    }
     return new NodeFile(path, fd);
   }
 
   async stat(path: string): Promise<FileInfo | undefined> {
     try {
-      const s = await fs.promises.lstat(path);
-      return { size: s.size, mtimeMs: s.mtimeMs, isFile: s.isFile(), isDirectory: s.isDirectory(), isSymbolicLink: s.isSymbolicLink() };
+      return infoOf(await fs.promises.lstat(path));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;

@@ -23,6 +23,11 @@ export interface FileInfo {
   readonly isFile: boolean;
   readonly isDirectory: boolean;
   readonly isSymbolicLink: boolean;
+  /**
+   * Device and inode (`dev:ino`), when the storage has them: two names with the same id are
+   * the same file. Lets a caller check that a name still holds the file it opened.
+   */
+  readonly fileId?: string;
 }
 
 /** An open file. Positions are absolute byte offsets. */
@@ -36,6 +41,8 @@ export interface StorageFile {
   write(data: Uint8Array, position: number): Promise<void>;
   /** Sets the file's size. */
   truncate(size: number): Promise<void>;
+  /** What the open descriptor refers to (fstat), when the storage can tell. */
+  info?(): Promise<FileInfo>;
   /** Makes the file's data (and the size) durable: fdatasync(2). */
   datasync(): Promise<void>;
   close(): Promise<void>;
@@ -46,6 +53,11 @@ export interface StorageFile {
  * (ENOENT, EEXIST, EIO, ENOSPC, ...).
  */
 export interface Storage {
+  /**
+   * Opens a regular file. Never follows a symbolic link at `path` and never blocks on a FIFO:
+   * anything at `path` that is not a regular file is refused with a `NotRegularFileError`
+   * (a CkptError, code `invalid`) before a byte is read or written.
+   */
   open(path: string, mode: OpenMode): Promise<StorageFile>;
   /** `undefined` when nothing exists at `path`. Does not follow a symbolic link (lstat). */
   stat(path: string): Promise<FileInfo | undefined>;

@@ -274,6 +274,8 @@ export class NodeServer {
           // client retries per its policy (the other may be its own killed attempt, which this
           // node notices within moments as its connection closes).
           lockWaitMs: 0,
+          // A push creates the missing folders of its path under the root (docs/protocol.md).
+          createFolders: true,
           ...(this.options.retentionMs !== undefined && { retentionMs: this.options.retentionMs }),
         },
       );

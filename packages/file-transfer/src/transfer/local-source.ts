@@ -1,3 +1,4 @@
+import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { InvalidInputError } from '@ckpt/core';
 import { TransferError } from '../errors.js';
@@ -12,7 +13,8 @@ export const READ_CHUNK_BYTES = 1 << 20;
 export async function openSourceFile(path: string): Promise<FileHandle> {
   let file: FileHandle;
   try {
-    file = await open(path, 'r');
+    // O_NONBLOCK: a FIFO named as the source must be refused below, not wait for a writer.
+    file = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === 'ENOENT') throw new InvalidInputError(`source ${path} does not exist`, { hint: 'check the path of the file to copy' });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, utimesSync, writeFileSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile, open } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile, open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -48,6 +48,7 @@ describe('local copy', () => {
     const data = randomBytes(300 * KiB + 17);
     await writeFile(join(dir, 'a'), data);
     const events: TransferEvent[] = [];
+    await mkdir(join(dir, 'out'));
     const result = await copyFile({ source: join(dir, 'a'), destination: join(dir, 'out', 'b'), checkpointInterval: 64 * KiB, onEvent: (e) => events.push(e) });
     expect(result).toMatchObject({ bytes: data.length, sent: data.length, resumedFrom: 0 });
     expect(await readFile(join(dir, 'out', 'b'))).toEqual(data);
@@ -58,6 +59,7 @@ describe('local copy', () => {
 
   it('copies into an existing folder under the source name, like cp', async () => {
     await writeFile(join(dir, 'a'), 'hello');
+    await mkdir(join(dir, 'sub'));
     await copyFile({ source: join(dir, 'a'), destination: dir + '/sub/' });
     expect(await readFile(join(dir, 'sub', 'a'), 'utf8')).toBe('hello');
     await copyFile({ source: join(dir, 'a'), destination: join(dir, 'sub') });

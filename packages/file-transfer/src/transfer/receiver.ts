@@ -1,3 +1,5 @@
+import { constants as fsConstants } from 'node:fs';
+import { access, mkdir, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { Observable } from 'rxjs';
 import {
@@ -6,8 +8,12 @@ import {
   errorCode,
   InterruptedError,
   InvalidInputError,
+  isCkptError,
+  NodeStorage,
+  NotRegularFileError,
   StorageIoError,
   type CkptEvent,
+  type FileInfo,
   type EventEmission,
   type ExtensionEvent,
   type JobIdentity,
@@ -112,22 +118,60 @@ interface Emit {
   announce: (events: readonly CkptEvent[]) => void;
 }
 
-/** Opens (or creates, durably named) the hidden partial file beside the destination. */
+/**
+ * Opens (or creates, durably named) the hidden partial file beside the destination. The folder
+ * exists (see {@link receiveFile}); storage refuses a partial name that is a symbolic link or
+ * not a regular file, so a link planted there cannot redirect the data.
+ */
 async function openPartial(storage: Storage, destination: string, partialPath: string): Promise<StorageFile> {
   try {
-    await storage.mkdir(dirname(destination));
     if (await storage.stat(partialPath)) return await storage.open(partialPath, 'read-write');
     const file = await storage.open(partialPath, 'create-exclusive');
     // Its name is durable before any checkpoint refers to its data.
     await storage.syncDir(dirname(partialPath));
     return file;
   } catch (error) {
+    if (isCkptError(error)) throw error;
     const code = errorCode(error);
     if (code === 'EACCES' || code === 'EPERM') {
-      throw new InvalidInputError(`cannot write beside ${destination} (permission denied)`, { hint: 'check the permissions of the destination directory' });
+      throw new InvalidInputError(`cannot write in ${dirname(destination)} (permission denied)`, { hint: 'check the permissions of the destination folder' });
     }
     throw new StorageIoError(partialPath, 'opening the partial file', { cause: error });
   }
+}
+
+/**
+ * Refuses to publish unless the partial name still holds the file this attempt wrote (same
+ * device and inode, a regular file) and the destination name is free or a regular file: the
+ * rename must neither publish a file swapped in meanwhile nor replace a link or a folder.
+ */
+async function checkBeforePublish(storage: Storage, partialPath: string, destination: string, written: FileInfo | undefined): Promise<void> {
+  const partial = await storage.stat(partialPath);
+  if (!partial?.isFile || (written?.fileId !== undefined && partial.fileId !== written.fileId)) {
+    throw new InvalidInputError(`${partialPath} was replaced or removed while the copy ran; nothing was published`, {
+      hint: `check what else writes in ${dirname(destination)}, remove ${partialPath}, and rerun`,
+    });
+  }
+  const target = await storage.stat(destination);
+  if (target && !target.isFile) throw new NotRegularFileError(destination, target.isSymbolicLink ? 'a symbolic link' : target.isDirectory ? 'a folder' : 'a special file');
+}
+
+/**
+ * Re-hashes the partial file over `[0, to.offset)` and checks it reaches `to.chain`: the part of
+ * a resumed prefix that the resume agreement did not read again. Resolves with the reason it
+ * does not (the data was damaged since it was written), or undefined when it does or when
+ * `abandoned()` (the attempt ended: a stop must not wait for a long prefix).
+ */
+async function checkResumedPrefix(file: StorageFile, to: ChainPosition, interval: number, abandoned: () => boolean): Promise<string | undefined> {
+  const hasher = new ChainHasher(0, CHAIN_SEED, interval);
+  while (hasher.position < to.offset) {
+    if (abandoned()) return undefined;
+    const bytes = await file.read(hasher.position, Math.min(1 << 20, to.offset - hasher.position));
+    if (bytes.length === 0) break;
+    hasher.update(bytes);
+  }
+  if (hasher.position === to.offset && hasher.finish().chain === to.chain) return undefined;
+  return `the partial data before ${to.offset} no longer matches what was received (damaged since it was written); nothing was published`;
 }
 
 async function receive(job: ReceiveJob, context: RunContext, emit: Emit, stopped: () => boolean): Promise<void> {
@@ -158,7 +202,11 @@ async function receive(job: ReceiveJob, context: RunContext, emit: Emit, stopped
   const checkpoints = new CheckpointPipeline(file, partialPath, context, emit);
   // Writes still running, oldest first: the copy goes on while the thread pool writes.
   const writes: Promise<void>[] = [];
+  // The re-hash of the part of a resumed prefix the resume agreement did not read (see below).
+  let prefixCheck: Promise<string | undefined> | undefined;
+  let ended = false;
   try {
+    const written = await file.info?.();
     let interval = job.interval;
     // Positioned where this attempt continues: after a verified checkpoint, and after any data
     // received past it that still matches the source.
@@ -174,11 +222,23 @@ async function receive(job: ReceiveJob, context: RunContext, emit: Emit, stopped
       } else {
         // The interval is the one the transfer started with: the chain's segments depend on it.
         interval = recorded.interval ?? interval;
-        const agreed = recorded.positions.length > 0 ? await newestVerifiedPosition(file, source, recorded.positions, interval, job.verify) : { position: SEED_POSITION };
+        const agreed =
+          recorded.positions.length > 0 ? await newestVerifiedPosition(file, source, recorded.positions, interval, job.verify) : { position: SEED_POSITION, from: SEED_POSITION };
         if ('position' in agreed) {
           checkpointed = agreed.position.offset;
           hasher = await continueVerifiedTail(file, source, agreed.position, info.size, interval);
           if (hasher.position === 0) hasher = undefined;
+          // The agreement re-read the partial data from `agreed.from` on; the bytes before it are
+          // kept on the strength of their checkpoint alone, and the final chain continues the
+          // recorded chain, not those bytes: it matches the sender's even if they were damaged
+          // since. Re-hash them too, while the rest arrives, so that what is published is
+          // checked end to end whatever --verify says.
+          const from = agreed.from;
+          if (hasher && from.offset > 0) {
+            const checking = checkResumedPrefix(file, from, interval, () => ended);
+            checking.catch(() => undefined); // awaited before publishing
+            prefixCheck = checking;
+          }
         }
         if (!hasher) restartReason = 'reason' in agreed ? agreed.reason : 'no checkpoint was recorded before the previous attempt stopped';
       }
@@ -188,84 +248,104 @@ async function receive(job: ReceiveJob, context: RunContext, emit: Emit, stopped
         emit([{ type: 'transfer/restarted', reason: restartReason ?? 'starting over' }]);
       }
     }
-    if (!hasher) {
-      interval = job.interval;
-      hasher = new ChainHasher(0, CHAIN_SEED, interval);
-      emit([{ type: 'transfer/started', size: info.size, interval, fingerprint: info.fingerprint }]);
-    }
-    const start = hasher.position;
-    await wrapWrite(partialPath, 'truncating the partial file', file.truncate(start));
+    for (;;) {
+      if (!hasher) {
+        interval = job.interval;
+        hasher = new ChainHasher(0, CHAIN_SEED, interval);
+        emit([{ type: 'transfer/started', size: info.size, interval, fingerprint: info.fingerprint }]);
+      }
+      const start = hasher.position;
+      await wrapWrite(partialPath, 'truncating the partial file', file.truncate(start));
 
-    const stream = await source.stream(hasher.boundary, interval, start);
-    const held = stream.held ?? 0;
-    let offset = start;
-    const began = Date.now();
-    for await (const chunk of stream.chunks) {
-      if (context.signal.aborted || stopped()) throw new InterruptedError('the copy was interrupted');
+      const stream = await source.stream(hasher.boundary, interval, start);
+      const held = stream.held ?? 0;
+      let offset = start;
+      const began = Date.now();
+      for await (const chunk of stream.chunks) {
+        if (context.signal.aborted || stopped()) throw new InterruptedError('the copy was interrupted');
+        checkpoints.throwIfFailed();
+        if (offset + chunk.length > info.size) throw new TransferError(`the source grew while it was being copied (more than ${info.size} bytes)`);
+        // The write runs in the thread pool while this thread hashes the same bytes, and goes on
+        // while the next chunks are read and hashed: a write that stalls does not stall the copy.
+        const writing = wrapWrite(partialPath, 'writing the partial file', file.write(chunk, offset));
+        writing.catch(() => undefined); // awaited below, in order
+        writes.push(writing);
+        const crossed = hasher.update(chunk);
+        offset += chunk.length;
+        if (interval > 0 && crossed.length > 0) {
+          const written = Promise.all(writes);
+          written.catch(() => undefined); // a failed write is reported by the loop
+          for (const position of crossed) checkpoints.add(position, written);
+        }
+        // The source reuses a chunk's memory once `held` newer ones are asked for.
+        while (writes.length > held) await writes.shift();
+        // At most two syncs in flight: bounded, and the log never falls far behind the data.
+        await checkpoints.throttle(2);
+        job.onProgress?.({ offset, size: info.size, resumedFrom: start, sent: offset - start });
+        if (job.rateLimit) {
+          const due = began + ((offset - start) / job.rateLimit) * 1000;
+          if (due > Date.now()) await sleep(due - Date.now());
+        }
+      }
+      if (context.signal.aborted) throw new InterruptedError('the copy was interrupted');
+      while (writes.length > 0) await writes.shift();
+      await checkpoints.drain();
       checkpoints.throwIfFailed();
-      if (offset + chunk.length > info.size) throw new TransferError(`the source grew while it was being copied (more than ${info.size} bytes)`);
-      // The write runs in the thread pool while this thread hashes the same bytes, and goes on
-      // while the next chunks are read and hashed: a write that stalls does not stall the copy.
-      const writing = wrapWrite(partialPath, 'writing the partial file', file.write(chunk, offset));
-      writing.catch(() => undefined); // awaited below, in order
-      writes.push(writing);
-      const crossed = hasher.update(chunk);
-      offset += chunk.length;
-      if (interval > 0 && crossed.length > 0) {
-        const written = Promise.all(writes);
-        written.catch(() => undefined); // a failed write is reported by the loop
-        for (const position of crossed) checkpoints.add(position, written);
+      if (offset !== info.size) throw new TransferError(`the source ended at ${offset} bytes, ${info.size} were expected; it changed while it was being copied`);
+      const final = hasher.finish();
+      const theirs = await stream.digest();
+      if (theirs !== undefined && theirs !== final.chain) {
+        throw new TransferError(`the received data does not match the source (digest ${final.chain.slice(0, 16)}… ≠ ${theirs.slice(0, 16)}…)`);
       }
-      // The source reuses a chunk's memory once `held` newer ones are asked for.
-      while (writes.length > held) await writes.shift();
-      // At most two syncs in flight: bounded, and the log never falls far behind the data.
-      await checkpoints.throttle(2);
-      job.onProgress?.({ offset, size: info.size, resumedFrom: start, sent: offset - start });
-      if (job.rateLimit) {
-        const due = began + ((offset - start) / job.rateLimit) * 1000;
-        if (due > Date.now()) await sleep(due - Date.now());
+      let damage: string | undefined;
+      try {
+        damage = await prefixCheck;
+      } catch (error) {
+        throw new StorageIoError(partialPath, 're-reading the resumed partial data', { cause: error });
       }
+      prefixCheck = undefined;
+      if (damage !== undefined) {
+        // Never published: the whole file is sent again, in this attempt. The restart clears
+        // the recorded positions, so a crash from here on cannot resume onto the damage either.
+        emit([{ type: 'transfer/restarted', reason: damage }]);
+        hasher = undefined;
+        continue;
+      }
+      await wrapWrite(partialPath, 'fdatasync', file.datasync());
+      const last = transferStateOf(context.state).positions.at(-1);
+      const verified: CkptEvent[] = [
+        ...(last?.offset !== final.offset
+          ? [
+              { type: 'transfer/checkpoint', offset: final.offset, chain: final.chain } as const,
+              { type: 'cursor-set', unit: 'data', cursor: { offset: final.offset, chain: final.chain } } as const,
+            ]
+          : []),
+        { type: 'transfer/verified', digest: final.chain, size: info.size },
+      ];
+      emit(verified, { announce: false });
+      // The verification is durable before the destination appears (a crash after the rename is
+      // recognised as complete on rerun), and before the last checkpoint is announced.
+      await context.durable();
+      emit.announce(verified);
+      await wrapWrite(partialPath, 'closing the partial file', close());
+      await checkBeforePublish(storage, partialPath, destination, written);
+      try {
+        await storage.rename(partialPath, destination);
+        await storage.syncDir(dirname(destination));
+      } catch (error) {
+        throw new StorageIoError(destination, 'publishing the destination', { cause: error });
+      }
+      emit([{ type: 'transfer/published', size: info.size, digest: final.chain }]);
+      job.result = { bytes: info.size, sent: offset - start, resumedFrom: start, digest: `sha256-chain:${final.chain}` };
+      return;
     }
-    if (context.signal.aborted) throw new InterruptedError('the copy was interrupted');
-    while (writes.length > 0) await writes.shift();
-    await checkpoints.drain();
-    checkpoints.throwIfFailed();
-    if (offset !== info.size) throw new TransferError(`the source ended at ${offset} bytes, ${info.size} were expected; it changed while it was being copied`);
-    const final = hasher.finish();
-    const theirs = await stream.digest();
-    if (theirs !== undefined && theirs !== final.chain) {
-      throw new TransferError(`the received data does not match the source (digest ${final.chain.slice(0, 16)}… ≠ ${theirs.slice(0, 16)}…)`);
-    }
-    await wrapWrite(partialPath, 'fdatasync', file.datasync());
-    const last = transferStateOf(context.state).positions.at(-1);
-    const verified: CkptEvent[] = [
-      ...(last?.offset !== final.offset
-        ? [
-            { type: 'transfer/checkpoint', offset: final.offset, chain: final.chain } as const,
-            { type: 'cursor-set', unit: 'data', cursor: { offset: final.offset, chain: final.chain } } as const,
-          ]
-        : []),
-      { type: 'transfer/verified', digest: final.chain, size: info.size },
-    ];
-    emit(verified, { announce: false });
-    // The verification is durable before the destination appears (a crash after the rename is
-    // recognised as complete on rerun), and before the last checkpoint is announced.
-    await context.durable();
-    emit.announce(verified);
-    await wrapWrite(partialPath, 'closing the partial file', close());
-    try {
-      await storage.rename(partialPath, destination);
-      await storage.syncDir(dirname(destination));
-    } catch (error) {
-      throw new StorageIoError(destination, 'publishing the destination', { cause: error });
-    }
-    emit([{ type: 'transfer/published', size: info.size, digest: final.chain }]);
-    job.result = { bytes: info.size, sent: offset - start, resumedFrom: start, digest: `sha256-chain:${final.chain}` };
   } finally {
     // Whatever ended the attempt, the checkpoints of data already written are recorded first
-    // (a stopped transfer resends as little as it can), and no write or sync outlives the descriptor.
+    // (a stopped transfer resends as little as it can), and no write, sync or read outlives the descriptor.
+    ended = true;
     await Promise.allSettled(writes);
     await checkpoints.drain();
+    await prefixCheck?.catch(() => undefined);
     await close().catch(() => undefined);
   }
 }
@@ -327,6 +407,7 @@ async function continueVerifiedTail(file: StorageFile, source: SourcePort, base:
 /**
  * The newest recorded position both sides can verify: the receiver's partial data re-hashes to
  * its chain, over the last segment (`tail`) or from 0 (`full`), and the source has the same bytes.
+ * `from` is where that re-hash started (the seed for `full`).
  */
 async function newestVerifiedPosition(
   file: StorageFile,
@@ -334,7 +415,7 @@ async function newestVerifiedPosition(
   positions: readonly ChainPosition[],
   interval: number,
   verify: VerifyMode,
-): Promise<{ readonly position: ChainPosition } | { readonly reason: string }> {
+): Promise<{ readonly position: ChainPosition; readonly from: ChainPosition } | { readonly reason: string }> {
   const reasons: string[] = [];
   for (let i = positions.length - 1; i >= 0; i--) {
     const position = positions[i]!;
@@ -351,7 +432,7 @@ async function newestVerifiedPosition(
       reasons.push(`the source's bytes before ${position.offset} differ from what was received`);
       continue;
     }
-    return { position };
+    return { position, from: before };
   }
   return { reason: reasons[0] ?? 'no recorded position could be verified' };
 }
@@ -445,6 +526,69 @@ export interface ReceiveOptions {
   readonly retentionMs?: number;
   /** How long to wait for another attempt on the same destination to let go (default 0: refuse at once). */
   readonly lockWaitMs?: number;
+  /**
+   * Create the destination's missing folders (mode 0700), as a node does for a push. Default
+   * false: like cp, a missing folder is refused.
+   */
+  readonly createFolders?: boolean;
+}
+
+/** A refusal naming `folder`, for a folder that cannot receive the destination. */
+function folderRefusal(folder: string, error: unknown, creating: boolean): Error {
+  switch (errorCode(error)) {
+    case 'ENOENT':
+      return new InvalidInputError(`destination folder ${folder} does not exist; nothing was written`, {
+        hint: 'create it first (like cp, ckpt copy does not create folders), or check the path',
+      });
+    case 'ENOTDIR':
+    case 'EEXIST':
+      return new InvalidInputError(`${folder} is not a folder; nothing was written`, { hint: 'check the destination path' });
+    case 'EACCES':
+    case 'EPERM':
+      return new InvalidInputError(`cannot ${creating ? 'create' : 'write in'} ${folder} (permission denied); nothing was written`, {
+        hint: 'check the permissions of the destination folder, or copy to a folder you may write in',
+      });
+    case 'EROFS':
+      return new InvalidInputError(`cannot write in ${folder} (read-only file system); nothing was written`, { hint: 'copy to a writable folder' });
+    default:
+      return new StorageIoError(folder, creating ? 'creating the destination folder' : 'checking the destination folder', { cause: error });
+  }
+}
+
+/**
+ * Refuses, before anything is created, a destination whose folder is missing (unless
+ * `createFolders`), not a folder or not writable, and a destination or hidden companion name
+ * that holds something other than a regular file (a symbolic link planted there, a FIFO, a
+ * folder): the refusal names the folder or the file, never an internal lock.
+ */
+async function checkDestination(storage: Storage, destination: string, createFolders: boolean): Promise<void> {
+  const folder = dirname(destination);
+  if (createFolders) {
+    try {
+      await mkdir(folder, { recursive: true, mode: 0o700 });
+    } catch (error) {
+      throw folderRefusal(folder, error, true);
+    }
+  }
+  try {
+    // Follows a link: a destination folder named through a symbolic link is the user's choice.
+    if (!(await stat(folder)).isDirectory()) throw Object.assign(new Error('not a folder'), { code: 'ENOTDIR' });
+    await access(folder, fsConstants.W_OK | fsConstants.X_OK);
+  } catch (error) {
+    throw folderRefusal(folder, error, false);
+  }
+  for (const path of [destination, partialPathOf(destination), checkpointPathOf(destination)]) {
+    const info = await storage.stat(path).catch((error: unknown) => {
+      throw folderRefusal(folder, error, false);
+    });
+    if (info?.isSymbolicLink) throw new NotRegularFileError(path, 'a symbolic link');
+    if (info?.isDirectory) throw new NotRegularFileError(path, 'a folder');
+    if (info && !info.isFile) {
+      // A FIFO, socket or device: storage's open (which never blocks) refuses it, naming what it is.
+      await (await storage.open(path, 'read')).close();
+      throw new NotRegularFileError(path, 'a special file');
+    }
+  }
 }
 
 /**
@@ -452,7 +596,9 @@ export interface ReceiveOptions {
  * with the result or rejects with the error (InterruptedError when `signal` aborted it).
  */
 export async function receiveFile(job: ReceiveJob, options: ReceiveOptions = {}): Promise<TransferResult> {
-  const engine = new Engine();
+  const storage = new NodeStorage();
+  await checkDestination(storage, job.destination, options.createFolders === true);
+  const engine = new Engine({ storage });
   const execution = await engine.open(receiveRunner, job, {
     checkpoint: {
       path: checkpointPathOf(job.destination),
