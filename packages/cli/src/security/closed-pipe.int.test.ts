@@ -1,6 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Fold, Journal, NodeStorage, createIdentity, type CkptEvent } from '@ckpt/core';
@@ -96,6 +96,7 @@ describe('output into a closed pipe', () => {
   it('copy --json into a closed pipe finishes the copy (exit 0) without a stack trace', async () => {
     const data = randomBytes(2 * 1024 * 1024);
     writeFileSync(join(dir, 'src.bin'), data);
+    mkdirSync(join(dir, 'out')); // like cp, a copy does not create its destination folder
     const ended = await runIntoClosingPipe(['copy', 'src.bin', 'out/dst.bin', '--json', '--checkpoint-interval', '256KiB'], 0);
     expectQuietEnd(ended, 0);
     expect(readFileSync(join(dir, 'out', 'dst.bin')).equals(data)).toBe(true);
