@@ -130,7 +130,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--long-wait <duration>', 'wait between long-term retries (e.g. 5m)')
     .option('--netmap <file>', 'the netmap naming the nodes and their secrets')
     .option('--node <name>', "this node's own name in the netmap (for remote copies)")
-    .addOption(new Option('--verify <how>', 'how much of a received prefix is re-checked on resume').choices(['tail', 'full']))
+    .addOption(new Option('--verify <how>', 'how much of a kept prefix is re-checked before sending resumes (the published file is checked end to end either way)').choices(['tail', 'full']))
     .option('--compress', 'compress data on the wire (remote copies; checkpoints still refer to source offsets)')
     .option('--json', 'one JSON event per line; the last is transfer-completed')
     .addHelpText('after', '\nExamples:\n  ckpt copy big.iso /backup/big.iso --checkpoint-interval 64MiB\n  ckpt copy data.csv ckpt://beta/in/data.csv --netmap netmap.yaml --node alpha')

@@ -74,6 +74,8 @@ export function describeTransferEvent(event: TransferEvent): string | undefined 
     }
     case 'transfer/restarted':
       return `starting over: ${String(event['reason'])}`;
+    case 'transfer/warning':
+      return `warning: ${String(event['message'])}`;
     case 'transfer/retry':
       return `retry ${String(event['retry'])} in ${formatDuration(Number(event['waitMs']))}: ${String(event['error'])}`;
     default:

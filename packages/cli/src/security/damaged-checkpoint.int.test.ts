@@ -4,8 +4,9 @@
  * offset, exit 2, file untouched; and `ckpt run` says so when recovery truncates a tail (a flipped
  * bit in the last, fsynced record looks exactly like a torn write).
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -113,5 +114,36 @@ describe('security: damaged checkpoints through the CLI', () => {
     expect(warnings.map((w) => w.message)).toContainEqual(
       expect.stringContaining(`recovery truncated ${file} at byte offset ${lastNow.offset}: ${now.length - lastNow.offset} byte(s) after record ${lastNow.seq - 1}`),
     );
+  });
+
+  it('ckpt copy warns when recovery truncates the last record of its checkpoint, and still publishes identical bytes', async () => {
+    const data = randomBytes(4 * 1024 * 1024);
+    await writeFile(join(dir, 'src.bin'), data);
+    await mkdir(join(dir, 'out'));
+    const args = [MAIN, 'copy', 'src.bin', 'out/dst.bin', '--json', '--checkpoint-interval', '64KiB'];
+    // Slowed down so that SIGINT lands mid-transfer, after a few durable checkpoints.
+    const child = spawn(process.execPath, args, { cwd: dir, env: { ...process.env, CKPT_COPY_RATE_LIMIT: '1MiB' } });
+    let out = '';
+    let checkpoints = 0;
+    let interrupted = false;
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      checkpoints = out.split('\n').filter((line) => line.includes('"transfer/checkpoint"')).length;
+      if (checkpoints >= 3 && !interrupted) interrupted = child.kill('SIGINT'); // once: a second SIGINT stops at once
+    });
+    const code = await new Promise<number | null>((done) => child.on('close', done));
+    expect(code, out).toBe(130);
+    const file = join(dir, 'out', '.dst.bin.ckpt');
+    const size = (await readFile(file)).length;
+    const last = ckpt('events', file, '--json').stdout.trim().split('\n').map((line) => JSON.parse(line) as Listed).at(-1)!;
+    await flipBit(file, size - 2);
+
+    const rerun = ckpt('copy', 'src.bin', 'out/dst.bin', '--json', '--checkpoint-interval', '64KiB');
+    expect(rerun.code, rerun.stderr).toBe(0);
+    const lines = rerun.stdout.trim().split('\n').map((line) => JSON.parse(line) as { type?: string; message?: string });
+    expect(lines.filter((line) => line.type === 'transfer/warning').map((line) => line.message)).toContainEqual(
+      expect.stringContaining(`recovery truncated .dst.bin.ckpt at byte offset ${last.offset}: ${size - last.offset} byte(s) after record ${last.seq - 1}`),
+    );
+    expect((await readFile(join(dir, 'out', 'dst.bin'))).equals(data), 'out/dst.bin is byte-identical to src.bin').toBe(true);
   });
 });

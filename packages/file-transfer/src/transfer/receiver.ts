@@ -4,6 +4,7 @@ import { basename, dirname } from 'node:path';
 import { Observable } from 'rxjs';
 import {
   createIdentity,
+  describeTailTruncation,
   Engine,
   errorCode,
   InterruptedError,
@@ -609,6 +610,10 @@ export async function receiveFile(job: ReceiveJob, options: ReceiveOptions = {})
     },
     ...(options.signal && { signal: options.signal }),
   });
+  // Recovery never drops a tail silently: the log records it, and the copy says so (named by
+  // the checkpoint's own name: a node relays this to its peer, who has no business with its root).
+  const truncated = execution.checkpoint.recovery?.truncatedTail;
+  if (truncated !== undefined) job.onEvent?.({ type: 'transfer/warning', message: describeTailTruncation(basename(checkpointPathOf(job.destination)), truncated) });
   const result = await execution.run();
   if (result.outcome !== 'success' || !job.result) throw result.error ?? new TransferError('the transfer ended without a result');
   return job.result;
