@@ -1,4 +1,5 @@
 import type { CheckpointState } from '@ckpt/core';
+import { rerunsOf, voidedByRerun } from './rerun.js';
 
 /** Where the next attempt of a package starts, and why (for `ckpt inspect` and the run view). */
 export interface RestartPoint {
@@ -20,8 +21,15 @@ export interface RestartPoint {
 
 /** Reads a control-flow checkpoint's folded state as a restart point. */
 export function restartPointOf(state: CheckpointState): RestartPoint {
-  const skipped = [...state.completed.keys()].filter((u) => !/(^|\/)onError\//.test(u));
-  const unfinished = [...state.failed.values()].filter((f) => !state.completed.has(f.unit) && !state.running.has(f.unit));
+  const reruns = rerunsOf(state);
+  // A completion older than a recorded --rerun of its step does not count (the step reruns).
+  const done = (unit: string) => {
+    const record = state.completed.get(unit);
+    return record !== undefined && !voidedByRerun(reruns, unit, record.attempt);
+  };
+  const skipped = [...state.completed.keys()].filter((u) => done(u) && !/(^|\/)onError\//.test(u));
+  const pending = [...state.completed.keys()].filter((u) => !done(u));
+  const unfinished = [...state.failed.values()].filter((f) => !done(f.unit) && !state.running.has(f.unit));
   // A container fails because a unit inside it failed: name the innermost failure only.
   const failed = unfinished
     .filter((f) => !unfinished.some((inner) => inner.unit !== f.unit && (inner.unit.startsWith(`${f.unit}/`) || inner.unit.startsWith(`${f.unit}[`))))
@@ -29,13 +37,17 @@ export function restartPointOf(state: CheckpointState): RestartPoint {
   const inFlight = [...state.running.keys()];
   const openTransactions = [...state.scopes.values()].filter((s) => s.kind === 'transaction').map((s) => s.scope.replace(/@transaction$/, ''));
   const openLoops = [...state.scopes.values()].filter((s) => s.kind === 'loop').map((s) => s.scope.replace(/@loop$/, ''));
-  const loopCursors = [...state.cursors.values()].filter((c) => !state.completed.has(c.unit)).flatMap((c) => {
+  const loopCursors = [...state.cursors.values()].filter((c) => !done(c.unit) && !voidedByRerun(reruns, c.unit, c.attempt)).flatMap((c) => {
     const next = (c.cursor as { next?: unknown } | null)?.next;
     return typeof next === 'number' ? [{ loop: c.unit, next }] : [];
   });
   const explanation: string[] = [];
   if (openTransactions.length > 0) explanation.push(`a crash left ${openTransactions.join(', ')} open: ${openTransactions.length > 1 ? 'their rollbacks run' : 'its rollback runs'} first, then ${openTransactions.length > 1 ? 'they rerun' : 'it reruns'} whole`);
   if (openLoops.length > 0) explanation.push(`${openLoops.join(', ')} ${openLoops.length > 1 ? 'were' : 'was'} interrupted and ${openLoops.length > 1 ? 'rerun' : 'reruns'} whole (no checkpointIterations)`);
+  for (const r of reruns) {
+    explanation.push(`--rerun ${r.requested.join(', ')} (attempt ${r.attempt}): ${r.steps.join(', ')} run again from there; what they recorded before attempt ${r.attempt} does not count`);
+  }
+  if (pending.length > 0) explanation.push(`${pending.join(', ')} completed before a --rerun and ${pending.length > 1 ? 'run' : 'runs'} again`);
   if (skipped.length > 0) explanation.push(`${skipped.length} unit(s) completed are skipped`);
   for (const f of failed) explanation.push(`${f.unit} failed ("${f.message}") and runs again`);
   if (inFlight.length > 0) explanation.push(`${inFlight.join(', ')} ${inFlight.length > 1 ? 'were' : 'was'} running when the attempt stopped and run${inFlight.length > 1 ? '' : 's'} again`);

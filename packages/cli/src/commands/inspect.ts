@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { InvalidInputError, formatBytes, type CheckpointState, type LogReading } from '@ckpt/core';
+import { InvalidInputError, formatBytes, type CheckpointState, type ExtensionReducer, type LogReading } from '@ckpt/core';
 import { colors, escapeControlChars as safe, formatTime, writeJsonLine, type CliIo } from '../output.js';
 import { readCheckpointForViewing } from './read-checkpoint.js';
 
@@ -90,7 +90,9 @@ async function explanationOf(reading: LogReading): Promise<readonly string[] | u
 
 /** `ckpt inspect FILE [--json]`: the folded state of a checkpoint. */
 export async function inspectCommand(path: string, options: { json?: boolean; html?: string }, io: CliIo): Promise<number> {
-  const reading = await readCheckpointForViewing(path, options.html !== undefined);
+  // The control-flow reducer folds its `--rerun` records, which the restart point explains.
+  const { controlFlowReducer } = await import('@ckpt/control-flow');
+  const reading = await readCheckpointForViewing(path, options.html !== undefined, [controlFlowReducer as ExtensionReducer]);
   if (options.html !== undefined) {
     const { renderTimelineHtml } = await import('./timeline.js');
     await writeTimeline(options.html, renderTimelineHtml(path, reading));

@@ -1,6 +1,6 @@
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { Engine, InvalidInputError, describeTailTruncation, formatDuration, isCkptError, type CheckpointUsage } from '@ckpt/core';
-import { ControlFlowRunner, coerceText, loadPackageFile, type Package, type RunNotice, type StepResult, type TaskPlugin } from '@ckpt/control-flow';
+import { ControlFlowRunner, closestName, coerceText, loadPackageFile, type Package, type RunNotice, type StepResult, type TaskPlugin } from '@ckpt/control-flow';
 import type { RunVerbOptions } from '../cli.js';
 import { copyTaskPlugin } from './copy-task.js';
 import { ExitCode, exitCodeOf } from '../exit-codes.js';
@@ -70,6 +70,12 @@ export async function runCommand(file: string, options: RunVerbOptions, io: CliI
     }
     forceResults[step] = result;
   }
+  const rerun = [...(options.rerun ?? [])];
+  for (const step of rerun) {
+    if (pkg.stepsById.has(step)) continue;
+    const closest = closestName(step, pkg.stepsById.keys());
+    throw new InvalidInputError(`--rerun ${step}: ${file} has no step "${step}"`, { hint: closest !== undefined ? `did you mean --rerun ${closest}?` : 'name a step id of the package' });
+  }
   const settings = checkpointSettingsOf(pkg, options);
   const secretKey = options.secretKey ?? process.env['CKPT_SECRET_KEY'];
   // A reader that goes away (`ckpt run --json | head`) does not stop the run: the entry point
@@ -85,7 +91,7 @@ export async function runCommand(file: string, options: RunVerbOptions, io: CliI
     const runner = new ControlFlowRunner({ plugins });
     const execution = await new Engine().open(
       runner,
-      { package: pkg, set, config, forceResults, observe: (notice) => view.notice(notice) },
+      { package: pkg, set, config, forceResults, rerun, observe: (notice) => view.notice(notice) },
       {
         // The user named this path: a link there is followed, so both names share one lock.
         checkpoint: { path: settings.path, followLink: true, usage: settings.usage, save: settings.save, ...(settings.retentionMs !== undefined && { retentionMs: settings.retentionMs }) },
@@ -224,8 +230,14 @@ class HumanView implements View {
       case 'warning':
         this.io.stderr.write(`${c.yellow('warning:')} ${safe(n.message)}\n`);
         return;
-      case 'variable':
       case 'recorded':
+        if (n.event.type === 'control-flow/retry') {
+          const e = n.event as { unit?: unknown; retry?: unknown; of?: unknown; waitMs?: unknown; error?: unknown };
+          const unit = String(e.unit);
+          this.write(`${this.indent(unit)}${c.yellow('↻')} retry ${String(e.retry)}/${String(e.of)} of step ${unit} in ${formatDuration(Number(e.waitMs))}: ${c.red(safe(String(e.error)))}`);
+        }
+        return;
+      case 'variable':
         return;
     }
   }
