@@ -653,7 +653,8 @@ class PackageExecution {
       else {
         let task = await this.runTask(step, unit, inner);
         const retry = step.kind === 'exec' ? step.retry : undefined;
-        for (let n = 1; retry !== undefined && task.run.outcome === 'failure' && n <= retry.attempts; n++) {
+        // A package that is failing (failPackageOnFailure elsewhere) starts nothing new, retries included.
+        for (let n = 1; retry !== undefined && task.run.outcome === 'failure' && !this.packageFailed && n <= retry.attempts; n++) {
           const waitMs = Math.min(MAX_RETRY_WAIT_MS, Math.round(retry.waitMs * retry.backoff ** (n - 1)));
           // Durable before the wait: a crash during it shows how far the retries got.
           this.emit({ type: 'control-flow/retry', unit, step: step.id, retry: n, of: retry.attempts, waitMs, error: task.run.error ?? 'failed' });
