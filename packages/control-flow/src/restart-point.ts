@@ -7,6 +7,8 @@ export interface RestartPoint {
   readonly skipped: readonly string[];
   /** Units recorded failed: they run again, with the recorded error. */
   readonly failed: readonly { readonly unit: string; readonly message: string }[];
+  /** Units completed before a recorded `--rerun` of their step: that completion does not count, they run again. */
+  readonly rerun: readonly string[];
   /** Units started and never finished (in flight at a crash): they run again. */
   readonly inFlight: readonly string[];
   /** Transactions a crash left open: rolled back, then rerun whole. */
@@ -28,7 +30,9 @@ export function restartPointOf(state: CheckpointState): RestartPoint {
     return record !== undefined && !voidedByRerun(reruns, unit, record.attempt);
   };
   const skipped = [...state.completed.keys()].filter((u) => done(u) && !/(^|\/)onError\//.test(u));
-  const pending = [...state.completed.keys()].filter((u) => !done(u));
+  const voided = [...state.completed.keys()].filter((u) => !done(u));
+  // Voided completions not since failed or started again (those are reported as such).
+  const pending = voided.filter((u) => !state.failed.has(u) && !state.running.has(u));
   const unfinished = [...state.failed.values()].filter((f) => !done(f.unit) && !state.running.has(f.unit));
   // A container fails because a unit inside it failed: name the innermost failure only.
   const failed = unfinished
@@ -53,5 +57,5 @@ export function restartPointOf(state: CheckpointState): RestartPoint {
   if (inFlight.length > 0) explanation.push(`${inFlight.join(', ')} ${inFlight.length > 1 ? 'were' : 'was'} running when the attempt stopped and run${inFlight.length > 1 ? '' : 's'} again`);
   for (const c of loopCursors) explanation.push(`${c.loop} resumes at iteration ${c.next}`);
   if (explanation.length === 0) explanation.push('nothing is recorded yet: the next attempt starts from the beginning');
-  return { skipped, failed, inFlight, openTransactions, openLoops, loopCursors, explanation };
+  return { skipped, rerun: voided, failed, inFlight, openTransactions, openLoops, loopCursors, explanation };
 }

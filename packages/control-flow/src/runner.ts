@@ -401,7 +401,7 @@ class PackageExecution {
     this.reruns = rerunsOf(startState);
     const requested = [...new Set(this.job.rerun ?? [])];
     if (requested.length > 0 && !this.ctx.resumed) {
-      this.observe({ type: 'warning', message: `--rerun ${requested.join(', ')}: there is no checkpoint to restart from, so every step runs anyway` });
+      this.observe({ type: 'warning', message: `--rerun ${requested.join(', ')}: this run does not restart from a checkpoint (there is none, or usage is never), so every step runs anyway` });
     } else if (requested.length > 0) {
       // Recorded before any step runs: `ckpt inspect` says why these steps ran again, and a
       // later restart still reruns what this attempt did not get to.

@@ -203,6 +203,11 @@ describe('ckpt run --rerun', () => {
     const rerun = await ckpt('run', file, '--rerun', 'a');
     expect(rerun.code).toBe(1);
     expect(await readFile(join(dir, 'log'), 'utf8')).toBe('a\nb1\nb2\nc\na\nb1\n');
+    const inspect = await ckpt('inspect', join(dir, '.ckpt', 'q.ckpt'));
+    expect(inspect.stdout).toMatch(/↻ b2 {2}completed before a --rerun of it: runs again/);
+    expect(inspect.stdout).toMatch(/✗ b1 {2}failed: runs again/);
+    expect(inspect.stdout).toMatch(/✗ grp {2}failed: runs again/);
+    expect(inspect.stdout).toMatch(/ {2}grp\/b2 completed before a --rerun and runs again\n/);
     await rm(join(dir, 'fail-b1'));
     await writeFile(join(dir, 'ok'), '');
     // b2's completion is older than the --rerun: it runs again although it completed once.
@@ -229,7 +234,7 @@ describe('ckpt run --rerun', () => {
     await writeFile(join(dir, 'ok'), '');
     const run = await ckpt('run', file, '--rerun', 'b2');
     expect(run.code).toBe(0);
-    expect(run.stderr).toMatch(/--rerun b2: there is no checkpoint to restart from, so every step runs anyway/);
+    expect(run.stderr).toMatch(/--rerun b2: this run does not restart from a checkpoint \(there is none, or usage is never\), so every step runs anyway/);
     expect(await readFile(join(dir, 'log'), 'utf8')).toBe('a\nb1\nb2\nc\n');
   });
 });
