@@ -228,6 +228,14 @@ describe('ckpt run --rerun', () => {
     expect(Buffer.compare(before, await readFile(checkpoint))).toBe(0);
   });
 
+  it('a step of an onError handler is refused (exit 2)', async () => {
+    const file = join(dir, 'h.yaml');
+    await writeFile(file, `id: h\nversion: 1\nsteps:\n  - { id: a, exec: [sh, -c, 'true'] }\nonError:\n  - { id: notify, exec: [sh, -c, 'true'] }\n`);
+    const refused = await ckpt('run', file, '--rerun', 'notify');
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/--rerun notify: "notify" is a step of an onError handler/);
+  });
+
   it('without a checkpoint, --rerun only notes that every step runs anyway', async () => {
     const file = join(dir, 'q.yaml');
     await writeFile(file, RERUN_PACKAGE);

@@ -1,6 +1,6 @@
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { Engine, InvalidInputError, describeTailTruncation, formatDuration, isCkptError, type CheckpointUsage } from '@ckpt/core';
-import { ControlFlowRunner, closestName, coerceText, loadPackageFile, type Package, type RunNotice, type StepResult, type TaskPlugin } from '@ckpt/control-flow';
+import { ControlFlowRunner, closestName, coerceText, loadPackageFile, rerunSelection, type Package, type RunNotice, type StepResult, type TaskPlugin } from '@ckpt/control-flow';
 import type { RunVerbOptions } from '../cli.js';
 import { copyTaskPlugin } from './copy-task.js';
 import { ExitCode, exitCodeOf } from '../exit-codes.js';
@@ -72,9 +72,14 @@ export async function runCommand(file: string, options: RunVerbOptions, io: CliI
   }
   const rerun = [...(options.rerun ?? [])];
   for (const step of rerun) {
-    if (pkg.stepsById.has(step)) continue;
-    const closest = closestName(step, pkg.stepsById.keys());
-    throw new InvalidInputError(`--rerun ${step}: ${file} has no step "${step}"`, { hint: closest !== undefined ? `did you mean --rerun ${closest}?` : 'name a step id of the package' });
+    if (!pkg.stepsById.has(step)) {
+      const closest = closestName(step, pkg.stepsById.keys());
+      throw new InvalidInputError(`--rerun ${step}: ${file} has no step "${step}"`, { hint: closest !== undefined ? `did you mean --rerun ${closest}?` : 'name a step id of the package' });
+    }
+    // Only onError handler steps are outside the order a rerun follows.
+    if (!rerunSelection(pkg, [step]).includes(step)) {
+      throw new InvalidInputError(`--rerun ${step}: "${step}" is a step of an onError handler, which runs when a failure fires it, not from the checkpoint`, { hint: 'name the step whose failure fires the handler, or a step before it' });
+    }
   }
   const settings = checkpointSettingsOf(pkg, options);
   const secretKey = options.secretKey ?? process.env['CKPT_SECRET_KEY'];
