@@ -47,7 +47,9 @@ export type RunNotice =
   | {
       readonly type: 'resuming';
       readonly attempt: number;
+      /** Completed units this attempt skips ({@link restartPointOf}). */
       readonly completed: readonly string[];
+      /** Failed units that run again (a rolled-back transaction whole, not its inner failure). */
       readonly failed: readonly string[];
       readonly inFlight: readonly string[];
       readonly openScopes: readonly string[];
@@ -363,14 +365,16 @@ class PackageExecution {
     this.emit(...initial);
 
     if (this.ctx.resumed) {
+      // The summary counts only what this attempt will skip, read against the package.
+      const point = restartPointOf(startState, this.pkg);
       this.observe({
         type: 'resuming',
         attempt: this.ctx.attempt,
-        completed: [...startState.completed.keys()],
-        failed: [...startState.failed.keys()].filter((u) => !startState.completed.has(u)),
-        inFlight: [...startState.running.keys()],
+        completed: point.skipped,
+        failed: point.failed.map((f) => f.unit),
+        inFlight: point.inFlight,
         openScopes: [...startState.scopes.keys()],
-        explanation: restartPointOf(startState).explanation,
+        explanation: point.explanation,
       });
       await this.settleProcessGroups();
     }

@@ -82,7 +82,7 @@ export function renderUnitTree(state: CheckpointState): string[] {
 }
 
 /** Runner-specific explanation of the restart point, for runners the CLI knows. */
-async function explanationOf(reading: LogReading): Promise<readonly string[] | undefined> {
+export async function explanationOf(reading: LogReading): Promise<readonly string[] | undefined> {
   if (reading.identity.kind !== 'control-flow') return undefined;
   const { restartPointOf } = await import('@ckpt/control-flow');
   return restartPointOf(reading.state).explanation;
@@ -194,18 +194,23 @@ function renderInspection(path: string, reading: LogReading, explanation: readon
     heading('open scopes (rolled back and rerun whole on restart)');
     for (const scope of state.scopes.values()) lines.push(`  ${safe(scope.scope)}  ${safe(scope.kind)}, ${scope.completed.size} units inside`);
   }
-  const restart = restartPointOf(state);
   heading('restart point');
-  const finished = state.attempts.at(-1)?.outcome === 'success';
-  if (finished) {
-    lines.push('  the last attempt succeeded: nothing to resume (the checkpoint was kept on purpose)');
-  } else if (explanation !== undefined) {
-    for (const line of explanation) lines.push(`  ${safe(line)}`);
-  } else {
-    lines.push(`  skips ${restart.skipped.length} completed unit(s)`);
-    const again = [...restart.inFlight, ...restart.failed];
-    lines.push(again.length > 0 ? `  runs again first: ${safe(again.join(', '))}` : '  runs again: the units not yet recorded complete');
-    if (restart.openScopes.length > 0) lines.push(`  rolls back and reruns: ${safe(restart.openScopes.join(', '))}`);
-  }
+  for (const line of restartPointLines(state, explanation)) lines.push(`  ${safe(line)}`);
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Where the next attempt starts, one sentence a line (not escaped), as `ckpt inspect` and
+ * `ckpt list` show it: the runner's explanation when there is one ({@link explanationOf}).
+ */
+export function restartPointLines(state: CheckpointState, explanation: readonly string[] | undefined): string[] {
+  if (state.attempts.at(-1)?.outcome === 'success') return ['the last attempt succeeded: nothing to resume (the checkpoint was kept on purpose)'];
+  if (explanation !== undefined) return [...explanation];
+  const restart = restartPointOf(state);
+  const again = [...restart.inFlight, ...restart.failed];
+  return [
+    `skips ${restart.skipped.length} completed unit(s)`,
+    again.length > 0 ? `runs again first: ${again.join(', ')}` : 'runs again: the units not yet recorded complete',
+    ...(restart.openScopes.length > 0 ? [`rolls back and reruns: ${restart.openScopes.join(', ')}`] : []),
+  ];
 }
