@@ -103,6 +103,14 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     );
 
   program
+    .command('list')
+    .description('list every checkpoint under a directory: job, attempts, last outcome, whether its owner is alive, where it restarts')
+    .argument('[dir]', 'the directory to search, recursively (default: the current one; node_modules, .git and symbolic links are skipped)')
+    .option('--json', 'one JSON object per checkpoint, one per line')
+    .addHelpText('after', '\nNothing is locked or changed. A checkpoint that cannot be read is listed with its problem.\n\nExamples:\n  ckpt list\n  ckpt list /srv/jobs --json | jq \'select(.status == "failure")\'')
+    .action(act(async (dir: string | undefined, options: { json?: boolean }) => (await import('./commands/list.js')).listCommand(dir, options, processIo)));
+
+  program
     .command('run')
     .description('run a control-flow package (YAML or JSON); on failure its checkpoint is kept and a rerun resumes')
     .argument('<package-file>', 'the package file')

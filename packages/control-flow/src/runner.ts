@@ -49,7 +49,9 @@ export type RunNotice =
   | {
       readonly type: 'resuming';
       readonly attempt: number;
+      /** Completed units this attempt skips ({@link restartPointOf}). */
       readonly completed: readonly string[];
+      /** Failed units that run again (a rolled-back transaction whole, not its inner failure). */
       readonly failed: readonly string[];
       readonly inFlight: readonly string[];
       readonly openScopes: readonly string[];
@@ -411,15 +413,17 @@ class PackageExecution {
       this.emit({ type: 'control-flow/rerun', attempt: record.attempt, requested: [...requested], steps: [...steps] });
     }
     if (this.ctx.resumed) {
+      // The summary counts only what this attempt will skip, read against the package, and as
+      // the checkpoint reads once this attempt's --rerun is recorded.
+      const point = restartPointOf({ ...startState, extensions: new Map(startState.extensions).set(CONTROL_FLOW_NAMESPACE, { reruns: this.reruns }) }, this.pkg);
       this.observe({
         type: 'resuming',
         attempt: this.ctx.attempt,
-        completed: [...startState.completed.keys()].filter((u) => this.completedAt(u) !== undefined),
-        failed: [...startState.failed.keys()].filter((u) => this.completedAt(u) === undefined),
-        inFlight: [...startState.running.keys()],
+        completed: point.skipped,
+        failed: point.failed.map((f) => f.unit),
+        inFlight: point.inFlight,
         openScopes: [...startState.scopes.keys()],
-        // Explained as the checkpoint reads once this attempt's rerun is recorded.
-        explanation: restartPointOf({ ...startState, extensions: new Map(startState.extensions).set(CONTROL_FLOW_NAMESPACE, { reruns: this.reruns }) }).explanation,
+        explanation: point.explanation,
       });
       await this.settleProcessGroups();
     }

@@ -83,11 +83,16 @@ export function renderUnitTree(state: CheckpointState, rerun: ReadonlySet<string
   return lines;
 }
 
-/** Runner-specific explanation of the restart point, for runners the CLI knows. */
-async function explanationOf(reading: LogReading): Promise<{ readonly explanation: readonly string[]; readonly rerun: readonly string[] } | undefined> {
+/** Runner-specific restart point (its explanation, and the units a `--rerun` voided), for runners the CLI knows. */
+async function runnerRestartPoint(reading: LogReading): Promise<{ readonly explanation: readonly string[]; readonly rerun: readonly string[] } | undefined> {
   if (reading.identity.kind !== 'control-flow') return undefined;
   const { restartPointOf } = await import('@ckpt/control-flow');
   return restartPointOf(reading.state);
+}
+
+/** Runner-specific explanation of the restart point, for runners the CLI knows. */
+export async function explanationOf(reading: LogReading): Promise<readonly string[] | undefined> {
+  return (await runnerRestartPoint(reading))?.explanation;
 }
 
 /** `ckpt inspect FILE [--json]`: the folded state of a checkpoint. */
@@ -100,7 +105,7 @@ export async function inspectCommand(path: string, options: { json?: boolean; ht
     await writeTimeline(options.html, renderTimelineHtml(path, reading));
     io.stderr.write(`wrote the timeline of ${reading.state.attempts.length} attempt(s) to ${safe(options.html)}\n`);
   }
-  const point = await explanationOf(reading);
+  const point = await runnerRestartPoint(reading);
   const explanation = point?.explanation;
   if (options.json) writeJsonLine(io, { ...inspection(path, reading), ...(explanation && { explanation }) });
   else io.stdout.write(renderInspection(path, reading, explanation, new Set(point?.rerun ?? [])));
@@ -199,18 +204,23 @@ function renderInspection(path: string, reading: LogReading, explanation: readon
     heading('open scopes (rolled back and rerun whole on restart)');
     for (const scope of state.scopes.values()) lines.push(`  ${safe(scope.scope)}  ${safe(scope.kind)}, ${scope.completed.size} units inside`);
   }
-  const restart = restartPointOf(state);
   heading('restart point');
-  const finished = state.attempts.at(-1)?.outcome === 'success';
-  if (finished) {
-    lines.push('  the last attempt succeeded: nothing to resume (the checkpoint was kept on purpose)');
-  } else if (explanation !== undefined) {
-    for (const line of explanation) lines.push(`  ${safe(line)}`);
-  } else {
-    lines.push(`  skips ${restart.skipped.length} completed unit(s)`);
-    const again = [...restart.inFlight, ...restart.failed];
-    lines.push(again.length > 0 ? `  runs again first: ${safe(again.join(', '))}` : '  runs again: the units not yet recorded complete');
-    if (restart.openScopes.length > 0) lines.push(`  rolls back and reruns: ${safe(restart.openScopes.join(', '))}`);
-  }
+  for (const line of restartPointLines(state, explanation)) lines.push(`  ${safe(line)}`);
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Where the next attempt starts, one sentence a line (not escaped), as `ckpt inspect` and
+ * `ckpt list` show it: the runner's explanation when there is one ({@link explanationOf}).
+ */
+export function restartPointLines(state: CheckpointState, explanation: readonly string[] | undefined): string[] {
+  if (state.attempts.at(-1)?.outcome === 'success') return ['the last attempt succeeded: nothing to resume (the checkpoint was kept on purpose)'];
+  if (explanation !== undefined) return [...explanation];
+  const restart = restartPointOf(state);
+  const again = [...restart.inFlight, ...restart.failed];
+  return [
+    `skips ${restart.skipped.length} completed unit(s)`,
+    again.length > 0 ? `runs again first: ${again.join(', ')}` : 'runs again: the units not yet recorded complete',
+    ...(restart.openScopes.length > 0 ? [`rolls back and reruns: ${restart.openScopes.join(', ')}`] : []),
+  ];
 }

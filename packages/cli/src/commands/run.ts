@@ -182,6 +182,21 @@ class HumanView implements View {
     if (this.live) this.live.log(line);
     else this.io.stdout.write(`${line}\n`);
   }
+  /** Units started and not yet finished (containers included). */
+  private readonly running = new Set<string>();
+  /** Units whose run overlapped another step's: their output lines carry their name. */
+  private readonly overlapped = new Set<string>();
+  /** Records a start; two running units neither of which contains the other are steps in parallel. */
+  private track(unit: string): void {
+    const related = (a: string, b: string) => a === b || a.startsWith(`${b}/`) || b.startsWith(`${a}/`) || a.startsWith(`${b}[`) || b.startsWith(`${a}[`);
+    for (const other of this.running) {
+      if (!related(unit, other)) {
+        this.overlapped.add(unit);
+        this.overlapped.add(other);
+      }
+    }
+    this.running.add(unit);
+  }
   private indent(unit: string): string {
     return '  '.repeat(unit.split('/').length - 1);
   }
@@ -205,11 +220,14 @@ class HumanView implements View {
         return;
       }
       case 'step-started':
+        this.track(n.unit);
         this.write(`${this.indent(n.unit)}${c.cyan('▶')} ${n.unit}`);
         this.live?.started(n.unit);
         return;
       case 'step-finished': {
         this.live?.finished(n.unit);
+        this.running.delete(n.unit);
+        this.overlapped.delete(n.unit);
         const mark = n.result === 'failure' ? c.red('✗') : c.green('✓');
         const how = n.result === 'failure' ? c.red(`failed${n.recorded === 'completed' ? ' (failure path taken)' : ''}`) : n.result === 'completion' ? 'completed' : 'done';
         this.write(`${this.indent(n.unit)}${mark} ${n.unit}  ${how}${n.forced ? c.yellow(' (forced)') : ''}  ${c.dim(formatDuration(n.durationMs))}${n.error ? `\n${this.indent(n.unit)}    ${c.red(safe(n.error))}` : ''}`);
@@ -230,7 +248,8 @@ class HumanView implements View {
         return;
       case 'output':
         // A step's output is data, not terminal commands: shown escaped, as `ckpt events` shows it.
-        this.write(`${this.indent(n.unit)}    ${c.dim('│')} ${safe(n.line)}`);
+        // While steps run in parallel their lines interleave: each says whose it is.
+        this.write(`${this.indent(n.unit)}    ${c.dim('│')} ${this.overlapped.has(n.unit) ? `${c.dim(`[${n.unit}]`)} ` : ''}${safe(n.line)}`);
         return;
       case 'warning':
         this.io.stderr.write(`${c.yellow('warning:')} ${safe(n.message)}\n`);
