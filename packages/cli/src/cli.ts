@@ -21,6 +21,7 @@ export interface RunVerbOptions {
   readonly set?: readonly string[];
   readonly config?: readonly string[];
   readonly forceResult?: readonly string[];
+  readonly rerun?: readonly string[];
   readonly secretKey?: string;
   readonly json?: boolean;
 }
@@ -121,6 +122,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--set <name=value>', "sets a variable's starting value (repeatable)", collect)
     .option('--config <key=value>', 'supplies a configuration value (repeatable); captured on the first attempt', collect)
     .option('--force-result <step=result>', "forces a step's result: success, failure or completion (repeatable)", collect)
+    .option('--rerun <step>', 'on restart, runs this completed step again and every step after it (repeatable)', collect)
     .option('--secret-key <key>', 'passphrase (or base64:<32 bytes>) that seals sensitive variables; default $CKPT_SECRET_KEY')
     .option('--json', 'one JSON event per line on stdout instead of the human view')
     .addHelpText('after', '\nExamples:\n  ckpt run nightly.yaml\n  ckpt run nightly.yaml --usage if-exists --save-checkpoints --config outDir=/data\n  ckpt run nightly.yaml --checkpointing on --force-result extract=failure')

@@ -14,7 +14,7 @@ export type { StepOptions } from './builder.js';
 export { PackageDefinitionError, PackageFailedError } from './errors.js';
 export { ExpressionError, checkTemplate, evaluate, evaluateCondition, expandTemplate, parseAssignments, parseExpression } from './expression.js';
 export type { Assignment, Expr, ExprScope, ExprValue } from './expression.js';
-export { StepResult, TransactionOption, VariableType, isContainer } from './model.js';
+export { MAX_RETRY_WAIT_MS, StepResult, TransactionOption, VariableType, isContainer } from './model.js';
 export type {
   CheckpointSettings,
   Constraint,
@@ -26,6 +26,7 @@ export type {
   FunctionStep,
   Package,
   PluginStep,
+  RetryPolicy,
   RollbackAction,
   SequenceStep,
   Step,
@@ -35,4 +36,6 @@ export type {
 } from './model.js';
 export type { FunctionTask, TaskContext, TaskPlugin } from './task-context.js';
 export { restartPointOf } from './restart-point.js';
+export { CONTROL_FLOW_NAMESPACE, closestName, controlFlowReducer, rerunSelection } from './rerun.js';
+export type { ControlFlowState, RerunRecord } from './rerun.js';
 export type { RestartPoint } from './restart-point.js';

@@ -1,5 +1,6 @@
 import type { CheckpointState, CompletedUnit } from '@ckpt/core';
 import type { Constraint, Package, Step } from './model.js';
+import { rerunsOf, voidedByRerun } from './rerun.js';
 
 /** Where the next attempt of a package starts, and why (for `ckpt inspect`, `ckpt list` and the run view). */
 export interface RestartPoint {
@@ -13,6 +14,8 @@ export interface RestartPoint {
   readonly reachedIfAgain: readonly string[];
   /** Units recorded failed that run again, with the recorded error (a rolled-back transaction is named whole). */
   readonly failed: readonly { readonly unit: string; readonly message: string; readonly rolledBack?: boolean }[];
+  /** Units completed before a recorded `--rerun` of their step: that completion does not count, they run again. */
+  readonly rerun: readonly string[];
   /** Units started and never finished (in flight at a crash): they run again. */
   readonly inFlight: readonly string[];
   /** Transactions a crash left open: rolled back, then rerun whole. */
@@ -87,6 +90,27 @@ function certainlyReached(state: CheckpointState, pkg: Package): (unit: string) 
  * not counted as skipped, and a transaction that failed and rolled back is named whole.
  */
 export function restartPointOf(state: CheckpointState, pkg?: Package): RestartPoint {
+  const reruns = rerunsOf(state);
+  if (reruns.length === 0) return { ...pointOf(state, pkg), rerun: [] };
+  // A completion (or loop cursor) older than a recorded --rerun of its step does not count: read
+  // the checkpoint without them, then say why.
+  const voided = [...state.completed.values()].filter((r) => voidedByRerun(reruns, r.unit, r.attempt)).map((r) => r.unit);
+  const effective: CheckpointState = {
+    ...state,
+    completed: new Map([...state.completed].filter(([unit]) => !voided.includes(unit))),
+    cursors: new Map([...state.cursors].filter(([unit, c]) => !voidedByRerun(reruns, unit, c.attempt))),
+  };
+  const point = pointOf(effective, pkg);
+  const notes = reruns.map((r) => `--rerun ${r.requested.join(', ')} (attempt ${r.attempt}): ${r.steps.join(', ')} run again from there; what they recorded before attempt ${r.attempt} does not count`);
+  // Voided completions not since failed or started again (those are reported as such).
+  const pending = voided.filter((u) => !state.failed.has(u) && !state.running.has(u));
+  if (pending.length > 0) notes.push(`${pending.join(', ')} completed before a --rerun and ${pending.length > 1 ? 'run' : 'runs'} again`);
+  const rest = effective.completed.size === 0 && point.failed.length === 0 && point.inFlight.length === 0 && state.scopes.size === 0 ? [] : point.explanation;
+  return { ...point, rerun: voided, explanation: [...notes, ...rest] };
+}
+
+/** The restart point of a state whose completions all count. */
+function pointOf(state: CheckpointState, pkg: Package | undefined): Omit<RestartPoint, 'rerun'> {
   const completed = [...state.completed.keys()].filter((u) => !/(^|\/)onError\//.test(u));
   const reached = pkg !== undefined ? certainlyReached(state, pkg) : () => true;
   const skipped = completed.filter((u) => reached(u));

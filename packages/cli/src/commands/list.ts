@@ -1,7 +1,7 @@
 import { constants, promises as fs, type Dirent } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { FileLocker, InvalidInputError, JOURNAL_TEMPORARY_SUFFIX, MAGIC, isDeadLocalOwner, type AttemptRecord } from '@ckpt/core';
+import { FileLocker, InvalidInputError, JOURNAL_TEMPORARY_SUFFIX, MAGIC, isDeadLocalOwner, type AttemptRecord, type ExtensionReducer } from '@ckpt/core';
 import { colors, escapeControlChars as safe, formatTime, writeJsonLine, type CliIo } from '../output.js';
 import { explanationOf, restartPointLines } from './inspect.js';
 import { readCheckpointForViewing } from './read-checkpoint.js';
@@ -102,7 +102,9 @@ async function describe(file: string): Promise<ListedCheckpoint> {
   const owner = await ownerOf(file);
   let reading;
   try {
-    reading = await readCheckpointForViewing(file, false);
+    // The control-flow reducer folds `--rerun` records, which the restart point accounts for.
+    const { controlFlowReducer } = await import('@ckpt/control-flow');
+    reading = await readCheckpointForViewing(file, false, [controlFlowReducer as ExtensionReducer]);
   } catch (error) {
     return { file, owner, problem: firstLine(error) };
   }

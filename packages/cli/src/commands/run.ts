@@ -1,6 +1,6 @@
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { Engine, InvalidInputError, describeTailTruncation, formatDuration, isCkptError, type CheckpointUsage } from '@ckpt/core';
-import { ControlFlowRunner, coerceText, loadPackageFile, type Package, type RunNotice, type StepResult, type TaskPlugin } from '@ckpt/control-flow';
+import { ControlFlowRunner, closestName, coerceText, loadPackageFile, rerunSelection, type Package, type RunNotice, type StepResult, type TaskPlugin } from '@ckpt/control-flow';
 import type { RunVerbOptions } from '../cli.js';
 import { copyTaskPlugin } from './copy-task.js';
 import { ExitCode, exitCodeOf } from '../exit-codes.js';
@@ -70,6 +70,17 @@ export async function runCommand(file: string, options: RunVerbOptions, io: CliI
     }
     forceResults[step] = result;
   }
+  const rerun = [...(options.rerun ?? [])];
+  for (const step of rerun) {
+    if (!pkg.stepsById.has(step)) {
+      const closest = closestName(step, pkg.stepsById.keys());
+      throw new InvalidInputError(`--rerun ${step}: ${file} has no step "${step}"`, { hint: closest !== undefined ? `did you mean --rerun ${closest}?` : 'name a step id of the package' });
+    }
+    // Only onError handler steps are outside the order a rerun follows.
+    if (!rerunSelection(pkg, [step]).includes(step)) {
+      throw new InvalidInputError(`--rerun ${step}: "${step}" is a step of an onError handler, which runs when a failure fires it, not from the checkpoint`, { hint: 'name the step whose failure fires the handler, or a step before it' });
+    }
+  }
   const settings = checkpointSettingsOf(pkg, options);
   const secretKey = options.secretKey ?? process.env['CKPT_SECRET_KEY'];
   // A reader that goes away (`ckpt run --json | head`) does not stop the run: the entry point
@@ -85,7 +96,7 @@ export async function runCommand(file: string, options: RunVerbOptions, io: CliI
     const runner = new ControlFlowRunner({ plugins });
     const execution = await new Engine().open(
       runner,
-      { package: pkg, set, config, forceResults, observe: (notice) => view.notice(notice) },
+      { package: pkg, set, config, forceResults, rerun, observe: (notice) => view.notice(notice) },
       {
         // The user named this path: a link there is followed, so both names share one lock.
         checkpoint: { path: settings.path, followLink: true, usage: settings.usage, save: settings.save, ...(settings.retentionMs !== undefined && { retentionMs: settings.retentionMs }) },
@@ -243,8 +254,14 @@ class HumanView implements View {
       case 'warning':
         this.io.stderr.write(`${c.yellow('warning:')} ${safe(n.message)}\n`);
         return;
-      case 'variable':
       case 'recorded':
+        if (n.event.type === 'control-flow/retry') {
+          const e = n.event as { unit?: unknown; retry?: unknown; of?: unknown; waitMs?: unknown; error?: unknown };
+          const unit = String(e.unit);
+          this.write(`${this.indent(unit)}${c.yellow('↻')} retry ${String(e.retry)}/${String(e.of)} of step ${unit} in ${formatDuration(Number(e.waitMs))}: ${c.red(safe(String(e.error)))}`);
+        }
+        return;
+      case 'variable':
         return;
     }
   }
