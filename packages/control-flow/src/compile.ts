@@ -1,6 +1,6 @@
 import { CheckpointUsage, InvalidInputError, parseDuration, type PlainValue } from '@ckpt/core';
 import { z } from 'zod';
-import { PackageDefinitionError } from './errors.js';
+import { PackageDefinitionError, type PackageProblem } from './errors.js';
 import { checkTemplate, parseAssignments, parseExpression, type Assignment } from './expression.js';
 import {
   StepResult,
@@ -16,6 +16,8 @@ import {
   type StepCommon,
   type VariableDecl,
 } from './model.js';
+import { nameProblems } from './names.js';
+import { pathKeys, stepOn } from './problem-location.js';
 import type { FunctionTask, TaskPlugin } from './task-context.js';
 
 /**
@@ -210,16 +212,25 @@ export interface CompileOptions {
   readonly plugins?: readonly TaskPlugin[];
 }
 
+/** The error listing `problems`, each with the step it belongs to. */
+function refusal(source: string, definition: unknown, problems: readonly (string | PackageProblem)[]): PackageDefinitionError {
+  return new PackageDefinitionError(source, problems).withDetails((p) => {
+    const step = p.path !== undefined ? stepOn(definition, pathKeys(definition, p.path)) : undefined;
+    return step !== undefined ? { ...p, step } : p;
+  });
+}
+
 /** Checks a package definition and compiles it to the model; throws {@link PackageDefinitionError}. */
 export function compilePackage(definition: unknown, options: CompileOptions = {}): Package {
   const source = options.source ?? (options.file ?? `package "${String((definition as { id?: unknown } | null)?.id ?? '?')}"`);
   const shape = shapeProblems(definition);
-  if (shape.length > 0) throw new PackageDefinitionError(source, shape);
+  if (shape.length > 0) throw refusal(source, definition, shape);
   const parsed = packageSchema.safeParse(definition);
   if (!parsed.success) {
-    throw new PackageDefinitionError(
+    throw refusal(
       source,
-      parsed.error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`),
+      definition,
+      parsed.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message })),
     );
   }
   const def = parsed.data as PackageDefinition;
@@ -227,7 +238,7 @@ export function compilePackage(definition: unknown, options: CompileOptions = {}
   if (stepCount > PackageLimits.steps) {
     throw new PackageDefinitionError(source, [`steps: ${stepCount.toLocaleString('en-US')} steps; the limit is ${PackageLimits.steps.toLocaleString('en-US')} in a package (split it into several packages)`]);
   }
-  const problems: string[] = [];
+  const problems: (string | PackageProblem)[] = [];
   const plugins = new Map((options.plugins ?? []).map((p) => [p.kind, p]));
   const stepsById = new Map<string, Step>();
   const seenAt = new Map<string, string>();
@@ -429,7 +440,11 @@ export function compilePackage(definition: unknown, options: CompileOptions = {}
   let retentionMs: number | undefined;
   if (def.checkpoint?.retention !== undefined) retentionMs = guard('checkpoint.retention', () => parseDuration(def.checkpoint!.retention!, 'checkpoint.retention'));
   const config: Record<string, PlainValue> = { ...(def.config ?? {}) };
-  if (problems.length > 0) throw new PackageDefinitionError(source, problems);
+  // Names read in templates and expressions: refused here, not when their step runs hours later.
+  problems.push(...nameProblems(def, { pluginKinds: ['copy', ...plugins.keys()] }));
+  if (problems.length > 0) {
+    throw refusal(source, definition, problems);
+  }
 
   const root: SequenceStep = {
     kind: 'sequence',
