@@ -115,8 +115,16 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--force-result <step=result>', "forces a step's result: success, failure or completion (repeatable)", collect)
     .option('--secret-key <key>', 'passphrase (or base64:<32 bytes>) that seals sensitive variables; default $CKPT_SECRET_KEY')
     .option('--json', 'one JSON event per line on stdout instead of the human view')
-    .addHelpText('after', '\nExamples:\n  ckpt run nightly.yaml\n  ckpt run nightly.yaml --usage if-exists --save-checkpoints --config outDir=/data\n  ckpt run nightly.yaml --checkpointing on --force-result extract=failure')
+    .addHelpText('after', '\nExamples:\n  ckpt run nightly.yaml\n  ckpt run nightly.yaml --usage if-exists --save-checkpoints --config outDir=/data\n  ckpt run nightly.yaml --checkpointing on --usage if-exists --force-result extract=failure')
     .action(act(async (file: string, options: RunVerbOptions) => (await import('./commands/run.js')).runCommand(file, options, processIo)));
+
+  program
+    .command('validate')
+    .description('check a package without running it: fields, references, cycles, names used in templates and expressions; exit 0 or 2')
+    .argument('<package-file>', 'the package file (nothing runs; no checkpoint is opened)')
+    .option('--json', 'print one JSON object with every problem')
+    .addHelpText('after', '\nExamples:\n  ckpt validate nightly.yaml\n  ckpt validate nightly.yaml --json | jq .problems')
+    .action(act(async (file: string, options: { json?: boolean }) => (await import('./commands/validate.js')).validateCommand(file, options, processIo)));
 
   program
     .command('copy')

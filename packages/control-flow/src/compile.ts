@@ -16,6 +16,7 @@ import {
   type StepCommon,
   type VariableDecl,
 } from './model.js';
+import { closestName } from './closest-name.js';
 import { nameProblems } from './names.js';
 import { pathKeys, stepOn } from './problem-location.js';
 import type { FunctionTask, TaskPlugin } from './task-context.js';
@@ -210,6 +211,12 @@ export interface CompileOptions {
   readonly baseDir?: string;
   /** Task kinds provided by plug-ins (`copy`). */
   readonly plugins?: readonly TaskPlugin[];
+}
+
+/** `; did you mean load?` when a sibling's id is close to a missing one. */
+function suggestSibling(missing: string, siblings: Iterable<string>): string {
+  const close = closestName(missing, siblings);
+  return close !== undefined ? `; did you mean ${close}?` : '';
 }
 
 /** The error listing `problems`, each with the step it belongs to. */
@@ -407,7 +414,7 @@ export function compilePackage(definition: unknown, options: CompileOptions = {}
             problems.push(
               seenAt.has(c.step) || [...stepsById.keys()].includes(c.step)
                 ? `${path}[${i}].after.${c.step}: step "${c.step}" is not in the same container as "${step.id}"; precedence constraints join siblings`
-                : `${path}[${i}].after.${c.step}: no step has id "${c.step}"`,
+                : `${path}[${i}].after.${c.step}: no step has id "${c.step}"${suggestSibling(c.step, index.keys())}`,
             );
           } else if (c.step === step.id) problems.push(`${path}[${i}].after.${c.step}: a step cannot follow itself`);
           else preds.push(c.step);
