@@ -2,23 +2,29 @@
  * "Did you mean …?" for names a user typed: a variable, a configuration key, a step id.
  */
 
-/** Edit distance counting a swap of two neighbours as one edit (optimal string alignment). */
-function editDistance(a: string, b: string): number {
-  const rows: number[][] = [];
-  for (let i = 0; i <= a.length; i++) {
-    rows.push([i]);
+/**
+ * Edit distance counting a swap of two neighbours as one edit (optimal string alignment), or
+ * `limit + 1` as soon as it must exceed `limit`: names are short, but a file may hold thousands.
+ */
+function editDistance(a: string, b: string, limit: number): number {
+  if (Math.abs(a.length - b.length) > limit) return limit + 1;
+  let before: number[] = [];
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    let smallest = i;
     for (let j = 1; j <= b.length; j++) {
-      if (i === 0) {
-        rows[0]!.push(j);
-        continue;
-      }
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let best = Math.min(rows[i - 1]![j]! + 1, rows[i]![j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, rows[i - 2]![j - 2]! + 1);
-      rows[i]!.push(best);
+      let best = Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, before[j - 2]! + 1);
+      row.push(best);
+      smallest = Math.min(smallest, best);
     }
+    if (smallest > limit) return limit + 1;
+    before = previous;
+    previous = row;
   }
-  return rows[a.length]![b.length]!;
+  return previous[b.length]!;
 }
 
 /**
@@ -27,14 +33,15 @@ function editDistance(a: string, b: string): number {
  * (at least one: `cuont` → `count`).
  */
 export function closestName(name: string, known: Iterable<string>): string | undefined {
+  const limit = Math.max(1, Math.floor(name.length / 3));
   let best: { name: string; distance: number; exact: number } | undefined;
   const lower = name.toLowerCase();
   for (const candidate of known) {
-    if (candidate === name) continue;
-    const distance = editDistance(lower, candidate.toLowerCase());
-    const exact = editDistance(name, candidate);
+    if (candidate === name || Math.abs(candidate.length - name.length) > limit) continue;
+    const distance = editDistance(lower, candidate.toLowerCase(), limit);
+    if (distance > limit) continue;
+    const exact = editDistance(name, candidate, name.length + candidate.length);
     if (best === undefined || distance < best.distance || (distance === best.distance && exact < best.exact)) best = { name: candidate, distance, exact };
   }
-  if (best === undefined) return undefined;
-  return best.distance <= Math.max(1, Math.floor(name.length / 3)) ? best.name : undefined;
+  return best?.name;
 }

@@ -140,17 +140,26 @@ export function nameProblems(def: PackageDefinition, options: { readonly pluginK
   checkSteps(def.steps, 'steps', new Map());
   if (def.onError !== undefined) checkSteps(def.onError, 'onError', handlerLocals(new Map()));
 
-  return unknown.map(({ ns, name, path, locals, assigned }): NameProblem => {
+  return unknown.map(({ ns, name, path, locals, assigned }, index): NameProblem => {
     const shown = `${ns}.${name}`;
-    const candidates = ns === 'config' ? configKeys : new Set([...declared, ...locals.keys()]);
-    const suggestion = closestName(name, candidates);
-    const elsewhere = ns === 'vars' ? definedSomewhere.get(name) : undefined;
     const what = assigned === true ? `${shown} is assigned but not declared` : `${shown} is not defined`;
+    const elsewhere = ns === 'vars' ? definedSomewhere.get(name) : undefined;
+    // Suggestions compare against every name in scope: bounded, so that a file with thousands
+    // of unknown names and thousands of variables is still refused in a moment.
+    if (index >= SUGGESTED) return { path, message: elsewhere !== undefined ? `${shown} is defined only inside ${elsewhere}` : what };
+    const candidates = ns === 'config' ? [...configKeys] : [...declared, ...locals.keys()];
+    const suggestion = closestName(name, candidates);
     if (suggestion !== undefined) return { path, message: `${what}; did you mean ${ns}.${suggestion}?`, suggestion };
     if (elsewhere !== undefined) return { path, message: `${shown} is defined only inside ${elsewhere}` };
-    const known = [...candidates].sort();
-    const listed = known.length > 0 ? ` (${ns === 'config' ? 'config has' : 'defined here'}: ${known.join(', ')})` : '';
+    const known = [...new Set(candidates)].sort();
+    const more = known.length > LISTED ? `, … (${known.length - LISTED} more)` : '';
+    const listed = known.length > 0 ? ` (${ns === 'config' ? 'config has' : 'defined here'}: ${known.slice(0, LISTED).join(', ')}${more})` : '';
     const hint = ns === 'config' ? 'add it under config:' : 'declare it under variables:';
     return { path, message: `${what}${listed}; ${hint}` };
   });
 }
+
+/** Unknown names that get a suggestion or the list of names in scope; the rest are named only. */
+const SUGGESTED = 20;
+/** Names in scope listed when none is close. */
+const LISTED = 10;
