@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { closestName } from './closest-name.js';
+import { compilePackage } from './compile.js';
 import { PackageDefinitionError, type PackageProblem } from './errors.js';
 import { parsePackageText } from './package-file.js';
 import type { TaskPlugin } from './task-context.js';
@@ -91,6 +92,27 @@ describe('names in templates and expressions', () => {
 
   it('a syntax error is reported once, by the compiler, not again as a name', () => {
     expect(problemsOf(`  - { id: a, exec: [echo, '\${{ vars. }}'] }\n`).map((p) => p.path)).toEqual(['steps[0].exec[1]']);
+  });
+});
+
+describe('many unknown names', () => {
+  it('the first 20 get a suggestion or a list of at most 10 names; the rest are named only, and it stays fast', () => {
+    // A definition object, not YAML: what is timed is the name check, not the YAML parser.
+    const pad = (i: number) => String(i).padStart(5, '0');
+    const variables = Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`v${pad(i)}`, { type: 'int' as const, value: 0 }]));
+    const steps = Array.from({ length: 3000 }, (_, i) => ({ id: `s${i}`, exec: ['echo', `\${{ vars.w${pad(i)} }}`, '${{ vars.zzzzzzzzz }}'] }));
+    const started = Date.now();
+    let details: readonly PackageProblem[] = [];
+    try {
+      compilePackage({ id: 'p', version: 1, variables, steps });
+    } catch (error) {
+      details = (error as PackageDefinitionError).details;
+    }
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(details).toHaveLength(6000);
+    expect(details[0]!.message).toBe('vars.w00000 is not defined; did you mean vars.v00000?');
+    expect(details[1]!.message).toBe('vars.zzzzzzzzz is not defined (defined here: v00000, v00001, v00002, v00003, v00004, v00005, v00006, v00007, v00008, v00009, … (2990 more)); declare it under variables:');
+    expect(details.slice(20).every((p) => !p.message.includes('did you mean') && !p.message.includes('defined here'))).toBe(true);
   });
 });
 
