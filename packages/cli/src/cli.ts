@@ -21,6 +21,7 @@ export interface RunVerbOptions {
   readonly set?: readonly string[];
   readonly config?: readonly string[];
   readonly forceResult?: readonly string[];
+  readonly rerun?: readonly string[];
   readonly secretKey?: string;
   readonly json?: boolean;
 }
@@ -102,6 +103,14 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     );
 
   program
+    .command('list')
+    .description('list every checkpoint under a directory: job, attempts, last outcome, whether its owner is alive, where it restarts')
+    .argument('[dir]', 'the directory to search, recursively (default: the current one; node_modules, .git and symbolic links are skipped)')
+    .option('--json', 'one JSON object per checkpoint, one per line')
+    .addHelpText('after', '\nNothing is locked or changed. A checkpoint that cannot be read is listed with its problem.\n\nExamples:\n  ckpt list\n  ckpt list /srv/jobs --json | jq \'select(.status == "failure")\'')
+    .action(act(async (dir: string | undefined, options: { json?: boolean }) => (await import('./commands/list.js')).listCommand(dir, options, processIo)));
+
+  program
     .command('run')
     .description('run a control-flow package (YAML or JSON); on failure its checkpoint is kept and a rerun resumes')
     .argument('<package-file>', 'the package file')
@@ -113,6 +122,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--set <name=value>', "sets a declared variable's starting value (repeatable)", collect)
     .option('--config <key=value>', 'supplies a value for a key of the file\'s config (repeatable); captured on the first attempt', collect)
     .option('--force-result <step=result>', "forces a step's result: success, failure or completion (repeatable)", collect)
+    .option('--rerun <step>', 'on restart, runs this completed step again and every step after it (repeatable)', collect)
     .option('--secret-key <key>', 'passphrase (or base64:<32 bytes>) that seals sensitive variables; default $CKPT_SECRET_KEY')
     .option('--json', 'one JSON event per line on stdout instead of the human view')
     .addHelpText('after', '\nExamples:\n  ckpt run nightly.yaml\n  ckpt run nightly.yaml --usage if-exists --save-checkpoints --config outDir=/data\n  ckpt run nightly.yaml --checkpointing on --usage if-exists --force-result extract=failure')

@@ -10,6 +10,7 @@ import {
   type Constraint,
   type ForEachSource,
   type Package,
+  type RetryPolicy,
   type RollbackAction,
   type SequenceStep,
   type Step,
@@ -53,6 +54,8 @@ export interface StepDefinition {
   readonly transaction?: TransactionOption;
   readonly rollback?: readonly string[] | FunctionTask;
   readonly timeout?: string | number;
+  /** Exec steps: `{ attempts, wait?, backoff? }` (checked by the compiler, with messages naming the field). */
+  readonly retry?: unknown;
   readonly maxConcurrent?: number;
   readonly maximumErrorCount?: number;
 }
@@ -91,6 +94,7 @@ const stepSchema: z.ZodType<StepDefinition> = z.lazy(() =>
     transaction: z.enum(['required', 'supported', 'not-supported']).optional(),
     rollback: z.union([argv, fn]).optional(),
     timeout: duration.optional(),
+    retry: z.unknown().optional(),
     maxConcurrent: z.number().int().positive().optional(),
     maximumErrorCount: z.number().int().positive().optional(),
   }),
@@ -293,6 +297,7 @@ export function compilePackage(definition: unknown, options: CompileOptions = {}
     if (d.forEach !== undefined && d.for !== undefined) problems.push(`${path}: a step is a forEach or a for loop, not both`);
     if (d.checkpointIterations !== undefined && d.forEach === undefined && d.for === undefined) problems.push(`${path}.checkpointIterations: only forEach and for loops have iterations`);
     if (d.onError !== undefined && d.steps === undefined) problems.push(`${path}.onError: only containers (steps) have event handlers`);
+    if (d.retry !== undefined && d.exec === undefined) problems.push(`${path}.retry: only exec steps have retry${d.copy !== undefined ? ' (a copy retries by itself: copy.retries)' : ''}`);
     if (d.timeout !== undefined && d.steps !== undefined) problems.push(`${path}.timeout: only tasks have a timeout; set it on the tasks inside "${d.id}"`);
     const timeoutMs = d.timeout !== undefined ? guard(`${path}.timeout`, () => parseDuration(d.timeout!, `${path}.timeout`)) : undefined;
     let rollback: RollbackAction | undefined;
@@ -353,7 +358,8 @@ export function compilePackage(definition: unknown, options: CompileOptions = {}
       } else step = { ...container, kind: 'sequence' };
     } else if (d.exec !== undefined) {
       d.exec.forEach((arg, i) => guard(`${path}.exec[${i}]`, () => checkTemplate(arg)));
-      step = { ...common, kind: 'exec', argv: d.exec };
+      const retry = d.retry !== undefined ? compileRetry(d.retry, `${path}.retry`, problems) : undefined;
+      step = { ...common, kind: 'exec', argv: d.exec, ...(retry !== undefined && { retry }) };
     } else if (d.run !== undefined) {
       step = { ...common, kind: 'function', run: d.run };
     } else {
@@ -483,6 +489,44 @@ export function compilePackage(definition: unknown, options: CompileOptions = {}
     root,
     stepsById,
   };
+}
+
+/**
+ * An exec step's `retry` field: `attempts` an integer ≥ 0 (required), `wait` a duration
+ * (default 1s), `backoff` a number ≥ 1 (default 1). Problems go to `problems`, each naming its field.
+ */
+function compileRetry(raw: unknown, where: string, problems: (string | PackageProblem)[]): RetryPolicy | undefined {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    problems.push(`${where}: expected a mapping such as { attempts: 3, wait: 2s, backoff: 2 }`);
+    return undefined;
+  }
+  const fields = raw as Record<string, unknown>;
+  const before = problems.length;
+  for (const key of Object.keys(fields)) {
+    if (key !== 'attempts' && key !== 'wait' && key !== 'backoff') problems.push(`${where}.${key}: unknown field; retry has attempts, wait and backoff`);
+  }
+  const attempts = fields['attempts'];
+  if (attempts === undefined) problems.push(`${where}.attempts: missing; say how many times a failed run is tried again (an integer, 0 or more)`);
+  else if (typeof attempts !== 'number' || !Number.isSafeInteger(attempts) || attempts < 0) {
+    problems.push(`${where}.attempts: expected an integer 0 or more, got ${JSON.stringify(attempts)}`);
+  }
+  let waitMs = 1000;
+  const wait = fields['wait'];
+  if (wait !== undefined) {
+    try {
+      if (typeof wait !== 'string' && typeof wait !== 'number') throw new Error(`${JSON.stringify(wait)} is not a duration`);
+      waitMs = parseDuration(wait, `${where}.wait`);
+    } catch (error) {
+      const text = error instanceof Error ? error.message.split('\n')[0]! : String(error);
+      problems.push(`${text.startsWith(`${where}.wait`) ? text : `${where}.wait: ${text}`} (write a duration such as 500ms, 2s or 1m)`);
+    }
+  }
+  const backoff = fields['backoff'] ?? 1;
+  if (typeof backoff !== 'number' || !Number.isFinite(backoff) || backoff < 1) {
+    problems.push(`${where}.backoff: expected a number 1 or more (the factor each wait grows by), got ${JSON.stringify(backoff)}`);
+  }
+  if (problems.length > before) return undefined;
+  return { attempts: attempts as number, waitMs, backoff: backoff as number };
 }
 
 /** Why `value` is not of `type`, or undefined when it is. */

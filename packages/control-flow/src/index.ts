@@ -16,7 +16,7 @@ export type { PackageProblem } from './errors.js';
 export { closestName } from './closest-name.js';
 export { ExpressionError, checkTemplate, evaluate, evaluateCondition, expandTemplate, parseAssignments, parseExpression } from './expression.js';
 export type { Assignment, Expr, ExprScope, ExprValue } from './expression.js';
-export { StepResult, TransactionOption, VariableType, isContainer } from './model.js';
+export { MAX_RETRY_WAIT_MS, StepResult, TransactionOption, VariableType, isContainer } from './model.js';
 export type {
   CheckpointSettings,
   Constraint,
@@ -28,6 +28,7 @@ export type {
   FunctionStep,
   Package,
   PluginStep,
+  RetryPolicy,
   RollbackAction,
   SequenceStep,
   Step,
@@ -37,4 +38,6 @@ export type {
 } from './model.js';
 export type { FunctionTask, TaskContext, TaskPlugin } from './task-context.js';
 export { restartPointOf } from './restart-point.js';
+export { CONTROL_FLOW_NAMESPACE, controlFlowReducer, rerunSelection } from './rerun.js';
+export type { ControlFlowState, RerunRecord } from './rerun.js';
 export type { RestartPoint } from './restart-point.js';

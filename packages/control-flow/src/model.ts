@@ -60,9 +60,24 @@ export interface ContainerCommon {
   readonly maximumErrorCount: number;
 }
 
+/**
+ * `retry: { attempts, wait, backoff }` of an exec step: a failed run is tried again up to
+ * `attempts` times before the step counts as failed; the n-th retry waits
+ * `waitMs * backoff^(n-1)`, at most {@link MAX_RETRY_WAIT_MS}.
+ */
+export interface RetryPolicy {
+  readonly attempts: number;
+  readonly waitMs: number;
+  readonly backoff: number;
+}
+
+/** The longest one retry waits, whatever the backoff (a day; also within setTimeout's range). */
+export const MAX_RETRY_WAIT_MS = 24 * 60 * 60 * 1000;
+
 export interface ExecStep extends StepCommon {
   readonly kind: 'exec';
   readonly argv: readonly string[];
+  readonly retry?: RetryPolicy;
 }
 /** A task run by a plug-in (`copy`). */
 export interface PluginStep extends StepCommon {

@@ -45,4 +45,31 @@ describe('restart point', () => {
     expect(point.failed.map((f) => f.unit)).toEqual(['each[1]/load']);
     expect(point.explanation).toContain('each resumes at iteration 1');
   });
+
+  it('with the package: a completed step that waits on a rerunning step is not counted as skipped; without it, it is', async () => {
+    const fx = new Effects();
+    fx.failing.add('b');
+    const pkg = definePackage({ id: 'p', version: 1 }, fx.task('a'), fx.task('b'), fx.task('c'), fx.task('d', { after: { b: 'failure' } }));
+    const path = join(dir, 'p.ckpt');
+    await runPackage(pkg, path);
+    const state = (await readLog(new NodeStorage(), path, new Fold())).state;
+    const point = restartPointOf(state, pkg);
+    expect(point.skipped).toEqual(['a']);
+    expect(point.reachedIfAgain).toEqual(['d']);
+    expect(point.explanation[0]).toBe('1 unit(s) completed are skipped');
+    expect([...restartPointOf(state).skipped].sort()).toEqual(['a', 'd']);
+  });
+
+  it('with the package: a transaction that failed and rolled back is named whole, not the step inside it', async () => {
+    const fx = new Effects();
+    fx.failing.add('y');
+    const pkg = definePackage({ id: 'p', version: 1 }, fx.task('a'), sequence('tx', [fx.task('x'), fx.task('y')], { transaction: 'required', rollback: () => undefined }));
+    const path = join(dir, 'p.ckpt');
+    await runPackage(pkg, path);
+    const state = (await readLog(new NodeStorage(), path, new Fold())).state;
+    const point = restartPointOf(state, pkg);
+    expect(point.failed).toEqual([{ unit: 'tx', message: expect.stringContaining('y failed on purpose') as string, rolledBack: true }]);
+    expect(point.explanation.at(-1)).toMatch(/^tx failed \(".*"\), was rolled back, and reruns whole$/);
+    expect(restartPointOf(state).failed.map((f) => f.unit)).toEqual(['tx/y']);
+  });
 });

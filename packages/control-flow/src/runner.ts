@@ -26,6 +26,7 @@ import { evaluate, evaluateCondition, expandTemplate, type Assignment, type Expr
 import { matchFiles } from './glob.js';
 import { processReducer, recordedGroupsOf, takeOverGroups } from './process-groups.js';
 import { restartPointOf } from './restart-point.js';
+import { CONTROL_FLOW_NAMESPACE, controlFlowReducer, rerunSelection, rerunsOf, voidedByRerun, type RerunRecord } from './rerun.js';
 import { SecretMask } from './secret-mask.js';
 import {
   isContainer,
@@ -33,6 +34,7 @@ import {
   type ContainerStep,
   type ForEachStep,
   type ForStep,
+  MAX_RETRY_WAIT_MS,
   type Package,
   type RollbackAction,
   type Step,
@@ -47,7 +49,9 @@ export type RunNotice =
   | {
       readonly type: 'resuming';
       readonly attempt: number;
+      /** Completed units this attempt skips ({@link restartPointOf}). */
       readonly completed: readonly string[];
+      /** Failed units that run again (a rolled-back transaction whole, not its inner failure). */
       readonly failed: readonly string[];
       readonly inFlight: readonly string[];
       readonly openScopes: readonly string[];
@@ -74,6 +78,11 @@ export interface PackageRun {
   readonly set?: { readonly [name: string]: string };
   /** `--force-result STEP=...`: over the steps' own forceResult. */
   readonly forceResults?: { readonly [step: string]: StepResult };
+  /**
+   * `--rerun STEP`: on restart, these completed steps run again with everything after them
+   * ({@link rerunSelection}); recorded as `control-flow/rerun`. Ids must exist (the CLI checks).
+   */
+  readonly rerun?: readonly string[];
   /** Receives the run view's notices. */
   readonly observe?: (notice: RunNotice) => void;
 }
@@ -96,7 +105,7 @@ export class ControlFlowRunner implements Runner<PackageRun> {
 
   constructor(options: ControlFlowRunnerOptions = {}) {
     this.plugins = new Map((options.plugins ?? []).map((p) => [p.kind, p]));
-    this.reducers = [processReducer, ...(options.plugins ?? []).flatMap((p) => p.reducers ?? [])];
+    this.reducers = [processReducer, controlFlowReducer, ...(options.plugins ?? []).flatMap((p) => p.reducers ?? [])];
   }
 
   /** Refuses, before anything is written, a restart that needs a value the checkpoint cannot give back. */
@@ -216,6 +225,8 @@ class PackageExecution {
   private outputCount = 0;
   /** Every value a sensitive variable held in this run: masked in all that is recorded or shown. */
   private readonly secrets = new SecretMask();
+  /** Recorded `--rerun`s, this attempt's included: completions older than one of them do not count. */
+  private reruns: readonly RerunRecord[] = [];
 
   constructor(
     private readonly job: PackageRun,
@@ -293,6 +304,33 @@ class PackageExecution {
     };
   }
 
+  /** The checkpoint's completion of `unit`, unless a later `--rerun` voided it. */
+  private completedAt(unit: string): CompletedUnit | undefined {
+    const record = this.ctx.startState.completed.get(unit);
+    return record !== undefined && !voidedByRerun(this.reruns, unit, record.attempt) ? record : undefined;
+  }
+
+  /** The checkpoint's cursor of `unit`, unless a later `--rerun` voided it (the unit starts over). */
+  private cursorAt(unit: string): PlainValue | undefined {
+    const record = this.ctx.startState.cursors.get(unit);
+    return record !== undefined && !voidedByRerun(this.reruns, unit, record.attempt) ? record.cursor : undefined;
+  }
+
+  /** Waits `ms` before a retry; a stop (SIGINT/SIGTERM) ends the wait at once as an interruption. */
+  private async pause(ms: number): Promise<void> {
+    if (this.interrupted()) throw new InterruptedError('the package was interrupted');
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.signal.addEventListener('abort', done, { once: true });
+    });
+    if (this.interrupted()) throw new InterruptedError('the package was interrupted');
+  }
+
   async execute(): Promise<void> {
     try {
       await this.start();
@@ -362,15 +400,30 @@ class PackageExecution {
     }
     this.emit(...initial);
 
+    this.reruns = rerunsOf(startState);
+    const requested = [...new Set(this.job.rerun ?? [])];
+    if (requested.length > 0 && !this.ctx.resumed) {
+      this.observe({ type: 'warning', message: `--rerun ${requested.join(', ')}: this run does not restart from a checkpoint (there is none, or usage is never), so every step runs anyway` });
+    } else if (requested.length > 0) {
+      // Recorded before any step runs: `ckpt inspect` says why these steps ran again, and a
+      // later restart still reruns what this attempt did not get to.
+      const steps = rerunSelection(this.pkg, requested);
+      const record: RerunRecord = { attempt: this.ctx.attempt, requested, steps };
+      this.reruns = [...this.reruns, record];
+      this.emit({ type: 'control-flow/rerun', attempt: record.attempt, requested: [...requested], steps: [...steps] });
+    }
     if (this.ctx.resumed) {
+      // The summary counts only what this attempt will skip, read against the package, and as
+      // the checkpoint reads once this attempt's --rerun is recorded.
+      const point = restartPointOf({ ...startState, extensions: new Map(startState.extensions).set(CONTROL_FLOW_NAMESPACE, { reruns: this.reruns }) }, this.pkg);
       this.observe({
         type: 'resuming',
         attempt: this.ctx.attempt,
-        completed: [...startState.completed.keys()],
-        failed: [...startState.failed.keys()].filter((u) => !startState.completed.has(u)),
-        inFlight: [...startState.running.keys()],
+        completed: point.skipped,
+        failed: point.failed.map((f) => f.unit),
+        inFlight: point.inFlight,
         openScopes: [...startState.scopes.keys()],
-        explanation: restartPointOf(startState).explanation,
+        explanation: point.explanation,
       });
       await this.settleProcessGroups();
     }
@@ -573,7 +626,7 @@ class PackageExecution {
   private async runStep(step: Step, frame: Frame, parent: ChildrenControl): Promise<StepRun> {
     const unit = frame.prefix + step.id;
     if (!frame.ephemeral) {
-      const done = this.ctx.startState.completed.get(unit);
+      const done = this.completedAt(unit);
       if (done !== undefined) {
         const outcome = outcomeOf(done);
         this.observe({ type: 'step-skipped', unit, step: step.id, reason: 'checkpoint', result: outcome });
@@ -602,7 +655,17 @@ class PackageExecution {
     try {
       if (isContainer(step)) run = await this.runContainer(step, unit, inner);
       else {
-        const task = await this.runTask(step, unit, inner);
+        let task = await this.runTask(step, unit, inner);
+        const retry = step.kind === 'exec' ? step.retry : undefined;
+        // A package that is failing (failPackageOnFailure elsewhere) starts nothing new, retries included.
+        for (let n = 1; retry !== undefined && task.run.outcome === 'failure' && !this.packageFailed && n <= retry.attempts; n++) {
+          const waitMs = Math.min(MAX_RETRY_WAIT_MS, Math.round(retry.waitMs * retry.backoff ** (n - 1)));
+          // Durable before the wait: a crash during it shows how far the retries got.
+          this.emit({ type: 'control-flow/retry', unit, step: step.id, retry: n, of: retry.attempts, waitMs, error: task.run.error ?? 'failed' });
+          await this.ctx.durable();
+          await this.pause(waitMs);
+          task = await this.runTask(step, unit, inner);
+        }
         run = task.run;
         vars = task.vars;
       }
@@ -682,7 +745,7 @@ class PackageExecution {
     const loopScope = `${unit}@loop`;
     const loopFrame = atomic ? this.openScope(loopScope, 'loop', frame) : frame;
     const scope = this.exprScope(frame);
-    const resumeCursor = !atomic && !frame.ephemeral ? (this.ctx.startState.cursors.get(unit)?.cursor as { next?: number } | undefined) : undefined;
+    const resumeCursor = !atomic && !frame.ephemeral ? (this.cursorAt(unit) as { next?: number } | undefined) : undefined;
 
     let items: readonly PlainValue[] = [];
     if (step.kind === 'forEach') {
@@ -723,7 +786,7 @@ class PackageExecution {
         locals.set(step.as, typeof item === 'object' && item !== null ? JSON.stringify(item) : (item as ExprValue));
         locals.set(`${step.as}Index`, i);
       }
-      const done = !atomic && !frame.ephemeral ? this.ctx.startState.completed.get(iterationUnit) : undefined;
+      const done = !atomic && !frame.ephemeral ? this.completedAt(iterationUnit) : undefined;
       if (done === undefined) {
         const iterationFrame = this.childFrame(step, unit, loopFrame, `${iterationUnit}/`, loopFrame.scopes, locals);
         const scopeField = loopFrame.scopes.at(-1) !== undefined ? { scope: loopFrame.scopes.at(-1)!.id } : {};
@@ -781,7 +844,7 @@ class PackageExecution {
       signal,
       attempt: this.ctx.attempt,
       baseDir: this.pkg.baseDir,
-      cursor: frame.ephemeral ? undefined : this.ctx.startState.cursors.get(unit)?.cursor,
+      cursor: frame.ephemeral ? undefined : this.cursorAt(unit),
       setCursor: (cursor) => this.emit({ type: 'cursor-set', unit, cursor, ...(scopeId !== undefined && { scope: scopeId }) }),
       emit: (event) => this.emit(event),
       getVariable: (name) => scope.vars(name),

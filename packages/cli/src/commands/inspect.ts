@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { InvalidInputError, formatBytes, type CheckpointState, type LogReading } from '@ckpt/core';
+import { InvalidInputError, formatBytes, type CheckpointState, type ExtensionReducer, type LogReading } from '@ckpt/core';
 import { colors, escapeControlChars as safe, formatTime, writeJsonLine, type CliIo } from '../output.js';
 import { readCheckpointForViewing } from './read-checkpoint.js';
 
@@ -26,17 +26,17 @@ export function restartPointOf(state: CheckpointState): RestartPoint {
 }
 
 /** A unit's state for the tree view. */
-type UnitMark = 'done' | 'failed-done' | 'running' | 'failed' | 'pending';
+type UnitMark = 'done' | 'failed-done' | 'rerun' | 'running' | 'failed' | 'pending';
 
 /**
  * The units as a tree: unit ids are paths (`per-region[1]/load-region`), so the tree needs no
  * knowledge of the runner. Units inside open scopes are shown as not yet restart points.
  */
-export function renderUnitTree(state: CheckpointState): string[] {
+export function renderUnitTree(state: CheckpointState, rerun: ReadonlySet<string> = new Set()): string[] {
   const marks = new Map<string, UnitMark>();
   // In the order the units were recorded: completed first, then what the next attempt reruns.
-  for (const [unit, record] of state.completed) marks.set(unit, record.outcome === 'success' ? 'done' : 'failed-done');
-  for (const unit of state.failed.keys()) if (!marks.has(unit)) marks.set(unit, 'failed');
+  for (const [unit, record] of state.completed) marks.set(unit, rerun.has(unit) ? 'rerun' : record.outcome === 'success' ? 'done' : 'failed-done');
+  for (const unit of state.failed.keys()) if (!marks.has(unit) || marks.get(unit) === 'rerun') marks.set(unit, 'failed');
   for (const unit of state.running.keys()) marks.set(unit, 'running');
   for (const scope of state.scopes.values()) for (const unit of scope.completed.keys()) if (!marks.has(unit)) marks.set(unit, 'pending');
   interface Node {
@@ -56,6 +56,7 @@ export function renderUnitTree(state: CheckpointState): string[] {
   const symbol: Record<UnitMark, string> = {
     done: colors.green('✓'),
     'failed-done': colors.yellow('✓'),
+    rerun: colors.yellow('↻'),
     running: colors.yellow('…'),
     failed: colors.red('✗'),
     pending: colors.dim('○'),
@@ -63,6 +64,7 @@ export function renderUnitTree(state: CheckpointState): string[] {
   const note: Record<UnitMark, string> = {
     done: 'completed: skipped on restart',
     'failed-done': 'failed, handled by its failure path: not repeated',
+    rerun: 'completed before a --rerun of it: runs again',
     running: 'in flight when the attempt stopped: runs again',
     failed: 'failed: runs again',
     pending: 'completed inside an open scope: not a restart point',
@@ -81,24 +83,32 @@ export function renderUnitTree(state: CheckpointState): string[] {
   return lines;
 }
 
-/** Runner-specific explanation of the restart point, for runners the CLI knows. */
-async function explanationOf(reading: LogReading): Promise<readonly string[] | undefined> {
+/** Runner-specific restart point (its explanation, and the units a `--rerun` voided), for runners the CLI knows. */
+async function runnerRestartPoint(reading: LogReading): Promise<{ readonly explanation: readonly string[]; readonly rerun: readonly string[] } | undefined> {
   if (reading.identity.kind !== 'control-flow') return undefined;
   const { restartPointOf } = await import('@ckpt/control-flow');
-  return restartPointOf(reading.state).explanation;
+  return restartPointOf(reading.state);
+}
+
+/** Runner-specific explanation of the restart point, for runners the CLI knows. */
+export async function explanationOf(reading: LogReading): Promise<readonly string[] | undefined> {
+  return (await runnerRestartPoint(reading))?.explanation;
 }
 
 /** `ckpt inspect FILE [--json]`: the folded state of a checkpoint. */
 export async function inspectCommand(path: string, options: { json?: boolean; html?: string }, io: CliIo): Promise<number> {
-  const reading = await readCheckpointForViewing(path, options.html !== undefined);
+  // The control-flow reducer folds its `--rerun` records, which the restart point explains.
+  const { controlFlowReducer } = await import('@ckpt/control-flow');
+  const reading = await readCheckpointForViewing(path, options.html !== undefined, [controlFlowReducer as ExtensionReducer]);
   if (options.html !== undefined) {
     const { renderTimelineHtml } = await import('./timeline.js');
     await writeTimeline(options.html, renderTimelineHtml(path, reading));
     io.stderr.write(`wrote the timeline of ${reading.state.attempts.length} attempt(s) to ${safe(options.html)}\n`);
   }
-  const explanation = await explanationOf(reading);
+  const point = await runnerRestartPoint(reading);
+  const explanation = point?.explanation;
   if (options.json) writeJsonLine(io, { ...inspection(path, reading), ...(explanation && { explanation }) });
-  else io.stdout.write(renderInspection(path, reading, explanation));
+  else io.stdout.write(renderInspection(path, reading, explanation, new Set(point?.rerun ?? [])));
   return 0;
 }
 
@@ -150,7 +160,7 @@ function inspection(path: string, reading: LogReading) {
   };
 }
 
-function renderInspection(path: string, reading: LogReading, explanation: readonly string[] | undefined): string {
+function renderInspection(path: string, reading: LogReading, explanation: readonly string[] | undefined, rerun: ReadonlySet<string>): string {
   const { state, identity } = reading;
   const lines: string[] = [];
   const heading = (text: string) => lines.push('', colors.bold(text));
@@ -172,7 +182,7 @@ function renderInspection(path: string, reading: LogReading, explanation: readon
     const color = attempt.outcome === 'success' ? colors.green : colors.red;
     lines.push(`  #${attempt.attempt}  ${formatTime(attempt.startedAt)}  ${color(outcome)}${attempt.error ? `: ${safe(attempt.error.message)}` : ''}`);
   }
-  const tree = renderUnitTree(state);
+  const tree = renderUnitTree(state, rerun);
   heading(`units (${state.completed.size} completed, ${state.running.size} in flight, ${state.failed.size} failed)`);
   lines.push(...(tree.length > 0 ? tree : ['  none recorded yet']));
   if (state.cursors.size > 0) {
@@ -194,18 +204,23 @@ function renderInspection(path: string, reading: LogReading, explanation: readon
     heading('open scopes (rolled back and rerun whole on restart)');
     for (const scope of state.scopes.values()) lines.push(`  ${safe(scope.scope)}  ${safe(scope.kind)}, ${scope.completed.size} units inside`);
   }
-  const restart = restartPointOf(state);
   heading('restart point');
-  const finished = state.attempts.at(-1)?.outcome === 'success';
-  if (finished) {
-    lines.push('  the last attempt succeeded: nothing to resume (the checkpoint was kept on purpose)');
-  } else if (explanation !== undefined) {
-    for (const line of explanation) lines.push(`  ${safe(line)}`);
-  } else {
-    lines.push(`  skips ${restart.skipped.length} completed unit(s)`);
-    const again = [...restart.inFlight, ...restart.failed];
-    lines.push(again.length > 0 ? `  runs again first: ${safe(again.join(', '))}` : '  runs again: the units not yet recorded complete');
-    if (restart.openScopes.length > 0) lines.push(`  rolls back and reruns: ${safe(restart.openScopes.join(', '))}`);
-  }
+  for (const line of restartPointLines(state, explanation)) lines.push(`  ${safe(line)}`);
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Where the next attempt starts, one sentence a line (not escaped), as `ckpt inspect` and
+ * `ckpt list` show it: the runner's explanation when there is one ({@link explanationOf}).
+ */
+export function restartPointLines(state: CheckpointState, explanation: readonly string[] | undefined): string[] {
+  if (state.attempts.at(-1)?.outcome === 'success') return ['the last attempt succeeded: nothing to resume (the checkpoint was kept on purpose)'];
+  if (explanation !== undefined) return [...explanation];
+  const restart = restartPointOf(state);
+  const again = [...restart.inFlight, ...restart.failed];
+  return [
+    `skips ${restart.skipped.length} completed unit(s)`,
+    again.length > 0 ? `runs again first: ${again.join(', ')}` : 'runs again: the units not yet recorded complete',
+    ...(restart.openScopes.length > 0 ? [`rolls back and reruns: ${restart.openScopes.join(', ')}`] : []),
+  ];
 }

@@ -1,19 +1,20 @@
 import { constants, promises as fs } from 'node:fs';
-import { Fold, InvalidInputError, MAGIC, readLogBytes, type LogReading } from '@ckpt/core';
+import { Fold, InvalidInputError, MAGIC, readLogBytes, type ExtensionReducer, type LogReading } from '@ckpt/core';
 
 /** Largest file read as one checkpoint (the reader's own limit: offsets are 31-bit). */
 const MAX_CHECKPOINT_BYTES = 0x7fff_ffff;
 
 /**
  * Reads a checkpoint for viewing, without locking or changing it. Events of runner namespaces
- * this build has no reducer for are counted, not refused, so any checkpoint can be looked at.
+ * this build has no reducer for (or that `reducers` does not name) are counted, not refused, so any
+ * checkpoint can be looked at.
  *
  * A symbolic link is followed to its checkpoint, as `ckpt run` follows it. Everything that is
  * not a readable checkpoint is refused (exit 2) with what is wrong with it: missing, a dangling
  * link, unreadable, a directory or special file, empty, or a file that is not a checkpoint at
  * all (a package file, say) — never with advice to delete it.
  */
-export async function readCheckpointForViewing(path: string, withEntries: boolean): Promise<LogReading> {
+export async function readCheckpointForViewing(path: string, withEntries: boolean, reducers: readonly ExtensionReducer[] = []): Promise<LogReading> {
   let handle: fs.FileHandle;
   try {
     // O_NONBLOCK: a FIFO planted at the path opens at once and is refused below, instead of
@@ -52,7 +53,7 @@ export async function readCheckpointForViewing(path: string, withEntries: boolea
         hint: 'name the checkpoint file (checkpoint.file in the package, default .ckpt/<package id>.ckpt), not the package file',
       });
     }
-    return readLogBytes(path, content, new Fold([], 'count'), { withEntries });
+    return readLogBytes(path, content, new Fold(reducers, 'count'), { withEntries });
   } catch (error) {
     if (error instanceof InvalidInputError || !isErrno(error)) throw error;
     throw new InvalidInputError(`cannot read checkpoint ${path}: ${error.code ?? error.message}`, { cause: error, hint: 'check the file and the disk' });

@@ -1,6 +1,6 @@
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { Engine, InvalidInputError, describeTailTruncation, formatDuration, isCkptError, type CheckpointUsage } from '@ckpt/core';
-import { ControlFlowRunner, closestName, coerceText, loadPackageFile, type Package, type RunNotice, type StepResult, type TaskPlugin } from '@ckpt/control-flow';
+import { ControlFlowRunner, closestName, coerceText, loadPackageFile, rerunSelection, type Package, type RunNotice, type StepResult, type TaskPlugin } from '@ckpt/control-flow';
 import type { RunVerbOptions } from '../cli.js';
 import { copyTaskPlugin } from './copy-task.js';
 import { ExitCode, exitCodeOf } from '../exit-codes.js';
@@ -99,6 +99,17 @@ export async function runCommand(file: string, options: RunVerbOptions, io: CliI
     }
     forceResults[step] = result;
   }
+  const rerun = [...(options.rerun ?? [])];
+  for (const step of rerun) {
+    if (!pkg.stepsById.has(step)) {
+      const closest = closestName(step, pkg.stepsById.keys());
+      throw new InvalidInputError(`--rerun ${step}: ${file} has no step "${step}"`, { hint: closest !== undefined ? `did you mean --rerun ${closest}?` : 'name a step id of the package' });
+    }
+    // Only onError handler steps are outside the order a rerun follows.
+    if (!rerunSelection(pkg, [step]).includes(step)) {
+      throw new InvalidInputError(`--rerun ${step}: "${step}" is a step of an onError handler, which runs when a failure fires it, not from the checkpoint`, { hint: 'name the step whose failure fires the handler, or a step before it' });
+    }
+  }
   const settings = checkpointSettingsOf(pkg, options);
   const secretKey = options.secretKey ?? process.env['CKPT_SECRET_KEY'];
   // A reader that goes away (`ckpt run --json | head`) does not stop the run: the entry point
@@ -114,7 +125,7 @@ export async function runCommand(file: string, options: RunVerbOptions, io: CliI
     const runner = new ControlFlowRunner({ plugins });
     const execution = await new Engine().open(
       runner,
-      { package: pkg, set, config, forceResults, observe: (notice) => view.notice(notice) },
+      { package: pkg, set, config, forceResults, rerun, observe: (notice) => view.notice(notice) },
       {
         // The user named this path: a link there is followed, so both names share one lock.
         checkpoint: { path: settings.path, followLink: true, usage: settings.usage, save: settings.save, ...(settings.retentionMs !== undefined && { retentionMs: settings.retentionMs }) },
@@ -200,6 +211,21 @@ class HumanView implements View {
     if (this.live) this.live.log(line);
     else this.io.stdout.write(`${line}\n`);
   }
+  /** Units started and not yet finished (containers included). */
+  private readonly running = new Set<string>();
+  /** Units whose run overlapped another step's: their output lines carry their name. */
+  private readonly overlapped = new Set<string>();
+  /** Records a start; two running units neither of which contains the other are steps in parallel. */
+  private track(unit: string): void {
+    const related = (a: string, b: string) => a === b || a.startsWith(`${b}/`) || b.startsWith(`${a}/`) || a.startsWith(`${b}[`) || b.startsWith(`${a}[`);
+    for (const other of this.running) {
+      if (!related(unit, other)) {
+        this.overlapped.add(unit);
+        this.overlapped.add(other);
+      }
+    }
+    this.running.add(unit);
+  }
   private indent(unit: string): string {
     return '  '.repeat(unit.split('/').length - 1);
   }
@@ -223,11 +249,14 @@ class HumanView implements View {
         return;
       }
       case 'step-started':
+        this.track(n.unit);
         this.write(`${this.indent(n.unit)}${c.cyan('▶')} ${n.unit}`);
         this.live?.started(n.unit);
         return;
       case 'step-finished': {
         this.live?.finished(n.unit);
+        this.running.delete(n.unit);
+        this.overlapped.delete(n.unit);
         const mark = n.result === 'failure' ? c.red('✗') : c.green('✓');
         const how = n.result === 'failure' ? c.red(`failed${n.recorded === 'completed' ? ' (failure path taken)' : ''}`) : n.result === 'completion' ? 'completed' : 'done';
         this.write(`${this.indent(n.unit)}${mark} ${n.unit}  ${how}${n.forced ? c.yellow(' (forced)') : ''}  ${c.dim(formatDuration(n.durationMs))}${n.error ? `\n${this.indent(n.unit)}    ${c.red(safe(n.error))}` : ''}`);
@@ -248,13 +277,20 @@ class HumanView implements View {
         return;
       case 'output':
         // A step's output is data, not terminal commands: shown escaped, as `ckpt events` shows it.
-        this.write(`${this.indent(n.unit)}    ${c.dim('│')} ${safe(n.line)}`);
+        // While steps run in parallel their lines interleave: each says whose it is.
+        this.write(`${this.indent(n.unit)}    ${c.dim('│')} ${this.overlapped.has(n.unit) ? `${c.dim(`[${n.unit}]`)} ` : ''}${safe(n.line)}`);
         return;
       case 'warning':
         this.io.stderr.write(`${c.yellow('warning:')} ${safe(n.message)}\n`);
         return;
-      case 'variable':
       case 'recorded':
+        if (n.event.type === 'control-flow/retry') {
+          const e = n.event as { unit?: unknown; retry?: unknown; of?: unknown; waitMs?: unknown; error?: unknown };
+          const unit = String(e.unit);
+          this.write(`${this.indent(unit)}${c.yellow('↻')} retry ${String(e.retry)}/${String(e.of)} of step ${unit} in ${formatDuration(Number(e.waitMs))}: ${c.red(safe(String(e.error)))}`);
+        }
+        return;
+      case 'variable':
         return;
     }
   }

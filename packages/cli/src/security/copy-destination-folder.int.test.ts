@@ -31,6 +31,8 @@ function ckpt(args: readonly string[], asUser?: number) {
     cwd: dir,
     encoding: 'utf8',
     timeout: 60_000,
+    // picocolors colours output when CI is set, even into a pipe: these lines are read as text.
+    env: { ...process.env, NO_COLOR: '1' },
     ...(asUser !== undefined && { uid: asUser, gid: asUser }),
   });
 }
