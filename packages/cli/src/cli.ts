@@ -118,15 +118,23 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .addOption(new Option('--usage <usage>', 'overrides checkpoint.usage').choices(['never', 'if-exists', 'always']))
     .option('--save-checkpoints', 'overrides checkpoint.save: save')
     .option('--no-save-checkpoints', 'overrides checkpoint.save: do not save')
-    .addOption(new Option('--checkpointing <on>', 'save + usage always (as dtexec /CheckPointing on)').choices(['on']))
-    .option('--set <name=value>', "sets a variable's starting value (repeatable)", collect)
-    .option('--config <key=value>', 'supplies a configuration value (repeatable); captured on the first attempt', collect)
+    .addOption(new Option('--checkpointing <on>', 'save + usage always (as dtexec /CheckPointing on); an explicit --usage or --[no-]save-checkpoints wins').choices(['on']))
+    .option('--set <name=value>', "sets a declared variable's starting value (repeatable)", collect)
+    .option('--config <key=value>', 'supplies a value for a key of the file\'s config (repeatable); captured on the first attempt', collect)
     .option('--force-result <step=result>', "forces a step's result: success, failure or completion (repeatable)", collect)
     .option('--rerun <step>', 'on restart, runs this completed step again and every step after it (repeatable)', collect)
     .option('--secret-key <key>', 'passphrase (or base64:<32 bytes>) that seals sensitive variables; default $CKPT_SECRET_KEY')
     .option('--json', 'one JSON event per line on stdout instead of the human view')
-    .addHelpText('after', '\nExamples:\n  ckpt run nightly.yaml\n  ckpt run nightly.yaml --usage if-exists --save-checkpoints --config outDir=/data\n  ckpt run nightly.yaml --checkpointing on --force-result extract=failure')
+    .addHelpText('after', '\nExamples:\n  ckpt run nightly.yaml\n  ckpt run nightly.yaml --usage if-exists --save-checkpoints --config outDir=/data\n  ckpt run nightly.yaml --checkpointing on --usage if-exists --force-result extract=failure')
     .action(act(async (file: string, options: RunVerbOptions) => (await import('./commands/run.js')).runCommand(file, options, processIo)));
+
+  program
+    .command('validate')
+    .description('check a package without running it: fields, references, cycles, names used in templates and expressions; exit 0 or 2')
+    .argument('<package-file>', 'the package file (nothing runs; no checkpoint is opened)')
+    .option('--json', 'print one JSON object with every problem')
+    .addHelpText('after', '\nExamples:\n  ckpt validate nightly.yaml\n  ckpt validate nightly.yaml --json | jq .problems')
+    .action(act(async (file: string, options: { json?: boolean }) => (await import('./commands/validate.js')).validateCommand(file, options, processIo)));
 
   program
     .command('copy')

@@ -1,6 +1,6 @@
 import { CheckpointUsage, InvalidInputError, parseDuration, type PlainValue } from '@ckpt/core';
 import { z } from 'zod';
-import { PackageDefinitionError } from './errors.js';
+import { PackageDefinitionError, type PackageProblem } from './errors.js';
 import { checkTemplate, parseAssignments, parseExpression, type Assignment } from './expression.js';
 import {
   StepResult,
@@ -17,6 +17,9 @@ import {
   type StepCommon,
   type VariableDecl,
 } from './model.js';
+import { closestName } from './closest-name.js';
+import { nameProblems } from './names.js';
+import { pathKeys, stepOn } from './problem-location.js';
 import type { FunctionTask, TaskPlugin } from './task-context.js';
 
 /**
@@ -214,16 +217,31 @@ export interface CompileOptions {
   readonly plugins?: readonly TaskPlugin[];
 }
 
+/** `; did you mean load?` when a sibling's id is close to a missing one. */
+function suggestSibling(missing: string, siblings: Iterable<string>): string {
+  const close = closestName(missing, siblings);
+  return close !== undefined ? `; did you mean ${close}?` : '';
+}
+
+/** The error listing `problems`, each with the step it belongs to. */
+function refusal(source: string, definition: unknown, problems: readonly (string | PackageProblem)[]): PackageDefinitionError {
+  return new PackageDefinitionError(source, problems).withDetails((p) => {
+    const step = p.path !== undefined ? stepOn(definition, pathKeys(definition, p.path)) : undefined;
+    return step !== undefined ? { ...p, step } : p;
+  });
+}
+
 /** Checks a package definition and compiles it to the model; throws {@link PackageDefinitionError}. */
 export function compilePackage(definition: unknown, options: CompileOptions = {}): Package {
   const source = options.source ?? (options.file ?? `package "${String((definition as { id?: unknown } | null)?.id ?? '?')}"`);
   const shape = shapeProblems(definition);
-  if (shape.length > 0) throw new PackageDefinitionError(source, shape);
+  if (shape.length > 0) throw refusal(source, definition, shape);
   const parsed = packageSchema.safeParse(definition);
   if (!parsed.success) {
-    throw new PackageDefinitionError(
+    throw refusal(
       source,
-      parsed.error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`),
+      definition,
+      parsed.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message })),
     );
   }
   const def = parsed.data as PackageDefinition;
@@ -231,7 +249,7 @@ export function compilePackage(definition: unknown, options: CompileOptions = {}
   if (stepCount > PackageLimits.steps) {
     throw new PackageDefinitionError(source, [`steps: ${stepCount.toLocaleString('en-US')} steps; the limit is ${PackageLimits.steps.toLocaleString('en-US')} in a package (split it into several packages)`]);
   }
-  const problems: string[] = [];
+  const problems: (string | PackageProblem)[] = [];
   const plugins = new Map((options.plugins ?? []).map((p) => [p.kind, p]));
   const stepsById = new Map<string, Step>();
   const seenAt = new Map<string, string>();
@@ -402,7 +420,7 @@ export function compilePackage(definition: unknown, options: CompileOptions = {}
             problems.push(
               seenAt.has(c.step) || [...stepsById.keys()].includes(c.step)
                 ? `${path}[${i}].after.${c.step}: step "${c.step}" is not in the same container as "${step.id}"; precedence constraints join siblings`
-                : `${path}[${i}].after.${c.step}: no step has id "${c.step}"`,
+                : `${path}[${i}].after.${c.step}: no step has id "${c.step}"${suggestSibling(c.step, index.keys())}`,
             );
           } else if (c.step === step.id) problems.push(`${path}[${i}].after.${c.step}: a step cannot follow itself`);
           else preds.push(c.step);
@@ -435,7 +453,11 @@ export function compilePackage(definition: unknown, options: CompileOptions = {}
   let retentionMs: number | undefined;
   if (def.checkpoint?.retention !== undefined) retentionMs = guard('checkpoint.retention', () => parseDuration(def.checkpoint!.retention!, 'checkpoint.retention'));
   const config: Record<string, PlainValue> = { ...(def.config ?? {}) };
-  if (problems.length > 0) throw new PackageDefinitionError(source, problems);
+  // Names read in templates and expressions: refused here, not when their step runs hours later.
+  problems.push(...nameProblems(def, { pluginKinds: ['copy', ...plugins.keys()] }));
+  if (problems.length > 0) {
+    throw refusal(source, definition, problems);
+  }
 
   const root: SequenceStep = {
     kind: 'sequence',
@@ -473,7 +495,7 @@ export function compilePackage(definition: unknown, options: CompileOptions = {}
  * An exec step's `retry` field: `attempts` an integer ≥ 0 (required), `wait` a duration
  * (default 1s), `backoff` a number ≥ 1 (default 1). Problems go to `problems`, each naming its field.
  */
-function compileRetry(raw: unknown, where: string, problems: string[]): RetryPolicy | undefined {
+function compileRetry(raw: unknown, where: string, problems: (string | PackageProblem)[]): RetryPolicy | undefined {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     problems.push(`${where}: expected a mapping such as { attempts: 3, wait: 2s, backoff: 2 }`);
     return undefined;

@@ -326,3 +326,22 @@ export function expandTemplate(text: string, scope: ExprScope): string {
     return value === null ? '' : String(value);
   });
 }
+
+/** The names an expression reads (`vars.X`, `config.K`), in order, repeats included. */
+export function referencesOf(expr: Expr): { readonly ns: 'vars' | 'config'; readonly name: string }[] {
+  switch (expr.t) {
+    case 'lit':
+      return [];
+    case 'ref':
+      return [{ ns: expr.ns, name: expr.name }];
+    case 'un':
+      return referencesOf(expr.arg);
+    case 'bin':
+      return [...referencesOf(expr.left), ...referencesOf(expr.right)];
+  }
+}
+
+/** The expression texts inside the `${{ ... }}` parts of a text, trimmed. */
+export function templateSources(text: string): string[] {
+  return [...text.matchAll(TEMPLATE)].map((match) => match[1]!.trim());
+}

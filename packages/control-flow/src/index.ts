@@ -11,7 +11,9 @@ export type { CompileOptions, PackageDefinition, StepDefinition } from './compil
 export { loadPackageFile, parsePackageText } from './package-file.js';
 export { after, definePackage, exec, forEach, forLoop, sequence, task } from './builder.js';
 export type { StepOptions } from './builder.js';
-export { PackageDefinitionError, PackageFailedError } from './errors.js';
+export { PackageDefinitionError, PackageFailedError, formatProblem } from './errors.js';
+export type { PackageProblem } from './errors.js';
+export { closestName } from './closest-name.js';
 export { ExpressionError, checkTemplate, evaluate, evaluateCondition, expandTemplate, parseAssignments, parseExpression } from './expression.js';
 export type { Assignment, Expr, ExprScope, ExprValue } from './expression.js';
 export { MAX_RETRY_WAIT_MS, StepResult, TransactionOption, VariableType, isContainer } from './model.js';
@@ -36,6 +38,6 @@ export type {
 } from './model.js';
 export type { FunctionTask, TaskContext, TaskPlugin } from './task-context.js';
 export { restartPointOf } from './restart-point.js';
-export { CONTROL_FLOW_NAMESPACE, closestName, controlFlowReducer, rerunSelection } from './rerun.js';
+export { CONTROL_FLOW_NAMESPACE, controlFlowReducer, rerunSelection } from './rerun.js';
 export type { ControlFlowState, RerunRecord } from './rerun.js';
 export type { RestartPoint } from './restart-point.js';

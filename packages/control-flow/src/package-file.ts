@@ -1,10 +1,11 @@
 import { open } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { InvalidInputError } from '@ckpt/core';
-import { Composer, Lexer, LineCounter, Parser, YAMLParseError, type Document } from 'yaml';
+import { Composer, Lexer, LineCounter, Parser, YAMLParseError, isNode, type Document } from 'yaml';
 import { PackageLimits, compilePackage } from './compile.js';
 import { PackageDefinitionError } from './errors.js';
 import type { Package } from './model.js';
+import { pathKeys } from './problem-location.js';
 import type { TaskPlugin } from './task-context.js';
 
 const MiB = (bytes: number): string => `${bytes / (1024 * 1024)} MiB`;
@@ -96,12 +97,34 @@ export function parsePackageText(text: string, options: { readonly file: string;
   if (definition === null || typeof definition !== 'object' || Array.isArray(definition)) {
     throw new PackageDefinitionError(options.file, ['(top level): expected a mapping with id, version and steps']);
   }
-  return compilePackage(definition, {
-    source: options.file,
-    file: options.file,
-    baseDir: options.baseDir ?? dirname(resolve(options.file)),
-    ...(options.plugins !== undefined && { plugins: options.plugins }),
-  });
+  try {
+    return compilePackage(definition, {
+      source: options.file,
+      file: options.file,
+      baseDir: options.baseDir ?? dirname(resolve(options.file)),
+      ...(options.plugins !== undefined && { plugins: options.plugins }),
+    });
+  } catch (error) {
+    if (!(error instanceof PackageDefinitionError)) throw error;
+    // Each problem's field, found in the document: where the YAML parser placed it.
+    throw error.withDetails((problem) => {
+      if (problem.path === undefined || problem.line !== undefined) return problem;
+      const keys = pathKeys(definition, problem.path);
+      let node: unknown = document.contents;
+      // The deepest node of the path that exists (a null value has none).
+      for (let n = keys.length; n > 0; n--) {
+        const found = document.getIn(keys.slice(0, n), true);
+        if (isNode(found) && found.range) {
+          node = found;
+          break;
+        }
+      }
+      const offset = isNode(node) ? node.range?.[0] : undefined;
+      if (offset === undefined) return problem;
+      const at = lineCounter.linePos(offset);
+      return { ...problem, line: at.line, column: at.col };
+    });
+  }
 }
 
 /** Reads at most `PackageLimits.fileBytes` (one more tells it is too large) without trusting the reported size. */

@@ -24,10 +24,38 @@ function pairs(values: readonly string[] | undefined, flag: string): Record<stri
   return out;
 }
 
-/** The checkpoint settings after the command line's overrides. */
+/**
+ * Refuses `--set` and `--config` names the package does not define: silently captured, a typo
+ * (`--config outdir=x` for `outDir`) would stick for every restart. Values are never quoted
+ * (a `--set` value may be a secret meant for a sensitive variable).
+ */
+export function checkSuppliedNames(file: string, pkg: Package, set: Record<string, string>, config: Record<string, string>): void {
+  const refuse = (flag: '--set' | '--config', name: string, known: readonly string[]): never => {
+    const what = flag === '--set' ? 'variable' : 'config key';
+    const suggestion = closestName(name, known);
+    throw new InvalidInputError(`unknown ${what} ${name} (${flag} ${name}=...)${suggestion !== undefined ? `; did you mean ${suggestion}?` : ''}`, {
+      hint:
+        known.length > 0
+          ? `the ${flag === '--set' ? 'variables' : 'config keys'} of ${file} are ${known.join(', ')}`
+          : `${file} has no ${flag === '--set' ? 'variables: declare it under variables:' : 'config: add it under config:'}`,
+    });
+  };
+  const variables = [...pkg.variables.keys()];
+  for (const name of Object.keys(set)) if (!pkg.variables.has(name)) refuse('--set', name, variables);
+  const keys = Object.keys(pkg.config);
+  for (const name of Object.keys(config)) if (!Object.hasOwn(pkg.config, name)) refuse('--config', name, keys);
+}
+
+/**
+ * The checkpoint settings after the command line's overrides. `--checkpointing on` is save +
+ * usage `always`, and an explicit `--usage` or `--[no-]save-checkpoints` wins over it, as dtexec's
+ * `/Restart` does over `/CheckPointing on`: `--checkpointing on --usage if-exists` runs a first
+ * attempt and resumes the next.
+ */
 export function checkpointSettingsOf(pkg: Package, options: RunVerbOptions): { path: string; usage: CheckpointUsage; save: boolean; retentionMs?: number } {
-  const usage: CheckpointUsage = options.checkpointing === 'on' ? 'always' : (options.usage ?? pkg.checkpoint.usage);
-  const save = options.checkpointing === 'on' ? true : (options.saveCheckpoints ?? pkg.checkpoint.save);
+  const on = options.checkpointing === 'on';
+  const usage: CheckpointUsage = options.usage ?? (on ? 'always' : pkg.checkpoint.usage);
+  const save = options.saveCheckpoints ?? (on ? true : pkg.checkpoint.save);
   // --checkpoint-file is relative to the working directory; checkpoint.file to the package's folder.
   const path =
     options.checkpointFile !== undefined
@@ -55,12 +83,13 @@ export function restartAdvice(settings: { usage: CheckpointUsage; save: boolean 
 export async function runCommand(file: string, options: RunVerbOptions, io: CliIo, plugins: readonly TaskPlugin[] = runTaskPlugins): Promise<number> {
   const pkg = await loadPackageFile(file, { plugins });
   const set = pairs(options.set, '--set');
+  const config = pairs(options.config, '--config');
+  checkSuppliedNames(file, pkg, set, config);
   // A value that does not fit its variable's type is a bad argument: refuse it before any work.
   for (const [name, text] of Object.entries(set)) {
     const decl = pkg.variables.get(name);
     if (decl !== undefined) coerceText(name, decl.type, text, { sensitive: decl.sensitive });
   }
-  const config = pairs(options.config, '--config');
   const forceText = pairs(options.forceResult, '--force-result');
   const forceResults: Record<string, StepResult> = {};
   for (const [step, result] of Object.entries(forceText)) {

@@ -1,7 +1,8 @@
 /**
  * Issue 12, items 11, 12 and 20 (package part), through the CLI: oversized, deeply nested and
  * alias-bomb package files, `__proto__` names and prototype lookups are refused in one message
- * with exit 2 (no stack trace), or fail the step with the usual "not defined" error.
+ * with exit 2 (no stack trace); a prototype name in a template is "not defined" (issue 16: refused
+ * before any step, as every unknown name is).
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -90,11 +91,11 @@ describe('prototype names', () => {
     expectRefusal(await ckpt(['run', 'p.yaml', '--config', '__proto__=x']), /--config __proto__=\.\.\.: "__proto__" cannot be a name/);
   });
 
-  it('${{ config.constructor }} is "not defined": the step fails and its command never runs', async () => {
+  it('${{ config.constructor }} is "not defined": refused before any step (exit 2), its command never runs', async () => {
     await writeFile(join(dir, 'p.yaml'), 'id: p\nversion: 1\nconfig: { real: 1 }\nsteps:\n  - { id: a, exec: [sh, -c, "echo ${{ config.constructor }} > ran"] }\n');
     const result = await ckpt(['run', 'p.yaml']);
-    expect(result.code).toBe(1);
-    expect(result.stdout + result.stderr).toContain('config.constructor is not defined');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('config.constructor is not defined');
     expect(existsSync(join(dir, 'ran'))).toBe(false);
   });
 });

@@ -1,7 +1,8 @@
 /**
  * Issue 12, item 20 (package part): names never reach Object.prototype. `__proto__` as a
  * variable name or configuration key is refused (an object would drop it silently), references
- * resolve own names only (`config.constructor` is "not defined" unless the package defines it),
+ * resolve own names only (`config.constructor` is "not defined" unless the package defines it:
+ * refused when the package loads, and at run time for what a function task expands),
  * and step ids such as `toString` are ordinary ids.
  */
 import { join } from 'node:path';
@@ -61,12 +62,10 @@ describe('references resolve own names only', () => {
   afterEach(async () => cleanup());
 
   for (const name of ['constructor', 'toString', 'hasOwnProperty', '__defineGetter__']) {
-    it(`\${{ config.${name} }} is "not defined", and the command does not run`, async () => {
-      const pkg = load(`id: p\nversion: 1\nconfig: { real: 1 }\nsteps:\n  - { id: a, exec: [sh, -c, 'echo "\${{ config.${name} }}" > out.txt'] }\n`);
-      const { result, notices } = await runPackage({ ...pkg, baseDir: dir }, join(dir, 'p.ckpt'), { config: {} });
-      expect(result.outcome).toBe('failure');
-      expect(result.error?.message).toContain(`config.${name} is not defined`);
-      expect(notices.some((n) => n.type === 'step-finished' && n.error?.includes(`config.${name} is not defined`))).toBe(true);
+    it(`\${{ config.${name} }} is "not defined": the package is refused when it loads, before any step runs`, () => {
+      expect(problemsOf(() => load(`id: p\nversion: 1\nconfig: { real: 1 }\nsteps:\n  - { id: a, exec: [sh, -c, 'echo "\${{ config.${name} }}" > out.txt'] }\n`))).toEqual([
+        `steps[0].exec[2]: config.${name} is not defined (config has: real); add it under config:`,
+      ]);
     });
   }
 
