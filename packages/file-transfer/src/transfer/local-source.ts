@@ -66,7 +66,8 @@ export class LocalSource implements SourcePort {
   async describe(): Promise<SourceInfo> {
     this.file ??= await openSourceFile(this.path);
     const fingerprint = await fingerprintFile(this.file);
-    this.info = { size: fingerprint.size, fingerprint };
+    const { mode } = await this.file.stat();
+    this.info = { size: fingerprint.size, fingerprint, mode: mode & 0o7777 };
     return this.info;
   }
 
