@@ -205,7 +205,7 @@ async function receive(job: ReceiveJob, context: RunContext, emit: Emit, stopped
   if (!recorded.fingerprint) {
     const digest = await sameContent(storage, destination, partialPath, source, info.size, job.interval);
     if (digest !== undefined) {
-      if (job.preserve) await applyAttributes(destination, info, true);
+      if (job.preserve && storage instanceof NodeStorage) await applyAttributes(destination, info, true);
       emit([{ type: 'transfer/up-to-date', size: info.size, digest }]);
       job.result = { bytes: info.size, sent: 0, resumedFrom: info.size, digest: `sha256-chain:${digest}` };
       return;
@@ -346,7 +346,8 @@ async function receive(job: ReceiveJob, context: RunContext, emit: Emit, stopped
       emit.announce(verified);
       await wrapWrite(partialPath, 'closing the partial file', close());
       await checkBeforePublish(storage, partialPath, destination, written);
-      await applyAttributes(partialPath, info, job.preserve === true);
+      // Modes and times belong to a real file system (a simulated storage has neither).
+      if (storage instanceof NodeStorage) await applyAttributes(partialPath, info, job.preserve === true);
       try {
         await storage.rename(partialPath, destination);
         await storage.syncDir(dirname(destination));
