@@ -178,8 +178,8 @@ export async function copyCommand(source: string, destination: string, options: 
         io.stderr.write(`${colors.green('✓')} ${String(event['path'])}: ${formatBytes(Number(event['bytes']))} (${how})\n`);
         return;
       }
-      // Within a tree, the per-file summary above says "up to date".
-      if (options.recursive && event.type === 'transfer/up-to-date') return;
+      // The summary says "up to date" (the last line on stdout, or a tree's line per file).
+      if (event.type === 'transfer/up-to-date') return;
       const line = describeTransferEvent(event);
       if (line) {
         view?.clear();

@@ -19,7 +19,7 @@ export async function openSourceFile(path: string): Promise<FileHandle> {
     const code = (error as { code?: string }).code;
     if (code === 'ENOENT') throw new InvalidInputError(`source ${path} does not exist`, { hint: 'check the path of the file to copy' });
     if (code === 'EACCES' || code === 'EPERM') throw new InvalidInputError(`source ${path} cannot be read (permission denied)`, { hint: 'check its permissions' });
-    if (code === 'EISDIR') throw new InvalidInputError(`source ${path} is a directory`, { hint: 'ckpt copy copies one file' });
+    if (code === 'EISDIR') throw new InvalidInputError(`source ${path} is a directory`, { hint: 'ckpt copy copies one file; add --recursive to copy a folder' });
     throw error;
   }
   const info = await file.stat();
