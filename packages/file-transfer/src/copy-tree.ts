@@ -81,7 +81,7 @@ export async function copyTree(options: CopyTreeOptions): Promise<TreeResult> {
     if (errorCode(error) === 'ENOENT') throw new InvalidInputError(`source ${from.path} does not exist`, { hint: 'check the path of the folder to copy' });
     throw new StorageIoError(root, 'reading the source folder', { cause: error });
   });
-  if (!rootInfo.isDirectory()) throw new InvalidInputError(`source ${from.path} is not a folder`, { hint: 'without --recursive, ckpt copy copies one file' });
+  if (!rootInfo.isDirectory()) throw new InvalidInputError(`source ${from.path} is not a folder`, { hint: 'drop --recursive to copy one file' });
 
   let target: string;
   if (to.kind === 'local') {

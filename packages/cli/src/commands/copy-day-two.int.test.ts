@@ -280,6 +280,9 @@ describe('ckpt copy --recursive', () => {
     expect(existsSync(join(dir, 'nowhere'))).toBe(false);
     const inside = await ckptAsync(['copy', '--recursive', 'tree', 'tree/sub']);
     expect(inside.status).toBe(2);
+    const folder = await ckptAsync(['copy', 'tree', 'out/t']);
+    expect(folder.status).toBe(2);
+    expect(folder.stderr).toContain('add --recursive to copy a folder');
     const pull = await ckptAsync(['copy', '--recursive', 'ckpt://beta/in/tree', 'out/t', ...remote]);
     expect(pull.status).toBe(2);
   }, 60_000);

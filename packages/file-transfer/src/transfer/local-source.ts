@@ -25,6 +25,7 @@ export async function openSourceFile(path: string): Promise<FileHandle> {
   const info = await file.stat();
   if (!info.isFile()) {
     await file.close();
+    if (info.isDirectory()) throw new InvalidInputError(`source ${path} is a directory`, { hint: 'ckpt copy copies one file; add --recursive to copy a folder' });
     throw new InvalidInputError(`source ${path} is not a regular file`, { hint: 'ckpt copy copies one regular file' });
   }
   return file;
