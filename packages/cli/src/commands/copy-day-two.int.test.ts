@@ -29,12 +29,15 @@ afterEach(async () => {
 function ckpt(args: string[], env: Record<string, string> = {}) {
   const clean = { ...process.env };
   delete clean['CKPT_COPY_RATE_LIMIT'];
-  return spawnSync(process.execPath, [MAIN, ...args], { cwd: dir, encoding: 'utf8', env: { ...clean, ...env }, timeout: 60_000 });
+  // NO_COLOR: picocolors colours output under CI=true, and these tests read the human view.
+  return spawnSync(process.execPath, [MAIN, ...args], { cwd: dir, encoding: 'utf8', env: { ...clean, NO_COLOR: '1', ...env }, timeout: 60_000 });
 }
 
 /** As {@link ckpt}, without blocking this process: a node it started keeps being served meanwhile. */
 function ckptAsync(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [MAIN, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const clean: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
+  delete clean['CKPT_COPY_RATE_LIMIT'];
+  const child = spawn(process.execPath, [MAIN, ...args], { cwd: dir, env: clean, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -263,6 +266,16 @@ describe('ckpt copy --recursive', () => {
     expect(treeOf(join(dir, 'out', 'copy'))).toEqual(expected);
     expect(statSync(join(dir, 'out', 'copy', 'empty')).isDirectory()).toBe(true);
   }, 60_000);
+
+  it('the human view escapes control characters in the names of a tree', async () => {
+    await mkdir(join(dir, 'tree'));
+    await writeFile(join(dir, 'tree', 'a\x1b[31mred'), 'x');
+    const run = await ckptAsync(['copy', '--recursive', 'tree', 'out/t']);
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stderr).toContain('a\\u001b[31mred');
+    expect(run.stderr).not.toContain('\x1b');
+    expect(existsSync(join(dir, 'out', 't', 'a\x1b[31mred'))).toBe(true);
+  });
 
   it('pushes a tree to a node; a rerun sends nothing; a missing parent is exit 2', async () => {
     await startNode();

@@ -2,7 +2,7 @@ import { formatBytes, formatDuration, InvalidInputError, isCkptError, parseDurat
 import { copyFile, copyTree, loadNetmap, type RetryPolicy, type TransferEvent, type TransferProgress } from '@ckpt/file-transfer';
 import type { CopyVerbOptions } from '../cli.js';
 import { onInterrupt } from '../interrupt.js';
-import { colors, writeJsonLine, type CliIo } from '../output.js';
+import { colors, escapeControlChars, writeJsonLine, type CliIo } from '../output.js';
 
 function parseCount(text: string | number, where: string): number {
   if (!/^\d+$/.test(String(text).trim())) throw new InvalidInputError(`${where}: "${text}" is not a whole number`, { hint: 'write e.g. 3 (0 disables)' });
@@ -96,7 +96,7 @@ class ProgressLog {
     const elapsed = (Date.now() - this.started) / 1000;
     const rate = elapsed > 0 ? (this.sentBefore + sent) / elapsed : 0;
     const percent = size === 0 ? 100 : Math.floor((offset / size) * 100);
-    const file = progress.path !== undefined ? `${progress.path}: ` : '';
+    const file = progress.path !== undefined ? `${escapeControlChars(progress.path)}: ` : '';
     this.io.stderr.write(`progress: ${file}${formatBytes(offset)} of ${formatBytes(size)} (${percent}%), ${formatBytes(rate)}/s\n`);
   }
 
@@ -175,7 +175,8 @@ export async function copyCommand(source: string, destination: string, options: 
       if (options.recursive && event.type === 'transfer/file-completed') {
         view?.clear();
         const how = event['upToDate'] ? 'up to date' : `copied, ${formatBytes(Number(event['sent']))} sent`;
-        io.stderr.write(`${colors.green('✓')} ${String(event['path'])}: ${formatBytes(Number(event['bytes']))} (${how})\n`);
+        // A file's name may hold control characters: never written raw to a terminal or log.
+        io.stderr.write(`${colors.green('✓')} ${escapeControlChars(String(event['path']))}: ${formatBytes(Number(event['bytes']))} (${how})\n`);
         return;
       }
       // The summary says "up to date" (the last line on stdout, or a tree's line per file).
@@ -184,7 +185,7 @@ export async function copyCommand(source: string, destination: string, options: 
       if (line) {
         view?.clear();
         const file = options.recursive && event.type !== 'transfer/skipped' && event['path'] !== undefined ? `${String(event['path'])}: ` : '';
-        io.stderr.write(`${colors.yellow('•')} ${file}${line}\n`);
+        io.stderr.write(`${colors.yellow('•')} ${escapeControlChars(`${file}${line}`)}\n`);
       }
     },
     ...((view || log) && {
