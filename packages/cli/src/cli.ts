@@ -37,6 +37,10 @@ export interface CopyVerbOptions {
   readonly node?: string;
   readonly verify?: 'tail' | 'full';
   readonly compress?: boolean;
+  readonly rateLimit?: string;
+  readonly preserve?: boolean;
+  readonly recursive?: boolean;
+  readonly progressEvery?: string;
   readonly json?: boolean;
 }
 
@@ -138,20 +142,27 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
 
   program
     .command('copy')
-    .description('copy one file with checkpoint restart; DESTINATION appears only when complete and verified')
+    .description('copy a file (or, with --recursive, a folder) with checkpoint restart; each destination file appears only when complete and verified')
     .argument('<source>', 'a local path or ckpt://NODE/PATH')
     .argument('<destination>', 'a local path or ckpt://NODE/PATH')
-    .option('--checkpoint-interval <size>', 'bytes between checkpoints (e.g. 8MiB; 0 turns checkpoints off)')
-    .option('--short-retries <n>', 'short-term retries, tried first (0 disables)')
-    .option('--short-wait <duration>', 'wait between short-term retries (e.g. 2s)')
-    .option('--long-retries <n>', 'long-term retries, after the short-term ones (0 disables)')
-    .option('--long-wait <duration>', 'wait between long-term retries (e.g. 5m)')
-    .option('--netmap <file>', 'the netmap naming the nodes and their secrets')
-    .option('--node <name>', "this node's own name in the netmap (for remote copies)")
-    .addOption(new Option('--verify <how>', 'how much of a kept prefix is re-checked before sending resumes (the published file is checked end to end either way)').choices(['tail', 'full']))
-    .option('--compress', 'compress data on the wire (remote copies; checkpoints still refer to source offsets)')
+    .option('--recursive', 'copy the folder SOURCE into the folder DESTINATION (created if missing), one checkpoint per file; symbolic links are skipped')
+    .option('--preserve', "give published files the source's mode and modification time (default: mode 0666 & ~umask, mtime now)")
+    .option('--checkpoint-interval <size>', 'bytes between checkpoints (e.g. 64MiB; 0 turns checkpoints off) (default: 8MiB)')
+    .option('--short-retries <n>', 'short-term retries, tried first (0 disables) (default: 3)')
+    .option('--short-wait <duration>', 'wait between short-term retries (default: 2s)')
+    .option('--long-retries <n>', 'long-term retries, after the short-term ones (default: 0, none)')
+    .option('--long-wait <duration>', 'wait between long-term retries (default: 5m)')
+    .option('--rate-limit <rate>', 'bytes per second at most, e.g. 50MiB/s or 50MiB (default: unlimited, or $CKPT_COPY_RATE_LIMIT)')
+    .option('--netmap <file>', 'the netmap naming the nodes and their secrets (needed for ckpt:// paths)')
+    .option('--node <name>', "this node's own name in the netmap (needed for ckpt:// paths)")
+    .addOption(new Option('--verify <how>', 'how much of a kept prefix is re-checked before sending resumes (the published file is checked end to end either way) (default: tail)').choices(['tail', 'full']))
+    .option('--compress', 'compress data on the wire (remote copies; checkpoints still refer to source offsets) (default: off, or $CKPT_COPY_COMPRESS=1)')
+    .option('--progress-every <duration>', 'without a terminal and without --json: a progress line on stderr this often (default: 5s; 0 turns it off)')
     .option('--json', 'one JSON event per line; the last is transfer-completed')
-    .addHelpText('after', '\nExamples:\n  ckpt copy big.iso /backup/big.iso --checkpoint-interval 64MiB\n  ckpt copy data.csv ckpt://beta/in/data.csv --netmap netmap.yaml --node alpha')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  ckpt copy big.iso /backup/big.iso --checkpoint-interval 64MiB\n  ckpt copy data.csv ckpt://beta/in/data.csv --netmap netmap.yaml --node alpha --rate-limit 50MiB/s\n  ckpt copy --recursive --preserve /data/export /backup/export',
+    )
     .action(
       act(async (source: string, destination: string, options: CopyVerbOptions) =>
         (await import('./commands/copy.js')).copyCommand(source, destination, options, processIo),
@@ -165,9 +176,9 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .requiredOption('--listen <host:port>', 'address to listen on, e.g. 127.0.0.1:7402')
     .requiredOption('--name <node>', "this node's name in the netmap")
     .requiredOption('--netmap <file>', 'the netmap naming the nodes and their secrets')
-    .option('--retention <duration>', 'keep checkpoints of unfinished transfers this long (default 30d)')
-    .option('--write-timeout <duration>', 'close a connection whose peer takes no data for this long, e.g. a pull that stopped reading (default 60s; 0 waits for ever)')
-    .option('--json', 'one JSON event per line')
+    .option('--retention <duration>', 'keep checkpoints of unfinished transfers this long (default: 30d)')
+    .option('--write-timeout <duration>', 'close a connection whose peer takes no data for this long, e.g. a pull that stopped reading; 0 waits for ever (default: 60s)')
+    .option('--json', 'one JSON event per line (default: a human line per event)')
     .addHelpText('after', '\nExample:\n  ckpt serve --root /srv/in --listen 127.0.0.1:7402 --name beta --netmap netmap.yaml')
     .action(act(async (options: ServeVerbOptions) => (await import('./commands/serve.js')).serveCommand(options, processIo)));
 

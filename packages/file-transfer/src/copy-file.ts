@@ -41,6 +41,8 @@ export interface CopyFileOptions {
   readonly compress?: boolean;
   /** Bytes per second, for throttling (and tests); unlimited by default. */
   readonly rateLimit?: number;
+  /** Publish with the source's mode and modification time (default: mode `0666 & ~umask`, mtime now). */
+  readonly preserve?: boolean;
 }
 
 /**
@@ -59,15 +61,27 @@ export async function copyFile(options: CopyFileOptions): Promise<TransferResult
   for (const [field, value] of Object.entries(policy)) {
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new InvalidInputError(`retry ${field} must be a non-negative number`);
   }
+  // Each retry is announced when it is decided, with its count and wait: a copy to a node that is
+  // down says so at once, not after the wait. The attempt that follows records it again (in the
+  // receiver's log) and would announce it a second time; that echo is dropped.
+  let announcedRetry = 0;
+  const onEvent = options.onEvent && ((event: TransferEvent) => {
+    if (event.type === 'transfer/retry' && Number(event['retry']) <= announcedRetry) return;
+    options.onEvent!(event);
+  });
   const common = {
     ...(options.signal && { signal: options.signal }),
-    ...(options.onEvent && { onEvent: options.onEvent }),
+    ...(onEvent && { onEvent }),
     ...(options.onProgress && { onProgress: options.onProgress }),
     ...(options.retentionMs !== undefined && { retentionMs: options.retentionMs }),
   };
   const retrying = (attempt: (previous: RetryNotice | undefined) => Promise<TransferResult>) =>
     withRetries(attempt, policy, {
       ...(options.signal && { signal: options.signal }),
+      onRetry: (notice) => {
+        options.onEvent?.({ type: 'transfer/retry', retry: notice.retry, waitMs: notice.waitMs, error: notice.error });
+        announcedRetry = notice.retry;
+      },
     });
 
   if (from.kind === 'local' && to.kind === 'local') {
@@ -85,9 +99,10 @@ export async function copyFile(options: CopyFileOptions): Promise<TransferResult
             interval,
             verify,
             ...(previous && { retry: { retry: previous.retry, waitMs: previous.waitMs, error: previous.error } }),
-            ...(options.onEvent && { onEvent: options.onEvent }),
+            ...(onEvent && { onEvent }),
             ...(options.onProgress && { onProgress: options.onProgress }),
             ...(options.rateLimit !== undefined && { rateLimit: options.rateLimit }),
+            ...(options.preserve && { preserve: true }),
           },
           { ...(options.signal && { signal: options.signal }), ...(options.retentionMs !== undefined && { retentionMs: options.retentionMs }) },
         );
@@ -112,6 +127,7 @@ export async function copyFile(options: CopyFileOptions): Promise<TransferResult
     ...common,
     ...(options.compress && { compress: true }),
     ...(options.rateLimit !== undefined && { rateLimit: options.rateLimit }),
+    ...(options.preserve && { preserve: true }),
   };
   if (from.kind === 'local') {
     await checkSource(from.path);

@@ -4,6 +4,8 @@
  */
 export { copyFile } from './copy-file.js';
 export type { CopyFileOptions } from './copy-file.js';
+export { copyTree } from './copy-tree.js';
+export type { CopyTreeOptions, TreeResult } from './copy-tree.js';
 export { AuthenticationError, PathRefusedError, TransferError, isRetryable } from './errors.js';
 export { CHAIN_SEED, ChainHasher } from './transfer/chain-hash.js';
 export type { ChainPosition } from './transfer/chain-hash.js';

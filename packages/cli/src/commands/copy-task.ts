@@ -2,7 +2,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { InvalidInputError, parseSize, type PlainValue } from '@ckpt/core';
 import type { TaskContext, TaskPlugin } from '@ckpt/control-flow';
 import { copyFile, loadNetmap } from '@ckpt/file-transfer';
-import { describeTransferEvent, retryOptions, type RetrySettings } from './copy.js';
+import { describeTransferEvent, parseRate, retryOptions, type RetrySettings } from './copy.js';
 
 /** A package's `copy` step, as validated. Relative local paths are relative to the package file. */
 export interface CopyTaskSpec extends RetrySettings {
@@ -65,7 +65,7 @@ async function runCopyTask(spec: CopyTaskSpec, context: TaskContext): Promise<Pl
   const interval = spec.checkpointInterval;
   // The throttle `ckpt copy` honours (docs/file-transfer.md), so a demo or test can stop a copy mid-way.
   const rateText = process.env['CKPT_COPY_RATE_LIMIT'];
-  const rateLimit = rateText ? parseSize(rateText, 'CKPT_COPY_RATE_LIMIT') : 0;
+  const rateLimit = rateText ? parseRate(rateText, 'CKPT_COPY_RATE_LIMIT') : 0;
   const result = await copyFile({
     source: local(context.baseDir, spec.from),
     destination: local(context.baseDir, spec.to),

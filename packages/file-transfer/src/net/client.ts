@@ -27,6 +27,8 @@ export interface RemoteTransferOptions {
   readonly rateLimit?: number;
   /** Compress data frames with DEFLATE (for slow links; offsets stay source offsets). */
   readonly compress?: boolean;
+  /** Publish with the source's mode and modification time. */
+  readonly preserve?: boolean;
 }
 
 /** Connects and authenticates both ways. */
@@ -78,7 +80,7 @@ export async function pushFile(localPath: string, remotePath: string, options: R
     const connection = await openSession(options);
     try {
       if (options.retry) options.onEvent?.({ type: 'transfer/retry', ...options.retry });
-      await connection.sendControl({ op: 'put', path: remotePath, size: info.size, fingerprint: info.fingerprint, interval: options.interval, verify: options.verify, ...(options.compress && { compress: true }) });
+      await connection.sendControl({ op: 'put', path: remotePath, size: info.size, fingerprint: info.fingerprint, interval: options.interval, verify: options.verify, ...(options.compress && { compress: true }), ...(info.mode !== undefined && { mode: info.mode }), ...(options.preserve && { preserve: true }) });
       let sent = 0;
       const counting = {
         describe: () => source.describe(),
@@ -136,14 +138,15 @@ export async function pullFile(remotePath: string, destination: string, options:
     const answer = await connection.receiveControl();
     if (answer.op !== 'source') throw errorFromPeer(answer.op === 'error' ? answer : { op: 'error', message: `unexpected "${answer.op}"` }, options.peer.name);
     // What the node says of its file is recorded in this side's checkpoint: checked first.
-    const { size, fingerprint } = parseSourceAnswer(answer);
-    const source = new RemoteSource(connection, { size, fingerprint }, options.peer.name, undefined, options.compress === true);
+    const { size, fingerprint, mode } = parseSourceAnswer(answer);
+    const source = new RemoteSource(connection, { size, fingerprint, ...(mode !== undefined && { mode }) }, options.peer.name, undefined, options.compress === true);
     const result = await receiveFile(
       {
         destination,
         source,
         interval: options.interval,
         verify: options.verify,
+        ...(options.preserve && { preserve: true }),
         ...(options.retry && { retry: options.retry }),
         ...(options.onEvent && { onEvent: options.onEvent }),
         ...(options.onProgress && { onProgress: options.onProgress }),

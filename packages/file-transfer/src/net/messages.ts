@@ -27,6 +27,10 @@ export interface PutRequest {
   readonly interval: number | undefined;
   readonly verify: 'tail' | 'full';
   readonly compress: boolean;
+  /** The source's permission bits, when the client sent them (revision 4). */
+  readonly mode: number | undefined;
+  /** Publish with the source's mode and modification time (revision 4). */
+  readonly preserve: boolean;
 }
 
 function malformed(what: string, field: string, why: string): never {
@@ -34,6 +38,8 @@ function malformed(what: string, field: string, why: string): never {
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+/** Permission bits, setuid/setgid/sticky included: 0..0o7777. */
+const isMode = (value: unknown): value is number => typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 0o7777;
 const isSize = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 const DIGITS = /^[0-9]{1,40}$/;
 /** Nanoseconds since 1970 (negative before). */
@@ -66,7 +72,7 @@ export function parseFingerprint(value: unknown, size: number, what: string): So
  */
 export function parsePutRequest(message: ControlMessage): PutRequest {
   const what = 'put request';
-  const { path, size, fingerprint, interval, verify, compress } = message;
+  const { path, size, fingerprint, interval, verify, compress, mode, preserve } = message;
   if (typeof path !== 'string') malformed(what, 'path', 'is not a string');
   if (!isSize(size)) malformed(what, 'size', 'is not a byte count');
   if (interval !== undefined && !isSize(interval)) malformed(what, 'interval', 'is not a byte count');
@@ -77,7 +83,9 @@ export function parsePutRequest(message: ControlMessage): PutRequest {
   }
   if (verify !== undefined && verify !== 'tail' && verify !== 'full') malformed(what, 'verify', 'is not "tail" or "full"');
   if (compress !== undefined && typeof compress !== 'boolean') malformed(what, 'compress', 'is not a boolean');
-  return { path, size, fingerprint: parseFingerprint(fingerprint, size, what), interval, verify: verify ?? 'tail', compress: compress === true };
+  if (mode !== undefined && !isMode(mode)) malformed(what, 'mode', 'is not a file mode (0 to 4095)');
+  if (preserve !== undefined && typeof preserve !== 'boolean') malformed(what, 'preserve', 'is not a boolean');
+  return { path, size, fingerprint: parseFingerprint(fingerprint, size, what), interval, verify: verify ?? 'tail', compress: compress === true, mode, preserve: preserve === true };
 }
 
 /** The path of a `get` request. */
@@ -87,10 +95,13 @@ export function parseGetRequest(message: ControlMessage): { readonly path: strin
 }
 
 /** The answer to a `get`: what a pulling client records of the node's source. */
-export function parseSourceAnswer(message: ControlMessage): { readonly size: number; readonly fingerprint: SourceFingerprint } {
+export function parseSourceAnswer(message: ControlMessage): { readonly size: number; readonly fingerprint: SourceFingerprint; readonly mode?: number } {
   const size = message['size'];
   if (!isSize(size)) malformed('source answer', 'size', 'is not a byte count');
-  return { size, fingerprint: parseFingerprint(message['fingerprint'], size, 'source answer') };
+  const mode = message['mode'];
+  // Absent from nodes before revision 4.
+  if (mode !== undefined && !isMode(mode)) malformed('source answer', 'mode', 'is not a file mode (0 to 4095)');
+  return { size, fingerprint: parseFingerprint(message['fingerprint'], size, 'source answer'), ...(mode !== undefined && { mode }) };
 }
 
 /**

@@ -257,7 +257,7 @@ export class NodeServer {
     // Every field is checked before anything is touched: what a peer sends ends up in records.
     const put = parsePutRequest(request);
     const destination = await confinePath(this.options.root, put.path, 'write');
-    const source = new RemoteSource(connection, { size: put.size, fingerprint: put.fingerprint }, peer, undefined, put.compress);
+    const source = new RemoteSource(connection, { size: put.size, fingerprint: put.fingerprint, ...(put.mode !== undefined && { mode: put.mode }) }, peer, undefined, put.compress);
     let result;
     try {
       result = await receiveFile(
@@ -266,6 +266,7 @@ export class NodeServer {
           source,
           interval: put.interval ?? DEFAULT_CHECKPOINT_INTERVAL,
           verify: put.verify,
+          ...(put.preserve && { preserve: true }),
           onEvent: (event: TransferEvent) => void connection.sendControl({ op: 'event', event }).catch(() => undefined),
         },
         {
@@ -294,7 +295,7 @@ export class NodeServer {
     const source = new LocalSource(path, true);
     try {
       const info = await source.describe();
-      await connection.sendControl({ op: 'source', size: info.size, fingerprint: info.fingerprint, frame: MAX_DATA_PAYLOAD });
+      await connection.sendControl({ op: 'source', size: info.size, fingerprint: info.fingerprint, ...(info.mode !== undefined && { mode: info.mode }), frame: MAX_DATA_PAYLOAD });
       const last = await serveSource(connection, source, this.shutdown.signal);
       if (last.op === 'bye') report('success', { bytes: info.size });
     } finally {

@@ -19,12 +19,13 @@ export async function openSourceFile(path: string): Promise<FileHandle> {
     const code = (error as { code?: string }).code;
     if (code === 'ENOENT') throw new InvalidInputError(`source ${path} does not exist`, { hint: 'check the path of the file to copy' });
     if (code === 'EACCES' || code === 'EPERM') throw new InvalidInputError(`source ${path} cannot be read (permission denied)`, { hint: 'check its permissions' });
-    if (code === 'EISDIR') throw new InvalidInputError(`source ${path} is a directory`, { hint: 'ckpt copy copies one file' });
+    if (code === 'EISDIR') throw new InvalidInputError(`source ${path} is a directory`, { hint: 'ckpt copy copies one file; add --recursive to copy a folder' });
     throw error;
   }
   const info = await file.stat();
   if (!info.isFile()) {
     await file.close();
+    if (info.isDirectory()) throw new InvalidInputError(`source ${path} is a directory`, { hint: 'ckpt copy copies one file; add --recursive to copy a folder' });
     throw new InvalidInputError(`source ${path} is not a regular file`, { hint: 'ckpt copy copies one regular file' });
   }
   return file;
@@ -66,7 +67,8 @@ export class LocalSource implements SourcePort {
   async describe(): Promise<SourceInfo> {
     this.file ??= await openSourceFile(this.path);
     const fingerprint = await fingerprintFile(this.file);
-    this.info = { size: fingerprint.size, fingerprint };
+    const { mode } = await this.file.stat();
+    this.info = { size: fingerprint.size, fingerprint, mode: mode & 0o7777 };
     return this.info;
   }
 

@@ -44,7 +44,7 @@ async function interruptedCopy(source: string, destination: string, interval: nu
 }
 
 describe('local copy', () => {
-  it('copies, publishes 0600, and leaves no partial data or checkpoint behind', async () => {
+  it('copies, publishes with the umask mode (0666 & ~umask, as cp; the partial file was 0600), and leaves no partial data or checkpoint behind', async () => {
     const data = randomBytes(300 * KiB + 17);
     await writeFile(join(dir, 'a'), data);
     const events: TransferEvent[] = [];
@@ -52,7 +52,7 @@ describe('local copy', () => {
     const result = await copyFile({ source: join(dir, 'a'), destination: join(dir, 'out', 'b'), checkpointInterval: 64 * KiB, onEvent: (e) => events.push(e) });
     expect(result).toMatchObject({ bytes: data.length, sent: data.length, resumedFrom: 0 });
     expect(await readFile(join(dir, 'out', 'b'))).toEqual(data);
-    expect((await stat(join(dir, 'out', 'b'))).mode & 0o777).toBe(0o600);
+    expect((await stat(join(dir, 'out', 'b'))).mode & 0o777).toBe(0o666 & ~process.umask());
     expect(await readdir(join(dir, 'out'))).toEqual(['b']);
     expect(events.filter((e) => e.type === 'transfer/checkpoint').length).toBe(5);
   });

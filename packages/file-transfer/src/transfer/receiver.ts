@@ -1,5 +1,5 @@
 import { constants as fsConstants } from 'node:fs';
-import { access, mkdir, stat } from 'node:fs/promises';
+import { access, mkdir, open, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { Observable } from 'rxjs';
 import {
@@ -27,7 +27,7 @@ import { TransferError } from '../errors.js';
 import { CHAIN_SEED, ChainHasher, type ChainPosition } from './chain-hash.js';
 import { fingerprintChange } from './fingerprint.js';
 import { checkpointPathOf, partialPathOf, TRANSFER_KIND } from './names.js';
-import type { SourcePort } from './source-port.js';
+import type { SourceInfo, SourcePort } from './source-port.js';
 import { transferReducer, transferStateOf } from './transfer-reducer.js';
 
 /** Default bytes between checkpoints: 8 MiB (one fdatasync per 8 MiB costs little; a resume resends at most 8 MiB). */
@@ -73,6 +73,11 @@ export interface ReceiveJob {
   readonly onProgress?: (progress: TransferProgress) => void;
   /** Bytes per second (test and throttling aid); unlimited when absent. */
   readonly rateLimit?: number;
+  /**
+   * Give the published file the source's mode and modification time (`--preserve`). Without
+   * it the published file gets `0666 & ~umask`, as a file created by cp would.
+   */
+  readonly preserve?: boolean;
   /** Filled on success. */
   result?: TransferResult;
 }
@@ -192,6 +197,17 @@ async function receive(job: ReceiveJob, context: RunContext, emit: Emit, stopped
         { type: 'transfer/published', size: info.size, digest: recorded.verified.digest },
       ]);
       job.result = { bytes: info.size, sent: 0, resumedFrom: info.size, digest: `sha256-chain:${recorded.verified.digest}` };
+      return;
+    }
+  }
+
+  // A fresh start onto a destination that already holds the source's bytes sends nothing.
+  if (!recorded.fingerprint) {
+    const digest = await sameContent(storage, destination, partialPath, source, info.size, job.interval);
+    if (digest !== undefined) {
+      if (job.preserve && storage instanceof NodeStorage) await applyAttributes(destination, info, true);
+      emit([{ type: 'transfer/up-to-date', size: info.size, digest }]);
+      job.result = { bytes: info.size, sent: 0, resumedFrom: info.size, digest: `sha256-chain:${digest}` };
       return;
     }
   }
@@ -330,6 +346,8 @@ async function receive(job: ReceiveJob, context: RunContext, emit: Emit, stopped
       emit.announce(verified);
       await wrapWrite(partialPath, 'closing the partial file', close());
       await checkBeforePublish(storage, partialPath, destination, written);
+      // Modes and times belong to a real file system (a simulated storage has neither).
+      if (storage instanceof NodeStorage) await applyAttributes(partialPath, info, job.preserve === true);
       try {
         await storage.rename(partialPath, destination);
         await storage.syncDir(dirname(destination));
@@ -388,6 +406,52 @@ async function rehashAgainstSource(
 }
 
 const SEED_POSITION: ChainPosition = { offset: 0, chain: CHAIN_SEED };
+
+/**
+ * The chain digest of `destination` when it already holds exactly the source's bytes, else
+ * undefined. Only a regular file of the source's size, with no partial file beside it, is
+ * read: its bytes are compared with a local source's, or hashed and compared with the chain a
+ * remote sender computes over its own file (the protocol's `hash` op). Size and modification
+ * time alone are never trusted: equal content is what lets a rerun send nothing.
+ */
+async function sameContent(storage: Storage, destination: string, partialPath: string, source: SourcePort, size: number, interval: number): Promise<string | undefined> {
+  const existing = await storage.stat(destination);
+  if (!existing?.isFile || existing.size !== size || (await storage.stat(partialPath))) return undefined;
+  const file = await storage.open(destination, 'read');
+  try {
+    const { hasher, sourceMatches } = await rehashAgainstSource(file, source, SEED_POSITION, size, interval);
+    return sourceMatches ? hasher.finish().chain : undefined;
+  } finally {
+    await file.close();
+  }
+}
+
+/** The mode of a file cp would create here: 0666 less the process's umask. */
+function umaskMode(): number {
+  // process.umask() without an argument reads it (documentation-only deprecation; main thread only).
+  return 0o666 & ~process.umask();
+}
+
+/**
+ * Sets the mode of `path` (the source's under `preserve`, else `0666 & ~umask`) and, under
+ * `preserve`, its modification time to the source's. Opened without following a link: the
+ * partial name was checked to be this attempt's regular file just before.
+ */
+async function applyAttributes(path: string, info: SourceInfo, preserve: boolean): Promise<void> {
+  let handle;
+  try {
+    handle = await open(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+    await handle.chmod(preserve && info.mode !== undefined ? info.mode : umaskMode());
+    if (preserve) {
+      const mtime = info.fingerprint.mtimeNs !== undefined ? Number(BigInt(info.fingerprint.mtimeNs) / 1000n) / 1e6 : info.fingerprint.mtimeMs / 1000;
+      await handle.utimes(new Date(), mtime);
+    }
+  } catch (error) {
+    throw new StorageIoError(path, preserve ? "setting the source's mode and modification time" : 'setting the mode', { cause: error });
+  } finally {
+    await handle?.close();
+  }
+}
 
 /**
  * A hasher at the end of the data received past `base` that still matches the source, or at

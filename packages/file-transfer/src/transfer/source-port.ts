@@ -5,6 +5,8 @@ import type { SourceFingerprint } from './fingerprint.js';
 export interface SourceInfo {
   readonly size: number;
   readonly fingerprint: SourceFingerprint;
+  /** The source's permission bits (0..0o7777), applied to the published file under `preserve`. */
+  readonly mode?: number;
 }
 
 /** A stream of the source from an agreed position. */
