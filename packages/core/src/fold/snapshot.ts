@@ -118,6 +118,14 @@ export function restoreSnapshot(plain: unknown, fold: Fold): MutableCheckpointSt
       cursors: recordsByKey<CursorRecord>(scope['cursors'], 'unit', 'scopes[].cursors'),
     });
   }
+  // Committing a scope moves its units into its parent: a parent that is not open has nowhere
+  // to take them (ckpt never writes such a snapshot; a crafted one is refused, not crashed on).
+  for (const scope of scopes.values()) {
+    const parent: unknown = scope.parent;
+    if (parent !== undefined && (typeof parent !== 'string' || !scopes.has(parent))) {
+      throw new FoldError(`snapshot: scope "${scope.scope}" names a parent that is not one of its open scopes`);
+    }
+  }
   const extensionsRaw = plain['extensions'];
   if (!Array.isArray(extensionsRaw)) throw new FoldError('snapshot: "extensions" must be an array');
   const reducers = new Map(fold.extensionReducers.map((r) => [r.namespace, r]));

@@ -497,6 +497,8 @@ class SpecFold {
       if (!isMap(s) || typeof s['scope'] !== 'string' || typeof s['kind'] !== 'string') refuse('snapshot: scope');
       if (!byString(s['completed'], 'unit') || !byString(s['cursors'], 'unit')) refuse('snapshot: scope entries');
     }
+    const named = new Set(scopes.map((s: Record<string, unknown>) => s['scope']));
+    for (const s of scopes) if (s['parent'] !== undefined && (typeof s['parent'] !== 'string' || !named.has(s['parent']))) refuse('snapshot: scope parent');
     if (!byString(state['extensions'], 'namespace')) refuse('snapshot: extensions');
     const last = attempts.at(-1) as Record<string, unknown> | undefined;
     this.hasAttempt = last !== undefined;
