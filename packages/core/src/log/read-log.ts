@@ -219,7 +219,8 @@ export function readLogBytes(
     }
     switch (record.type) {
       case RecordType.Epoch: {
-        if (!isPlainObject(payload) || typeof payload['epoch'] !== 'number') throw corrupt(path, record, 'malformed epoch record');
+        // Finite only: a NaN epoch compares false with everything and would let any later epoch pass.
+        if (!isPlainObject(payload) || typeof payload['epoch'] !== 'number' || !Number.isFinite(payload['epoch'])) throw corrupt(path, record, 'malformed epoch record');
         if (payload['epoch'] <= epoch) {
           throw corrupt(path, record, `epoch ${payload['epoch']} does not exceed epoch ${epoch}: two writers wrote this file`);
         }
@@ -244,7 +245,7 @@ export function readLogBytes(
       }
       case RecordType.Snapshot: {
         if (position !== 0) throw corrupt(path, record, 'a snapshot may only be the first record');
-        if (!isPlainObject(payload) || typeof payload['epoch'] !== 'number') throw corrupt(path, record, 'malformed snapshot record');
+        if (!isPlainObject(payload) || typeof payload['epoch'] !== 'number' || !Number.isFinite(payload['epoch'])) throw corrupt(path, record, 'malformed snapshot record');
         try {
           state = restoreSnapshot(payload['state'], fold);
         } catch (error) {

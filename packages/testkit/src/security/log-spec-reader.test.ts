@@ -452,7 +452,8 @@ function craftedCases(): CraftedCase[] {
   epochs('a negative first epoch', [-1], 0);
   epochs('a fractional epoch then a larger one', [0.5, 2], undefined);
   epochs('a repeated epoch', [1, 2, 2], 2);
-  epochs('a NaN epoch accepts what follows', [NaN, 1, 1], 2);
+  epochs('a NaN epoch is refused (compared as a double it would let every later epoch pass)', [NaN, 1, 1], 0);
+  epochs('an infinite epoch is refused', [1, Infinity], 1);
   epochs('a string epoch', ['1'], 0);
 
   // Snapshots: first only, schema, and what they restore.

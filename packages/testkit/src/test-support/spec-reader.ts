@@ -132,13 +132,13 @@ export function readBySpec(bytes: Uint8Array, options: SpecReaderOptions = {}): 
     try {
       const payload = decodePayload(record.payload);
       if (record.type === 1) {
-        if (!isMap(payload) || typeof payload['epoch'] !== 'number') refuse('malformed epoch');
+        if (!isMap(payload) || typeof payload['epoch'] !== 'number' || !Number.isFinite(payload['epoch'])) refuse('malformed epoch');
         if (payload['epoch'] <= E) refuse('epoch does not increase');
         E = payload['epoch'];
         entries.push({ kind: 'epoch', seq: record.seq, offset: record.offset, epoch: payload });
       } else if (record.type === 3) {
         if (position !== 0) refuse('snapshot not first');
-        if (!isMap(payload) || typeof payload['epoch'] !== 'number') refuse('malformed snapshot');
+        if (!isMap(payload) || typeof payload['epoch'] !== 'number' || !Number.isFinite(payload['epoch'])) refuse('malformed snapshot');
         fold.restore(payload['state']);
         E = payload['epoch'];
         entries.push({ kind: 'snapshot', seq: record.seq, offset: record.offset, state: payload['state'] as Record<string, unknown> });
