@@ -8,7 +8,7 @@
  *   node bench/experiments/cli-verbs-startup.mjs [ROUNDS=20] [LABEL=BIN ...]
  *
  * BIN is a CLI entry (default: this checkout's packages/cli/bin/ckpt.js), e.g. another
- * worktree's `before=/work/wt-base/packages/cli/bin/ckpt.js after=packages/cli/bin/ckpt.js`.
+ * worktree's `before=../other-worktree/packages/cli/bin/ckpt.js after=packages/cli/bin/ckpt.js`.
  * The verbs: `--version`; `copy` of a 10-byte file to a fresh destination; `run` of a
  * one-step package (a fresh directory each time, so no checkpoint is resumed); `inspect` of a
  * failed control-flow package's checkpoint.

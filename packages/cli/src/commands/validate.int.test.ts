@@ -3,15 +3,13 @@
  * without running it; `ckpt run` refuses the same unknown names before any step, and unknown
  * `--set` / `--config` names; an explicit `--usage` wins over `--checkpointing on`.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ckptBin } from '../test-support/ckpt-bin.js';
+import { runCkpt } from '../test-support/run-ckpt.js';
 
-const MAIN = ckptBin();
 const EXAMPLES = resolve(import.meta.dirname, '../../../../examples/packages');
 
 let dir: string;
@@ -20,21 +18,7 @@ beforeEach(async () => {
 });
 afterEach(async () => rm(dir, { recursive: true, force: true }));
 
-function ckpt(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', fail);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      done({ code, stdout, stderr });
-    });
-  });
-}
+const ckpt = (args: string[]) => runCkpt(args, { cwd: dir });
 
 /** Names misspelt in a template, a config key, a loop variable read after its loop, a step reference. */
 const TYPOS = `id: typos

@@ -4,15 +4,13 @@
  * with exit 2 (no stack trace); a prototype name in a template is "not defined" (issue 16: refused
  * before any step, as every unknown name is).
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ckptBin } from '../test-support/ckpt-bin.js';
+import { runCkpt } from '../test-support/run-ckpt.js';
 
-const MAIN = ckptBin();
 
 let dir: string;
 beforeEach(async () => {
@@ -20,22 +18,7 @@ beforeEach(async () => {
 });
 afterEach(async () => rm(dir, { recursive: true, force: true }));
 
-function ckpt(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
-  const started = Date.now();
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', fail);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      done({ code, stdout, stderr, ms: Date.now() - started });
-    });
-  });
-}
+const ckpt = (args: string[]) => runCkpt(args, { cwd: dir });
 
 const HEAD = 'id: p\nversion: 1\ncheckpoint: { usage: if-exists, save: true, file: p.ckpt }\nsteps:\n  - { id: a, exec: [sh, -c, "touch ran"] }\n';
 

@@ -4,14 +4,12 @@
  * `ckpt inspect` (human and --json), `ckpt events` (human and --json), `ckpt run --json` stdout,
  * or the human view's stdout and stderr. CI systems mask secrets the same way (`***`).
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ckptBin } from '../test-support/ckpt-bin.js';
+import { runCkpt } from '../test-support/run-ckpt.js';
 
-const MAIN = ckptBin();
 const SECRET = 'tok-5ecret-9q8w';
 const FROM_OUTPUT = 'out-5ecret-3e4r';
 
@@ -21,21 +19,7 @@ beforeEach(async () => {
 });
 afterEach(async () => rm(dir, { recursive: true, force: true }));
 
-function ckpt(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', CKPT_SECRET_KEY: '', ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', fail);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      done({ code, stdout, stderr });
-    });
-  });
-}
+const ckpt = (args: string[], env: NodeJS.ProcessEnv = {}) => runCkpt(args, { cwd: dir, env: { CKPT_SECRET_KEY: '', ...env } });
 
 const PACKAGE = [
   'id: masked',
