@@ -1,6 +1,6 @@
-import { CorruptCheckpointError, Fold, NodeStorage, readLogPrefix, type LogEntry, type LogReading } from '@ckpt/core';
+import { CorruptCheckpointError, Fold, readLogBytes, readLogPrefix, type LogEntry, type LogReading } from '@ckpt/core';
 import { colors, escapeControlChars as safe, formatTime, jsonReplacer, writeJsonLine, type CliIo } from '../output.js';
-import { readCheckpointForViewing } from './read-checkpoint.js';
+import { readCheckpointBytes } from './read-checkpoint.js';
 
 /**
  * `ckpt events FILE [--json]`: every record of the log in order, one per line. On a damaged
@@ -11,13 +11,15 @@ export async function eventsCommand(path: string, options: { json?: boolean }, i
   let entries: readonly LogEntry[];
   let reading: LogReading | undefined;
   let damage: CorruptCheckpointError | undefined;
+  const bytes = await readCheckpointBytes(path);
+  const fold = new Fold([], 'count');
   try {
-    reading = await readCheckpointForViewing(path, true);
+    reading = readLogBytes(path, bytes, fold, { withEntries: true });
     entries = reading.entries ?? [];
   } catch (error) {
     if (!(error instanceof CorruptCheckpointError)) throw error;
     // The same reader, stopped before the damage: what the hint of a corrupt checkpoint promises.
-    const prefix = await readLogPrefix(new NodeStorage(), error.file, new Fold([], 'count'));
+    const prefix = readLogPrefix(path, bytes, fold);
     entries = prefix.entries;
     damage = prefix.damage ?? error;
   }

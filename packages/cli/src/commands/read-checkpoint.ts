@@ -15,6 +15,14 @@ const MAX_CHECKPOINT_BYTES = 0x7fff_ffff;
  * all (a package file, say) — never with advice to delete it.
  */
 export async function readCheckpointForViewing(path: string, withEntries: boolean, reducers: readonly ExtensionReducer[] = []): Promise<LogReading> {
+  return readLogBytes(path, await readCheckpointBytes(path), new Fold(reducers, 'count'), { withEntries });
+}
+
+/**
+ * The bytes of the checkpoint at `path`, with the refusals of {@link readCheckpointForViewing}
+ * for what is not a readable checkpoint file; the log in them is not checked yet.
+ */
+export async function readCheckpointBytes(path: string): Promise<Uint8Array> {
   let handle: fs.FileHandle;
   try {
     // O_NONBLOCK: a FIFO planted at the path opens at once and is refused below, instead of
@@ -53,7 +61,7 @@ export async function readCheckpointForViewing(path: string, withEntries: boolea
         hint: 'name the checkpoint file (checkpoint.file in the package, default .ckpt/<package id>.ckpt), not the package file',
       });
     }
-    return readLogBytes(path, content, new Fold(reducers, 'count'), { withEntries });
+    return content;
   } catch (error) {
     if (error instanceof InvalidInputError || !isErrno(error)) throw error;
     throw new InvalidInputError(`cannot read checkpoint ${path}: ${error.code ?? error.message}`, { cause: error, hint: 'check the file and the disk' });

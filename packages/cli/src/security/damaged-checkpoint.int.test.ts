@@ -6,7 +6,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -83,6 +83,12 @@ describe('security: damaged checkpoints through the CLI', () => {
     expect(parsed.slice(0, -1)).toEqual(records.filter((r) => r.seq < damaged.seq));
     expect(parsed.at(-1)).toMatchObject({ record: 'damage', offset: damaged.offset });
     expect((await readFile(file)).equals(before)).toBe(true);
+
+    // Named through a link, as run and inspect accept it: the same prefix, read from the same bytes.
+    await symlink(file, join(dir, 'link.ckpt'));
+    const linked = ckpt('events', join(dir, 'link.ckpt'), '--json');
+    expect(linked.code, linked.stderr).toBe(2);
+    expect(linked.stdout).toBe(json.stdout);
   });
 
   it('ckpt run warns when recovery truncates a damaged last record (human view and --json), and records it', async () => {

@@ -299,10 +299,9 @@ export interface LogPrefixReading {
  * Reads as much of a checkpoint as is readable, without changing it: for a damaged file, the
  * entries of the records before the first damage (`ckpt events` on a corrupt checkpoint).
  * Each damage found at offset X is met by reading again the bytes before X, so the entries
- * are exactly what a reader accepts of that prefix.
+ * are exactly what a reader accepts of that prefix. Pure: the caller reads the bytes (once).
  */
-export async function readLogPrefix(storage: Storage, path: string, fold: Fold): Promise<LogPrefixReading> {
-  const bytes = await readWholeFile(storage, path);
+export function readLogPrefix(path: string, bytes: Uint8Array, fold: Fold): LogPrefixReading {
   let end = bytes.length;
   let damage: CorruptCheckpointError | undefined;
   for (;;) {
