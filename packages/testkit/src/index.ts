@@ -72,6 +72,8 @@ export type {
 } from './runner/runner-contract.js';
 
 export { killAndRerun } from './process/kill-and-rerun.js';
+export { processGone } from './process/process-gone.js';
+export { seededRandom } from './process/seeded-random.js';
 export type { KillAndRerunOptions, KillAndRerunReport, RunOutcome } from './process/kill-and-rerun.js';
 
 export { STORAGE_CONTRACT, describeStorageContract } from './storage/storage-contract.js';

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { killAndRerun, type KillAndRerunReport } from '@ckpt/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ckptBin } from '../test-support/ckpt-bin.js';
-import { freePort, prepareLoopbackNode, startLoopbackNode } from '../test-support/loopback-node.js';
+import { freePort, prepareLoopbackNode, startLoopbackNode, stopLoopbackNode } from '../test-support/loopback-node.js';
 
 const MAIN = ckptBin();
 let dir: string;
@@ -23,10 +23,7 @@ beforeEach(async () => {
   await mkdir(join(dir, 'out'));
 });
 afterEach(async () => {
-  if (server && server.exitCode === null && server.signalCode === null) {
-    server.kill('SIGTERM');
-    await new Promise((done) => server!.once('close', done));
-  }
+  await stopLoopbackNode(server);
   server = undefined;
   await rm(dir, { recursive: true, force: true });
 });

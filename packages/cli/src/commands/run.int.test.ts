@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { seededRandom } from '@ckpt/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ckptBin } from '../test-support/ckpt-bin.js';
 
@@ -115,16 +116,4 @@ describe('ckpt run as a process', () => {
 async function lineCount(path: string): Promise<number> {
   const text = await readFile(path, 'utf8').catch(() => '');
   return text.split('\n').filter((line) => line !== '').length;
-}
-
-/** mulberry32: a small seeded generator, so a failing run replays with CKPT_SEED. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

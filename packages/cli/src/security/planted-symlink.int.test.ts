@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ckptBin } from '../test-support/ckpt-bin.js';
-import { freePort, prepareLoopbackNode, startLoopbackNode } from '../test-support/loopback-node.js';
+import { freePort, prepareLoopbackNode, startLoopbackNode, stopLoopbackNode } from '../test-support/loopback-node.js';
 
 const MAIN = ckptBin();
 const PRECIOUS = 'precious: must never be overwritten\n';
@@ -26,10 +26,7 @@ beforeEach(async () => {
   await writeFile(join(dir, 'foo.txt'), 'the data being copied\n');
 });
 afterEach(async () => {
-  if (server && server.exitCode === null && server.signalCode === null) {
-    server.kill('SIGTERM');
-    await new Promise((done) => server!.once('close', done));
-  }
+  await stopLoopbackNode(server);
   server = undefined;
   await rm(dir, { recursive: true, force: true });
 });

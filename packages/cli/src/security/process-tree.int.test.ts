@@ -11,6 +11,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { processGone } from '@ckpt/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ckptBin } from '../test-support/ckpt-bin.js';
 
@@ -104,21 +105,6 @@ const readPid = (name: string, ms?: number) =>
     return pid > 0 ? pid : false;
   }, ms);
 
-/** Whether process `pid` is gone or a zombie (it runs no code). */
-function gone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return true;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return ['Z', 'X'].includes(stat.slice(stat.lastIndexOf(')') + 2)[0]!);
-  } catch {
-    return true;
-  }
-}
-
 /** The `$$ $!` a step wrote to file `name`: its shell (the group leader) and its background child. */
 const readPids = (name: string, ms?: number) =>
   poll(`${name} written by the step`, () => {
@@ -129,7 +115,7 @@ const readPids = (name: string, ms?: number) =>
 
 /** Polls until neither the shell nor its child runs, nor anything else of the shell's group. */
 const treeGone = (pids: { shell: number; child: number }, ms = 5000) =>
-  poll(`the end of step ${pids.shell} and its child ${pids.child}`, () => gone(pids.shell) && gone(pids.child) && liveMembers(pids.shell).length === 0, ms);
+  poll(`the end of step ${pids.shell} and its child ${pids.child}`, () => processGone(pids.shell) && processGone(pids.child) && liveMembers(pids.shell).length === 0, ms);
 
 const lines = async (name: string) => (existsSync(join(dir, name)) ? (await readFile(join(dir, name), 'utf8')).split('\n').filter(Boolean) : []);
 
@@ -262,7 +248,7 @@ steps:
     const deaf = await readPids('deaf', 15_000);
     track(deaf.shell);
     // `deaf` started, so `polite` has been recorded as failed: nothing of it may run by now.
-    expect([gone(polite.shell), gone(polite.child), liveMembers(polite.shell)]).toEqual([true, true, []]);
+    expect([processGone(polite.shell), processGone(polite.child), liveMembers(polite.shell)]).toEqual([true, true, []]);
     const started = Date.now();
     const ended = await run.exited;
     expect(ended.code, ended.out).toBe(1);

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ckptBin } from '../test-support/ckpt-bin.js';
-import { freePort, prepareLoopbackNode, startLoopbackNode } from '../test-support/loopback-node.js';
+import { freePort, prepareLoopbackNode, startLoopbackNode, stopLoopbackNode } from '../test-support/loopback-node.js';
 
 const MAIN = ckptBin();
 const SIZE = 4 * 1024 * 1024;
@@ -29,10 +29,7 @@ beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ckpt-damaged-prefix-'));
 });
 afterEach(async () => {
-  if (server && server.exitCode === null && server.signalCode === null) {
-    server.kill('SIGTERM');
-    await new Promise((done) => server!.once('close', done));
-  }
+  await stopLoopbackNode(server);
   server = undefined;
   await rm(dir, { recursive: true, force: true });
 });

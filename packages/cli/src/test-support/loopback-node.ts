@@ -38,3 +38,11 @@ export async function startLoopbackNode(dir: string, port: number): Promise<Chil
   });
   return node;
 }
+
+/** Stops a node started by {@link startLoopbackNode} (SIGTERM) and waits for it to close; nothing when it has already ended. */
+export async function stopLoopbackNode(node: ChildProcess | undefined): Promise<void> {
+  if (node === undefined || node.exitCode !== null || node.signalCode !== null) return;
+  const closed = new Promise((done) => node.once('close', done));
+  node.kill('SIGTERM');
+  await closed;
+}

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { killAndRerun, type KillAndRerunReport } from './kill-and-rerun.js';
+import { processGone } from './process-gone.js';
 
 const script = fileURLToPath(new URL('../test-support/crash-job.mjs', import.meta.url));
 const seedFromEnv = process.env['CKPT_SEED'] !== undefined ? Number(process.env['CKPT_SEED']) : undefined;
@@ -37,21 +38,6 @@ function effects(): { unit: string; attempt: number }[] {
     });
 }
 
-/** Whether `pid` is gone (a zombie awaiting its reaper counts as gone: it runs no code). */
-function isGone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return true;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return true;
-  }
-}
-
 describe('killAndRerun', () => {
   it('kills the whole process group, grandchildren included, then reruns until exit 0', async () => {
     const spawning = fileURLToPath(new URL('../test-support/spawning-job.mjs', import.meta.url));
@@ -69,7 +55,7 @@ describe('killAndRerun', () => {
       [false, null, 0],
     ]);
     const { pid } = JSON.parse(report.runs[0]!.stdout[0]!) as { pid: number };
-    expect(isGone(pid), `grandchild ${pid} survived the group kill`).toBe(true);
+    expect(processGone(pid), `grandchild ${pid} survived the group kill`).toBe(true);
   });
 });
 

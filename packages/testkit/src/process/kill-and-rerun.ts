@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { seededRandom } from './seeded-random.js';
 
 /** Options of {@link killAndRerun}. */
 export interface KillAndRerunOptions {
@@ -67,17 +68,6 @@ export interface KillAndRerunReport {
   readonly final: RunOutcome;
 }
 
-/** A seeded generator (mulberry32): the kill moments replay from the seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Runs a real command in its own process group and SIGKILLs the whole group — at a given event
@@ -89,7 +79,7 @@ function random(seed: number): () => number {
 export async function killAndRerun(options: KillAndRerunOptions): Promise<KillAndRerunReport> {
   const seed = options.seed ?? Math.floor(Math.random() * 0x7fff_ffff);
   (options.log ?? console.info)(`[ckpt] killAndRerun ${options.command} ${(options.args ?? []).join(' ')}: seed ${seed}`);
-  const next = random(seed);
+  const next = seededRandom(seed);
   const kills = options.kills ?? 3;
   const maxRuns = options.maxRuns ?? kills + 5;
   const until = options.until ?? ((outcome: RunOutcome) => outcome.exitCode === 0);
