@@ -38,11 +38,11 @@ export async function openSession(options: RemoteTransferOptions): Promise<Frame
   // A peer whose entry has `tls` is reached over TLS; its certificate must chain to `tls.ca` (or
   // the system roots). The host name is not checked: the HMAC handshake proves which node it is.
   // Plain TCP reads straight into the frames' memory (`onread`), which matters for a pull.
+  const named = { node: peer.name, address: `${peer.host}:${peer.port}` };
   const connection = peer.tls
-    ? new FramedConnection(connectTls({ host: peer.host, port: peer.port, ...(peer.tls.ca && { ca: peer.tls.ca }), checkServerIdentity: () => undefined }), idleTimeoutMs)
-    : new FramedConnection((onread) => connect({ host: peer.host, port: peer.port, onread }), idleTimeoutMs);
+    ? new FramedConnection(connectTls({ host: peer.host, port: peer.port, ...(peer.tls.ca && { ca: peer.tls.ca }), checkServerIdentity: () => undefined }), idleTimeoutMs, named)
+    : new FramedConnection((onread) => connect({ host: peer.host, port: peer.port, onread }), idleTimeoutMs, named);
   const socket = connection.socket;
-  connection.peer = `node ${peer.name} (${peer.host}:${peer.port})`;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       socket.destroy();

@@ -155,8 +155,9 @@ export class NodeServer {
     }
     const address = accepted.remoteAddress ?? '?';
     // The connection may move the accepted handle into a socket that reads into its frames.
-    const connection = frameAcceptedSocket(accepted, this.options.idleTimeoutMs ?? NODE_DEFAULTS.idleTimeoutMs);
-    connection.writeTimeoutMs = this.options.writeTimeoutMs ?? NODE_DEFAULTS.writeTimeoutMs;
+    const connection = frameAcceptedSocket(accepted, this.options.idleTimeoutMs ?? NODE_DEFAULTS.idleTimeoutMs, {
+      writeTimeoutMs: this.options.writeTimeoutMs ?? NODE_DEFAULTS.writeTimeoutMs,
+    });
     const socket = connection.socket;
     this.connections.add(socket);
     this.unauthenticated.set(socket, address);
@@ -201,8 +202,8 @@ export class NodeServer {
   private async session(connection: FramedConnection, address: string): Promise<void> {
     const self = nodeOf(this.options.netmap, this.options.name, 'this node');
     const client = await authenticateServer(connection, self, this.options.netmap, this.nonces, this.options.handshakeTimeoutMs ?? NODE_DEFAULTS.handshakeTimeoutMs);
+    // The handshake named the peer: messages say `node NAME (address)` from now on.
     this.unauthenticated.delete(connection.socket);
-    connection.peer = `node ${client.name} (${connection.peer})`;
     this.options.onEvent?.({ type: 'serve/authenticated', node: client.name });
     if (this.authenticated >= (this.options.maxConnections ?? NODE_DEFAULTS.maxConnections)) {
       await connection
