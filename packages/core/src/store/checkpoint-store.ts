@@ -12,6 +12,7 @@ import { MemoryLog, type EventLog } from '../log/memory-log.js';
 import { readIdentity, readLog } from '../log/read-log.js';
 import { NodeStorage } from '../storage/node-storage.js';
 import { errorCode, type Storage } from '../storage/storage.js';
+import type { CheckpointOwner, CheckpointStore } from './port.js';
 
 /**
  * Opening a checkpoint the way SSIS does (CheckpointUsage × SaveCheckpoints), deleting it on
@@ -74,8 +75,9 @@ export interface StoreEnvironment {
   readonly compaction?: { readonly minBytes: number } | false;
 }
 
-/** A checkpoint opened for a run. */
+/** A checkpoint opened for a run (by {@link openCheckpoint}, or any {@link CheckpointStore}). */
 export interface OpenedCheckpoint {
+  /** Where it is, as people read it: a file's real path, or the checkpoint's name in a store. */
   readonly path: string;
   readonly identity: JobIdentity;
   /** True when the run starts from an existing checkpoint's state. */
@@ -90,6 +92,8 @@ export interface OpenedCheckpoint {
   readonly recovery: RecoveryReport | undefined;
   /** Whether progress is written to disk. */
   readonly saving: boolean;
+  /** The ownership this run holds, when the store tracks one beyond a file lock (epoch, lease). */
+  readonly owner?: CheckpointOwner;
   /** Syncs and closes; deletes the file when `remove` (success) and saving. Releases the lock. */
   close(options: { readonly remove: boolean }): Promise<{ readonly removed: boolean }>;
 }
