@@ -95,6 +95,8 @@ export {
 } from './store/checkpoint-store.js';
 export type { CheckpointOptions, OpenedCheckpoint, StoreEnvironment } from './store/checkpoint-store.js';
 export { expiryOf, pruneCheckpoints } from './store/prune.js';
+export { FileStore } from './store/file-store.js';
+export { readCheckpointFile } from './store/read-checkpoint-file.js';
 export type {
   CheckpointDamage,
   CheckpointOwner,
