@@ -75,6 +75,18 @@ export function checkpointSettingsOf(
   return { path, usage, save, ...(pkg.checkpoint.retentionMs !== undefined && { retentionMs: pkg.checkpoint.retentionMs }) };
 }
 
+/** `--wait DURATION`; a value that is not one is most likely the package file written after a bare `--wait`. */
+function waitDuration(text: string): number {
+  try {
+    return parseDuration(text, '--wait');
+  } catch (error) {
+    throw new InvalidInputError(`--wait: "${text}" is not a duration`, {
+      cause: error,
+      hint: '--wait takes an optional duration (e.g. --wait 10m); to wait as long as it takes, write --wait after the package file: ckpt run FILE --wait',
+    });
+  }
+}
+
 /** Why these settings cannot restart from the point of failure, or undefined when they can. */
 export function restartAdvice(settings: { usage: CheckpointUsage; save: boolean }): string | undefined {
   if (!settings.save) {
@@ -122,7 +134,7 @@ export async function runCommand(file: string, options: RunVerbOptions, io: CliI
   const leaseMs = options.lease !== undefined ? parseDuration(options.lease, '--lease') : undefined;
   if (leaseMs !== undefined && leaseMs <= 0) throw new InvalidInputError(`--lease ${options.lease}: a lease must be longer than 0`, { hint: 'e.g. --lease 30s (the default)' });
   // --wait alone waits as long as the owner runs; --wait DURATION at most that long.
-  const waitMs = options.wait === undefined ? undefined : options.wait === true ? Number.POSITIVE_INFINITY : parseDuration(options.wait, '--wait');
+  const waitMs = options.wait === undefined ? undefined : options.wait === true ? Number.POSITIVE_INFINITY : waitDuration(options.wait);
   const settings = checkpointSettingsOf(pkg, options, storeUrl !== undefined);
   const secretKey = options.secretKey ?? process.env['CKPT_SECRET_KEY'];
   // A reader that goes away (`ckpt run --json | head`) does not stop the run: the entry point
