@@ -95,10 +95,42 @@ export {
 } from './store/checkpoint-store.js';
 export type { CheckpointOptions, OpenedCheckpoint, StoreEnvironment } from './store/checkpoint-store.js';
 export { expiryOf, pruneCheckpoints } from './store/prune.js';
+export { FileStore } from './store/file-store.js';
+export { readCheckpointFile } from './store/read-checkpoint-file.js';
+export type {
+  CheckpointDamage,
+  CheckpointOwner,
+  CheckpointReading,
+  CheckpointStore,
+  ConnectStoreOptions,
+  ListOptions,
+  ListedCheckpoint,
+  OpenCheckpointOptions,
+  OwnerClaim,
+  OwnerState,
+  ReadCheckpointOptions,
+  StoreAdapterModule,
+  StoreInitReport,
+  StorePruneOptions,
+} from './store/port.js';
 export type { CompanionFiles, PruneOptions, PruneReport, PruneSkip, PrunedCheckpoint } from './store/prune.js';
 
 export { Engine, Execution } from './engine/engine.js';
-export type { RunOptions, RunResult } from './engine/engine.js';
-export type { EventEmission, ResumeCheck, RunContext, Runner } from './engine/runner.js';
+export type { EntriesOptions, ExecutionEntry, RunOptions, RunResult } from './engine/engine.js';
+export { defineRunner, isEventEmission } from './engine/runner.js';
+export type {
+  AsyncRunnerDefinition,
+  EventEmission,
+  Notice,
+  NoticeMessage,
+  RecordMessage,
+  ResultMessage,
+  ResumeCheck,
+  RunContext,
+  Runner,
+  RunnerEmission,
+  RunnerEmitter,
+  RunnerMessage,
+} from './engine/runner.js';
 
 export { formatBytes, formatDuration, parseDuration, parseSize } from './util/units.js';
