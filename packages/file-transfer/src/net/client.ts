@@ -3,7 +3,7 @@ import { connect as connectTls } from 'node:tls';
 import { InterruptedError } from '@ckpt/core';
 import { AuthenticationError, TransferError } from '../errors.js';
 import { LocalSource } from '../transfer/local-source.js';
-import { receiveFile, type ReceiveJob, type TransferEvent, type TransferResult, type VerifyMode } from '../transfer/receiver.js';
+import { receiveFile, type ReceiveJob, type TransferEvent, type TransferProgress, type TransferResult, type VerifyMode } from '../transfer/receiver.js';
 import { FramedConnection, type ControlMessage } from './framed-connection.js';
 import { authenticateClient } from './handshake.js';
 import { parseDoneResult, parsePeerEvent, parseSourceAnswer } from './answers.js';
@@ -18,7 +18,7 @@ export interface RemoteTransferOptions {
   readonly verify: VerifyMode;
   readonly signal?: AbortSignal;
   readonly onEvent?: (event: TransferEvent) => void;
-  readonly onProgress?: ReceiveJob['onProgress'];
+  readonly onProgress?: (progress: TransferProgress) => void;
   readonly retry?: ReceiveJob['retry'];
   readonly retentionMs?: number;
   readonly connectTimeoutMs?: number;
@@ -153,11 +153,14 @@ export async function pullFile(remotePath: string, destination: string, options:
         verify: options.verify,
         ...(options.preserve && { preserve: true }),
         ...(options.retry && { retry: options.retry }),
-        ...(options.onEvent && { onEvent: options.onEvent }),
-        ...(options.onProgress && { onProgress: options.onProgress }),
         ...(options.rateLimit !== undefined && { rateLimit: options.rateLimit }),
       },
-      { ...(options.signal && { signal: options.signal }), ...(options.retentionMs !== undefined && { retentionMs: options.retentionMs }) },
+      {
+        ...(options.onEvent && { onEvent: options.onEvent }),
+        ...(options.onProgress && { onProgress: options.onProgress }),
+        ...(options.signal && { signal: options.signal }),
+        ...(options.retentionMs !== undefined && { retentionMs: options.retentionMs }),
+      },
     );
     await connection.sendControl({ op: 'bye' }).catch(() => undefined);
     return result;

@@ -268,9 +268,10 @@ export class NodeServer {
           interval: put.interval ?? DEFAULT_CHECKPOINT_INTERVAL,
           verify: put.verify,
           ...(put.preserve && { preserve: true }),
-          onEvent: (event: TransferEvent) => void connection.sendControl({ op: 'event', event }).catch(() => undefined),
         },
         {
+          // Relayed to the pushing client as each record becomes durable.
+          onEvent: (event: TransferEvent) => void connection.sendControl({ op: 'event', event }).catch(() => undefined),
           signal: this.shutdown.signal,
           // Another transfer writing this destination: refused at once, never two writers. The
           // client retries per its policy (the other may be its own killed attempt, which this

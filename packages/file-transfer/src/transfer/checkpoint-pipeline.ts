@@ -1,21 +1,16 @@
-import { StorageIoError, type CkptEvent, type RunContext, type StorageFile } from '@ckpt/core';
+import { StorageIoError, type CkptEvent, type Notice, type RunContext, type RunnerEmitter, type StorageFile } from '@ckpt/core';
 import type { ChainPosition } from './chain-hash.js';
-
-/** Records events for the engine; `announce` tells the caller about events recorded unannounced. */
-export interface Emit {
-  (events: readonly CkptEvent[], options?: { readonly announce?: boolean }): void;
-  announce: (events: readonly CkptEvent[]) => void;
-}
 
 /**
  * Checkpoints behind the copy. Each position's data is fdatasynced (one sync at a time, in
- * order, while the copy goes on), then its record is emitted. The records become durable by
- * the journal's group commit while the next data sync runs, and a checkpoint is announced
- * (--json, progress) only once its record is durable: whoever sees it may rely on it.
+ * order, while the copy goes on), then its record is emitted and made durable by the journal's
+ * group commit while the next data sync runs. Nothing here announces a checkpoint: a view shows
+ * it from the engine's durable entries (see runReceive), so whoever sees it may rely on it.
  */
 export class CheckpointPipeline {
   private syncs: Promise<void> = Promise.resolve();
-  private announced: Promise<void> = Promise.resolve();
+  /** Settles once the last emitted checkpoint's record is durable (or the journal failed). */
+  private recorded: Promise<void> = Promise.resolve();
   private pending = 0;
   private failure: Error | undefined;
 
@@ -23,7 +18,7 @@ export class CheckpointPipeline {
     private readonly file: StorageFile,
     private readonly path: string,
     private readonly context: RunContext,
-    private readonly emit: Emit,
+    private readonly emit: RunnerEmitter<Notice>,
   ) {}
 
   /** Queues a checkpoint at `position`, once `written` (the writes of the data before it) resolves. */
@@ -42,15 +37,10 @@ export class CheckpointPipeline {
           { type: 'transfer/checkpoint', offset: position.offset, chain: position.chain },
           { type: 'cursor-set', unit: 'data', cursor: { offset: position.offset, chain: position.chain } },
         ];
-        this.emit(checkpoint, { announce: false });
-        const durable = this.context.durable().then(
-          () => true,
-          (error: unknown) => (this.fail(error), false),
-        );
-        // Announced in order, each once its record is durable.
-        this.announced = this.announced.then(async () => {
-          if (await durable) this.emit.announce(checkpoint);
-        });
+        this.emit.record(checkpoint);
+        // Synced now rather than at the attempt's end: a kill resumes from here. Not awaited,
+        // so the journal's sync overlaps the next data sync.
+        this.recorded = this.context.durable().catch((error: unknown) => this.fail(error));
       } catch (error) {
         this.fail(error);
       } finally {
@@ -64,10 +54,10 @@ export class CheckpointPipeline {
     if (this.pending > max) await this.syncs;
   }
 
-  /** Settles every queued sync and announcement; never rejects. */
+  /** Settles every queued sync and the durability of every emitted checkpoint; never rejects. */
   async drain(): Promise<void> {
     await this.syncs;
-    await this.announced;
+    await this.recorded;
   }
 
   /** Throws the first failure of a sync or of the journal. */
@@ -79,4 +69,3 @@ export class CheckpointPipeline {
     this.failure ??= error instanceof Error ? error : new Error(String(error));
   }
 }
-

@@ -1,24 +1,26 @@
 import { basename, dirname } from 'node:path';
-import { Observable } from 'rxjs';
+import { Subscription } from 'rxjs';
 import {
   createIdentity,
+  defineRunner,
   describeTailTruncation,
   Engine,
   InterruptedError,
   NodeStorage,
   StorageIoError,
   type CkptEvent,
-  type EventEmission,
   type ExtensionEvent,
   type FileInfo,
   type JobIdentity,
   type RunContext,
-  type Runner,
+  type RunnerEmitter,
+  type RunOptions,
+  type RunResult,
   type StorageFile,
 } from '@ckpt/core';
 import { TransferError } from '../errors.js';
 import { CHAIN_SEED, ChainHasher } from './chain-hash.js';
-import { CheckpointPipeline, type Emit } from './checkpoint-pipeline.js';
+import { CheckpointPipeline } from './checkpoint-pipeline.js';
 import { applyAttributes, checkBeforePublish, checkDestination, openPartial, wrapWrite } from './destination.js';
 import { checkpointPathOf, partialPathOf, TRANSFER_KIND } from './names.js';
 import { finishedBefore, planResume, type ResumePlan, type VerifyMode } from './resume.js';
@@ -37,7 +39,10 @@ export const DEFAULT_CHECKPOINT_INTERVAL = 8 * 1024 * 1024;
 
 export type { VerifyMode } from './resume.js';
 
-/** A transfer event as reported to the caller (`transfer/...`). */
+/**
+ * A transfer event as a view gets it (`transfer/...`): a record of the receiver's checkpoint,
+ * shown as it is recorded, a checkpoint once it is durable (see {@link runReceive}).
+ */
 export type TransferEvent = ExtensionEvent;
 
 /** Progress of the running attempt. */
@@ -48,7 +53,10 @@ export interface TransferProgress {
   readonly sent: number;
 }
 
-/** What one successful transfer did. */
+/** What the receiver tells views besides its records (never recorded): how far the copy is. */
+export type TransferNotice = { readonly kind: 'progress' } & TransferProgress;
+
+/** What one successful transfer did: the receiver's typed result (`RunResult.result`). */
 export interface TransferResult {
   /** Size of the file. */
   readonly bytes: number;
@@ -70,8 +78,6 @@ export interface ReceiveJob {
   readonly verify: VerifyMode;
   /** A retry to record first (the previous attempt failed). */
   readonly retry?: { readonly retry: number; readonly waitMs: number; readonly error: string };
-  readonly onEvent?: (event: TransferEvent) => void;
-  readonly onProgress?: (progress: TransferProgress) => void;
   /** Bytes per second (test and throttling aid); unlimited when absent. */
   readonly rateLimit?: number;
   /**
@@ -79,47 +85,22 @@ export interface ReceiveJob {
    * it the published file gets `0666 & ~umask`, as a file created by cp would.
    */
   readonly preserve?: boolean;
-  /** Filled on success. */
-  result?: TransferResult;
 }
 
-/** The receiving side as a core runner: its checkpoint is `dir/.name.ckpt` beside the destination. */
-export const receiveRunner: Runner<ReceiveJob> = {
+/**
+ * The receiving side as a core runner: its checkpoint is `dir/.name.ckpt` beside the
+ * destination. It records `transfer/*` events (and the data cursor), notifies progress, and
+ * completes with the {@link TransferResult}.
+ */
+export const receiveRunner = defineRunner<ReceiveJob, TransferResult, TransferNotice>({
   kind: TRANSFER_KIND,
   reducers: [transferReducer],
   identify(job): JobIdentity {
     const name = basename(job.destination);
     return createIdentity({ kind: TRANSFER_KIND, id: name, version: 1, structure: { destination: name } });
   },
-  run(job, context) {
-    return new Observable<EventEmission>((subscriber) => {
-      let stopped = false;
-      const announce = (events: readonly CkptEvent[]) => {
-        for (const event of events) if (event.type.startsWith('transfer/')) job.onEvent?.(event as TransferEvent);
-      };
-      /** Records `events`; announces them to `onEvent` now, or (`announce: false`) leaves that to the caller. */
-      const emit: Emit = Object.assign(
-        (events: readonly CkptEvent[], options: { readonly announce?: boolean } = {}) => {
-          if (stopped) return;
-          subscriber.next(events.length === 1 ? events[0]! : events);
-          if (options.announce !== false) announce(events);
-        },
-        { announce },
-      );
-      receive(job, context, emit, () => stopped).then(
-        (result) => {
-          job.result = result;
-          subscriber.complete();
-        },
-        (error: unknown) => subscriber.error(error),
-      );
-      return () => {
-        stopped = true;
-      };
-    });
-  },
-};
-
+  run: (job, context, emit) => receive(job, context, emit),
+});
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -127,8 +108,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 interface Attempt {
   readonly job: ReceiveJob;
   readonly context: RunContext;
-  readonly emit: Emit;
-  readonly stopped: () => boolean;
+  readonly emit: RunnerEmitter<TransferNotice>;
   readonly info: SourceInfo;
   readonly file: StorageFile;
   readonly partialPath: string;
@@ -138,17 +118,17 @@ interface Attempt {
 }
 
 /** One attempt: plan the resume, copy what is missing, publish. */
-async function receive(job: ReceiveJob, context: RunContext, emit: Emit, stopped: () => boolean): Promise<TransferResult> {
+async function receive(job: ReceiveJob, context: RunContext, emit: RunnerEmitter<TransferNotice>): Promise<TransferResult> {
   const { destination, source } = job;
   const { storage } = context;
   const partialPath = partialPathOf(destination);
-  if (job.retry) emit([{ type: 'transfer/retry', ...job.retry }]);
+  if (job.retry) emit.record([{ type: 'transfer/retry', ...job.retry }]);
   const info = await source.describe();
   const recorded = transferStateOf(context.startState);
 
   const finished = await finishedBefore(storage, destination, partialPath, source, info, recorded, job.interval);
   if (finished?.how === 'published') {
-    emit([
+    emit.record([
       { type: 'transfer/resumed', offset: info.size, size: info.size, verified: 'published' },
       { type: 'transfer/published', size: info.size, digest: finished.digest },
     ]);
@@ -156,7 +136,7 @@ async function receive(job: ReceiveJob, context: RunContext, emit: Emit, stopped
   }
   if (finished?.how === 'up-to-date') {
     if (job.preserve && storage instanceof NodeStorage) await applyAttributes(destination, info, true);
-    emit([{ type: 'transfer/up-to-date', size: info.size, digest: finished.digest }]);
+    emit.record([{ type: 'transfer/up-to-date', size: info.size, digest: finished.digest }]);
     return { bytes: info.size, sent: 0, resumedFrom: info.size, digest: `sha256-chain:${finished.digest}` };
   }
 
@@ -164,7 +144,7 @@ async function receive(job: ReceiveJob, context: RunContext, emit: Emit, stopped
   let closing: Promise<void> | undefined;
   // Closed once: a raw descriptor closed twice might close a file opened since.
   const close = () => (closing ??= file.close());
-  const attempt: Attempt = { job, context, emit, stopped, info, file, partialPath, checkpoints: new CheckpointPipeline(file, partialPath, context, emit), writes: [] };
+  const attempt: Attempt = { job, context, emit, info, file, partialPath, checkpoints: new CheckpointPipeline(file, partialPath, context, emit), writes: [] };
   // The re-hash of the part of a resumed prefix the resume agreement did not read (see planResume).
   let prefixCheck: Promise<string | undefined> | undefined;
   let ended = false;
@@ -172,13 +152,13 @@ async function receive(job: ReceiveJob, context: RunContext, emit: Emit, stopped
     const written = await file.info?.();
     let plan: ResumePlan = await planResume(file, source, recorded, info, job, () => ended);
     prefixCheck = plan.prefixCheck;
-    if (plan.event) emit([plan.event]);
+    if (plan.event) emit.record([plan.event]);
     for (;;) {
       let { hasher, interval } = plan;
       if (!hasher) {
         interval = job.interval;
         hasher = new ChainHasher(0, CHAIN_SEED, interval);
-        emit([{ type: 'transfer/started', size: info.size, interval, fingerprint: info.fingerprint }]);
+        emit.record([{ type: 'transfer/started', size: info.size, interval, fingerprint: info.fingerprint }]);
       }
       const copied = await copyLoop(attempt, hasher, interval);
       let damage: string | undefined;
@@ -191,7 +171,7 @@ async function receive(job: ReceiveJob, context: RunContext, emit: Emit, stopped
       if (damage !== undefined) {
         // Never published: the whole file is sent again, in this attempt. The restart clears
         // the recorded positions, so a crash from here on cannot resume onto the damage either.
-        emit([{ type: 'transfer/restarted', reason: damage }]);
+        emit.record([{ type: 'transfer/restarted', reason: damage }]);
         plan = { hasher: undefined, interval: job.interval, event: undefined, prefixCheck: undefined };
         continue;
       }
@@ -229,7 +209,8 @@ async function copyLoop(attempt: Attempt, hasher: ChainHasher, interval: number)
   let offset = start;
   const began = Date.now();
   for await (const chunk of stream.chunks) {
-    if (context.signal.aborted || attempt.stopped()) throw new InterruptedError('the copy was interrupted');
+    // Aborted by a signal, or because the engine stopped listening (its log failed).
+    if (context.signal.aborted) throw new InterruptedError('the copy was interrupted');
     checkpoints.throwIfFailed();
     if (offset + chunk.length > info.size) throw new TransferError(`the source grew while it was being copied (more than ${info.size} bytes)`);
     // The write runs in the thread pool while this thread hashes the same bytes, and goes on
@@ -248,7 +229,7 @@ async function copyLoop(attempt: Attempt, hasher: ChainHasher, interval: number)
     while (writes.length > held) await writes.shift();
     // At most two syncs in flight: bounded, and the log never falls far behind the data.
     await checkpoints.throttle(2);
-    job.onProgress?.({ offset, size: info.size, resumedFrom: start, sent: offset - start });
+    attempt.emit.notice({ kind: 'progress', offset, size: info.size, resumedFrom: start, sent: offset - start });
     if (job.rateLimit) {
       const due = began + ((offset - start) / job.rateLimit) * 1000;
       if (due > Date.now()) await sleep(due - Date.now());
@@ -287,11 +268,10 @@ async function publish(attempt: Attempt, copied: Copied, written: FileInfo | und
       : []),
     { type: 'transfer/verified', digest: final.chain, size: info.size },
   ];
-  emit(verified, { announce: false });
-  // The verification is durable before the destination appears (a crash after the rename is
-  // recognised as complete on rerun), and before the last checkpoint is announced.
+  emit.record(verified);
+  // The verification is durable before the destination appears: a crash after the rename is
+  // recognised as complete on rerun.
   await context.durable();
-  emit.announce(verified);
   await wrapWrite(partialPath, 'closing the partial file', close());
   await checkBeforePublish(storage, partialPath, destination, written);
   // Modes and times belong to a real file system (a simulated storage has neither).
@@ -302,13 +282,20 @@ async function publish(attempt: Attempt, copied: Copied, written: FileInfo | und
   } catch (error) {
     throw new StorageIoError(destination, 'publishing the destination', { cause: error });
   }
-  emit([{ type: 'transfer/published', size: info.size, digest: final.chain }]);
+  emit.record([{ type: 'transfer/published', size: info.size, digest: final.chain }]);
   return { bytes: info.size, sent: final.offset - start, resumedFrom: start, digest: `sha256-chain:${final.chain}` };
 }
 
 
+/** What a view of a receive is told (the CLI's progress line and --json, a node relaying to its peer). */
+export interface ReceiveView {
+  /** Each transfer event of this attempt, in order; a checkpoint once its record is durable (see {@link runReceive}). */
+  readonly onEvent?: (event: TransferEvent) => void;
+  readonly onProgress?: (progress: TransferProgress) => void;
+}
+
 /** Options of {@link receiveFile}. */
-export interface ReceiveOptions {
+export interface ReceiveOptions extends ReceiveView {
   readonly signal?: AbortSignal;
   /** Kept this long after the last write when the transfer fails (default 30 days). */
   readonly retentionMs?: number;
@@ -321,7 +308,6 @@ export interface ReceiveOptions {
   readonly createFolders?: boolean;
 }
 
-
 /**
  * Runs one attempt of a receive through the core engine (lock, journal, retention): resolves
  * with the result or rejects with the error (InterruptedError when `signal` aborted it).
@@ -329,22 +315,74 @@ export interface ReceiveOptions {
 export async function receiveFile(job: ReceiveJob, options: ReceiveOptions = {}): Promise<TransferResult> {
   const storage = new NodeStorage();
   await checkDestination(storage, job.destination, options.createFolders === true);
-  const engine = new Engine({ storage });
-  const execution = await engine.open(receiveRunner, job, {
-    checkpoint: {
-      path: checkpointPathOf(job.destination),
-      usage: 'if-exists',
-      save: true,
-      ...(options.retentionMs !== undefined && { retentionMs: options.retentionMs }),
-      ...(options.lockWaitMs !== undefined && { lockWaitMs: options.lockWaitMs }),
-    },
-    ...(options.signal && { signal: options.signal }),
-  });
+  const checkpoint = {
+    path: checkpointPathOf(job.destination),
+    usage: 'if-exists',
+    save: true,
+    ...(options.retentionMs !== undefined && { retentionMs: options.retentionMs }),
+    ...(options.lockWaitMs !== undefined && { lockWaitMs: options.lockWaitMs }),
+  } as const;
+  const result = await runReceive(new Engine({ storage }), job, { checkpoint, ...(options.signal && { signal: options.signal }) }, options);
+  if (result.outcome !== 'success' || result.result === undefined) throw result.error ?? new TransferError('the transfer ended without a result');
+  return result.result;
+}
+
+/**
+ * Events that promise the data before them survives a crash (a checkpoint, the verification):
+ * shown only once the engine tags their record durable. Others are shown as they are recorded.
+ */
+const SHOWN_ONCE_DURABLE = new Set(['transfer/checkpoint', 'transfer/verified']);
+
+/**
+ * Opens `job`'s checkpoint on `engine` and runs it once, telling `view` what happens: the
+ * runner's progress notices, and this attempt's `transfer/*` events from the engine's entries,
+ * in order, a checkpoint (and everything after it) held until the engine's durable mark passes
+ * its record: whoever sees a checkpoint may rely on it. Refusals to open throw.
+ */
+export async function runReceive(engine: Engine, job: ReceiveJob, options: RunOptions, view: ReceiveView = {}): Promise<RunResult<TransferResult>> {
+  const execution = await engine.open(receiveRunner, job, options);
   // Recovery never drops a tail silently: the log records it, and the copy says so (named by
   // the checkpoint's own name: a node relays this to its peer, who has no business with its root).
   const truncated = execution.checkpoint.recovery?.truncatedTail;
-  if (truncated !== undefined) job.onEvent?.({ type: 'transfer/warning', message: describeTailTruncation(basename(checkpointPathOf(job.destination)), truncated) });
-  const result = await execution.run();
-  if (result.outcome !== 'success' || !job.result) throw result.error ?? new TransferError('the transfer ended without a result');
-  return job.result;
+  if (truncated !== undefined) view.onEvent?.({ type: 'transfer/warning', message: describeTailTruncation(basename(checkpointPathOf(job.destination)), truncated) });
+  const { onEvent, onProgress } = view;
+  const subscriptions = new Subscription();
+  if (onEvent) {
+    // This attempt's events not shown yet, oldest first; the first may wait for its durability.
+    const held: { readonly seq: number; readonly event: TransferEvent; readonly waits: boolean }[] = [];
+    let durableSeq = -1;
+    const show = (everything: boolean) => {
+      while (held.length > 0 && (everything || !held[0]!.waits || held[0]!.seq <= durableSeq)) onEvent(held.shift()!.event);
+    };
+    subscriptions.add(
+      execution.entries().subscribe({
+        next: (entry) => {
+          if (entry.replayed || entry.kind !== 'event' || !entry.event.type.startsWith('transfer/')) return;
+          // A `transfer/*` event is the namespace's extension event; the engine's time stamp is not shown.
+          const { at: _at, ...event } = entry.event as TransferEvent;
+          held.push({ seq: entry.seq, event: event as TransferEvent, waits: !entry.durable && SHOWN_ONCE_DURABLE.has(event.type) });
+          show(false);
+        },
+        // A failed log ends the run with that error (run() reports it); what is held was never durable.
+        error: () => undefined,
+        // The log closes after its last sync: whatever is held is durable now.
+        complete: () => show(true),
+      }),
+    );
+    subscriptions.add(
+      execution.durableMarks().subscribe({
+        next: (seq) => {
+          durableSeq = seq;
+          show(false);
+        },
+        error: () => undefined,
+      }),
+    );
+  }
+  if (onProgress) subscriptions.add(execution.notices().subscribe(({ kind: _kind, ...progress }) => onProgress(progress)));
+  try {
+    return await execution.run();
+  } finally {
+    subscriptions.unsubscribe();
+  }
 }
