@@ -6,9 +6,9 @@
  */
 import type { CompletedUnit, CursorRecord, ScopeRecord } from '@ckpt/core';
 import type { Expr } from './expression.js';
-import { unitStepId, type Outcome } from './frame.js';
+import type { Outcome } from './frame.js';
 import type { Constraint, Step, StepResult } from './model.js';
-import { voidedByRerun, type RerunRecord } from './rerun.js';
+import { stepOfUnit, voidedByRerun, type RerunRecord } from './rerun.js';
 
 /** What the checkpoint holds at the start of an attempt, as the decisions read it. */
 export interface DecideState {
@@ -138,7 +138,7 @@ export function cursorAt(state: DecideState, unit: string): CursorRecord['cursor
 }
 
 /** The outcome a completed unit's successors see: a forced `completion` is recorded as a success with that result. */
-function outcomeOf(record: CompletedUnit): Outcome {
+export function outcomeOf(record: CompletedUnit): Outcome {
   const forced = (record.result as { result?: unknown } | undefined)?.result;
   if (forced === 'completion') return 'completion';
   return record.outcome;
@@ -200,7 +200,7 @@ function settleOpenScopes(state: DecideState): Decisions['attempt-started'] {
   const decisions: (RollBack | AbortScope)[] = [];
   for (const scope of open) {
     if (scope.kind !== 'transaction') continue;
-    decisions.push({ type: 'roll-back', scope: scope.scope, unit: scope.scope.replace(/@transaction$/, ''), stepId: unitStepId(scope.scope) });
+    decisions.push({ type: 'roll-back', scope: scope.scope, unit: scope.scope.replace(/@transaction$/, ''), stepId: stepOfUnit(scope.scope) });
   }
   for (const scope of open) {
     if (scope.parent === undefined || !state.scopes.has(scope.parent)) {

@@ -46,12 +46,6 @@ export interface StepRun {
 /** Runs a container's children by their precedence constraints (the execution's, handed to loops). */
 export type RunChildren = (container: ContainerStep, steps: ContainerStep['steps'], frame: Frame) => Promise<StepRun>;
 
-/** The step id of a unit or scope id (`a/loop[2]/b@transaction` → `b`). */
-export function unitStepId(scopeOrUnit: string): string {
-  const unit = scopeOrUnit.replace(/@(transaction|loop)$/, '');
-  return unit.slice(unit.lastIndexOf('/') + 1).replace(/\[\d+\]$/, '');
-}
-
 /** `record[key]` when it is the record's own property: a step or variable named `constructor` or `toString` must not find Object.prototype's. */
 export function own<T>(record: { readonly [key: string]: T } | undefined, key: string): T | undefined {
   return record !== undefined && Object.hasOwn(record, key) ? record[key] : undefined;

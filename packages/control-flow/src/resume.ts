@@ -3,11 +3,11 @@ import type { Attempt } from './attempt.js';
 import { decide } from './decide.js';
 import { lastLines, runProcess } from './exec-process.js';
 import { expandTemplate } from './expression.js';
-import { message, topFrame, unitStepId, type Frame } from './frame.js';
+import { message, topFrame, type Frame } from './frame.js';
 import type { RollbackAction } from './model.js';
 import { recordedGroupsOf, takeOverGroups } from './process-groups.js';
 import { restartPointOf } from './restart-point.js';
-import { CONTROL_FLOW_NAMESPACE, rerunSelection, rerunsOf, type RerunRecord } from './rerun.js';
+import { CONTROL_FLOW_NAMESPACE, rerunSelection, rerunsOf, stepOfUnit, type RerunRecord } from './rerun.js';
 import type { Tasks } from './tasks.js';
 
 /**
@@ -94,7 +94,7 @@ export async function runRollback(a: Attempt, tasks: Tasks, action: RollbackActi
       const result = await runProcess(argv, { cwd: a.pkg.baseDir, env: tasks.environment(frame, undefined), signal: new AbortController().signal });
       if (result.code !== 0) throw new Error(`rollback command exited with ${result.code ?? result.signal}: ${lastLines(result.stderrTail, 3)}`);
     } else {
-      await action.run(tasks.taskContext(unit, unitStepId(unit), frame, new AbortController().signal, []));
+      await action.run(tasks.taskContext(unit, stepOfUnit(unit), frame, new AbortController().signal, []));
     }
   } catch (error) {
     a.notify({ type: 'warning', message: `rollback of ${unit} failed: ${message(error)}` });
