@@ -1,4 +1,4 @@
-import { InterruptedError, type CkptEvent, type RunContext } from '@ckpt/core';
+import { InterruptedError, type CkptEvent, type RunContext, type RunnerEmitter } from '@ckpt/core';
 import { NOTHING_RECORDED, type DecideState } from './decide.js';
 import { own } from './frame.js';
 import type { Package } from './model.js';
@@ -23,14 +23,13 @@ export class Attempt {
   packageFailed = false;
   /** Where the package failed, for its error: innermost first. */
   readonly failures: { unit: string; message: string }[] = [];
-  private readonly internal = new AbortController();
-  /** The engine's stop (SIGINT/SIGTERM) or this attempt's cancellation. */
+  /** The engine's stop (SIGINT/SIGTERM, or it stopped listening). */
   readonly signal: AbortSignal;
 
   constructor(
     readonly job: PackageRun,
     readonly ctx: RunContext,
-    record: (events: readonly CkptEvent[]) => void,
+    emitter: RunnerEmitter<RunNotice>,
   ) {
     this.pkg = job.package;
     // Every value a sensitive variable held in this run: masked in all that is recorded or shown.
@@ -40,10 +39,10 @@ export class Attempt {
       secrets.add(decl.value);
       secrets.add(own(job.set, name));
     }
-    this.out = new RunOutput(job.observe, record, secrets, () => this.vars.registerSecrets(secrets));
+    this.out = new RunOutput(emitter, secrets, () => this.vars.registerSecrets(secrets));
     this.vars = new Variables(this.pkg, (notice) => this.notify(notice));
     this.buffers = new ScopeBuffers((event) => this.emit(event));
-    this.signal = AbortSignal.any([ctx.signal, this.internal.signal]);
+    this.signal = ctx.signal;
   }
 
   /** Events to record (masked). */
@@ -54,10 +53,6 @@ export class Attempt {
   /** A notice for the view (masked). */
   notify(notice: RunNotice): void {
     this.out.notify(notice);
-  }
-
-  cancel(): void {
-    this.internal.abort();
   }
 
   interrupted(): boolean {

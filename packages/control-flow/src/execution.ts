@@ -1,4 +1,4 @@
-import { isCkptError, type CkptEvent, type PlainValue, type RunContext, type VariableSet } from '@ckpt/core';
+import { isCkptError, type CkptEvent, type PlainValue, type RunContext, type RunnerEmitter, type VariableSet } from '@ckpt/core';
 import { Attempt } from './attempt.js';
 import { decide, type ChildStatus, type Siblings } from './decide.js';
 import { PackageFailedError } from './errors.js';
@@ -6,6 +6,7 @@ import { evaluateCondition } from './expression.js';
 import { childFrame, message, own, topFrame, type Frame, type StepRun } from './frame.js';
 import { runLoop } from './loops.js';
 import { isContainer, MAX_RETRY_WAIT_MS, type ContainerStep, type Step } from './model.js';
+import type { RunNotice } from './notices.js';
 import { runRollback, startAttempt } from './resume.js';
 import type { PackageRun } from './runner.js';
 import type { TaskPlugin } from './task-context.js';
@@ -19,13 +20,9 @@ export class PackageExecution {
   private readonly a: Attempt;
   private readonly tasks: Tasks;
 
-  constructor(job: PackageRun, ctx: RunContext, plugins: ReadonlyMap<string, TaskPlugin>, record: (events: readonly CkptEvent[]) => void) {
-    this.a = new Attempt(job, ctx, record);
+  constructor(job: PackageRun, ctx: RunContext, plugins: ReadonlyMap<string, TaskPlugin>, emitter: RunnerEmitter<RunNotice>) {
+    this.a = new Attempt(job, ctx, emitter);
     this.tasks = new Tasks(this.a, plugins);
-  }
-
-  cancel(): void {
-    this.a.cancel();
   }
 
   /** `error` with every known sensitive value masked (what a run ends with). */
@@ -98,7 +95,7 @@ export class PackageExecution {
           }
           if (decision === 'skip') {
             status[i] = 'skipped';
-            a.notify({ type: 'step-skipped', unit: frame.prefix + steps[i]!.id, step: steps[i]!.id, reason: 'precedence' });
+            a.notify({ kind: 'step-skipped', unit: frame.prefix + steps[i]!.id, step: steps[i]!.id, reason: 'precedence' });
             progressed = true;
           } else if (decision === 'run') {
             status[i] = 'running';
@@ -140,7 +137,7 @@ export class PackageExecution {
     const unit = frame.prefix + step.id;
     const reached = decide(a.restart, { type: 'unit-reached', unit, ephemeral: frame.ephemeral });
     if (reached.type === 'skip') {
-      a.notify({ type: 'step-skipped', unit, step: step.id, reason: 'checkpoint', result: reached.outcome });
+      a.notify({ kind: 'step-skipped', unit, step: step.id, reason: 'checkpoint', result: reached.outcome });
       return { outcome: reached.outcome };
     }
     a.stopIfInterrupted();
@@ -158,7 +155,7 @@ export class PackageExecution {
     const recordScope = transaction !== undefined ? outerScope : inner.scopes.at(-1)?.id;
     const scopeField = recordScope !== undefined ? { scope: recordScope } : {};
     a.emit({ type: 'unit-started', unit, ...scopeField });
-    a.notify({ type: 'step-started', unit, step: step.id });
+    a.notify({ kind: 'step-started', unit, step: step.id });
     const started = a.ctx.now();
     let run: StepRun;
     let vars: VariableSet[] = [];
@@ -194,7 +191,7 @@ export class PackageExecution {
     if (run.outcome === 'failure') {
       handled = failureHandled();
       if (transaction !== undefined) {
-        a.notify({ type: 'rollback', scope: transaction, step: step.id, reason: 'failed' });
+        a.notify({ kind: 'rollback', scope: transaction, step: step.id, reason: 'failed' });
         if (step.rollback) await runRollback(a, this.tasks, step.rollback, unit, frame);
         record.push(...(run.closing ?? []), a.buffers.abort(transaction, 'a step failed'));
       } else record.push(...(run.closing ?? []));
@@ -212,7 +209,7 @@ export class PackageExecution {
     a.emit(...record);
     await a.ctx.durable();
     a.notify({
-      type: 'step-finished',
+      kind: 'step-finished',
       unit,
       step: step.id,
       result: run.outcome,
@@ -230,7 +227,7 @@ export class PackageExecution {
     const handler = frame.handlers.at(-1);
     if (handler === undefined || frame.ephemeral) return;
     const prefix = `${handler.unit === '' ? '' : `${handler.unit}/`}onError/`;
-    this.a.notify({ type: 'handler', container: handler.unit || this.a.pkg.id, failedUnit });
+    this.a.notify({ kind: 'handler', container: handler.unit || this.a.pkg.id, failedUnit });
     const locals = new Map(handler.frame.locals);
     locals.set('failedStep', failedUnit);
     locals.set('errorMessage', error);

@@ -39,7 +39,7 @@ export async function runLoop(a: Attempt, step: ForEachStep | ForStep, unit: str
     if (atomic) a.emit(a.buffers.abort(loopScope, 'an iteration failed; the loop reruns whole'));
     return { outcome: 'failure', error };
   };
-  for (let i = 0; i < start.at; i++) a.notify({ type: 'step-skipped', unit: `${unit}[${i}]`, step: step.id, reason: 'checkpoint', result: 'success' });
+  for (let i = 0; i < start.at; i++) a.notify({ kind: 'step-skipped', unit: `${unit}[${i}]`, step: step.id, reason: 'checkpoint', result: 'success' });
   for (let i = start.at; ; i++) {
     a.stopIfInterrupted();
     if (step.kind === 'forEach') {
@@ -87,7 +87,7 @@ export async function runLoop(a: Attempt, step: ForEachStep | ForStep, unit: str
         await a.ctx.durable();
       } else if (placed.length > 0) a.emit(...placed);
     } else {
-      a.notify({ type: 'step-skipped', unit: iterationUnit, step: step.id, reason: 'checkpoint', result: 'success' });
+      a.notify({ kind: 'step-skipped', unit: iterationUnit, step: step.id, reason: 'checkpoint', result: 'success' });
       // A for loop's variables were restored from the checkpoint; nothing to redo.
     }
   }

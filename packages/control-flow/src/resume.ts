@@ -27,7 +27,7 @@ export async function startAttempt(a: Attempt, tasks: Tasks): Promise<void> {
     const differ = [...keys].filter((k) => JSON.stringify(supplied[k]) !== JSON.stringify(startState.config![k])).sort();
     if (differ.length > 0) {
       a.notify({
-        type: 'warning',
+        kind: 'warning',
         message: `configuration differs from the values captured on the first attempt for ${differ.join(', ')}; the captured values are used (as SSIS does). Delete the checkpoint to start over with the new values.`,
       });
     }
@@ -39,7 +39,7 @@ export async function startAttempt(a: Attempt, tasks: Tasks): Promise<void> {
   let reruns = rerunsOf(startState);
   const requested = [...new Set(a.job.rerun ?? [])];
   if (requested.length > 0 && !a.ctx.resumed) {
-    a.notify({ type: 'warning', message: `--rerun ${requested.join(', ')}: this run does not restart from a checkpoint (there is none, or usage is never), so every step runs anyway` });
+    a.notify({ kind: 'warning', message: `--rerun ${requested.join(', ')}: this run does not restart from a checkpoint (there is none, or usage is never), so every step runs anyway` });
   } else if (requested.length > 0) {
     // Recorded before any step runs: `ckpt inspect` says why these steps ran again, and a
     // later restart still reruns what this attempt did not get to.
@@ -54,7 +54,7 @@ export async function startAttempt(a: Attempt, tasks: Tasks): Promise<void> {
     // the checkpoint reads once this attempt's --rerun is recorded.
     const point = restartPointOf({ ...startState, extensions: new Map(startState.extensions).set(CONTROL_FLOW_NAMESPACE, { reruns }) }, a.pkg);
     a.notify({
-      type: 'resuming',
+      kind: 'resuming',
       attempt: a.ctx.attempt,
       completed: point.skipped,
       failed: point.failed.map((f) => f.unit),
@@ -67,7 +67,7 @@ export async function startAttempt(a: Attempt, tasks: Tasks): Promise<void> {
   for (const decision of decide(a.restart, { type: 'attempt-started' })) {
     if (decision.type === 'roll-back') {
       const step = a.pkg.stepsById.get(decision.stepId);
-      a.notify({ type: 'rollback', scope: decision.scope, step: step?.id ?? decision.scope, reason: 'left-open' });
+      a.notify({ kind: 'rollback', scope: decision.scope, step: step?.id ?? decision.scope, reason: 'left-open' });
       if (step?.rollback) await runRollback(a, tasks, step.rollback, decision.unit, topFrame(true));
     } else a.emit({ type: 'scope-aborted', scope: decision.scope, reason: decision.reason });
   }
@@ -80,7 +80,7 @@ export async function startAttempt(a: Attempt, tasks: Tasks): Promise<void> {
  */
 async function settleProcessGroups(a: Attempt): Promise<void> {
   const settled = await takeOverGroups(recordedGroupsOf(a.ctx.startState), {
-    warn: (message) => a.notify({ type: 'warning', message }),
+    warn: (message) => a.notify({ kind: 'warning', message }),
     record: (event) => a.emit(event),
   });
   if (settled > 0) await a.ctx.durable();
@@ -97,6 +97,6 @@ export async function runRollback(a: Attempt, tasks: Tasks, action: RollbackActi
       await action.run(tasks.taskContext(unit, stepOfUnit(unit), frame, new AbortController().signal, []));
     }
   } catch (error) {
-    a.notify({ type: 'warning', message: `rollback of ${unit} failed: ${message(error)}` });
+    a.notify({ kind: 'warning', message: `rollback of ${unit} failed: ${message(error)}` });
   }
 }

@@ -1,5 +1,5 @@
-import { createIdentity, type EventEmission, type ExtensionReducer, type JobIdentity, type ResumeCheck, type RunContext, type Runner } from '@ckpt/core';
-import { Observable } from 'rxjs';
+import { createIdentity, defineRunner, type ExtensionReducer, type JobIdentity, type ResumeCheck, type RunContext, type Runner, type RunnerEmission } from '@ckpt/core';
+import type { Observable } from 'rxjs';
 import { PackageExecution } from './execution.js';
 import { own } from './frame.js';
 import { isContainer, type Package, type Step, type StepResult } from './model.js';
@@ -25,8 +25,6 @@ export interface PackageRun {
    * (`rerunSelection`); recorded as `control-flow/rerun`. Ids must exist (the CLI checks).
    */
   readonly rerun?: readonly string[];
-  /** Receives the run view's notices. */
-  readonly observe?: (notice: RunNotice) => void;
 }
 
 /** Options of the runner: task plug-ins (`copy`). */
@@ -55,16 +53,32 @@ export function structureOf(pkg: Package): unknown {
 
 /**
  * Runs control-flow packages with SSIS checkpoint semantics. The task is the smallest restart
- * unit; transactions and loops without `checkpointIterations` are atomic scopes.
+ * unit; transactions and loops without `checkpointIterations` are atomic scopes. It records
+ * events, tells views {@link RunNotice}s (`Execution.notices()`), and has no result: a failed
+ * package ends with PackageFailedError.
  */
-export class ControlFlowRunner implements Runner<PackageRun> {
+export class ControlFlowRunner implements Runner<PackageRun, void, RunNotice> {
   readonly kind = KIND;
   readonly reducers: readonly ExtensionReducer[];
   private readonly plugins: ReadonlyMap<string, TaskPlugin>;
+  private readonly runner: Runner<PackageRun, void, RunNotice>;
 
   constructor(options: ControlFlowRunnerOptions = {}) {
     this.plugins = new Map((options.plugins ?? []).map((p) => [p.kind, p]));
     this.reducers = [processReducer, controlFlowReducer, ...(options.plugins ?? []).flatMap((p) => p.reducers ?? [])];
+    this.runner = defineRunner<PackageRun, void, RunNotice>({
+      kind: KIND,
+      identify: (job) => this.identify(job),
+      run: async (job, context, emit) => {
+        const execution = new PackageExecution(job, context, this.plugins, emit);
+        try {
+          await execution.execute();
+        } catch (error) {
+          // The error becomes the attempt-ended record and the CLI's last line: masked like the rest.
+          throw execution.masked(error);
+        }
+      },
+    });
   }
 
   /** Refuses, before anything is written, a restart that needs a value the checkpoint cannot give back. */
@@ -79,15 +93,7 @@ export class ControlFlowRunner implements Runner<PackageRun> {
     return createIdentity({ kind: KIND, id: job.package.id, version: job.package.version, structure: structureOf(job.package) });
   }
 
-  run(job: PackageRun, context: RunContext): Observable<EventEmission> {
-    return new Observable<EventEmission>((subscriber) => {
-      const execution = new PackageExecution(job, context, this.plugins, (events) => subscriber.next(events));
-      execution.execute().then(
-        () => subscriber.complete(),
-        // The error becomes the attempt-ended record and the CLI's last line: masked like the rest.
-        (error: unknown) => subscriber.error(execution.masked(error)),
-      );
-      return () => execution.cancel();
-    });
+  run(job: PackageRun, context: RunContext): Observable<RunnerEmission<void, RunNotice>> {
+    return this.runner.run(job, context);
   }
 }

@@ -87,7 +87,7 @@ export class Tasks {
       },
       getConfig: (key) => scope.config(key),
       expand: (text) => expandTemplate(text, scope),
-      log: (line) => a.notify({ type: 'output', unit, stream: 'stdout', line }),
+      log: (line) => a.notify({ kind: 'output', unit, stream: 'stdout', line }),
     };
   }
 
@@ -153,7 +153,7 @@ export class Tasks {
         cwd: a.pkg.baseDir,
         env: this.environment(frame, outputFile),
         signal,
-        onLine: (line, stream) => a.notify({ type: 'output', unit, stream, line }),
+        onLine: (line, stream) => a.notify({ kind: 'output', unit, stream, line }),
         onSpawn: (started) => {
           group = started.pgid;
           a.emit({ type: 'process/started', unit, attempt: a.ctx.attempt, host: hostname(), ...started });

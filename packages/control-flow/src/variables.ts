@@ -107,7 +107,7 @@ export class Variables {
       const decl = this.pkg.variables.get(name);
       const recorded = ctx.variables.get(name);
       if (recorded?.status === 'known') {
-        this.notify({ type: 'warning', message: `--set ${name} is ignored: the checkpoint holds its value from an earlier attempt, and a restart uses it` });
+        this.notify({ kind: 'warning', message: `--set ${name} is ignored: the checkpoint holds its value from an earlier attempt, and a restart uses it` });
         continue;
       }
       const value = coerceText(name, decl?.type ?? 'string', text, { sensitive: decl?.sensitive === true });
@@ -159,7 +159,7 @@ export class Variables {
     if (v === undefined || v.type === 'object' || v.value === undefined) return undefined;
     // A sensitive variable still at its declared value has nothing to keep; a restart uses the declaration.
     if (v.sensitive && v.value === (this.pkg.variables.get(name)?.value ?? '')) return undefined;
-    this.notify(v.sensitive ? { type: 'variable', name, redacted: true } : { type: 'variable', name, value: v.value as PlainValue });
+    this.notify(v.sensitive ? { kind: 'variable', name, redacted: true } : { kind: 'variable', name, value: v.value as PlainValue });
     return { type: 'variable-set', name, value: v.value as PlainValue, valueType: v.type, sensitive: v.sensitive };
   }
 
