@@ -2,7 +2,7 @@ import { isCkptError, type CkptEvent, type PlainValue, type RunContext, type Run
 import { Attempt } from './attempt.js';
 import { decide, type ChildStatus, type Siblings } from './decide.js';
 import { PackageFailedError } from './errors.js';
-import { evaluateCondition } from './expression.js';
+import { evaluateCondition, type Expr } from './expression.js';
 import { childFrame, message, own, topFrame, type Frame, type StepRun } from './frame.js';
 import { runLoop } from './loops.js';
 import { isContainer, MAX_RETRY_WAIT_MS, type ContainerStep, type Step } from './model.js';
@@ -30,6 +30,7 @@ export class PackageExecution {
     return this.a.out.error(error);
   }
 
+  /** Runs the attempt; throws PackageFailedError (masked by {@link masked}) or the interruption. */
   async execute(): Promise<void> {
     const { a } = this;
     try {
@@ -41,10 +42,7 @@ export class PackageExecution {
       a.stopIfInterrupted();
       if (result.outcome === 'failure' || a.packageFailed) {
         const failures = a.failures.length > 0 ? a.failures : [{ unit: a.pkg.id, message: result.error ?? 'failed' }];
-        throw new PackageFailedError(
-          a.pkg.id,
-          failures.map((f) => ({ unit: f.unit, message: a.out.text(f.message) })),
-        );
+        throw new PackageFailedError(a.pkg.id, failures.map((f) => ({ unit: f.unit, message: a.out.text(f.message) })));
       }
     } finally {
       await this.tasks.cleanUp();
@@ -73,7 +71,7 @@ export class PackageExecution {
         return failParent;
       },
     };
-    const holds = (when: Parameters<typeof evaluateCondition>[0]) => evaluateCondition(when, a.vars.scope(frame));
+    const holds = (when: Expr) => evaluateCondition(when, a.vars.scope(frame));
     const stopping = () => a.interrupted() || a.packageFailed || failParent || interruption !== undefined;
 
     for (;;) {

@@ -1,6 +1,8 @@
 /**
  * Every SSIS checkpoint rule and every beyond-SSIS item of issue 4 as a named test.
  * docs/restart-semantics.md links each rule to its test here.
+ * Over ~400 lines on purpose: one file is where the docs say every rule's end-to-end test lives
+ * (decide.test.ts states the same rules against the pure decisions).
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
