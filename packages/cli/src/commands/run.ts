@@ -1,6 +1,6 @@
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { Engine, InvalidInputError, describeTailTruncation, formatDuration, isCkptError, parseDuration, type CheckpointStore, type CheckpointUsage } from '@ckpt/core';
-import { ControlFlowRunner, closestName, coerceText, loadPackageFile, rerunSelection, type Package, type RunNotice, type StepResult, type TaskPlugin } from '@ckpt/control-flow';
+import { Engine, InvalidInputError, describeTailTruncation, formatDuration, isCkptError, parseDuration, type CheckpointStore, type CheckpointUsage, type CkptEvent } from '@ckpt/core';
+import { ControlFlowRunner, closestName, coerceText, loadPackageFile, rerunSelection, type Package, type PackageRun, type RunNotice, type StepResult, type TaskPlugin } from '@ckpt/control-flow';
 import type { RunVerbOptions } from '../cli.js';
 import { copyTaskPlugin } from './copy-task.js';
 import { ExitCode, exitCodeOf } from '../exit-codes.js';
@@ -151,9 +151,9 @@ export async function runCommand(file: string, options: RunVerbOptions, io: CliI
     // Connecting is part of opening: an unreachable store is refused before any step (exit 2).
     store = await connectStore(storeUrl);
     const runner = new ControlFlowRunner({ plugins });
-    const execution = await new Engine({ store }).open(
+    const execution = await new Engine({ store }).open<PackageRun, void, RunNotice>(
       runner,
-      { package: pkg, set, config, forceResults, rerun, observe: (notice) => view.notice(notice) },
+      { package: pkg, set, config, forceResults, rerun },
       {
         // The user named this path: a link there is followed, so both names share one lock.
         checkpoint: {
@@ -173,8 +173,29 @@ export async function runCommand(file: string, options: RunVerbOptions, io: CliI
     view.started(pkg, settings, execution.checkpoint.resumed, restartAdvice(settings));
     // Recovery never drops a tail silently: say what it dropped (it is also in the log).
     const truncated = execution.checkpoint.recovery?.truncatedTail;
-    if (truncated !== undefined) view.notice({ type: 'warning', message: describeTailTruncation(settings.path, truncated) });
+    if (truncated !== undefined) view.notice({ kind: 'warning', message: describeTailTruncation(settings.path, truncated) });
+    // What the runner says for views, and what this run records (as the log holds it: sealed, stamped).
+    execution.notices().subscribe((notice) => view.notice(notice));
+    // entries() first replays the file: the run starts once it has (the last record on disk at
+    // open is seen), so records and notices are shown in the order they happen.
+    const onDisk = execution.checkpoint.log.durableSeq;
+    let replayed = () => undefined as void;
+    const caughtUp = new Promise<void>((resolve) => (replayed = resolve));
+    if (onDisk <= 0) replayed();
+    const recorded = new Promise<void>((done) => {
+      execution.entries().subscribe({
+        next: (entry) => {
+          if (entry.seq >= onDisk) replayed();
+          if (!entry.replayed && entry.kind === 'event') view.recorded(entry.event);
+        },
+        complete: () => (replayed(), done()),
+        error: () => (replayed(), done()),
+      });
+    });
+    await caughtUp;
     const result = await execution.run();
+    // Every record of the run is shown before its end.
+    await recorded;
     if (storeUrl !== undefined && result.error !== undefined) scrubPassword(result.error, storeUrl);
     const code =
       result.outcome === 'success'
@@ -204,11 +225,13 @@ type Result = Awaited<ReturnType<Awaited<ReturnType<Engine['open']>>['run']>>;
 interface View {
   started(pkg: Package, settings: Settings, resumed: boolean, advice: string | undefined): void;
   notice(notice: RunNotice): void;
+  /** An event this run recorded. */
+  recorded(event: CkptEvent): void;
   interrupting(signal: string): void;
   ended(pkg: Package, settings: Settings, result: Result, code: number): void;
 }
 
-/** `--json`: one JSON object per line — recorded events and the run view's notices. */
+/** `--json`: one JSON object per line — recorded events and the run view's notices (their `kind` as `type`). */
 class JsonView implements View {
   constructor(private readonly io: CliIo) {}
   started(pkg: Package, settings: Settings, resumed: boolean, advice: string | undefined): void {
@@ -216,8 +239,11 @@ class JsonView implements View {
     if (advice !== undefined) writeJsonLine(this.io, { type: 'warning', message: advice });
   }
   notice(notice: RunNotice): void {
-    if (notice.type === 'recorded') writeJsonLine(this.io, notice.event);
-    else if (notice.type !== 'variable') writeJsonLine(this.io, notice);
+    const { kind, ...rest } = notice;
+    if (kind !== 'variable') writeJsonLine(this.io, { type: kind, ...rest });
+  }
+  recorded(event: CkptEvent): void {
+    writeJsonLine(this.io, event);
   }
   interrupting(signal: string): void {
     writeJsonLine(this.io, { type: 'interrupting', signal });
@@ -273,9 +299,16 @@ class HumanView implements View {
     if (!resumed) this.write(this.c.bold(`running ${pkg.id} version ${pkg.version}`) + this.c.dim(`  (checkpoint ${settings.save ? settings.path : 'not saved'}, usage ${settings.usage})`));
     if (advice !== undefined) this.io.stderr.write(`${this.c.yellow('warning:')} ${advice}\n`);
   }
+  recorded(event: CkptEvent): void {
+    if (event.type === 'control-flow/retry') {
+      const e = event as { unit?: unknown; retry?: unknown; of?: unknown; waitMs?: unknown; error?: unknown };
+      const unit = String(e.unit);
+      this.write(`${this.indent(unit)}${this.c.yellow('↻')} retry ${String(e.retry)}/${String(e.of)} of step ${unit} in ${formatDuration(Number(e.waitMs))}: ${this.c.red(safe(String(e.error)))}`);
+    }
+  }
   notice(n: RunNotice): void {
     const { c } = this;
-    switch (n.type) {
+    switch (n.kind) {
       case 'resuming': {
         const at = [...n.failed, ...n.inFlight];
         this.write(
@@ -322,13 +355,6 @@ class HumanView implements View {
         return;
       case 'warning':
         this.io.stderr.write(`${c.yellow('warning:')} ${safe(n.message)}\n`);
-        return;
-      case 'recorded':
-        if (n.event.type === 'control-flow/retry') {
-          const e = n.event as { unit?: unknown; retry?: unknown; of?: unknown; waitMs?: unknown; error?: unknown };
-          const unit = String(e.unit);
-          this.write(`${this.indent(unit)}${c.yellow('↻')} retry ${String(e.retry)}/${String(e.of)} of step ${unit} in ${formatDuration(Number(e.waitMs))}: ${c.red(safe(String(e.error)))}`);
-        }
         return;
       case 'variable':
         return;
