@@ -71,7 +71,10 @@ export interface OpenCheckpointOptions {
    * store renews it in the background while the checkpoint is open; a file lock ignores it.
    */
   readonly leaseMs?: number;
-  /** How long to wait for a live owner to finish before refusing (default 0: refuse at once). */
+  /**
+   * How long to wait for a live owner to finish before refusing, in ms (default 0: refuse at
+   * once). `Infinity` waits as long as the owner lives (`ckpt run --wait` without a duration).
+   */
   readonly waitMs?: number;
   /** Files only: the user named this path, so a symbolic link there is followed (see CheckpointOptions.followLink). */
   readonly followLink?: boolean;
