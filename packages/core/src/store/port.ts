@@ -125,7 +125,10 @@ export interface CheckpointReading {
   readonly tail?: { readonly bytes: number; readonly offset: number; readonly reason: string };
   /** Files: tails truncated by recovery, recorded by the writer sessions since the last compaction. */
   readonly truncatedTails?: readonly TailTruncation[];
-  /** Only with `salvage`: the damage the reading stopped at. */
+  /**
+   * Only with `salvage`: the damage the reading stopped at. `entries` are then those before it,
+   * and `identity`, `state` and `epoch` are placeholders (nothing past the damage was folded).
+   */
   readonly damage?: CheckpointDamage;
 }
 
