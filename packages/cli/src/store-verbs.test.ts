@@ -167,4 +167,15 @@ describe('verbs on a store', () => {
     }
     expect(store.opened).toEqual(['jobs/nightly.ckpt', 'pkg-two']);
   });
+
+  it('run --store says where the checkpoint is kept: its name in the store, the URL masked', async () => {
+    await writeFile(join(dir, 'fails.yaml'), `id: fails\nversion: 1\ncheckpoint: { usage: if-exists, save: true }\nsteps:\n  - { id: a, exec: [sh, -c, 'exit 3'] }\n`);
+    const human = captureIo();
+    expect(await runCommand(join(dir, 'fails.yaml'), { store: URL }, human)).toBe(1);
+    expect(human.err()).toContain(`checkpoint kept at fails in ${MASKED}`);
+    const json = captureIo();
+    await runCommand(join(dir, 'fails.yaml'), { store: URL, json: true }, json);
+    expect(JSON.parse(json.out().split('\n')[0]!)).toMatchObject({ type: 'run-started', checkpoint: 'fails', store: MASKED, resumed: true });
+    expect(human.out() + human.err() + json.out()).not.toContain('hunter2');
+  });
 });

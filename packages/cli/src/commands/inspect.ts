@@ -4,8 +4,13 @@ import { InvalidInputError, formatBytes, type CheckpointOwner, type CheckpointRe
 import { colors, escapeControlChars as safe, formatTime, writeJsonLine, type CliIo } from '../output.js';
 import { maskStoreUrl, storeUrlOf, withStore } from '../store.js';
 
-/** The restart point: what the next attempt skips and what it runs again, and why. */
-export interface RestartPoint {
+/**
+ * The restart point as core's folded state alone tells it, for a checkpoint of any runner: what
+ * the next attempt skips and what it runs again. It does not know the job, so it cannot say
+ * more; a runner that does answers a finer question (control-flow's `restartPointOf` reads the
+ * package: precedence, rolled-back transactions, `--rerun`s).
+ */
+export interface GenericRestartPoint {
   /** Units recorded complete: the next attempt skips them. */
   readonly skipped: readonly string[];
   /** Units started and not finished (in flight at a crash): they run again. */
@@ -16,7 +21,8 @@ export interface RestartPoint {
   readonly openScopes: readonly string[];
 }
 
-export function restartPointOf(state: CheckpointState): RestartPoint {
+/** The {@link GenericRestartPoint} of a folded state (`ckpt inspect --json`'s `restartPoint`, and the lines for a runner the CLI does not know). */
+export function genericRestartPointOf(state: CheckpointState): GenericRestartPoint {
   return {
     skipped: [...state.completed.keys()],
     inFlight: [...state.running.keys()],
@@ -161,7 +167,7 @@ function inspection(path: string, reading: CheckpointReading, store: string | un
     config: state.config ?? null,
     scopes: [...state.scopes.values()].map((scope) => ({ ...scope, completed: [...scope.completed.keys()], cursors: [...scope.cursors.keys()] })),
     extensions: Object.fromEntries([...state.extensions.keys()].map((namespace) => [namespace, true])),
-    restartPoint: restartPointOf(state),
+    restartPoint: genericRestartPointOf(state),
   };
 }
 
@@ -239,7 +245,7 @@ export function ownerLine(owner: CheckpointOwner): string {
 export function restartPointLines(state: CheckpointState, explanation: readonly string[] | undefined): string[] {
   if (state.attempts.at(-1)?.outcome === 'success') return ['the last attempt succeeded: nothing to resume (the checkpoint was kept on purpose)'];
   if (explanation !== undefined) return [...explanation];
-  const restart = restartPointOf(state);
+  const restart = genericRestartPointOf(state);
   const again = [...restart.inFlight, ...restart.failed];
   return [
     `skips ${restart.skipped.length} completed unit(s)`,

@@ -1,12 +1,12 @@
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { Engine, InvalidInputError, describeTailTruncation, formatDuration, isCkptError, parseDuration, type CheckpointStore, type CheckpointUsage } from '@ckpt/core';
-import { ControlFlowRunner, closestName, coerceText, loadPackageFile, rerunSelection, type Package, type RunNotice, type StepResult, type TaskPlugin } from '@ckpt/control-flow';
+import { Engine, InvalidInputError, describeTailTruncation, formatDuration, isCkptError, parseDuration, type CheckpointStore, type CheckpointUsage, type CkptEvent } from '@ckpt/core';
+import { ControlFlowRunner, closestName, coerceText, loadPackageFile, rerunSelection, type Package, type PackageRun, type RunNotice, type StepResult, type TaskPlugin } from '@ckpt/control-flow';
 import type { RunVerbOptions } from '../cli.js';
 import { copyTaskPlugin } from './copy-task.js';
 import { ExitCode, exitCodeOf } from '../exit-codes.js';
 import { onInterrupt } from '../interrupt.js';
 import { LiveStatus } from '../live-status.js';
-import { adapterOf, connectStore, ownerClaim, scrubPassword, storeUrlOf } from '../store.js';
+import { adapterOf, connectStore, maskStoreUrl, ownerClaim, scrubPassword, storeUrlOf } from '../store.js';
 import { colors, escapeControlChars as safe, reportError, writeJsonLine, type CliIo } from '../output.js';
 
 /** Task plug-ins `ckpt run` offers to packages: the file-transfer runner's `copy`. */
@@ -151,9 +151,9 @@ export async function runCommand(file: string, options: RunVerbOptions, io: CliI
     // Connecting is part of opening: an unreachable store is refused before any step (exit 2).
     store = await connectStore(storeUrl);
     const runner = new ControlFlowRunner({ plugins });
-    const execution = await new Engine({ store }).open(
+    const execution = await new Engine({ store }).open<PackageRun, void, RunNotice>(
       runner,
-      { package: pkg, set, config, forceResults, rerun, observe: (notice) => view.notice(notice) },
+      { package: pkg, set, config, forceResults, rerun },
       {
         // The user named this path: a link there is followed, so both names share one lock.
         checkpoint: {
@@ -170,11 +170,33 @@ export async function runCommand(file: string, options: RunVerbOptions, io: CliI
         ...(secretKey !== undefined && secretKey !== '' && { secretKey }),
       },
     );
-    view.started(pkg, settings, execution.checkpoint.resumed, restartAdvice(settings));
+    const shown: Settings = { ...settings, ...(storeUrl !== undefined && { store: maskStoreUrl(storeUrl) }) };
+    view.started(pkg, shown, execution.checkpoint.resumed, restartAdvice(settings));
     // Recovery never drops a tail silently: say what it dropped (it is also in the log).
     const truncated = execution.checkpoint.recovery?.truncatedTail;
-    if (truncated !== undefined) view.notice({ type: 'warning', message: describeTailTruncation(settings.path, truncated) });
+    if (truncated !== undefined) view.notice({ kind: 'warning', message: describeTailTruncation(settings.path, truncated) });
+    // What the runner says for views, and what this run records (as the log holds it: sealed, stamped).
+    execution.notices().subscribe((notice) => view.notice(notice));
+    // entries() first replays the file: the run starts once it has (the last record on disk at
+    // open is seen), so records and notices are shown in the order they happen.
+    const onDisk = execution.checkpoint.log.durableSeq;
+    let replayed = () => undefined as void;
+    const caughtUp = new Promise<void>((resolve) => (replayed = resolve));
+    if (onDisk <= 0) replayed();
+    const recorded = new Promise<void>((done) => {
+      execution.entries().subscribe({
+        next: (entry) => {
+          if (entry.seq >= onDisk) replayed();
+          if (!entry.replayed && entry.kind === 'event') view.recorded(entry.event);
+        },
+        complete: () => (replayed(), done()),
+        error: () => (replayed(), done()),
+      });
+    });
+    await caughtUp;
     const result = await execution.run();
+    // Every record of the run is shown before its end.
+    await recorded;
     if (storeUrl !== undefined && result.error !== undefined) scrubPassword(result.error, storeUrl);
     const code =
       result.outcome === 'success'
@@ -184,7 +206,7 @@ export async function runCommand(file: string, options: RunVerbOptions, io: CliI
           : isCkptError(result.error, 'invalid')
             ? ExitCode.Refused
             : ExitCode.Failed;
-    view.ended(pkg, settings, result, code);
+    view.ended(pkg, shown, result, code);
     return code;
   } catch (error) {
     if (storeUrl !== undefined) scrubPassword(error, storeUrl);
@@ -198,26 +220,46 @@ export async function runCommand(file: string, options: RunVerbOptions, io: CliI
   }
 }
 
-type Settings = ReturnType<typeof checkpointSettingsOf>;
+/** The checkpoint settings as the views show them: with the store (URL masked) when it is not files. */
+type Settings = ReturnType<typeof checkpointSettingsOf> & { readonly store?: string };
+
+/** Where the checkpoint is, for people: a file's path, or a store's name and the store. */
+function whereOf(settings: Settings): string {
+  return settings.store === undefined ? settings.path : `${settings.path} in ${settings.store}`;
+}
 type Result = Awaited<ReturnType<Awaited<ReturnType<Engine['open']>>['run']>>;
 
 interface View {
   started(pkg: Package, settings: Settings, resumed: boolean, advice: string | undefined): void;
   notice(notice: RunNotice): void;
+  /** An event this run recorded. */
+  recorded(event: CkptEvent): void;
   interrupting(signal: string): void;
   ended(pkg: Package, settings: Settings, result: Result, code: number): void;
 }
 
-/** `--json`: one JSON object per line — recorded events and the run view's notices. */
+/** `--json`: one JSON object per line — recorded events and the run view's notices (their `kind` as `type`). */
 class JsonView implements View {
   constructor(private readonly io: CliIo) {}
   started(pkg: Package, settings: Settings, resumed: boolean, advice: string | undefined): void {
-    writeJsonLine(this.io, { type: 'run-started', package: pkg.id, version: pkg.version, checkpoint: settings.path, usage: settings.usage, save: settings.save, resumed });
+    writeJsonLine(this.io, {
+      type: 'run-started',
+      package: pkg.id,
+      version: pkg.version,
+      checkpoint: settings.path,
+      ...(settings.store !== undefined && { store: settings.store }),
+      usage: settings.usage,
+      save: settings.save,
+      resumed,
+    });
     if (advice !== undefined) writeJsonLine(this.io, { type: 'warning', message: advice });
   }
   notice(notice: RunNotice): void {
-    if (notice.type === 'recorded') writeJsonLine(this.io, notice.event);
-    else if (notice.type !== 'variable') writeJsonLine(this.io, notice);
+    const { kind, ...rest } = notice;
+    if (kind !== 'variable') writeJsonLine(this.io, { type: kind, ...rest });
+  }
+  recorded(event: CkptEvent): void {
+    writeJsonLine(this.io, event);
   }
   interrupting(signal: string): void {
     writeJsonLine(this.io, { type: 'interrupting', signal });
@@ -270,12 +312,19 @@ class HumanView implements View {
     return '  '.repeat(unit.split('/').length - 1);
   }
   started(pkg: Package, settings: Settings, resumed: boolean, advice: string | undefined): void {
-    if (!resumed) this.write(this.c.bold(`running ${pkg.id} version ${pkg.version}`) + this.c.dim(`  (checkpoint ${settings.save ? settings.path : 'not saved'}, usage ${settings.usage})`));
+    if (!resumed) this.write(this.c.bold(`running ${pkg.id} version ${pkg.version}`) + this.c.dim(`  (checkpoint ${settings.save ? whereOf(settings) : 'not saved'}, usage ${settings.usage})`));
     if (advice !== undefined) this.io.stderr.write(`${this.c.yellow('warning:')} ${advice}\n`);
+  }
+  recorded(event: CkptEvent): void {
+    if (event.type === 'control-flow/retry') {
+      const e = event as { unit?: unknown; retry?: unknown; of?: unknown; waitMs?: unknown; error?: unknown };
+      const unit = String(e.unit);
+      this.write(`${this.indent(unit)}${this.c.yellow('↻')} retry ${String(e.retry)}/${String(e.of)} of step ${unit} in ${formatDuration(Number(e.waitMs))}: ${this.c.red(safe(String(e.error)))}`);
+    }
   }
   notice(n: RunNotice): void {
     const { c } = this;
-    switch (n.type) {
+    switch (n.kind) {
       case 'resuming': {
         const at = [...n.failed, ...n.inFlight];
         this.write(
@@ -323,13 +372,6 @@ class HumanView implements View {
       case 'warning':
         this.io.stderr.write(`${c.yellow('warning:')} ${safe(n.message)}\n`);
         return;
-      case 'recorded':
-        if (n.event.type === 'control-flow/retry') {
-          const e = n.event as { unit?: unknown; retry?: unknown; of?: unknown; waitMs?: unknown; error?: unknown };
-          const unit = String(e.unit);
-          this.write(`${this.indent(unit)}${c.yellow('↻')} retry ${String(e.retry)}/${String(e.of)} of step ${unit} in ${formatDuration(Number(e.waitMs))}: ${c.red(safe(String(e.error)))}`);
-        }
-        return;
       case 'variable':
         return;
     }
@@ -344,13 +386,13 @@ class HumanView implements View {
     if (result.outcome === 'success') {
       this.write(c.green(`✓ ${pkg.id} succeeded`) + c.dim(` (attempt ${result.attempt}${result.checkpointRemoved ? ', checkpoint deleted' : ''})`));
     } else if (result.outcome === 'interrupted') {
-      this.io.stderr.write(`${c.yellow(`■ ${pkg.id} interrupted`)}; ${settings.save ? `progress is in ${settings.path}; rerun the same command to resume` : 'checkpoints are not saved; a rerun starts over'}\n`);
+      this.io.stderr.write(`${c.yellow(`■ ${pkg.id} interrupted`)}; ${settings.save ? `progress is in ${whereOf(settings)}; rerun the same command to resume` : 'checkpoints are not saved; a rerun starts over'}\n`);
     } else {
       if (result.error !== undefined && code === ExitCode.Refused) reportError(this.io, result.error);
       else this.io.stderr.write(`${c.red('✗')} ${safe(result.error?.message.split('\n')[0] ?? `${pkg.id} failed`)}\n`);
       this.io.stderr.write(
         settings.save
-          ? `${c.dim(`checkpoint kept at ${settings.path}; rerun${settings.usage === 'never' ? ' with --usage if-exists' : ''} to resume from the point of failure`)}\n`
+          ? `${c.dim(`checkpoint kept at ${whereOf(settings)}; rerun${settings.usage === 'never' ? ' with --usage if-exists' : ''} to resume from the point of failure`)}\n`
           : `${c.dim('checkpoints are not saved; a rerun starts from the beginning')}\n`,
       );
     }
