@@ -74,6 +74,7 @@ export type {
 export { killAndRerun } from './process/kill-and-rerun.js';
 export { processGone } from './process/process-gone.js';
 export { seededRandom } from './process/seeded-random.js';
+export { firstDifference } from './bytes/first-difference.js';
 export type { KillAndRerunOptions, KillAndRerunReport, RunOutcome } from './process/kill-and-rerun.js';
 
 export { STORAGE_CONTRACT, describeStorageContract } from './storage/storage-contract.js';
