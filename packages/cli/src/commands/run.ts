@@ -1,11 +1,12 @@
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { Engine, InvalidInputError, describeTailTruncation, formatDuration, isCkptError, type CheckpointUsage } from '@ckpt/core';
+import { Engine, InvalidInputError, describeTailTruncation, formatDuration, isCkptError, parseDuration, type CheckpointStore, type CheckpointUsage } from '@ckpt/core';
 import { ControlFlowRunner, closestName, coerceText, loadPackageFile, rerunSelection, type Package, type RunNotice, type StepResult, type TaskPlugin } from '@ckpt/control-flow';
 import type { RunVerbOptions } from '../cli.js';
 import { copyTaskPlugin } from './copy-task.js';
 import { ExitCode, exitCodeOf } from '../exit-codes.js';
 import { onInterrupt } from '../interrupt.js';
 import { LiveStatus } from '../live-status.js';
+import { adapterOf, connectStore, ownerClaim, scrubPassword, storeUrlOf } from '../store.js';
 import { colors, escapeControlChars as safe, reportError, writeJsonLine, type CliIo } from '../output.js';
 
 /** Task plug-ins `ckpt run` offers to packages: the file-transfer runner's `copy`. */
@@ -52,13 +53,19 @@ export function checkSuppliedNames(file: string, pkg: Package, set: Record<strin
  * `/Restart` does over `/CheckPointing on`: `--checkpointing on --usage if-exists` runs a first
  * attempt and resumes the next.
  */
-export function checkpointSettingsOf(pkg: Package, options: RunVerbOptions): { path: string; usage: CheckpointUsage; save: boolean; retentionMs?: number } {
+export function checkpointSettingsOf(
+  pkg: Package,
+  options: RunVerbOptions,
+  inStore = false,
+): { path: string; usage: CheckpointUsage; save: boolean; retentionMs?: number } {
   const on = options.checkpointing === 'on';
   const usage: CheckpointUsage = options.usage ?? (on ? 'always' : pkg.checkpoint.usage);
   const save = options.saveCheckpoints ?? (on ? true : pkg.checkpoint.save);
-  // --checkpoint-file is relative to the working directory; checkpoint.file to the package's folder.
-  const path =
-    options.checkpointFile !== undefined
+  // In a store a checkpoint is named, not located: the name is used as given, as a key.
+  // In files, --checkpoint-file is relative to the working directory; checkpoint.file to the package's folder.
+  const path = inStore
+    ? (options.checkpointFile ?? pkg.checkpoint.file ?? pkg.id)
+    : options.checkpointFile !== undefined
       ? resolve(options.checkpointFile)
       : pkg.checkpoint.file !== undefined
         ? isAbsolute(pkg.checkpoint.file)
@@ -110,7 +117,13 @@ export async function runCommand(file: string, options: RunVerbOptions, io: CliI
       throw new InvalidInputError(`--rerun ${step}: "${step}" is a step of an onError handler, which runs when a failure fires it, not from the checkpoint`, { hint: 'name the step whose failure fires the handler, or a step before it' });
     }
   }
-  const settings = checkpointSettingsOf(pkg, options);
+  const storeUrl = storeUrlOf(options.store);
+  if (storeUrl !== undefined) adapterOf(storeUrl);
+  const leaseMs = options.lease !== undefined ? parseDuration(options.lease, '--lease') : undefined;
+  if (leaseMs !== undefined && leaseMs <= 0) throw new InvalidInputError(`--lease ${options.lease}: a lease must be longer than 0`, { hint: 'e.g. --lease 30s (the default)' });
+  // --wait alone waits as long as the owner runs; --wait DURATION at most that long.
+  const waitMs = options.wait === undefined ? undefined : options.wait === true ? Number.POSITIVE_INFINITY : parseDuration(options.wait, '--wait');
+  const settings = checkpointSettingsOf(pkg, options, storeUrl !== undefined);
   const secretKey = options.secretKey ?? process.env['CKPT_SECRET_KEY'];
   // A reader that goes away (`ckpt run --json | head`) does not stop the run: the entry point
   // drops the lost output (output.ts, tolerateClosedOutput) and the run keeps recording.
@@ -121,14 +134,26 @@ export async function runCommand(file: string, options: RunVerbOptions, io: CliI
     view.interrupting(signal);
     controller.abort();
   });
+  let store: CheckpointStore | undefined;
   try {
+    // Connecting is part of opening: an unreachable store is refused before any step (exit 2).
+    store = await connectStore(storeUrl);
     const runner = new ControlFlowRunner({ plugins });
-    const execution = await new Engine().open(
+    const execution = await new Engine({ store }).open(
       runner,
       { package: pkg, set, config, forceResults, rerun, observe: (notice) => view.notice(notice) },
       {
         // The user named this path: a link there is followed, so both names share one lock.
-        checkpoint: { path: settings.path, followLink: true, usage: settings.usage, save: settings.save, ...(settings.retentionMs !== undefined && { retentionMs: settings.retentionMs }) },
+        checkpoint: {
+          path: settings.path,
+          followLink: true,
+          usage: settings.usage,
+          save: settings.save,
+          owner: ownerClaim(),
+          ...(settings.retentionMs !== undefined && { retentionMs: settings.retentionMs }),
+          ...(leaseMs !== undefined && { leaseMs }),
+          ...(waitMs !== undefined && { lockWaitMs: waitMs }),
+        },
         signal: controller.signal,
         ...(secretKey !== undefined && secretKey !== '' && { secretKey }),
       },
@@ -138,6 +163,7 @@ export async function runCommand(file: string, options: RunVerbOptions, io: CliI
     const truncated = execution.checkpoint.recovery?.truncatedTail;
     if (truncated !== undefined) view.notice({ type: 'warning', message: describeTailTruncation(settings.path, truncated) });
     const result = await execution.run();
+    if (storeUrl !== undefined && result.error !== undefined) scrubPassword(result.error, storeUrl);
     const code =
       result.outcome === 'success'
         ? ExitCode.Ok
@@ -149,12 +175,14 @@ export async function runCommand(file: string, options: RunVerbOptions, io: CliI
     view.ended(pkg, settings, result, code);
     return code;
   } catch (error) {
+    if (storeUrl !== undefined) scrubPassword(error, storeUrl);
     if (options.json) {
       writeJsonLine(io, { type: 'run-refused', error: error instanceof Error ? error.message.split('\n')[0] : String(error), exitCode: exitCodeOf(error) });
     }
     throw error;
   } finally {
     stopListening();
+    await store?.close().catch(() => undefined);
   }
 }
 
