@@ -1,4 +1,4 @@
-import { CkptError, ErrorCode } from '@ckpt/core';
+import { CkptError, ErrorCode, LockCompromisedError } from '@ckpt/core';
 
 /**
  * The errors the PostgreSQL store adds. Each is a {@link CkptError} with one of core's codes, so
@@ -67,10 +67,10 @@ export class StoreFailedError extends CkptError {
 /**
  * This writer lost the checkpoint to another owner (its lease ran out and another took it over,
  * or it was taken over as dead): it recorded nothing more and stopped (exit 1). Fencing: the
- * store refused its writes because the owner row no longer has its epoch.
+ * store refused its writes because the owner row no longer has its epoch. A
+ * {@link LockCompromisedError} (code `compromised`), as the port asks, naming the new owner.
  */
-export class OwnershipLostError extends CkptError {
-  readonly code = ErrorCode.Compromised;
+export class OwnershipLostError extends LockCompromisedError {
   constructor(
     readonly checkpoint: string,
     /** This writer (host, pid, epoch). */
@@ -78,15 +78,14 @@ export class OwnershipLostError extends CkptError {
     /** Who owns it now, when the store could tell. */
     readonly owner: StoreOwner | undefined,
   ) {
-    super(
+    super(checkpoint);
+    const hint =
+      'its lease ran out (the process was paused, or cut off from the database, longer than --lease) and another run took the job over; ' +
+      'that run continues it, so there is nothing to do here; use a longer --lease if pauses this long are expected';
+    this.message =
       `lost checkpoint "${checkpoint}" to ${owner ? describeOwner(owner) : 'another owner'}: this run (${describeOwner(self)}) ` +
-        `stopped and recorded nothing more`,
-      {
-        hint:
-          'its lease ran out (the process was paused, or cut off from the database, longer than --lease) and another run took the job over; ' +
-          'that run continues it, so there is nothing to do here; use a longer --lease if pauses this long are expected',
-      },
-    );
+      `stopped and recorded nothing more\n  hint: ${hint}`;
+    Object.defineProperty(this, 'hint', { value: hint });
   }
 }
 

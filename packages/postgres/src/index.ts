@@ -12,16 +12,8 @@ export {
   describeOwner,
 } from './errors.js';
 export type { StoreOwner } from './errors.js';
-export { DEFAULT_LEASE_MS, PostgresStore, initStore } from './store.js';
-export type {
-  OwnerInfo,
-  PostgresStoreOptions,
-  StoreCheckpoint,
-  StoreOpenEnvironment,
-  StoreOpenOptions,
-  StorePruneReport,
-  StoredCheckpoint,
-} from './store.js';
+export { DEFAULT_LEASE_MS, PostgresStore, connectStore, initStore, portOwner } from './store.js';
+export type { OwnerInfo, PostgresStoreOptions, StoreCheckpoint, StoreOpenOptions } from './store.js';
 export { PgLog } from './pg-log.js';
 export { SCHEMA_VERSION } from './schema.js';
 export type { MigrationReport } from './schema.js';

@@ -91,10 +91,10 @@ describe.skipIf(pgSkipped)(`PostgreSQL store: ownership, leases and fencing${pgS
     await expect(first.log.append([done('later')])).rejects.toBe(lost);
     await first.close({ remove: true });
     expect(await a.owner('nightly')).toMatchObject({ host: 'host-b', epoch: 2, released: false });
-    expect(unitsOf(await b.events('nightly'))).toEqual(['before']);
+    expect(unitsOf((await b.read('nightly', { withEntries: true })).entries)).toEqual(['before']);
     await second.log.append([done('b')]);
     await second.close({ remove: false });
-    expect(unitsOf(await b.events('nightly'))).toEqual(['before', 'b']);
+    expect(unitsOf((await b.read('nightly', { withEntries: true })).entries)).toEqual(['before', 'b']);
   });
 
   it('fencing under load: when the owner is taken over while it appends, none of its writes lands after the new epoch, and every acknowledged one is before it', async () => {

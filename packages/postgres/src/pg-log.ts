@@ -275,7 +275,7 @@ export class PgLog implements EventLog {
         if (index > 0) this.fail(invalid);
         throw invalid;
       }
-      entries.push({ kind: 'event', seq, offset: -1, index, event });
+      entries.push({ kind: 'event', seq, offset: seq, index, event });
       if (event.type === 'attempt-started') {
         this.attempts = state.attempts.length;
         const retention = (event as { retentionMs?: unknown }).retentionMs;

@@ -137,7 +137,7 @@ export async function readStoreLog(
     epoch = Number(snap.epoch);
     lastSeq = seq;
     snapshotBytes = snap.payload.length;
-    onEntry?.({ kind: 'snapshot', seq, offset: -1, eventCount: state.eventCount, state });
+    onEntry?.({ kind: 'snapshot', seq, offset: seq, eventCount: state.eventCount, state });
   }
   for (;;) {
     const page = await db.query<{ seq: string; type: number; payload: Buffer; crc: string }>(
@@ -153,7 +153,7 @@ export async function readStoreLog(
         const info = epochInfoOf(value);
         if (info === undefined) throw new StoreCorruptError(name, seq, 'an epoch record without a numeric epoch');
         epoch = Math.max(epoch, info.epoch);
-        onEntry?.({ kind: 'epoch', seq, offset: -1, epoch: info });
+        onEntry?.({ kind: 'epoch', seq, offset: seq, epoch: info });
       } else if (row.type === RecordType.Events) {
         if (!Array.isArray(value) || value.length === 0) throw new StoreCorruptError(name, seq, 'an events record that is not a non-empty array');
         value.forEach((event, index) => {
@@ -163,7 +163,7 @@ export async function readStoreLog(
             if (error instanceof FoldError) throw new StoreCorruptError(name, seq, `event ${index} is invalid: ${error.message}`, { cause: error });
             throw error;
           }
-          onEntry?.({ kind: 'event', seq, offset: -1, index, event });
+          onEntry?.({ kind: 'event', seq, offset: seq, index, event });
         });
       } else {
         throw new StoreCorruptError(name, seq, `record type ${row.type} is not an epoch or events record`);

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { createIdentity, deriveSecretKey, revealVariables, sealSensitive, type CkptEvent, type JobIdentity } from '@ckpt/core';
+import { createIdentity, deriveSecretKey, revealVariables, sealSensitive, type CkptEvent, type JobIdentity, type ListedCheckpoint } from '@ckpt/core';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { StoreSchemaError, StoreUnreachableError } from './errors.js';
@@ -17,6 +17,12 @@ const opts = (overrides: Partial<StoreOpenOptions> = {}): StoreOpenOptions => ({
   save: true,
   ...overrides,
 });
+
+async function listAll(store: PostgresStore): Promise<ListedCheckpoint[]> {
+  const all: ListedCheckpoint[] = [];
+  for await (const listed of store.list()) all.push(listed);
+  return all;
+}
 
 async function withStore<T>(url: string, work: (store: PostgresStore) => Promise<T>, host = 'host-a'): Promise<T> {
   const store = await PostgresStore.connect(url, { host });
@@ -43,15 +49,17 @@ describe.skipIf(pgSkipped)(`PostgreSQL store: open, resume, usage rules, schema$
       await first.log.sync();
       expect(await first.close({ remove: false })).toEqual({ removed: false });
 
-      const listed = await store.list();
+      const listed = await listAll(store);
       expect(listed).toHaveLength(1);
-      expect(listed[0]).toMatchObject({ name: 'nightly', attempts: 1, retentionMs: 60_000, owner: { released: true, epoch: 1 } });
+      expect(listed[0]).toMatchObject({ name: 'nightly', reading: { epoch: 1, identity: identity() } });
+      expect(listed[0]!.owner).toBeUndefined(); // released
+      expect(await store.owner('nightly')).toMatchObject({ released: true, epoch: 1, host: 'host-a' });
 
       const second = await store.open(opts());
       expect(second.resumed).toBe(true);
       expect([...second.startState.completed.keys()]).toEqual(['a', 'b']);
       expect(second.owner?.epoch).toBe(2);
-      const entries = await store.events('nightly');
+      const entries = (await store.read('nightly', { withEntries: true })).entries;
       expect(entries?.map((e) => (e.kind === 'event' ? e.event.type : e.kind))).toEqual([
         'epoch',
         'attempt-started',
@@ -61,7 +69,7 @@ describe.skipIf(pgSkipped)(`PostgreSQL store: open, resume, usage rules, schema$
       ]);
       await second.log.append([done('c')]);
       expect(await second.close({ remove: true })).toEqual({ removed: true });
-      expect(await store.list()).toEqual([]);
+      expect(await listAll(store)).toEqual([]);
       expect(await store.owner('nightly')).toMatchObject({ released: true, epoch: 2 });
       // Epochs never repeat: the next run of the same name is epoch 3.
       const third = await store.open(opts());
@@ -98,24 +106,24 @@ describe.skipIf(pgSkipped)(`PostgreSQL store: open, resume, usage rules, schema$
       expect([...readOnly.startState.completed.keys()]).toEqual(['a']);
       await readOnly.log.append([done('b')]);
       await readOnly.close({ remove: true });
-      expect([...(await store.inspect('nightly'))!.reading.state.completed.keys()]).toEqual(['a']);
+      expect([...(await store.read('nightly')).state.completed.keys()]).toEqual(['a']);
       const fresh = await store.open(opts({ usage: 'never' }));
       expect(fresh.replaced).toBe(true);
       expect(fresh.startState.completed.size).toBe(0);
       await fresh.close({ remove: false });
-      expect((await store.inspect('nightly'))!.reading.state.completed.size).toBe(0);
+      expect((await store.read('nightly')).state.completed.size).toBe(0);
       const none = await store.open(opts({ name: 'other', save: false }));
       await none.log.append([done('a')]);
       await none.close({ remove: false });
-      expect((await store.list()).map((c) => c.name)).toEqual(['nightly']);
+      expect((await listAll(store)).map((c) => c.name)).toEqual(['nightly']);
     });
   });
 
   it('compaction keeps resume cost flat: the rows before a snapshot are deleted, and a reopen folds to the same state', async () => {
     const url = pgc.url();
-    const environment = { compaction: { minBytes: 2048 } } as const;
-    await withStore(url, async (store) => {
-      const run = await store.open(opts(), environment);
+    const store = await PostgresStore.connect(url, { host: 'host-a', compaction: { minBytes: 2048 } });
+    try {
+      const run = await store.open(opts());
       for (let i = 0; i < 400; i++) {
         await run.log.append([{ type: 'cursor-set', unit: 'loop', cursor: { next: i } }], { durability: i % 10 === 0 ? 'durable' : 'buffered' });
       }
@@ -131,12 +139,14 @@ describe.skipIf(pgSkipped)(`PostgreSQL store: open, resume, usage rules, schema$
       await client.end();
       expect(Number(rows.rows[0]!.snapshots)).toBe(1);
       expect(Number(rows.rows[0]!.events)).toBeLessThan(100);
-      const again = await store.open(opts(), environment);
+      const again = await store.open(opts());
       expect(again.startState.cursors.get('loop')?.cursor).toEqual({ next: 399 });
       expect(again.startState.eventCount).toBe(expected.eventCount);
       expect([...again.startState.completed.keys()]).toEqual(['a']);
       await again.close({ remove: true });
-    });
+    } finally {
+      await store.close();
+    }
   });
 
   it('sealed secrets: nothing reaches the store in clear, neither in the rows nor in a pg_dump', async () => {
@@ -199,9 +209,9 @@ describe.skipIf(pgSkipped)(`PostgreSQL store: open, resume, usage rules, schema$
     );
     expect(results).toEqual(Array(12).fill(1));
     await withStore(url, async (store) => {
-      const listed = await store.list();
+      const listed = await listAll(store);
       expect(listed.map((c) => c.name).sort()).toEqual(Array.from({ length: 12 }, (_, i) => `job-${i}`).sort());
-      for (const c of listed) expect((await store.inspect(c.name))!.reading.state.completed.size).toBe(5);
+      for (const c of listed) expect((await store.read(c.name)).state.completed.size).toBe(5);
     });
   });
 

@@ -11,20 +11,34 @@ import {
   MemoryLog,
   cloneState,
   sameIdentity,
+  expiryOf,
+  type CheckpointOwner,
+  type CheckpointReading,
   type CheckpointState,
+  type CheckpointStore,
+  type ConnectStoreOptions,
   type Durability,
   type ExtensionReducer,
   type JobIdentity,
+  type ListedCheckpoint,
+  type ListOptions,
   type LogEntry,
+  type OpenCheckpointOptions,
   type OpenedCheckpoint,
+  type PruneReport,
+  type PrunedCheckpoint,
+  type PruneSkip,
+  type ReadCheckpointOptions,
+  type StoreInitReport,
+  type StorePruneOptions,
 } from '@ckpt/core';
 import type pg from 'pg';
 import { connectClient } from './connect.js';
-import { OwnershipLostError, StoreFailedError, StoreSchemaError, type StoreOwner } from './errors.js';
+import { OwnershipLostError, StoreCorruptError, StoreFailedError, StoreSchemaError, type StoreOwner } from './errors.js';
 import { PgLog } from './pg-log.js';
 import { CHECKPOINT_COLUMNS, checkpointRowOf, readCheckpointRow, readStoreLog, type CheckpointRow, type StoreReading } from './read.js';
 import { migrate, quoteIdent, SCHEMA_VERSION, schemaVersion, type MigrationReport } from './schema.js';
-import { parseStoreUrl, type StoreUrl } from './url.js';
+import { parseStoreUrl, redact, type StoreUrl } from './url.js';
 
 /** Default lease: an owner that neither writes nor renews for this long may be taken over. */
 export const DEFAULT_LEASE_MS = 30_000;
@@ -39,44 +53,31 @@ const WRITER = '@ckpt/postgres/1';
 
 /** Options of {@link PostgresStore.connect}. */
 export interface PostgresStoreOptions {
-  /** The owner's host name (default `$CKPT_HOST`, else the host name). */
+  /** The owner's host name when an open names none (default `$CKPT_HOST`, else the host name). */
   readonly host?: string;
-  /** The owner's pid (default this process's). */
+  /** The owner's pid when an open names none (default this process's). */
   readonly pid?: number;
   /** Create or upgrade the schema when it is missing or older (default true; `ckpt store init` does it explicitly). */
   readonly migrate?: boolean;
-}
-
-/** How a checkpoint is opened: the usage/save rules of files, plus ownership. */
-export interface StoreOpenOptions {
-  /** The checkpoint's name (its key in the store). */
-  readonly name: string;
-  readonly identity: JobIdentity;
-  readonly usage: CheckpointUsage;
-  /** Whether progress is written (SSIS SaveCheckpoints). */
-  readonly save: boolean;
-  /** How long to wait for a live owner to finish (default 0: refuse at once). */
-  readonly waitMs?: number;
-  /** Lease of this owner (default 30 s), renewed in the background at a third of it. */
-  readonly leaseMs?: number;
-  /** Renewal period (default leaseMs / 3; 0 never renews: for tests of a paused owner). */
-  readonly renewEveryMs?: number;
-  /** Called with an existing checkpoint's state before anything is written; throw to refuse. */
-  readonly checkState?: (state: CheckpointState) => void;
-}
-
-/** Reducers, clock, durability and compaction, as core's StoreEnvironment. */
-export interface StoreOpenEnvironment {
+  /** Bound on connecting, ms (default the URL's `connect_timeout`, else 10 s). */
+  readonly connectTimeoutMs?: number;
+  /** Reducers added to every open's and read's. */
   readonly reducers?: readonly ExtensionReducer[];
   readonly now?: () => number;
+  /** Default durability of appends (default `durable`). */
   readonly durability?: Durability;
+  /** Snapshot once the records after the last one exceed `minBytes` and twice its size (default 256 KiB); false keeps every row. */
   readonly compaction?: { readonly minBytes: number } | false;
 }
 
-/** A checkpoint opened in the store: core's {@link OpenedCheckpoint}, plus its owner. */
+/** How a checkpoint is opened: the port's options, plus a test hook. */
+export interface StoreOpenOptions extends OpenCheckpointOptions {
+  /** Renewal period (default leaseMs / 3; 0 never renews: for tests of a paused owner). */
+  readonly renewEveryMs?: number;
+}
+
+/** A checkpoint opened in the store: core's {@link OpenedCheckpoint}, plus whom it was taken over from. */
 export interface StoreCheckpoint extends OpenedCheckpoint {
-  /** This run as the owner (undefined when nothing is saved and nothing existed: no ownership taken). */
-  readonly owner: StoreOwner | undefined;
   /** The owner this run took the checkpoint over from, and why. */
   readonly tookOver: { readonly from: StoreOwner; readonly reason: string } | undefined;
 }
@@ -90,21 +91,6 @@ export interface OwnerInfo extends StoreOwner {
   readonly released: boolean;
   /** Its database session is still there. */
   readonly sessionAlive: boolean;
-}
-
-/** One checkpoint of the store, for list and prune. */
-export interface StoredCheckpoint extends CheckpointRow {
-  /** Retention in force (the last attempt's, else the default) and when it expires. */
-  readonly effectiveRetentionMs: number;
-  readonly expiresAt: number;
-  readonly owner: OwnerInfo | undefined;
-}
-
-/** What {@link PostgresStore.prune} did. */
-export interface StorePruneReport {
-  readonly removed: readonly StoredCheckpoint[];
-  readonly skipped: readonly { readonly name: string; readonly reason: string }[];
-  readonly kept: number;
 }
 
 interface RawOwner {
@@ -169,12 +155,31 @@ export async function initStore(url: string): Promise<MigrationReport> {
 }
 
 /**
- * A PostgreSQL checkpoint store: checkpoints named by key, one owner at a time with leases and
- * fencing, the log as rows. {@link PostgresStore.open} has core's openCheckpoint rules (usage,
- * save, identity, delete on success). docs/shared-store.md describes the schema and the rules.
+ * The adapter entry the CLI loads (`StoreAdapterModule`): connects to the store at `url`
+ * (`?schema=NAME`, default `ckpt`), refusing an unreachable or misconfigured one with code
+ * `invalid` naming host and port, never its password.
  */
-export class PostgresStore {
+export function connectStore(url: string, options: ConnectStoreOptions & PostgresStoreOptions = {}): Promise<PostgresStore> {
+  return PostgresStore.connect(url, options);
+}
+
+/** The port's view of an owner row: undefined when nobody holds it (released). */
+export function portOwner(info: OwnerInfo | undefined): CheckpointOwner | undefined {
+  if (info === undefined || info.released) return undefined;
+  const state = !info.sessionAlive ? 'stale' : info.leaseExpiresAt <= Date.now() ? 'expired' : 'live';
+  return { host: info.host, pid: info.pid, since: info.since, epoch: info.epoch, leaseExpiresAt: info.leaseExpiresAt, state };
+}
+
+/**
+ * A PostgreSQL checkpoint store, the adapter of core's {@link CheckpointStore} port:
+ * checkpoints named by key, one owner at a time with leases and fencing, the log as rows.
+ * {@link PostgresStore.open} has core's openCheckpoint rules (usage, save, identity, delete on
+ * success). docs/shared-store.md describes the schema and the rules.
+ */
+export class PostgresStore implements CheckpointStore {
   private closed = false;
+  /** The schema's version when connected; reads of a store without a schema find no checkpoint. */
+  private version: number;
 
   private constructor(
     readonly url: StoreUrl,
@@ -182,7 +187,13 @@ export class PostgresStore {
     private readonly admin: pg.Client,
     readonly host: string,
     readonly pid: number,
-  ) {}
+    private readonly options: PostgresStoreOptions,
+    version: number,
+    /** For messages: the URL, its password masked. */
+    readonly description: string,
+  ) {
+    this.version = version;
+  }
 
   /** `host:port` of the server, for messages. */
   get where(): string {
@@ -195,26 +206,42 @@ export class PostgresStore {
 
   /**
    * Connects (refused with {@link StoreUnreachableError} naming host and port within the
-   * connect timeout) and makes sure the schema is usable: created or upgraded when the role
-   * may, refused when newer than this program.
+   * connect timeout) and checks the schema: one newer than this program is refused; a missing
+   * or older one is created or upgraded at the first open (when the role may), or by
+   * {@link PostgresStore.init}.
    */
   static async connect(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
-    const parsed = parseStoreUrl(url);
+    const given = parseStoreUrl(url);
+    const parsed = options.connectTimeoutMs !== undefined ? { ...given, connectTimeoutMs: options.connectTimeoutMs } : given;
     const admin = await connectClient(parsed);
+    let version: number;
     try {
-      const version = await schemaVersion(admin, parsed.schema);
-      if (version > SCHEMA_VERSION || (version < SCHEMA_VERSION && options.migrate !== false)) await migrate(admin, parsed.schema);
-      else if (version < SCHEMA_VERSION) {
-        throw new StoreSchemaError(`the store's schema "${parsed.schema}" is at version ${version}, this program needs ${SCHEMA_VERSION}`, {
-          hint: `run "ckpt store init URL" to create or upgrade it`,
-        });
-      }
+      version = await schemaVersion(admin, parsed.schema);
+      if (version > SCHEMA_VERSION) await migrate(admin, parsed.schema); // refuses, naming both versions
     } catch (error) {
       await admin.end().catch(() => undefined);
       throw error;
     }
     const host = options.host ?? (process.env['CKPT_HOST'] || hostname());
-    return new PostgresStore(parsed, admin, host, options.pid ?? process.pid);
+    return new PostgresStore(parsed, admin, host, options.pid ?? process.pid, options, version, redact(url));
+  }
+
+  /** Creates or upgrades the schema (idempotent): `ckpt store init URL`. */
+  async init(): Promise<StoreInitReport> {
+    const report = await migrate(this.admin, this.url.schema);
+    this.version = report.to;
+    return { where: `schema "${report.schema}" of database "${this.url.database}" at ${this.where}`, fromVersion: report.from, toVersion: report.to };
+  }
+
+  /** The schema, created or upgraded before the first write (when the role may; else a refusal saying who may). */
+  private async ready(): Promise<void> {
+    if (this.version === SCHEMA_VERSION) return;
+    if (this.options.migrate === false) {
+      throw new StoreSchemaError(`the store's schema "${this.url.schema}" is at version ${this.version}, this program needs ${SCHEMA_VERSION}`, {
+        hint: 'run "ckpt store init URL" to create or upgrade it',
+      });
+    }
+    this.version = (await migrate(this.admin, this.url.schema)).to;
   }
 
   /** Closes the store's read connection (opened checkpoints close their own). */
@@ -230,24 +257,28 @@ export class PostgresStore {
    * written. Saving, or reading an existing checkpoint, takes ownership: a live owner refuses
    * (after `waitMs`), a dead or expired one is taken over with the next epoch.
    */
-  async open(options: StoreOpenOptions, environment: StoreOpenEnvironment = {}): Promise<StoreCheckpoint> {
+  async open(options: StoreOpenOptions): Promise<StoreCheckpoint> {
     const { name, identity, usage, save } = options;
     if (typeof name !== 'string' || name.length === 0) throw new InvalidInputError('a checkpoint in a store needs a non-empty name');
-    const fold = new Fold(environment.reducers ?? []);
+    const environment = this.options;
+    const fold = new Fold([...(environment.reducers ?? []), ...(options.reducers ?? [])]);
     const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
     if (!Number.isSafeInteger(leaseMs) || leaseMs < 100) throw new InvalidInputError(`lease ${leaseMs} ms is too short: use at least 100 ms`);
-    const existing = await readCheckpointRow(this.admin, this.url.schema, name);
+    const claim = options.owner ?? { host: this.host, pid: this.pid };
+    // A store without the schema yet has no checkpoint; refusals create nothing, not even the schema.
+    const existing = this.version === 0 ? undefined : await readCheckpointRow(this.admin, this.url.schema, name);
     if (usage === CheckpointUsage.Always && existing === undefined) throw new CheckpointNotFoundError(name);
     if (!save && (usage === CheckpointUsage.Never || existing === undefined)) {
       return memoryCheckpoint(name, identity, fold, fold.initial(), false, async () => undefined);
     }
     // The identity is checked before ownership is taken (a refusal changes nothing), and again under it.
     if (existing !== undefined && !sameIdentity(existing.identity, identity)) throw new IdentityMismatchError(name, existing.identity, identity);
+    await this.ready();
 
     const client = await connectClient(this.url);
     let owner: StoreOwner | undefined;
     try {
-      const acquired = await this.acquire(client, name, leaseMs, options.waitMs ?? 0);
+      const acquired = await this.acquire(client, name, claim, leaseMs, options.waitMs ?? 0);
       owner = acquired.owner;
       const row = await readCheckpointRow(client, this.url.schema, name);
       if (usage === CheckpointUsage.Always && row === undefined) throw new CheckpointNotFoundError(name);
@@ -258,7 +289,7 @@ export class PostgresStore {
         const held = owner;
         return {
           ...memoryCheckpoint(name, identity, fold, reading.state, true, () => this.release(client, name, held).finally(() => client.end())),
-          owner,
+          owner: { ...owner, since: Date.now(), leaseExpiresAt: Date.now() + leaseMs, state: 'live' },
           tookOver: acquired.tookOver,
         };
       }
@@ -314,7 +345,7 @@ export class PostgresStore {
         log,
         recovery: resume ? { truncatedBytes: 0, removedTemporaryFiles: [] } : undefined,
         saving: true,
-        owner,
+        owner: { ...owner, since: Date.now(), leaseExpiresAt: Date.now() + leaseMs, state: 'live' },
         tookOver: acquired.tookOver,
         close: async ({ remove }) => {
           try {
@@ -346,6 +377,7 @@ export class PostgresStore {
   private async acquire(
     client: pg.Client,
     name: string,
+    claim: { readonly host: string; readonly pid: number },
     leaseMs: number,
     waitMs: number,
   ): Promise<{ owner: StoreOwner; tookOver: { from: StoreOwner; reason: string } | undefined }> {
@@ -369,12 +401,12 @@ export class PostgresStore {
                     $2, $3, pg_backend_pid(), (SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()),
                     now(), now(), $4, now() + $4::integer * interval '1 millisecond'
              ON CONFLICT (name) DO NOTHING RETURNING epoch`,
-            [name, this.host, this.pid, leaseMs],
+            [name, claim.host, claim.pid, leaseMs],
           );
           await client.query('COMMIT');
           const epoch = inserted.rows[0]?.epoch;
           if (epoch === undefined) continue; // another opener inserted first: decide again against its row
-          return { owner: { host: this.host, pid: this.pid, epoch: Number(epoch) }, tookOver: undefined };
+          return { owner: { host: claim.host, pid: claim.pid, epoch: Number(epoch) }, tookOver: undefined };
         }
         const previous = ownerOf(row);
         const reason = row.released
@@ -383,18 +415,18 @@ export class PostgresStore {
             ? 'its database session is gone'
             : row.expired
               ? 'its lease ran out'
-              : previous.host === this.host && localProcessGone(previous.pid)
+              : previous.host === claim.host && localProcessGone(previous.pid)
                 ? 'its process is gone'
                 : null;
         if (reason !== null) {
           const updated = await client.query<{ epoch: string }>(`UPDATE ${S}.owners SET epoch = epoch + 1, ${self} WHERE name = $1 RETURNING epoch`, [
             name,
-            this.host,
-            this.pid,
+            claim.host,
+            claim.pid,
             leaseMs,
           ]);
           await client.query('COMMIT');
-          const owner = { host: this.host, pid: this.pid, epoch: Number(updated.rows[0]!.epoch) };
+          const owner = { host: claim.host, pid: claim.pid, epoch: Number(updated.rows[0]!.epoch) };
           return {
             owner,
             tookOver: reason === undefined ? undefined : { from: { host: previous.host, pid: previous.pid, epoch: previous.epoch }, reason },
@@ -471,96 +503,138 @@ export class PostgresStore {
 
   /** Who owns `name` now (released or not), if anyone ever did. */
   async owner(name: string): Promise<OwnerInfo | undefined> {
+    if (this.version === 0) return undefined;
     const result = await this.admin.query<RawOwner>(`SELECT ${ownerColumns('o')} FROM ${this.S}.owners o WHERE o.name = $1`, [name]);
     const row = result.rows[0];
     return row === undefined ? undefined : ownerOf(row);
   }
 
-  /** Every checkpoint of the store, by name, with its owner and expiry. */
-  async list(options: { readonly olderThanMs?: number } = {}): Promise<StoredCheckpoint[]> {
-    const result = await this.admin.query<Record<string, unknown>>(
-      `SELECT ${CHECKPOINT_COLUMNS.split(', ')
-        .map((c) => `c.${c}`)
-        .join(', ')}, o.name AS owner_name, ${ownerColumns('o')}
-       FROM ${this.S}.checkpoints c LEFT JOIN ${this.S}.owners o ON o.name = c.name ORDER BY c.name`,
+  /** The rows of the checkpoints whose name starts with `under` (all by default), in name order. */
+  private async rows(under: string | undefined): Promise<CheckpointRow[]> {
+    if (this.version === 0) return [];
+    const result = await this.admin.query<Parameters<typeof checkpointRowOf>[0]>(
+      `SELECT ${CHECKPOINT_COLUMNS} FROM ${this.S}.checkpoints WHERE left(name, length($1)) = $1 ORDER BY name COLLATE "C"`,
+      [under ?? ''],
     );
-    return result.rows.map((raw) => {
-      const row = checkpointRowOf(raw as unknown as Parameters<typeof checkpointRowOf>[0]);
-      const effectiveRetentionMs = options.olderThanMs ?? row.retentionMs ?? DEFAULT_RETENTION_MS;
-      return {
-        ...row,
-        effectiveRetentionMs,
-        expiresAt: row.updatedAt + effectiveRetentionMs,
-        owner: raw['owner_name'] === null ? undefined : ownerOf(raw as unknown as RawOwner),
-      };
-    });
-  }
-
-  /** Reads a checkpoint: its row, owner and folded state (undefined when there is none). */
-  async inspect(
-    name: string,
-    options: { readonly reducers?: readonly ExtensionReducer[] } = {},
-  ): Promise<{ readonly checkpoint: CheckpointRow; readonly owner: OwnerInfo | undefined; readonly reading: StoreReading } | undefined> {
-    const checkpoint = await readCheckpointRow(this.admin, this.url.schema, name);
-    if (checkpoint === undefined) return undefined;
-    const reading = await readStoreLog(this.admin, this.url.schema, name, new Fold(options.reducers ?? []));
-    return { checkpoint, owner: await this.owner(name), reading };
-  }
-
-  /** Every entry of a checkpoint's log, in order (snapshot first when compacted). Undefined when there is no such checkpoint. */
-  async events(name: string, options: { readonly reducers?: readonly ExtensionReducer[] } = {}): Promise<LogEntry[] | undefined> {
-    const checkpoint = await readCheckpointRow(this.admin, this.url.schema, name);
-    if (checkpoint === undefined) return undefined;
-    const entries: LogEntry[] = [];
-    await readStoreLog(this.admin, this.url.schema, name, new Fold(options.reducers ?? []), (entry) => entries.push(entry));
-    return entries;
+    return result.rows.map(checkpointRowOf);
   }
 
   /**
-   * Removes the checkpoints whose retention ran out (`olderThanMs` overrides every retention),
-   * except those a live owner holds. A checkpoint written since it was listed is kept.
+   * Reads a checkpoint for viewing (no ownership taken). Missing: code `invalid`; damage: code
+   * `corrupt`, unless `salvage`, which returns the entries before it. Entry offsets are seqs.
    */
-  async prune(options: { readonly olderThanMs?: number; readonly now?: () => number; readonly dryRun?: boolean } = {}): Promise<StorePruneReport> {
-    const now = (options.now ?? Date.now)();
-    const all = await this.list(options.olderThanMs !== undefined ? { olderThanMs: options.olderThanMs } : {});
-    const removed: StoredCheckpoint[] = [];
-    const skipped: { name: string; reason: string }[] = [];
+  async read(name: string, options: ReadCheckpointOptions = {}): Promise<CheckpointReading> {
+    const row = this.version === 0 ? undefined : await readCheckpointRow(this.admin, this.url.schema, name);
+    if (row === undefined) {
+      throw new InvalidInputError(`checkpoint "${name}" is not in the store ${this.description}`, {
+        hint: 'ckpt list --store URL lists the checkpoints of a store; a checkpoint is deleted when its job succeeds',
+      });
+    }
+    const fold = new Fold([...(this.options.reducers ?? []), ...(options.reducers ?? [])], 'count');
+    const entries: LogEntry[] | undefined = options.withEntries === true || options.salvage === true ? [] : undefined;
+    const owner = portOwner(await this.owner(name));
+    const common = {
+      name,
+      identity: row.identity,
+      createdAt: row.createdAt,
+      lastWriteAt: row.updatedAt,
+      ...(owner !== undefined && { owner }),
+    };
+    let reading: StoreReading;
+    try {
+      reading = await readStoreLog(this.admin, this.url.schema, name, fold, entries && ((entry) => entries.push(entry)));
+    } catch (error) {
+      if (!(error instanceof StoreCorruptError) || options.salvage !== true) throw error;
+      return { ...common, state: cloneState(fold.initial()), epoch: 0, entries: entries ?? [], damage: { offset: error.seq, reason: error.reason, error } };
+    }
+    return {
+      ...common,
+      state: reading.state,
+      epoch: reading.epoch,
+      ...(entries !== undefined && { entries }),
+      sizeBytes: reading.snapshotBytes + reading.tailBytes,
+    };
+  }
+
+  /** Every checkpoint whose name starts with `under`, in name order, with its owner; one that cannot be read is listed with its problem. */
+  async *list(options: ListOptions = {}): AsyncIterable<ListedCheckpoint> {
+    for (const row of await this.rows(options.under)) {
+      try {
+        const reading = await this.read(row.name, options.reducers !== undefined ? { reducers: options.reducers } : {});
+        yield { name: row.name, reading, ...(reading.owner !== undefined && { owner: reading.owner }) };
+      } catch (error) {
+        const owner = portOwner(await this.owner(row.name).catch(() => undefined));
+        yield { name: row.name, ...(owner !== undefined && { owner }), problem: (error instanceof Error ? error.message : String(error)).split('\n')[0]! };
+      }
+    }
+  }
+
+  /**
+   * Removes the checkpoints whose retention ran out (their last attempt's, default 30 days, or
+   * `olderThanMs`), except those a live owner holds. A checkpoint written or taken since it was
+   * read is kept (the delete is conditioned on its last seq and on no live owner).
+   */
+  async prune(options: StorePruneOptions = {}): Promise<PruneReport> {
+    const now = (this.options.now ?? Date.now)();
+    const removed: PrunedCheckpoint[] = [];
+    const skipped: PruneSkip[] = [];
     let kept = 0;
-    for (const checkpoint of all) {
-      if (checkpoint.expiresAt > now) {
+    for (const row of await this.rows(options.under)) {
+      let reading: CheckpointReading;
+      try {
+        reading = await this.read(row.name, options.reducers !== undefined ? { reducers: options.reducers } : {});
+      } catch (error) {
+        skipped.push({ path: row.name, reason: (error instanceof Error ? error.message : String(error)).split('\n')[0]! });
+        continue;
+      }
+      const { retentionMs, expiresAt } = expiryOf(reading.lastWriteAt, reading, options.olderThanMs);
+      if (expiresAt > now) {
         kept++;
         continue;
       }
-      const owner = checkpoint.owner;
-      if (owner !== undefined && !owner.released && owner.sessionAlive && owner.leaseExpiresAt > now) {
-        skipped.push({ name: checkpoint.name, reason: `owned by ${owner.host} pid ${owner.pid} (epoch ${owner.epoch}), which is running` });
+      if (reading.owner?.state === 'live') {
+        skipped.push({ path: row.name, reason: `it is owned by pid ${reading.owner.pid} on host ${reading.owner.host}, which is running` });
         continue;
       }
-      if (options.dryRun) {
-        removed.push(checkpoint);
+      const pruned: PrunedCheckpoint = {
+        path: row.name,
+        identity: reading.identity,
+        lastWriteMs: reading.lastWriteAt,
+        retentionMs,
+        removed: [row.name],
+        bytes: reading.sizeBytes ?? 0,
+      };
+      if (options.dryRun === true) {
+        removed.push(pruned);
         continue;
       }
-      // Only if nobody wrote since it was listed, and nobody live owns it now.
       const result = await this.admin.query(
-        `DELETE FROM ${this.S}.checkpoints c WHERE c.name = $1 AND c.updated_at = $2
+        `DELETE FROM ${this.S}.checkpoints c WHERE c.name = $1 AND c.last_seq = $2
            AND NOT EXISTS (SELECT 1 FROM ${this.S}.owners o WHERE o.name = c.name AND o.released_at IS NULL AND o.lease_expires_at > now()
              AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = o.backend_pid))`,
-        [checkpoint.name, new Date(checkpoint.updatedAt)],
+        [row.name, row.lastSeq],
       );
-      if (result.rowCount === 1) removed.push(checkpoint);
-      else skipped.push({ name: checkpoint.name, reason: 'it was written or taken over while pruning' });
+      if (result.rowCount === 1) removed.push(pruned);
+      else skipped.push({ path: row.name, reason: 'it was written or taken over while pruning' });
     }
     return { removed, skipped, kept };
   }
 
-  /** Deletes a checkpoint whatever its state (not while a live owner holds it). True when one was deleted. */
+  /**
+   * Deletes a checkpoint whatever its age, taking ownership first: a live owner refuses it
+   * (`locked`). False when there is none.
+   */
   async delete(name: string): Promise<boolean> {
-    const owner = await this.owner(name);
-    if (owner !== undefined && !owner.released && owner.sessionAlive && owner.leaseExpiresAt > Date.now()) {
-      throw new CheckpointLockedError(`"${name}" (store ${this.where})`, { pid: owner.pid, host: owner.host, since: owner.since });
+    if (this.version === 0 || (await readCheckpointRow(this.admin, this.url.schema, name)) === undefined) return false;
+    const client = await connectClient(this.url);
+    try {
+      const { owner } = await this.acquire(client, name, { host: this.host, pid: this.pid }, DEFAULT_LEASE_MS, 0);
+      const existed = (await readCheckpointRow(client, this.url.schema, name)) !== undefined;
+      await this.removeOwned(client, name, owner);
+      return existed;
+    } finally {
+      await client.end().catch(() => undefined);
     }
-    const result = await this.admin.query(`DELETE FROM ${this.S}.checkpoints WHERE name = $1`, [name]);
-    return result.rowCount === 1;
   }
 
   /**
@@ -599,7 +673,6 @@ function memoryCheckpoint(
     log,
     recovery: undefined,
     saving: false,
-    owner: undefined,
     tookOver: undefined,
     close: async () => {
       await log.close();
