@@ -343,8 +343,10 @@ export class PgLog implements EventLog {
     const { S } = this;
     const sentAt = Date.now();
     const owned = await this.fenced('append', () =>
-      this.client.query<{ owned: string }>(
-        `WITH own AS (
+      this.client.query<{ owned: string }>({
+        // Named, so the server parses and plans it once per connection (a third of the cost of a small append).
+        name: 'ckpt_append',
+        text: `WITH own AS (
            UPDATE ${S}.owners SET renewed_at = now(), lease_expires_at = ${this.leaseSql('$3')}
            WHERE name = $1 AND epoch = $2 AND released_at IS NULL RETURNING name),
          ins AS (
@@ -356,7 +358,7 @@ export class PgLog implements EventLog {
              retention_ms = $11
            WHERE name = (SELECT name FROM own))
          SELECT count(*) AS owned FROM own`,
-        [
+        values: [
           this.options.name,
           this.epoch,
           this.options.leaseMs,
@@ -369,7 +371,7 @@ export class PgLog implements EventLog {
           this.attempts,
           this.retentionMs ?? null,
         ],
-      ),
+      }),
     );
     if (owned === undefined) return;
     this.leaseSureUntil = sentAt + this.options.leaseMs;
@@ -413,12 +415,13 @@ export class PgLog implements EventLog {
     try {
       const sentAt = Date.now();
       const owned = await this.fenced('renewing the lease', () =>
-        this.client.query<{ owned: string }>(
-          `WITH own AS (UPDATE ${this.S}.owners SET renewed_at = now(), lease_expires_at = ${this.leaseSql('$3')}
+        this.client.query<{ owned: string }>({
+          name: 'ckpt_renew',
+          text: `WITH own AS (UPDATE ${this.S}.owners SET renewed_at = now(), lease_expires_at = ${this.leaseSql('$3')}
              WHERE name = $1 AND epoch = $2 AND released_at IS NULL RETURNING name)
            SELECT count(*) AS owned FROM own`,
-          [this.options.name, this.epoch, this.options.leaseMs],
-        ),
+          values: [this.options.name, this.epoch, this.options.leaseMs],
+        }),
       );
       if (owned) this.leaseSureUntil = Math.max(this.leaseSureUntil, sentAt + this.options.leaseMs);
     } finally {

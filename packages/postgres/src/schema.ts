@@ -122,7 +122,7 @@ export async function migrate(client: pg.ClientBase, schema: string): Promise<Mi
           );
           break;
         } catch (error) {
-          if (tries < 3 && ['23505', '42P06', '42P07'].includes((error as { code?: string }).code ?? '')) continue;
+          if (tries < 3 && ['23505', '42P06', '42P07', '42710'].includes((error as { code?: string }).code ?? '')) continue;
           throw error;
         }
       }
