@@ -459,6 +459,8 @@ export class PostgresStore implements CheckpointStore {
         await client.query('ROLLBACK');
         throw new OwnershipLostError(name, owner, await this.owner(name));
       }
+      await client.query(`DELETE FROM ${S}.events WHERE name = $1`, [name]);
+      await client.query(`DELETE FROM ${S}.snapshots WHERE name = $1`, [name]);
       await client.query(`DELETE FROM ${S}.checkpoints WHERE name = $1`, [name]);
       await client.query(`INSERT INTO ${S}.checkpoints (name, kind, job_id, job_version, structure_hash) VALUES ($1, $2, $3, $4, $5)`, [
         name,
@@ -482,7 +484,9 @@ export class PostgresStore implements CheckpointStore {
     try {
       const result = await client.query<{ owned: string }>(
         `WITH own AS (UPDATE ${S}.owners SET released_at = now(), backend_pid = NULL WHERE name = $1 AND epoch = $2 AND released_at IS NULL RETURNING name),
-         del AS (DELETE FROM ${S}.checkpoints WHERE name = (SELECT name FROM own))
+         del AS (DELETE FROM ${S}.checkpoints WHERE name = (SELECT name FROM own)),
+         de AS (DELETE FROM ${S}.events WHERE name = (SELECT name FROM own)),
+         ds AS (DELETE FROM ${S}.snapshots WHERE name = (SELECT name FROM own))
          SELECT count(*) AS owned FROM own`,
         [name, owner.epoch],
       );
@@ -608,13 +612,18 @@ export class PostgresStore implements CheckpointStore {
         removed.push(pruned);
         continue;
       }
-      const result = await this.admin.query(
-        `DELETE FROM ${this.S}.checkpoints c WHERE c.name = $1 AND c.last_seq = $2
-           AND NOT EXISTS (SELECT 1 FROM ${this.S}.owners o WHERE o.name = c.name AND o.released_at IS NULL AND o.lease_expires_at > now()
-             AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = o.backend_pid))`,
+      const result = await this.admin.query<{ deleted: string }>(
+        `WITH c AS (
+           DELETE FROM ${this.S}.checkpoints c WHERE c.name = $1 AND c.last_seq = $2
+             AND NOT EXISTS (SELECT 1 FROM ${this.S}.owners o WHERE o.name = c.name AND o.released_at IS NULL AND o.lease_expires_at > now()
+               AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = o.backend_pid))
+           RETURNING name),
+         e AS (DELETE FROM ${this.S}.events WHERE name IN (SELECT name FROM c)),
+         s AS (DELETE FROM ${this.S}.snapshots WHERE name IN (SELECT name FROM c))
+         SELECT count(*) AS deleted FROM c`,
         [row.name, row.lastSeq],
       );
-      if (result.rowCount === 1) removed.push(pruned);
+      if (Number(result.rows[0]?.deleted ?? 0) === 1) removed.push(pruned);
       else skipped.push({ path: row.name, reason: 'it was written or taken over while pruning' });
     }
     return { removed, skipped, kept };
