@@ -108,6 +108,8 @@ export class PgLog implements EventLog {
   /** The latest attempt and retention recorded (kept on the checkpoint row for list and prune). */
   private attempts: number;
   private retentionMs: number | undefined;
+  /** The attempt count the checkpoint row has. */
+  private attemptsWritten: number;
   /** Local time until which the lease is surely ours: send time of the last renewal + leaseMs. */
   private leaseSureUntil: number;
   private renewTimer: NodeJS.Timeout | undefined;
@@ -125,6 +127,7 @@ export class PgLog implements EventLog {
     this.tailBytes = options.tailBytes;
     this.attempts = options.state.attempts.length;
     this.retentionMs = options.state.attempts.findLast((a) => a.retentionMs !== undefined)?.retentionMs;
+    this.attemptsWritten = this.attempts;
     this.leaseSureUntil = Date.now() + options.leaseMs;
     // A connection that drops while idle is a failure of the store: nothing more is acknowledged.
     this.client.on('error', (error) => this.fail(new StoreFailedError(options.name, 'the connection', options.where, { cause: error })));
@@ -354,9 +357,8 @@ export class PgLog implements EventLog {
            SELECT own.name, r.seq, r.type, $2, r.payload, r.crc
            FROM own, unnest($4::bigint[], $5::smallint[], $6::bytea[], $7::bigint[]) AS r(seq, type, payload, crc)),
          cp AS (
-           UPDATE ${S}.checkpoints SET updated_at = now(), last_seq = $8, tail_bytes = tail_bytes + $9, attempts = $10,
-             retention_ms = $11
-           WHERE name = (SELECT name FROM own))
+           UPDATE ${S}.checkpoints SET updated_at = now(), attempts = $8, retention_ms = $9
+           WHERE $10::boolean AND name = (SELECT name FROM own))
          SELECT count(*) AS owned FROM own`,
         values: [
           this.options.name,
@@ -366,15 +368,16 @@ export class PgLog implements EventLog {
           batch.map((r) => r.type),
           batch.map((r) => Buffer.from(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength)),
           batch.map((r) => crc32(r.payload)),
-          batch.at(-1)!.seq,
-          bytes,
           this.attempts,
           this.retentionMs ?? null,
+          // The checkpoint row changes only with a new attempt (its number and retention, for list and prune).
+          this.attemptsWritten !== this.attempts,
         ],
       }),
     );
     if (owned === undefined) return;
     this.leaseSureUntil = sentAt + this.options.leaseMs;
+    this.attemptsWritten = this.attempts;
     this.pending.splice(0, count);
     this.pendingBytes -= bytes;
     this.tailBytes += bytes;
@@ -463,7 +466,7 @@ export class PgLog implements EventLog {
          de AS (DELETE FROM ${S}.events WHERE name = $1 AND seq < $4 AND EXISTS (SELECT 1 FROM snap)),
          ds AS (DELETE FROM ${S}.snapshots WHERE name = $1 AND seq < $4 AND EXISTS (SELECT 1 FROM snap)),
          cp AS (
-           UPDATE ${S}.checkpoints SET updated_at = now(), last_seq = $4, snapshot_seq = $4, tail_bytes = 0, attempts = $7, retention_ms = $8
+           UPDATE ${S}.checkpoints SET updated_at = now(), snapshot_seq = $4, attempts = $7, retention_ms = $8
            WHERE name = $1 AND EXISTS (SELECT 1 FROM snap))
          SELECT count(*) AS owned FROM own`,
         [this.options.name, this.epoch, this.options.leaseMs, seq, Buffer.from(payload), crc32(payload), this.attempts, this.retentionMs ?? null],
@@ -471,6 +474,7 @@ export class PgLog implements EventLog {
     );
     if (owned === undefined) return;
     this.leaseSureUntil = sentAt + this.options.leaseMs;
+    this.attemptsWritten = this.attempts;
     // Records appended while the statement ran stay queued behind the snapshot.
     this.pending = this.pending.slice(covered);
     this.pendingBytes = this.pending.reduce((sum, record) => sum + record.payload.length, 0);

@@ -44,7 +44,15 @@ interface RawCheckpointRow {
   last_seq: string;
 }
 
-export const CHECKPOINT_COLUMNS = 'name, kind, job_id, job_version, structure_hash, created_at, updated_at, attempts, retention_ms, last_seq';
+/**
+ * The select list of a checkpoint row `c` of schema `S`: the last write and the last seq come
+ * from its newest event row (appends do not touch the checkpoint row), else from the row itself.
+ */
+export function checkpointColumns(S: string): string {
+  return `c.name, c.kind, c.job_id, c.job_version, c.structure_hash, c.created_at, c.attempts, c.retention_ms,
+    GREATEST(c.updated_at, (SELECT e.at FROM ${S}.events e WHERE e.name = c.name ORDER BY e.seq DESC LIMIT 1)) AS updated_at,
+    GREATEST(c.snapshot_seq, (SELECT e.seq FROM ${S}.events e WHERE e.name = c.name ORDER BY e.seq DESC LIMIT 1)) AS last_seq`;
+}
 
 export function checkpointRowOf(row: RawCheckpointRow): CheckpointRow {
   return {
@@ -60,7 +68,8 @@ export function checkpointRowOf(row: RawCheckpointRow): CheckpointRow {
 
 /** The checkpoint row of `name`, or undefined. */
 export async function readCheckpointRow(db: Queryable, schema: string, name: string): Promise<CheckpointRow | undefined> {
-  const result = await db.query<RawCheckpointRow>(`SELECT ${CHECKPOINT_COLUMNS} FROM ${quoteIdent(schema)}.checkpoints WHERE name = $1`, [name]);
+  const S = quoteIdent(schema);
+  const result = await db.query<RawCheckpointRow>(`SELECT ${checkpointColumns(S)} FROM ${S}.checkpoints c WHERE c.name = $1`, [name]);
   const row = result.rows[0];
   return row === undefined ? undefined : checkpointRowOf(row);
 }

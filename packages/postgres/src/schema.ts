@@ -24,7 +24,8 @@ export function quoteIdent(name: string): string {
 const MIGRATIONS: readonly ((S: string) => string[])[] = [
   (S) => [
     // One row per checkpoint: its name (the key users give), the job identity it belongs to,
-    // and what list/prune need without reading the log.
+    // the last attempt's number and retention, and where the last snapshot is. Appends do not
+    // update it (one row fewer per commit): the last write is its newest event row's `at`.
     `CREATE TABLE ${S}.checkpoints (
       name text PRIMARY KEY,
       kind text NOT NULL,
@@ -35,9 +36,7 @@ const MIGRATIONS: readonly ((S: string) => string[])[] = [
       updated_at timestamptz NOT NULL DEFAULT now(),
       attempts integer NOT NULL DEFAULT 0,
       retention_ms bigint,
-      last_seq bigint NOT NULL DEFAULT 0,
-      snapshot_seq bigint NOT NULL DEFAULT 0,
-      tail_bytes bigint NOT NULL DEFAULT 0
+      snapshot_seq bigint NOT NULL DEFAULT 0
     )`,
     // The owner of a name: one row, kept after its checkpoint is deleted so that epochs never
     // repeat (a fenced writer's epoch can never become valid again).
@@ -65,6 +64,7 @@ const MIGRATIONS: readonly ((S: string) => string[])[] = [
       epoch bigint NOT NULL,
       payload bytea NOT NULL,
       crc bigint NOT NULL,
+      at timestamptz NOT NULL DEFAULT now(),
       PRIMARY KEY (name, seq)
     )`,
     // Compaction: the folded state up to seq; the events before it are deleted with it.

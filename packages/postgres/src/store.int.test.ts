@@ -119,6 +119,44 @@ describe.skipIf(pgSkipped)(`PostgreSQL store: open, resume, usage rules, schema$
     });
   });
 
+  it('prune removes what its retention let expire (rows and all), keeps what a live owner holds, and a dry run removes nothing', async () => {
+    const url = pgc.url();
+    let clock = Date.now();
+    const store = await PostgresStore.connect(url, { host: 'host-a', now: () => clock });
+    try {
+      const expired = await store.open(opts({ name: 'old' }));
+      await expired.log.append([{ type: 'attempt-started', attempt: 1, retentionMs: 1_000 }]);
+      await expired.log.append([done('a')]);
+      await expired.close({ remove: false });
+      const before = (await store.read('old')).lastWriteAt;
+      const fresh = await store.open(opts({ name: 'fresh' }));
+      await fresh.log.append([{ type: 'attempt-started', attempt: 1, retentionMs: 60 * 60_000 }]);
+      await fresh.close({ remove: false });
+      const held = await store.open(opts({ name: 'held' }));
+      await held.log.append([{ type: 'attempt-started', attempt: 1, retentionMs: 1_000 }]);
+      clock += 5_000;
+      const dry = await store.prune({ dryRun: true });
+      expect(dry.removed.map((r) => r.path)).toEqual(['old']);
+      expect((await listAll(store)).map((c) => c.name)).toEqual(['fresh', 'held', 'old']);
+      const report = await store.prune();
+      expect(report.removed).toEqual([expect.objectContaining({ path: 'old', retentionMs: 1_000, lastWriteMs: before, removed: ['old'] })]);
+      expect(report.skipped).toEqual([{ path: 'held', reason: expect.stringContaining(`pid ${process.pid} on host host-a`) }]);
+      expect(report.kept).toBe(1);
+      await expect(store.read('old')).rejects.toMatchObject({ code: 'invalid' });
+      const schema = new URL(url).searchParams.get('schema')!;
+      const client = new pg.Client({ connectionString: pgc.cluster().url });
+      await client.connect();
+      const left = await client.query(`SELECT count(*) AS n FROM ${schema}.events WHERE name = 'old'`);
+      await client.end();
+      expect(Number(left.rows[0].n)).toBe(0);
+      // olderThanMs overrides every retention.
+      expect((await store.prune({ olderThanMs: 1_000, dryRun: true })).removed.map((r) => r.path)).toEqual(['fresh']);
+      await held.close({ remove: true });
+    } finally {
+      await store.close();
+    }
+  });
+
   it('compaction keeps resume cost flat: the rows before a snapshot are deleted, and a reopen folds to the same state', async () => {
     const url = pgc.url();
     const store = await PostgresStore.connect(url, { host: 'host-a', compaction: { minBytes: 2048 } });

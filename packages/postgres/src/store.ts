@@ -36,7 +36,7 @@ import type pg from 'pg';
 import { connectClient } from './connect.js';
 import { OwnershipLostError, StoreCorruptError, StoreFailedError, StoreSchemaError, type StoreOwner } from './errors.js';
 import { PgLog } from './pg-log.js';
-import { CHECKPOINT_COLUMNS, checkpointRowOf, readCheckpointRow, readStoreLog, type CheckpointRow, type StoreReading } from './read.js';
+import { checkpointColumns, checkpointRowOf, readCheckpointRow, readStoreLog, type CheckpointRow, type StoreReading } from './read.js';
 import { migrate, quoteIdent, SCHEMA_VERSION, schemaVersion, type MigrationReport } from './schema.js';
 import { parseStoreUrl, redact, type StoreUrl } from './url.js';
 
@@ -517,7 +517,7 @@ export class PostgresStore implements CheckpointStore {
   private async rows(under: string | undefined): Promise<CheckpointRow[]> {
     if (this.version === 0) return [];
     const result = await this.admin.query<Parameters<typeof checkpointRowOf>[0]>(
-      `SELECT ${CHECKPOINT_COLUMNS} FROM ${this.S}.checkpoints WHERE left(name, length($1)) = $1 ORDER BY name COLLATE "C"`,
+      `SELECT ${checkpointColumns(this.S)} FROM ${this.S}.checkpoints c WHERE left(c.name, length($1)) = $1 ORDER BY c.name COLLATE "C"`,
       [under ?? ''],
     );
     return result.rows.map(checkpointRowOf);
@@ -614,7 +614,8 @@ export class PostgresStore implements CheckpointStore {
       }
       const result = await this.admin.query<{ deleted: string }>(
         `WITH c AS (
-           DELETE FROM ${this.S}.checkpoints c WHERE c.name = $1 AND c.last_seq = $2
+           DELETE FROM ${this.S}.checkpoints c WHERE c.name = $1
+             AND GREATEST(c.snapshot_seq, (SELECT max(e.seq) FROM ${this.S}.events e WHERE e.name = c.name)) = $2
              AND NOT EXISTS (SELECT 1 FROM ${this.S}.owners o WHERE o.name = c.name AND o.released_at IS NULL AND o.lease_expires_at > now()
                AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = o.backend_pid))
            RETURNING name),
