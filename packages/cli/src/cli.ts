@@ -141,7 +141,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--json', 'one JSON event per line on stdout instead of the human view')
     .option('--store <url>', 'checkpoints in the store at URL (postgres:// or postgresql://, schema ckpt unless ?schema=NAME) (default: $CKPT_STORE, else files)')
     .option('--lease <duration>', "in a store: how long this run's ownership lasts unless renewed (it is renewed while the run works); a run that stops renewing is taken over after it (default: 30s)")
-    .option('--wait [duration]', 'when another live run owns the checkpoint: wait for it to finish (at most DURATION when given) instead of refusing (default: refuse at once)')
+    .option('--wait [duration]', 'when another live run owns the checkpoint: wait for it to finish (at most DURATION when given) instead of refusing; write a bare --wait after the package file (default: refuse at once)')
     .addHelpText(
       'after',
       '\nThe owner of a checkpoint is named by host ($CKPT_HOST, else the host name) and pid.\n\nExamples:\n  ckpt run nightly.yaml\n  ckpt run nightly.yaml --usage if-exists --save-checkpoints --config outDir=/data\n  ckpt run nightly.yaml --checkpointing on --usage if-exists --force-result extract=failure\n  ckpt run nightly.yaml --store postgres://ckpt@db.internal/jobs --usage if-exists --lease 1m',

@@ -3,7 +3,7 @@
  * (exit 2) before anything is written, the URL's password is never printed by any verb, an
  * empty `--store` means files, and `$CKPT_HOST` names the host a run records.
  */
-import { readdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -60,6 +60,8 @@ describe('--store URL', () => {
       const result = await ckpt(args);
       expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(2);
       expect(result.stdout + result.stderr, args.join(' ')).not.toContain(PASSWORD);
+      // The store was taken up (not refused as an unknown option): the error names its host.
+      expect(result.stderr, args.join(' ')).toContain('127.0.0.1');
       expect(result.stderr, args.join(' ')).not.toMatch(/^\s+at /m);
     }
     const viaEnv = await ckpt(['list'], { CKPT_STORE: POSTGRES.replace('postgres:', 'postgresql:') });
@@ -69,13 +71,14 @@ describe('--store URL', () => {
   });
 
   it('list and prune refuse a directory together with a store; prune without either is refused', async () => {
-    for (const args of [
-      ['list', '.', '--store', POSTGRES],
-      ['prune', '.', '--store', POSTGRES],
-      ['prune'],
-    ]) {
+    for (const [args, says] of [
+      [['list', '.', '--store', POSTGRES], 'give a directory or a store, not both'],
+      [['prune', '.', '--store', POSTGRES], 'give a directory or a store, not both'],
+      [['prune'], 'name the directory that holds the checkpoints, or a store with --store URL'],
+    ] as const) {
       const result = await ckpt(args);
       expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr).toContain(says);
       expect(result.stdout + result.stderr).not.toContain(PASSWORD);
     }
   });
@@ -106,5 +109,33 @@ describe('$CKPT_HOST', () => {
     const records = events.stdout.trim().split('\n').map((line) => JSON.parse(line) as { type?: string; record?: string; host?: string });
     expect(records.find((r) => r.type === 'attempt-started')?.host).toBe('machine-b');
     expect(records.find((r) => r.record === 'epoch')?.host).toBe('machine-b');
+  });
+});
+
+describe('--wait', () => {
+  it('a second run of a checkpoint whose owner is alive is refused naming its pid, and with --wait runs once the owner is done', async () => {
+    await writeFile(join(dir, 'w.yaml'), `id: w\nversion: 1\ncheckpoint: { usage: if-exists, save: true }\nsteps:\n  - { id: a, exec: [sh, -c, 'touch started; sleep 2; echo a >> effects'] }\n`);
+    const first = runCkpt(['run', 'w.yaml'], { cwd: dir, env: { CKPT_STORE: '' } });
+    const until = Date.now() + 15_000;
+    while (!(await readdir(dir)).includes('started')) {
+      if (Date.now() > until) throw new Error('the first run did not start its step');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const refused = await ckpt(['run', 'w.yaml']);
+    expect(refused.code, refused.stderr).toBe(2);
+    expect(refused.stderr).toMatch(/is locked by pid \d+ on host/);
+    const waited = await ckpt(['run', 'w.yaml', '--wait', '30s']);
+    expect((await first).code).toBe(0);
+    expect(waited.code, waited.stderr).toBe(0);
+    const effects = (await readFile(join(dir, 'effects'), 'utf8')).trim().split('\n');
+    expect(effects).toEqual(['a', 'a']);
+  });
+
+  it('a value after --wait that is not a duration is refused with a hint to write a bare --wait after the file', async () => {
+    const result = await ckpt(['run', 'p.yaml', '--wait', 'forever']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--wait: "forever" is not a duration');
+    expect(result.stderr).toContain('ckpt run FILE --wait');
+    expect(await listing()).toEqual(['p.yaml']);
   });
 });

@@ -12,6 +12,15 @@ const POSTGRES_SCHEMES = ['postgres:', 'postgresql:'];
 /** The package the PostgreSQL adapter lives in, loaded only when a postgres URL is given. */
 const POSTGRES_ADAPTER = '@ckpt/postgres';
 
+/**
+ * How each adapter is loaded, by the name {@link adapterOf} returns. The verbs' tests put an
+ * in-memory adapter here; nothing else changes it.
+ */
+export const storeAdapters: { postgres: () => Promise<StoreAdapterModule> } = {
+  // A variable specifier: the bundle keeps it a run-time import (scripts/bundle.mjs also marks it external).
+  postgres: async () => (await import(POSTGRES_ADAPTER)) as StoreAdapterModule,
+};
+
 /** The store URL a verb uses: `--store`, else `$CKPT_STORE`; undefined (files) when neither is set or both are empty. */
 export function storeUrlOf(option: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
   const url = option ?? env['CKPT_STORE'];
@@ -61,8 +70,7 @@ export async function connectStore(url: string | undefined): Promise<CheckpointS
   adapterOf(url);
   let adapter: StoreAdapterModule;
   try {
-    // A variable specifier: the bundle keeps it a run-time import (scripts/bundle.mjs also marks it external).
-    adapter = (await import(POSTGRES_ADAPTER)) as StoreAdapterModule;
+    adapter = await storeAdapters.postgres();
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     if ((code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') || !String((error as Error).message).includes(POSTGRES_ADAPTER)) throw error;

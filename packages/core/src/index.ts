@@ -117,7 +117,21 @@ export type {
 export type { CompanionFiles, PruneOptions, PruneReport, PruneSkip, PrunedCheckpoint } from './store/prune.js';
 
 export { Engine, Execution } from './engine/engine.js';
-export type { RunOptions, RunResult } from './engine/engine.js';
-export type { EventEmission, ResumeCheck, RunContext, Runner } from './engine/runner.js';
+export type { EntriesOptions, ExecutionEntry, RunOptions, RunResult } from './engine/engine.js';
+export { defineRunner, isEventEmission } from './engine/runner.js';
+export type {
+  AsyncRunnerDefinition,
+  EventEmission,
+  Notice,
+  NoticeMessage,
+  RecordMessage,
+  ResultMessage,
+  ResumeCheck,
+  RunContext,
+  Runner,
+  RunnerEmission,
+  RunnerEmitter,
+  RunnerMessage,
+} from './engine/runner.js';
 
 export { formatBytes, formatDuration, parseDuration, parseSize } from './util/units.js';

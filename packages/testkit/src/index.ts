@@ -78,3 +78,6 @@ export type { KillAndRerunOptions, KillAndRerunReport, RunOutcome } from './proc
 
 export { STORAGE_CONTRACT, describeStorageContract } from './storage/storage-contract.js';
 export type { StorageUnderTest } from './storage/storage-contract.js';
+
+export { simulatedFileStoreHarness } from './store/file-store-harness.js';
+export type { StoreHarness } from './store/store-harness.js';

@@ -6,7 +6,7 @@ import { copyTaskPlugin } from './copy-task.js';
 import { ExitCode, exitCodeOf } from '../exit-codes.js';
 import { onInterrupt } from '../interrupt.js';
 import { LiveStatus } from '../live-status.js';
-import { adapterOf, connectStore, ownerClaim, scrubPassword, storeUrlOf } from '../store.js';
+import { adapterOf, connectStore, maskStoreUrl, ownerClaim, scrubPassword, storeUrlOf } from '../store.js';
 import { colors, escapeControlChars as safe, reportError, writeJsonLine, type CliIo } from '../output.js';
 
 /** Task plug-ins `ckpt run` offers to packages: the file-transfer runner's `copy`. */
@@ -75,6 +75,18 @@ export function checkpointSettingsOf(
   return { path, usage, save, ...(pkg.checkpoint.retentionMs !== undefined && { retentionMs: pkg.checkpoint.retentionMs }) };
 }
 
+/** `--wait DURATION`; a value that is not one is most likely the package file written after a bare `--wait`. */
+function waitDuration(text: string): number {
+  try {
+    return parseDuration(text, '--wait');
+  } catch (error) {
+    throw new InvalidInputError(`--wait: "${text}" is not a duration`, {
+      cause: error,
+      hint: '--wait takes an optional duration (e.g. --wait 10m); to wait as long as it takes, write --wait after the package file: ckpt run FILE --wait',
+    });
+  }
+}
+
 /** Why these settings cannot restart from the point of failure, or undefined when they can. */
 export function restartAdvice(settings: { usage: CheckpointUsage; save: boolean }): string | undefined {
   if (!settings.save) {
@@ -122,7 +134,7 @@ export async function runCommand(file: string, options: RunVerbOptions, io: CliI
   const leaseMs = options.lease !== undefined ? parseDuration(options.lease, '--lease') : undefined;
   if (leaseMs !== undefined && leaseMs <= 0) throw new InvalidInputError(`--lease ${options.lease}: a lease must be longer than 0`, { hint: 'e.g. --lease 30s (the default)' });
   // --wait alone waits as long as the owner runs; --wait DURATION at most that long.
-  const waitMs = options.wait === undefined ? undefined : options.wait === true ? Number.POSITIVE_INFINITY : parseDuration(options.wait, '--wait');
+  const waitMs = options.wait === undefined ? undefined : options.wait === true ? Number.POSITIVE_INFINITY : waitDuration(options.wait);
   const settings = checkpointSettingsOf(pkg, options, storeUrl !== undefined);
   const secretKey = options.secretKey ?? process.env['CKPT_SECRET_KEY'];
   // A reader that goes away (`ckpt run --json | head`) does not stop the run: the entry point
@@ -158,7 +170,8 @@ export async function runCommand(file: string, options: RunVerbOptions, io: CliI
         ...(secretKey !== undefined && secretKey !== '' && { secretKey }),
       },
     );
-    view.started(pkg, settings, execution.checkpoint.resumed, restartAdvice(settings));
+    const shown: Settings = { ...settings, ...(storeUrl !== undefined && { store: maskStoreUrl(storeUrl) }) };
+    view.started(pkg, shown, execution.checkpoint.resumed, restartAdvice(settings));
     // Recovery never drops a tail silently: say what it dropped (it is also in the log).
     const truncated = execution.checkpoint.recovery?.truncatedTail;
     if (truncated !== undefined) view.notice({ type: 'warning', message: describeTailTruncation(settings.path, truncated) });
@@ -172,7 +185,7 @@ export async function runCommand(file: string, options: RunVerbOptions, io: CliI
           : isCkptError(result.error, 'invalid')
             ? ExitCode.Refused
             : ExitCode.Failed;
-    view.ended(pkg, settings, result, code);
+    view.ended(pkg, shown, result, code);
     return code;
   } catch (error) {
     if (storeUrl !== undefined) scrubPassword(error, storeUrl);
@@ -186,7 +199,13 @@ export async function runCommand(file: string, options: RunVerbOptions, io: CliI
   }
 }
 
-type Settings = ReturnType<typeof checkpointSettingsOf>;
+/** The checkpoint settings as the views show them: with the store (URL masked) when it is not files. */
+type Settings = ReturnType<typeof checkpointSettingsOf> & { readonly store?: string };
+
+/** Where the checkpoint is, for people: a file's path, or a store's name and the store. */
+function whereOf(settings: Settings): string {
+  return settings.store === undefined ? settings.path : `${settings.path} in ${settings.store}`;
+}
 type Result = Awaited<ReturnType<Awaited<ReturnType<Engine['open']>>['run']>>;
 
 interface View {
@@ -200,7 +219,16 @@ interface View {
 class JsonView implements View {
   constructor(private readonly io: CliIo) {}
   started(pkg: Package, settings: Settings, resumed: boolean, advice: string | undefined): void {
-    writeJsonLine(this.io, { type: 'run-started', package: pkg.id, version: pkg.version, checkpoint: settings.path, usage: settings.usage, save: settings.save, resumed });
+    writeJsonLine(this.io, {
+      type: 'run-started',
+      package: pkg.id,
+      version: pkg.version,
+      checkpoint: settings.path,
+      ...(settings.store !== undefined && { store: settings.store }),
+      usage: settings.usage,
+      save: settings.save,
+      resumed,
+    });
     if (advice !== undefined) writeJsonLine(this.io, { type: 'warning', message: advice });
   }
   notice(notice: RunNotice): void {
@@ -258,7 +286,7 @@ class HumanView implements View {
     return '  '.repeat(unit.split('/').length - 1);
   }
   started(pkg: Package, settings: Settings, resumed: boolean, advice: string | undefined): void {
-    if (!resumed) this.write(this.c.bold(`running ${pkg.id} version ${pkg.version}`) + this.c.dim(`  (checkpoint ${settings.save ? settings.path : 'not saved'}, usage ${settings.usage})`));
+    if (!resumed) this.write(this.c.bold(`running ${pkg.id} version ${pkg.version}`) + this.c.dim(`  (checkpoint ${settings.save ? whereOf(settings) : 'not saved'}, usage ${settings.usage})`));
     if (advice !== undefined) this.io.stderr.write(`${this.c.yellow('warning:')} ${advice}\n`);
   }
   notice(n: RunNotice): void {
@@ -332,13 +360,13 @@ class HumanView implements View {
     if (result.outcome === 'success') {
       this.write(c.green(`✓ ${pkg.id} succeeded`) + c.dim(` (attempt ${result.attempt}${result.checkpointRemoved ? ', checkpoint deleted' : ''})`));
     } else if (result.outcome === 'interrupted') {
-      this.io.stderr.write(`${c.yellow(`■ ${pkg.id} interrupted`)}; ${settings.save ? `progress is in ${settings.path}; rerun the same command to resume` : 'checkpoints are not saved; a rerun starts over'}\n`);
+      this.io.stderr.write(`${c.yellow(`■ ${pkg.id} interrupted`)}; ${settings.save ? `progress is in ${whereOf(settings)}; rerun the same command to resume` : 'checkpoints are not saved; a rerun starts over'}\n`);
     } else {
       if (result.error !== undefined && code === ExitCode.Refused) reportError(this.io, result.error);
       else this.io.stderr.write(`${c.red('✗')} ${safe(result.error?.message.split('\n')[0] ?? `${pkg.id} failed`)}\n`);
       this.io.stderr.write(
         settings.save
-          ? `${c.dim(`checkpoint kept at ${settings.path}; rerun${settings.usage === 'never' ? ' with --usage if-exists' : ''} to resume from the point of failure`)}\n`
+          ? `${c.dim(`checkpoint kept at ${whereOf(settings)}; rerun${settings.usage === 'never' ? ' with --usage if-exists' : ''} to resume from the point of failure`)}\n`
           : `${c.dim('checkpoints are not saved; a rerun starts from the beginning')}\n`,
       );
     }

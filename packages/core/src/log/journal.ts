@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
-import { Observable, Subject } from 'rxjs';
+import { BehaviorSubject, Observable, Subject } from 'rxjs';
 import { CkptError, InvalidInputError, LockCompromisedError, StorageIoError } from '../errors.js';
 import type { CkptEvent } from '../fold/events.js';
 import { FoldError, type Fold } from '../fold/fold.js';
@@ -120,6 +120,7 @@ export class Journal {
   private readonly now: () => number;
   private readonly random: (size: number) => Uint8Array;
   private readonly live = new Subject<LogEntry>();
+  private readonly marks: BehaviorSubject<number>;
 
   /** Records queued and not yet written. */
   private pending: PendingRecord[] = [];
@@ -132,8 +133,8 @@ export class Journal {
   private saltCrc: number;
   /** Last record written to the file (maybe not durable). */
   private writtenSeq: number;
-  /** Last record known durable, and the file offset up to which everything is. */
-  private durableSeq: number;
+  /** Last record known durable (see {@link Journal.durableSeq}), and the file offset up to which everything is. */
+  private lastDurableSeq: number;
   private durableEnd: number;
 
   private constructor(
@@ -150,6 +151,8 @@ export class Journal {
     options: JournalOptions,
     /** What recovery did when the journal was opened. */
     readonly recovery: RecoveryReport,
+    /** The last record read from the file when it was opened (0 for a file this journal created): later entries are new. */
+    readonly replayedSeq: number,
   ) {
     this.storage = options.storage;
     this.fold = options.fold;
@@ -160,8 +163,24 @@ export class Journal {
     this.random = options.randomBytes ?? randomBytes;
     this.saltCrc = saltCrcOf(header.salt);
     this.writtenSeq = nextSeq - 1;
-    this.durableSeq = nextSeq - 1;
+    this.lastDurableSeq = nextSeq - 1;
+    this.marks = new BehaviorSubject(this.lastDurableSeq);
     this.durableEnd = end;
+  }
+
+  /** The last record known durable: every entry with a `seq` up to it survives a crash. */
+  get durableSeq(): number {
+    return this.lastDurableSeq;
+  }
+
+  /** {@link Journal.durableSeq} now, then each time it advances; completes when the journal closes (errors when it fails). */
+  durableMarks(): Observable<number> {
+    return this.marks.asObservable();
+  }
+
+  private markDurable(seq: number): void {
+    this.lastDurableSeq = seq;
+    if (seq > this.marks.value) this.marks.next(seq);
   }
 
   /**
@@ -205,7 +224,7 @@ export class Journal {
     return new Journal(path, file, reading.header, identity, reading.state, 1, 2, bytes.length, reading.snapshotEnd, options, {
       truncatedBytes: 0,
       removedTemporaryFiles,
-    });
+    }, 0);
   }
 
   /**
@@ -251,6 +270,7 @@ export class Journal {
         ...(truncatedTail !== undefined && { truncatedTail }),
         removedTemporaryFiles,
       },
+      reading.lastSeq,
     );
     try {
       if (reading.tailBytes > 0) {
@@ -381,6 +401,7 @@ export class Journal {
       await this.file.close().catch(() => undefined);
       if (this.failure) this.live.error(this.failure);
       else this.live.complete();
+      this.marks.complete();
     }
   }
 
@@ -441,7 +462,7 @@ export class Journal {
 
   private waitDurable(seq: number): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
-    if (seq <= this.durableSeq) return Promise.resolve();
+    if (seq <= this.lastDurableSeq) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       this.syncWaiters.push({ seq, resolve, reject });
       this.kick();
@@ -495,7 +516,7 @@ export class Journal {
           return;
         }
         this.durableEnd = this.end;
-        this.durableSeq = this.writtenSeq;
+        this.markDurable(this.writtenSeq);
       }
       this.releaseWaiters();
       if (this.shouldCompact()) {
@@ -511,7 +532,7 @@ export class Journal {
 
   /** Someone waits for a record that is written but not yet durable. */
   private needsSync(): boolean {
-    return this.durableSeq < this.writtenSeq && this.syncWaiters.some((w) => w.seq > this.durableSeq);
+    return this.lastDurableSeq < this.writtenSeq && this.syncWaiters.some((w) => w.seq > this.lastDurableSeq);
   }
 
   private async writePending(): Promise<void> {
@@ -545,7 +566,7 @@ export class Journal {
     if (this.syncWaiters.length === 0) return;
     const still: Waiter[] = [];
     for (const waiter of this.syncWaiters) {
-      if (waiter.seq <= this.durableSeq) waiter.resolve();
+      if (waiter.seq <= this.lastDurableSeq) waiter.resolve();
       else still.push(waiter);
     }
     this.syncWaiters = still;
@@ -602,7 +623,7 @@ export class Journal {
     this.durableEnd = bytes.length;
     this.snapshotEnd = bytes.length;
     this.writtenSeq = seq;
-    this.durableSeq = seq;
+    this.markDurable(seq);
     this.pending = this.pending.slice(covered);
     this.pendingBytes = this.pending.reduce((sum, record) => sum + framedSize(record.payload.length), 0);
     await previous.close().catch(() => undefined);

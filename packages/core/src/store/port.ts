@@ -71,7 +71,10 @@ export interface OpenCheckpointOptions {
    * store renews it in the background while the checkpoint is open; a file lock ignores it.
    */
   readonly leaseMs?: number;
-  /** How long to wait for a live owner to finish before refusing (default 0: refuse at once). */
+  /**
+   * How long to wait for a live owner to finish before refusing, in ms (default 0: refuse at
+   * once). `Infinity` waits as long as the owner lives (`ckpt run --wait` without a duration).
+   */
   readonly waitMs?: number;
   /** Files only: the user named this path, so a symbolic link there is followed (see CheckpointOptions.followLink). */
   readonly followLink?: boolean;
@@ -122,7 +125,10 @@ export interface CheckpointReading {
   readonly tail?: { readonly bytes: number; readonly offset: number; readonly reason: string };
   /** Files: tails truncated by recovery, recorded by the writer sessions since the last compaction. */
   readonly truncatedTails?: readonly TailTruncation[];
-  /** Only with `salvage`: the damage the reading stopped at. */
+  /**
+   * Only with `salvage`: the damage the reading stopped at. `entries` are then those before it,
+   * and `identity`, `state` and `epoch` are placeholders (nothing past the damage was folded).
+   */
   readonly damage?: CheckpointDamage;
 }
 

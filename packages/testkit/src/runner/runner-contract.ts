@@ -1,4 +1,4 @@
-import { Engine, Fold, type CheckpointState, type Runner, type RunResult } from '@ckpt/core';
+import { Engine, Fold, type CheckpointState, type Notice, type Runner, type RunResult } from '@ckpt/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { crashPlanArbitrary, faultRuleArbitrary } from '../crash/crash-arbitraries.js';
@@ -20,8 +20,8 @@ export interface EffectRecorder {
 export interface RunnerContractOptions<Job> {
   /** Suite name. */
   readonly name: string;
-  /** Builds the runner for one process life, reporting its effects to `effects`. */
-  readonly runner: (effects: EffectRecorder) => Runner<Job>;
+  /** Builds the runner for one process life, reporting its effects to `effects` (any result and notice types). */
+  readonly runner: (effects: EffectRecorder) => Runner<Job, unknown, Notice>;
   /** The jobs to try. */
   readonly jobs: fc.Arbitrary<Job>;
   /** Most crashes in one run (default 3). */
@@ -73,7 +73,7 @@ async function runLife<Job>(
   options: RunnerContractOptions<Job>,
   job: Job,
   storage: SimulatedStorage,
-): Promise<{ result: RunResult | undefined; error: unknown; ran: Map<string, number> }> {
+): Promise<{ result: RunResult<unknown> | undefined; error: unknown; ran: Map<string, number> }> {
   const ran = new Map<string, number>();
   const recorder: EffectRecorder = {
     ran: (unit) => {
