@@ -32,13 +32,14 @@ function reasonOf(error: unknown, url: StoreUrl): { reason: string; hint?: strin
  * {@link StoreUnreachableError} naming host and port (a refusal: exit 2). TCP keepalive is on, so
  * a server that vanishes is noticed by a connection that waits.
  */
-export async function connectClient(url: StoreUrl): Promise<pg.Client> {
+export async function connectClient(url: StoreUrl, applicationName = 'ckpt'): Promise<pg.Client> {
   const client = new pg.Client({
     connectionString: url.connectionString,
     connectionTimeoutMillis: url.connectTimeoutMs,
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,
-    application_name: 'ckpt',
+    // Shown in pg_stat_activity, so an operator sees which sessions are ckpt's (and whose).
+    application_name: applicationName.slice(0, 63),
   });
   // Errors of an idle connection are reported to whoever owns it; never an unhandled 'error'.
   client.on('error', () => undefined);

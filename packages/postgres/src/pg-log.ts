@@ -1,5 +1,5 @@
 import { crc32 } from 'node:zlib';
-import { Observable, Subject } from 'rxjs';
+import { BehaviorSubject, Observable, Subject } from 'rxjs';
 import {
   CkptError,
   InvalidInputError,
@@ -102,7 +102,10 @@ export class PgLog implements EventLog {
   private failure: CkptError | undefined;
   private closed = false;
   private nextSeq: number;
-  private durableSeq: number;
+  private lastDurableSeq: number;
+  private readonly marks: BehaviorSubject<number>;
+  /** The last record read from the store when the log was opened (0 for a checkpoint it created): later entries are new. */
+  readonly replayedSeq: number;
   private snapshotBytes: number;
   private tailBytes: number;
   /** The latest attempt and retention recorded (kept on the checkpoint row for list and prune). */
@@ -122,7 +125,9 @@ export class PgLog implements EventLog {
     this.compactionBytes = options.compaction === false ? undefined : (options.compaction?.minBytes ?? DEFAULT_COMPACTION_BYTES);
     this.now = options.now ?? Date.now;
     this.nextSeq = options.nextSeq;
-    this.durableSeq = options.nextSeq - 1;
+    this.lastDurableSeq = options.nextSeq - 1;
+    this.replayedSeq = options.nextSeq - 1;
+    this.marks = new BehaviorSubject(this.lastDurableSeq);
     this.snapshotBytes = options.snapshotBytes;
     this.tailBytes = options.tailBytes;
     this.attempts = options.state.attempts.length;
@@ -148,6 +153,21 @@ export class PgLog implements EventLog {
 
   get failed(): CkptError | undefined {
     return this.failure;
+  }
+
+  /** The last record known committed: every entry with a `seq` up to it survives a crash. */
+  get durableSeq(): number {
+    return this.lastDurableSeq;
+  }
+
+  /** {@link PgLog.durableSeq} now, then each time it advances; completes when the log closes. */
+  durableMarks(): Observable<number> {
+    return this.marks.asObservable();
+  }
+
+  private markDurable(seq: number): void {
+    this.lastDurableSeq = seq;
+    if (seq > this.marks.value) this.marks.next(seq);
   }
 
   /** This writer's epoch. */
@@ -238,6 +258,7 @@ export class PgLog implements EventLog {
       await this.flushing?.catch(() => undefined);
       if (this.failure) this.live.error(this.failure);
       else this.live.complete();
+      this.marks.complete();
     }
   }
 
@@ -300,7 +321,7 @@ export class PgLog implements EventLog {
 
   private waitDurable(seq: number): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
-    if (seq <= this.durableSeq) return Promise.resolve();
+    if (seq <= this.lastDurableSeq) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       this.syncWaiters.push({ seq, resolve, reject });
       this.kick();
@@ -381,7 +402,7 @@ export class PgLog implements EventLog {
     this.pending.splice(0, count);
     this.pendingBytes -= bytes;
     this.tailBytes += bytes;
-    this.durableSeq = batch.at(-1)!.seq;
+    this.markDurable(batch.at(-1)!.seq);
     if (this.pendingBytes <= HIGH_WATER_BYTES) this.releaseDrainWaiters();
   }
 
@@ -480,7 +501,7 @@ export class PgLog implements EventLog {
     this.pendingBytes = this.pending.reduce((sum, record) => sum + record.payload.length, 0);
     this.snapshotBytes = payload.length;
     this.tailBytes = 0;
-    this.durableSeq = seq;
+    this.markDurable(seq);
     this.releaseDrainWaiters();
   }
 
@@ -488,7 +509,7 @@ export class PgLog implements EventLog {
     if (this.syncWaiters.length === 0) return;
     const still: Waiter[] = [];
     for (const waiter of this.syncWaiters) {
-      if (waiter.seq <= this.durableSeq) waiter.resolve();
+      if (waiter.seq <= this.lastDurableSeq) waiter.resolve();
       else still.push(waiter);
     }
     this.syncWaiters = still;

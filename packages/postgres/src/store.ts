@@ -59,6 +59,8 @@ export interface PostgresStoreOptions {
   readonly pid?: number;
   /** Create or upgrade the schema when it is missing or older (default true; `ckpt store init` does it explicitly). */
   readonly migrate?: boolean;
+  /** The sessions' `application_name` (default `ckpt HOST pid PID`), shown in pg_stat_activity. */
+  readonly applicationName?: string;
   /** Bound on connecting, ms (default the URL's `connect_timeout`, else 10 s). */
   readonly connectTimeoutMs?: number;
   /** Reducers added to every open's and read's. */
@@ -213,7 +215,10 @@ export class PostgresStore implements CheckpointStore {
   static async connect(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
     const given = parseStoreUrl(url);
     const parsed = options.connectTimeoutMs !== undefined ? { ...given, connectTimeoutMs: options.connectTimeoutMs } : given;
-    const admin = await connectClient(parsed);
+    const host = options.host ?? (process.env['CKPT_HOST'] || hostname());
+    const pid = options.pid ?? process.pid;
+    const applicationName = options.applicationName ?? `ckpt ${host} pid ${pid}`;
+    const admin = await connectClient(parsed, applicationName);
     let version: number;
     try {
       version = await schemaVersion(admin, parsed.schema);
@@ -222,8 +227,7 @@ export class PostgresStore implements CheckpointStore {
       await admin.end().catch(() => undefined);
       throw error;
     }
-    const host = options.host ?? (process.env['CKPT_HOST'] || hostname());
-    return new PostgresStore(parsed, admin, host, options.pid ?? process.pid, options, version, redact(url));
+    return new PostgresStore(parsed, admin, host, pid, { ...options, applicationName }, version, redact(url));
   }
 
   /** Creates or upgrades the schema (idempotent): `ckpt store init URL`. */
@@ -231,6 +235,15 @@ export class PostgresStore implements CheckpointStore {
     const report = await migrate(this.admin, this.url.schema);
     this.version = report.to;
     return { where: `schema "${report.schema}" of database "${this.url.database}" at ${this.where}`, fromVersion: report.from, toVersion: report.to };
+  }
+
+  /**
+   * Whether the schema exists. A handle connected before another process created the schema
+   * looks again (two workers starting together on a fresh database), until it finds one.
+   */
+  private async hasSchema(): Promise<boolean> {
+    if (this.version === 0) this.version = await schemaVersion(this.admin, this.url.schema);
+    return this.version !== 0;
   }
 
   /** The schema, created or upgraded before the first write (when the role may; else a refusal saying who may). */
@@ -266,7 +279,7 @@ export class PostgresStore implements CheckpointStore {
     if (!Number.isSafeInteger(leaseMs) || leaseMs < 100) throw new InvalidInputError(`lease ${leaseMs} ms is too short: use at least 100 ms`);
     const claim = options.owner ?? { host: this.host, pid: this.pid };
     // A store without the schema yet has no checkpoint; refusals create nothing, not even the schema.
-    const existing = this.version === 0 ? undefined : await readCheckpointRow(this.admin, this.url.schema, name);
+    const existing = !(await this.hasSchema()) ? undefined : await readCheckpointRow(this.admin, this.url.schema, name);
     if (usage === CheckpointUsage.Always && existing === undefined) throw new CheckpointNotFoundError(name);
     if (!save && (usage === CheckpointUsage.Never || existing === undefined)) {
       return memoryCheckpoint(name, identity, fold, fold.initial(), false, async () => undefined);
@@ -275,7 +288,7 @@ export class PostgresStore implements CheckpointStore {
     if (existing !== undefined && !sameIdentity(existing.identity, identity)) throw new IdentityMismatchError(name, existing.identity, identity);
     await this.ready();
 
-    const client = await connectClient(this.url);
+    const client = await connectClient(this.url, this.options.applicationName);
     let owner: StoreOwner | undefined;
     try {
       const acquired = await this.acquire(client, name, claim, leaseMs, options.waitMs ?? 0);
@@ -507,7 +520,7 @@ export class PostgresStore implements CheckpointStore {
 
   /** Who owns `name` now (released or not), if anyone ever did. */
   async owner(name: string): Promise<OwnerInfo | undefined> {
-    if (this.version === 0) return undefined;
+    if (!(await this.hasSchema())) return undefined;
     const result = await this.admin.query<RawOwner>(`SELECT ${ownerColumns('o')} FROM ${this.S}.owners o WHERE o.name = $1`, [name]);
     const row = result.rows[0];
     return row === undefined ? undefined : ownerOf(row);
@@ -515,7 +528,7 @@ export class PostgresStore implements CheckpointStore {
 
   /** The rows of the checkpoints whose name starts with `under` (all by default), in name order. */
   private async rows(under: string | undefined): Promise<CheckpointRow[]> {
-    if (this.version === 0) return [];
+    if (!(await this.hasSchema())) return [];
     const result = await this.admin.query<Parameters<typeof checkpointRowOf>[0]>(
       `SELECT ${checkpointColumns(this.S)} FROM ${this.S}.checkpoints c WHERE left(c.name, length($1)) = $1 ORDER BY c.name COLLATE "C"`,
       [under ?? ''],
@@ -528,7 +541,7 @@ export class PostgresStore implements CheckpointStore {
    * `corrupt`, unless `salvage`, which returns the entries before it. Entry offsets are seqs.
    */
   async read(name: string, options: ReadCheckpointOptions = {}): Promise<CheckpointReading> {
-    const row = this.version === 0 ? undefined : await readCheckpointRow(this.admin, this.url.schema, name);
+    const row = !(await this.hasSchema()) ? undefined : await readCheckpointRow(this.admin, this.url.schema, name);
     if (row === undefined) {
       throw new InvalidInputError(`checkpoint "${name}" is not in the store ${this.description}`, {
         hint: 'ckpt list --store URL lists the checkpoints of a store; a checkpoint is deleted when its job succeeds',
@@ -635,8 +648,8 @@ export class PostgresStore implements CheckpointStore {
    * (`locked`). False when there is none.
    */
   async delete(name: string): Promise<boolean> {
-    if (this.version === 0 || (await readCheckpointRow(this.admin, this.url.schema, name)) === undefined) return false;
-    const client = await connectClient(this.url);
+    if (!(await this.hasSchema()) || (await readCheckpointRow(this.admin, this.url.schema, name)) === undefined) return false;
+    const client = await connectClient(this.url, this.options.applicationName);
     try {
       const { owner } = await this.acquire(client, name, { host: this.host, pid: this.pid }, DEFAULT_LEASE_MS, 0);
       const existed = (await readCheckpointRow(client, this.url.schema, name)) !== undefined;
