@@ -1,7 +1,7 @@
 /**
  * Real processes through the CLI on a real server: `ckpt run --store postgres://…` killed with
  * SIGKILL and rerun as another host; an owner paused with SIGSTOP past its lease while another
- * finishes the job, then resumed with SIGCONT (fencing); a dozen jobs at once on one database.
+ * finishes the job, then resumed with SIGCONT (fencing). A dozen jobs at once: cli-dozen.int.test.ts.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -124,15 +124,5 @@ describe.skipIf(pgSkipped)(`ckpt run --store postgres://… as real processes${p
     const starts = startsOf('job');
     expect(Math.max(...starts)).toBe(4);
     expect(starts.filter((s) => s === 3 || s === 4)).toEqual([3, 4]);
-  });
-
-  it('a dozen jobs at once on one database each run to their end', async () => {
-    const url = pgc.url('dozen');
-    for (let i = 0; i < 12; i++) writePackage(`job${i}`, 2, 0.05);
-    const results = await Promise.all(Array.from({ length: 12 }, (_, i) => runCkpt(['run', `job${i}.yaml`, '--store', url], { cwd: dir, timeoutMs: 60_000 })));
-    for (const [i, result] of results.entries()) {
-      expect(result.code, result.stdout + result.stderr).toBe(0);
-      expect(startsOf(`job${i}`)).toEqual([1, 2]);
-    }
   });
 });
