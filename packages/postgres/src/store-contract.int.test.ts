@@ -4,13 +4,17 @@
  * delete on success, retention, secrets never in clear, one owner at a time, and the journal
  * property with crashes as killed sessions or an immediate server stop.
  */
-import type { CheckpointStore } from '@ckpt/core';
+import type { CheckpointStore, StoreAdapterModule } from '@ckpt/core';
 import { describeStoreContract, type StoreHarness } from '@ckpt/testkit/store-contract';
 import pg from 'pg';
 import { describe, it } from 'vitest';
 import { connectStore } from './store.js';
 import { PG_SKIP_NOTE, pgSkipped } from './test-support/pg-cluster.js';
 import { useCluster } from './test-support/use-cluster.js';
+
+// What the CLI loads (`await import('@ckpt/postgres')`) has the port's shape.
+const adapter: StoreAdapterModule = { connectStore };
+void adapter;
 
 const cluster = useCluster();
 let harnesses = 0;
