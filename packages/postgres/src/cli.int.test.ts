@@ -97,6 +97,32 @@ describe.skipIf(pgSkipped)(`ckpt run --store postgres://… as real processes${p
     expect(startsOf('job')).toEqual([1, 2, 2, 3]);
   });
 
+  it('the server stopped with pg_ctl -m immediate mid-run: the run fails cleanly (exit 1); after the restart the rerun repeats only the in-flight step', async () => {
+    const url = pgc.url('immediate');
+    writePackage('job', 4, 0.4);
+    const first = spawnRun(['run', 'job.yaml', '--store', url], { CKPT_HOST: 'machine-a' });
+    await pollUntil('step 2 started', () => startsOf('job').includes(2));
+    await pgc.cluster().stop('immediate');
+    let code: number | null;
+    try {
+      code = await first.exited;
+    } finally {
+      await pgc.cluster().restart();
+    }
+    expect(code, first.output()).toBe(1);
+    expect(first.output()).toMatch(/failed at 127\.0\.0\.1:\d+/);
+    expect(first.output()).not.toMatch(/^\s+at /m);
+    const startedBefore = startsOf('job');
+    const rerun = await runCkpt(['run', 'job.yaml', '--store', url], { cwd: dir, env: { CKPT_HOST: 'machine-b' } });
+    expect(rerun.code, rerun.stdout + rerun.stderr).toBe(0);
+    const starts = startsOf('job');
+    expect([...new Set(starts)]).toEqual([1, 2, 3, 4]);
+    // Step 1 was committed before the stop: never repeated. The step in flight (the last one the
+    // first run started) runs again; nothing else does.
+    const inFlight = startedBefore.at(-1)!;
+    for (const step of [1, 2, 3, 4]) expect(starts.filter((s) => s === step), `step ${step}`).toHaveLength(step === inFlight ? 2 : 1);
+  });
+
   it('an owner paused (SIGSTOP) past its --lease is taken over; resumed (SIGCONT) it starts nothing, records nothing, and exits 1 naming the new owner', async () => {
     const url = pgc.url('stop');
     writePackage('job', 4, 0.4);
