@@ -155,6 +155,11 @@ export class PgCluster {
       try {
         if (tries === 0) await cluster.initdb();
         await cluster.startServer();
+        // A test process that dies without its afterAll (a crash, a timeout kill) must not leave
+        // a server running: pg_ctl detaches it. Best effort, synchronous, at exit.
+        const onExit = () => cluster.stopAtExit();
+        process.once('exit', onExit);
+        cluster.removeExitHook = () => process.off('exit', onExit);
         return cluster;
       } catch (error) {
         // Another process may have taken the port between freePort() and the server's bind.
@@ -221,8 +226,17 @@ export class PgCluster {
     this.running = false;
   }
 
+  private removeExitHook: () => void = () => undefined;
+
+  private stopAtExit(): void {
+    if (!this.running) return;
+    spawnSync(join(this.binaries.dir, 'pg_ctl'), ['stop', '-D', this.dataDir, '-m', 'immediate', '-w', '-t', '10'], { ...this.spawnOptions(), stdio: 'ignore' });
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
   /** Stops the server (fast; immediate if that fails) and removes the folder. Never throws. */
   async destroy(): Promise<void> {
+    this.removeExitHook();
     try {
       await this.stop('fast');
     } catch {
