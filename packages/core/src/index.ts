@@ -68,6 +68,7 @@ export {
   RECORD_HEADER_BYTES,
   RecordType,
 } from './log/format.js';
+export { decodePayload, encodePayload } from './log/codec.js';
 export { scanLog } from './log/scan.js';
 export type { ScanCorrupt, ScanOk, ScanResult } from './log/scan.js';
 export { parseIdentity, sameIdentity } from './log/identity.js';
