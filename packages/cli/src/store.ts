@@ -9,16 +9,14 @@ import { FileStore, InvalidInputError, type CheckpointStore, type OwnerClaim, ty
 /** URL schemes of the PostgreSQL adapter. */
 const POSTGRES_SCHEMES = ['postgres:', 'postgresql:'];
 
-/** The package the PostgreSQL adapter lives in, loaded only when a postgres URL is given. */
-const POSTGRES_ADAPTER = '@ckpt/postgres';
-
 /**
  * How each adapter is loaded, by the name {@link adapterOf} returns. The verbs' tests put an
  * in-memory adapter here; nothing else changes it.
  */
 export const storeAdapters: { postgres: () => Promise<StoreAdapterModule> } = {
-  // A variable specifier: the bundle keeps it a run-time import (scripts/bundle.mjs also marks it external).
-  postgres: async () => (await import(POSTGRES_ADAPTER)) as StoreAdapterModule,
+  // Loaded only when a postgres URL is given: the bundle makes it a chunk of its own (with its
+  // client), so no other verb, and no `ckpt --version`, reads it.
+  postgres: async () => (await import('@ckpt/postgres')) satisfies StoreAdapterModule,
 };
 
 /** The store URL a verb uses: `--store`, else `$CKPT_STORE`; undefined (files) when neither is set or both are empty. */
@@ -62,25 +60,12 @@ export function adapterOf(url: string): 'postgres' {
 
 /**
  * The store at `url` (files when undefined). The PostgreSQL adapter is imported here, lazily, so
- * that no other verb (nor `ckpt --version`) loads it or its client; a build without it is a
- * clear refusal (exit 2), not a stack trace.
+ * that no other verb (nor `ckpt --version`) loads it or its client.
  */
 export async function connectStore(url: string | undefined): Promise<CheckpointStore> {
   if (url === undefined) return new FileStore();
   adapterOf(url);
-  let adapter: StoreAdapterModule;
-  try {
-    adapter = await storeAdapters.postgres();
-  } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    if ((code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') || !String((error as Error).message).includes(POSTGRES_ADAPTER)) throw error;
-    throw new InvalidInputError(`store ${maskStoreUrl(url)}: the PostgreSQL adapter (${POSTGRES_ADAPTER}) is not installed with this ckpt`, {
-      hint: `install ${POSTGRES_ADAPTER} beside @ckpt/cli, or leave --store and $CKPT_STORE unset to keep checkpoints in files`,
-    });
-  }
-  if (typeof adapter.connectStore !== 'function') {
-    throw new InvalidInputError(`store ${maskStoreUrl(url)}: ${POSTGRES_ADAPTER} does not export connectStore`, { hint: 'install versions of @ckpt/cli and @ckpt/postgres that go together' });
-  }
+  const adapter = await storeAdapters.postgres();
   try {
     return await adapter.connectStore(url);
   } catch (error) {
