@@ -1,4 +1,5 @@
-import { CheckpointUsage, InvalidInputError, parseDuration, type PlainValue } from '@ckpt/core';
+import { CheckpointUsage, InvalidInputError, type PlainValue } from '@ckpt/core';
+import { parseDuration } from '@ckpt/core/internal';
 import { z } from 'zod';
 import { PackageDefinitionError, type PackageProblem } from './errors.js';
 import { checkTemplate, parseAssignments, parseExpression, type Assignment } from './expression.js';

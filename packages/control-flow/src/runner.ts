@@ -5,7 +5,6 @@ import {
   InterruptedError,
   InvalidInputError,
   createIdentity,
-  formatDuration,
   isCkptError,
   type CkptEvent,
   type CompletedUnit,
@@ -18,6 +17,7 @@ import {
   type EventEmission,
   type VariableSet,
 } from '@ckpt/core';
+import { formatDuration } from '@ckpt/core/internal';
 import { Observable } from 'rxjs';
 import { coerceText, structureOf, typeProblem } from './compile.js';
 import { PackageFailedError } from './errors.js';

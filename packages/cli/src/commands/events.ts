@@ -1,4 +1,4 @@
-import { CorruptCheckpointError, Fold, readLogBytes, readLogPrefix, type LogEntry, type LogReading } from '@ckpt/core';
+import { CorruptCheckpointError, Fold, readLogBytes, readLogPrefix, type LogEntry, type LogReading } from '@ckpt/core/internal';
 import { colors, escapeControlChars as safe, formatTime, jsonReplacer, writeJsonLine, type CliIo } from '../output.js';
 import { readCheckpointBytes } from './read-checkpoint.js';
 

@@ -1,4 +1,4 @@
-import { foldEvents } from '@ckpt/core';
+import { foldEvents } from '@ckpt/core/internal';
 import { expect, it } from 'vitest';
 import { renderUnitTree } from './inspect.js';
 

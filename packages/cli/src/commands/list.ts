@@ -1,7 +1,7 @@
 import { constants, promises as fs, type Dirent } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { FileLocker, InvalidInputError, JOURNAL_TEMPORARY_SUFFIX, MAGIC, isDeadLocalOwner, type AttemptRecord, type ExtensionReducer } from '@ckpt/core';
+import { FileLocker, InvalidInputError, JOURNAL_TEMPORARY_SUFFIX, MAGIC, isDeadLocalOwner, type AttemptRecord, type ExtensionReducer } from '@ckpt/core/internal';
 import { colors, escapeControlChars as safe, formatTime, writeJsonLine, type CliIo } from '../output.js';
 import { explanationOf, restartPointLines } from './inspect.js';
 import { readCheckpointForViewing } from './read-checkpoint.js';

@@ -1,4 +1,4 @@
-import { formatBytes, formatDuration, parseDuration, pruneCheckpoints, InvalidInputError, NodeStorage, type CompanionFiles } from '@ckpt/core';
+import { formatBytes, formatDuration, parseDuration, pruneCheckpoints, InvalidInputError, NodeStorage, type CompanionFiles } from '@ckpt/core/internal';
 import { writeJsonLine, type CliIo } from '../output.js';
 
 /** Companion files per runner kind (partial transfers, ...), registered by the runners the CLI knows. */

@@ -1,5 +1,5 @@
 import { constants, promises as fs } from 'node:fs';
-import { Fold, InvalidInputError, MAGIC, readLogBytes, type ExtensionReducer, type LogReading } from '@ckpt/core';
+import { Fold, InvalidInputError, MAGIC, readLogBytes, type ExtensionReducer, type LogReading } from '@ckpt/core/internal';
 
 /** Largest file read as one checkpoint (the reader's own limit: offsets are 31-bit). */
 const MAX_CHECKPOINT_BYTES = 0x7fff_ffff;
