@@ -5,6 +5,7 @@
  * `@ckpt/core/internal` (no stability promise).
  */
 export {
+  CKPT_ERROR_BRAND,
   CheckpointLockedError,
   CheckpointNotFoundError,
   CkptError,

@@ -8,6 +8,7 @@ import * as internal from './internal.js';
 import * as core from './index.js';
 
 const PUBLIC_VALUES = [
+  'CKPT_ERROR_BRAND',
   'AttemptOutcome',
   'CheckpointLockedError',
   'CheckpointNotFoundError',

@@ -1,3 +1,4 @@
+import { CkptError, ErrorCode } from '../errors.js';
 import {
   AttemptOutcome,
   CORE_EVENT_TYPES,
@@ -26,10 +27,10 @@ import {
  */
 
 /** An event that cannot be applied to the state (malformed, or out of order). */
-export class FoldError extends Error {
+export class FoldError extends CkptError {
+  readonly code = ErrorCode.InvalidEvent;
   constructor(message: string) {
     super(message);
-    this.name = 'FoldError';
   }
 }
 
