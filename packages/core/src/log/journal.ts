@@ -17,6 +17,7 @@ import {
   MAX_RECORD_BYTES,
   RecordType,
   saltCrcOf,
+  saltOf,
   type LogHeader,
   type RecordToWrite,
 } from './format.js';
@@ -216,7 +217,7 @@ export class Journal {
     const epochPayload = encodePayload(epochRecord(1, options, now()));
     const bytes = new Uint8Array(header.length + framedSize(epochPayload.length));
     bytes.set(header, 0);
-    const saltCrc = saltCrcOf(header.subarray(16, 24));
+    const saltCrc = saltCrcOf(saltOf(header));
     frameRecord(bytes, header.length, { type: RecordType.Epoch, seq: 1, payload: epochPayload }, saltCrc, 0);
     const removedTemporaryFiles = await removeTemporaryFiles(storage, path);
     const file = await writeReplacing(storage, path, 'new', bytes, random);
@@ -612,7 +613,7 @@ export class Journal {
     });
     const bytes = new Uint8Array(headerBytes.length + framedSize(payload.length));
     bytes.set(headerBytes, 0);
-    const salt = headerBytes.slice(16, 24);
+    const salt = saltOf(headerBytes);
     frameRecord(bytes, headerBytes.length, { type: RecordType.Snapshot, seq, payload }, saltCrcOf(salt), 0);
     const file = await writeReplacing(this.storage, this.path, 'compact', bytes, this.random);
     const previous = this.file;
