@@ -431,23 +431,18 @@ export class Journal {
     }
     checkReadable(events);
     const seq = this.nextSeq;
-    const entries: LogEntry[] = [];
-    for (let index = 0; index < events.length; index++) {
-      const event = events[index]!;
-      try {
-        this.fold.applyInPlace(this.mutableState, event);
-      } catch (error) {
-        if (!(error instanceof FoldError)) throw error;
-        const invalid = new InvalidInputError(`event ${index} (${String(event?.type)}) is invalid: ${error.message}`, {
-          cause: error,
-        });
-        // Earlier events of this record are already folded; the state no longer matches the
-        // disk, so nothing more may be appended.
-        if (index > 0) this.fail(invalid);
-        throw invalid;
-      }
-      entries.push({ kind: 'event', seq, offset: -1, index, event });
+    // A record lands whole or not at all, in the fold too: an invalid event rejects this append
+    // and leaves the state (and the journal) as they were.
+    try {
+      this.fold.applyAllInPlace(this.mutableState, events);
+    } catch (error) {
+      if (!(error instanceof FoldError)) throw error;
+      const index = error.index ?? 0;
+      throw new InvalidInputError(`event ${index} (${String(events[index]?.type)}) is invalid: ${error.message}; nothing of this record was appended`, {
+        cause: error,
+      });
     }
+    const entries: LogEntry[] = events.map((event, index) => ({ kind: 'event', seq, offset: -1, index, event }));
     this.enqueue(RecordType.Events, payload, entries);
     for (const entry of entries) this.live.next(entry);
     return seq;
