@@ -63,7 +63,7 @@ export type { JobIdentity } from './log/identity.js';
 export { describeTailTruncation, readLog, readLogPrefix } from './log/read-log.js';
 export type { EpochInfo, LogEntry, LogPrefixReading, LogReading, TailTruncation } from './log/read-log.js';
 export { Journal } from './log/journal.js';
-export type { AppendReceipt, Durability, JournalOptions, RecoveryReport } from './log/journal.js';
+export type { AppendReceipt, Durability, JournalCreateOptions, JournalOptions, RecoveryReport } from './log/journal.js';
 
 export { FileLocker } from './lock/file-locker.js';
 export type { FileLockerOptions } from './lock/file-locker.js';

@@ -22,6 +22,21 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 const cursor = (i: number): CkptEvent => ({ type: 'cursor-set', unit: 'u', cursor: i });
 
 describe('Journal', () => {
+  it('create over an existing checkpoint refuses, file untouched, unless asked to replace it', async () => {
+    const path = join(dir, 'kept.ckpt');
+    const first = await Journal.create(path, identity, { storage, fold });
+    await first.append([cursor(7)]);
+    await first.close();
+    const bytes = readFileSync(path);
+    await expect(Journal.create(path, identity, { storage, fold })).rejects.toThrow(/already exists.*left it untouched/s);
+    await expect(Journal.create(path, identity, { storage, fold })).rejects.toBeInstanceOf(InvalidInputError);
+    expect(readFileSync(path).equals(bytes)).toBe(true);
+    expect((await readLog(storage, path, fold)).state.cursors.get('u')?.cursor).toBe(7);
+    const replaced = await Journal.create(path, identity, { storage, fold, replace: true });
+    await replaced.close();
+    expect((await readLog(storage, path, fold)).state.cursors.size).toBe(0);
+  });
+
   it('an invalid event in a batch rejects that append only: the state and the journal stay as they were', async () => {
     const path = join(dir, 'batch.ckpt');
     const journal = await Journal.create(path, identity, { storage, fold });

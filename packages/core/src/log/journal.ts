@@ -66,6 +66,15 @@ export interface JournalOptions {
   readonly checkRecovered?: (state: CheckpointState) => void;
 }
 
+/** Options of {@link Journal.create}. */
+export interface JournalCreateOptions extends JournalOptions {
+  /**
+   * Replace a file already at the path (its events are lost). Without it, `create` refuses an
+   * existing file: open it with {@link Journal.open} to continue it.
+   */
+  readonly replace?: boolean;
+}
+
 /** Recovery's report when a journal was opened. */
 export interface RecoveryReport {
   /** Bytes of torn or zero-filled tail that were truncated. */
@@ -185,13 +194,19 @@ export class Journal {
   }
 
   /**
-   * Creates a new checkpoint file at `path`, replacing any file there (the caller decided that,
-   * holding the lock): header and epoch record go to a temporary file, which is synced, renamed
-   * into place, and the directory synced. Leftovers of a creation or compaction that a crash
-   * interrupted are removed first.
+   * Creates a new checkpoint file at `path`: header and epoch record go to a temporary file,
+   * which is synced, renamed into place, and the directory synced. Leftovers of a creation or
+   * compaction that a crash interrupted are removed first. A file already at `path` is refused
+   * (InvalidInputError, file untouched) unless `options.replace` says to replace it (the caller
+   * decided that, holding the lock): {@link Journal.open} continues an existing checkpoint.
    */
-  static async create(path: string, identity: JobIdentity, options: JournalOptions): Promise<Journal> {
+  static async create(path: string, identity: JobIdentity, options: JournalCreateOptions): Promise<Journal> {
     const { storage } = options;
+    if (options.replace !== true && (await storage.stat(path).catch(() => undefined)) !== undefined) {
+      throw new InvalidInputError(`${path} already exists; Journal.create would replace it and lose its events, so it left it untouched`, {
+        hint: 'continue it with Journal.open(path, options), or pass { replace: true } to Journal.create to start over',
+      });
+    }
     const now = options.now ?? Date.now;
     const random = options.randomBytes ?? randomBytes;
     // The reader's rule for the header: an identity it can parse, in at most MAX_HEADER_BYTES.
