@@ -11,6 +11,7 @@ it('the @ckpt/core README example runs to success and removes its checkpoint', a
     const path = join(dir, '.ckpt', 'etl.ckpt');
     const result = await readmeCore(path);
     expect(result.outcome).toBe('success');
+    expect(result.result).toBe(3);
     expect(result.state.completed.size).toBe(3);
     expect(existsSync(path)).toBe(false);
   } finally {
