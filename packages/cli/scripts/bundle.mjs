@@ -76,7 +76,12 @@ const result = await build({
    * it costs ≈6 ms of a verb's start-up, but it reads a 28 MB log ≈110 ms faster
    * (MSGPACKR_NATIVE_ACCELERATION_DISABLED=true turns it off).
    */
-  external: ['msgpackr-extract'],
+  /*
+   * @ckpt/postgres (the PostgreSQL store adapter) and its client are not bundled: the CLI imports
+   * it at run time, only when a postgres:// store is given (src/store.ts), so no other verb and
+   * no `ckpt --version` loads or even opens it. Node resolves it from @ckpt/cli's dependencies.
+   */
+  external: ['msgpackr-extract', '@ckpt/postgres'],
   /*
    * CommonJS dependencies inlined in an ESM file (graceful-fs, proper-lockfile, yaml's node
    * build) call require() for Node built-ins; ESM has no require, so give the bundle one.

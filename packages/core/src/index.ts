@@ -74,6 +74,24 @@ export type { RevealedVariable } from './store/secrets.js';
 export { CheckpointUsage, openCheckpoint } from './store/checkpoint-store.js';
 export type { CheckpointOptions, OpenedCheckpoint, StoreEnvironment } from './store/checkpoint-store.js';
 export { pruneCheckpoints } from './store/prune.js';
+export { FileStore } from './store/file-store.js';
+export { readCheckpointFile } from './store/read-checkpoint-file.js';
+export type {
+  CheckpointDamage,
+  CheckpointOwner,
+  CheckpointReading,
+  CheckpointStore,
+  ConnectStoreOptions,
+  ListOptions,
+  ListedCheckpoint,
+  OpenCheckpointOptions,
+  OwnerClaim,
+  OwnerState,
+  ReadCheckpointOptions,
+  StoreAdapterModule,
+  StoreInitReport,
+  StorePruneOptions,
+} from './store/port.js';
 export type { CompanionFiles, PruneOptions, PruneReport, PruneSkip, PrunedCheckpoint } from './store/prune.js';
 
 export { Engine, Execution } from './engine/engine.js';

@@ -19,6 +19,7 @@ const PUBLIC_VALUES = [
   'ErrorCode',
   'Execution',
   'FileLocker',
+  'FileStore',
   'Fold',
   'FoldError',
   'IdentityMismatchError',
@@ -39,6 +40,7 @@ const PUBLIC_VALUES = [
   'pruneCheckpoints',
   'readLog',
   'readLogPrefix',
+  'readCheckpointFile',
 ];
 
 describe('the public surface of @ckpt/core', () => {

@@ -73,3 +73,6 @@ export { killAndRerun } from './process/kill-and-rerun.js';
 export { processGone } from './process/process-gone.js';
 export { seededRandom } from './process/seeded-random.js';
 export type { KillAndRerunOptions, KillAndRerunReport, RunOutcome } from './process/kill-and-rerun.js';
+
+export { simulatedFileStoreHarness } from './store/file-store-harness.js';
+export type { StoreHarness } from './store/store-harness.js';

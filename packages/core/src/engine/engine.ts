@@ -4,14 +4,9 @@ import { InterruptedError, isCkptError } from '../errors.js';
 import { AttemptOutcome, type CkptEvent, type ErrorInfo } from '../fold/events.js';
 import { cloneState, currentAttempt, type CheckpointState } from '../fold/state.js';
 import type { LogEntry } from '../log/read-log.js';
-import {
-  DEFAULT_RETENTION_MS,
-  openCheckpoint,
-  type CheckpointOptions,
-  type CheckpointUsage,
-  type OpenedCheckpoint,
-  type StoreEnvironment,
-} from '../store/checkpoint-store.js';
+import { DEFAULT_RETENTION_MS, type CheckpointOptions, type CheckpointUsage, type OpenedCheckpoint, type StoreEnvironment } from '../store/checkpoint-store.js';
+import { FileStore } from '../store/file-store.js';
+import type { OpenCheckpointOptions, OwnerClaim } from '../store/port.js';
 import { deriveSecretKey, revealVariables, sealSensitive, type SecretKey } from '../store/secrets.js';
 import { NodeStorage } from '../storage/node-storage.js';
 import type { Storage } from '../storage/storage.js';
@@ -20,6 +15,7 @@ import { isEventEmission, type EventEmission, type Notice, type RunContext, type
 /** How a run uses its checkpoint. */
 export interface RunOptions {
   readonly checkpoint: {
+    /** The checkpoint's name in the store: a file path for the default file store, a key for a shared store. */
     readonly path: string;
     readonly usage: CheckpointUsage;
     readonly save: boolean;
@@ -31,6 +27,10 @@ export interface RunOptions {
     readonly lockWaitMs?: number;
     /** The user named `path`: follow a symbolic link there (see {@link CheckpointOptions.followLink}). */
     readonly followLink?: boolean;
+    /** Who runs it, recorded as the checkpoint's owner and in the attempt (default: this process on this host). */
+    readonly owner?: OwnerClaim;
+    /** Stores with leases: how long ownership lasts without renewal (see {@link OpenCheckpointOptions.leaseMs}). */
+    readonly leaseMs?: number;
   };
   /** Interrupts the run (the runner records what is done and stops). */
   readonly signal?: AbortSignal;
@@ -212,8 +212,8 @@ export class Execution<Job, Result = void, N extends Notice = Notice> {
       {
         type: 'attempt-started',
         attempt,
-        pid: process.pid,
-        host: hostname(),
+        pid: this.options.checkpoint.owner?.pid ?? process.pid,
+        host: this.options.checkpoint.owner?.host ?? hostname(),
         retentionMs: this.options.checkpoint.retentionMs ?? DEFAULT_RETENTION_MS,
       },
     ]);
@@ -326,19 +326,27 @@ export class Engine {
     const identity = runner.identify(job);
     const secretKey = options.secretKey !== undefined ? deriveSecretKey(options.secretKey, identity) : undefined;
     const storage = this.environment.storage ?? new NodeStorage();
-    const checkpoint = await openCheckpoint(
-      {
-        ...options.checkpoint,
-        identity,
-        // A key that cannot open the recorded secrets, or a checkpoint the runner cannot
-        // resume, is a refusal, before anything is written.
-        checkState: (state) => {
-          const variables = revealVariables(state, identity, secretKey);
-          runner.check?.(job, { startState: state, variables });
-        },
+    // Where the checkpoint lives is the store's business: the engine only names it. The default
+    // store gets the environment's reducers through `reducers` below, not twice.
+    const { store = new FileStore({ ...this.environment, storage, reducers: [] }), reducers = [] } = this.environment;
+    const { path, lockWaitMs, followLink, owner, leaseMs } = options.checkpoint;
+    const checkpoint = await store.open({
+      name: path,
+      identity,
+      usage: options.checkpoint.usage,
+      save: options.checkpoint.save,
+      reducers: [...reducers, ...(runner.reducers ?? [])],
+      // A key that cannot open the recorded secrets, or a checkpoint the runner cannot
+      // resume, is a refusal, before anything is written.
+      checkState: (state) => {
+        const variables = revealVariables(state, identity, secretKey);
+        runner.check?.(job, { startState: state, variables });
       },
-      { ...this.environment, storage, reducers: [...(this.environment.reducers ?? []), ...(runner.reducers ?? [])] },
-    );
+      ...(lockWaitMs !== undefined && { waitMs: lockWaitMs }),
+      ...(followLink !== undefined && { followLink }),
+      ...(owner !== undefined && { owner }),
+      ...(leaseMs !== undefined && { leaseMs }),
+    });
     return new Execution(runner, job, checkpoint, options, this.environment.now ?? Date.now, secretKey, storage);
   }
 

@@ -25,8 +25,12 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
-/** The bare specifiers a file imports: static imports and re-exports at the start of a line, and `import('...')`. */
-function importsOf(text: string): string[] {
+/** The bare specifiers a file imports: static imports and re-exports at the start of a line, and `import('...')` outside comments. */
+function importsOf(source: string): string[] {
+  const text = source
+    .split('\n')
+    .filter((line) => !/^\s*(\*|\/\*|\/\/)/.test(line))
+    .join('\n');
   const patterns = [/^\s*(?:import|export)\b[^;'"]*?\bfrom\s+['"]([^'"]+)['"]/gm, /^\s*import\s+['"]([^'"]+)['"]/gm, /\bimport\(\s*['"]([^'"]+)['"]\s*\)/g];
   return patterns.flatMap((pattern) => [...text.matchAll(pattern)].map((match) => match[1]!));
 }
