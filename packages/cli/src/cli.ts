@@ -11,7 +11,7 @@ const { version } = createRequire(import.meta.url)('../package.json') as { versi
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-/** Options of `ckpt run`, as parsed (see CONTRACT.md). */
+/** Options of `ckpt run`, as parsed (see docs/cli.md). */
 export interface RunVerbOptions {
   readonly checkpointFile?: string;
   readonly usage?: 'never' | 'if-exists' | 'always';

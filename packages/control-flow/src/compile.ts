@@ -1,4 +1,5 @@
-import { CheckpointUsage, parseDuration, type PlainValue } from '@ckpt/core';
+import { CheckpointUsage, type PlainValue } from '@ckpt/core';
+import { parseDuration } from '@ckpt/core/internal';
 import { z } from 'zod';
 import { PackageDefinitionError, type PackageProblem } from './errors.js';
 import { StepResult, TransactionOption, VariableType, type Package, type SequenceStep, type VariableDecl } from './model.js';

@@ -1,4 +1,4 @@
-import { parseDuration } from '@ckpt/core';
+import { parseDuration } from '@ckpt/core/internal';
 import type { PackageProblem } from './errors.js';
 import { checkTemplate, parseAssignments, parseExpression, type Assignment } from './expression.js';
 import { StepResult, TransactionOption, type Constraint, type ForEachSource, type RetryPolicy, type RollbackAction, type Step, type StepCommon } from './model.js';

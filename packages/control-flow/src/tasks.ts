@@ -1,7 +1,8 @@
 import { availableParallelism, hostname, tmpdir } from 'node:os';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InterruptedError, InvalidInputError, formatDuration, type PlainValue, type VariableSet } from '@ckpt/core';
+import { InterruptedError, InvalidInputError, type PlainValue, type VariableSet } from '@ckpt/core';
+import { formatDuration } from '@ckpt/core/internal';
 import type { Attempt } from './attempt.js';
 import { cursorAt } from './decide.js';
 import { lastLines, runProcess } from './exec-process.js';

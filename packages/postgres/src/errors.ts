@@ -1,4 +1,4 @@
-import { CkptError, ErrorCode, LockCompromisedError } from '@ckpt/core';
+import { CkptError, ErrorCode, LockCompromisedError } from '@ckpt/core/internal';
 
 /**
  * The errors the PostgreSQL store adds. Each is a {@link CkptError} with one of core's codes, so

@@ -1,4 +1,4 @@
-import { createIdentity, type CkptEvent, type JobIdentity, type LogEntry } from '@ckpt/core';
+import { createIdentity, type CkptEvent, type JobIdentity, type LogEntry } from '@ckpt/core/internal';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { OwnershipLostError, StoreFailedError } from './errors.js';

@@ -20,7 +20,7 @@ import {
   type Fold,
   type LogEntry,
   type MutableCheckpointState,
-} from '@ckpt/core';
+} from '@ckpt/core/internal';
 import type pg from 'pg';
 import { OwnershipLostError, StoreFailedError, type StoreOwner } from './errors.js';
 import { readStoreLog, type Queryable } from './read.js';

@@ -11,7 +11,7 @@ import {
   type JobIdentity,
   type LogEntry,
   type MutableCheckpointState,
-} from '@ckpt/core';
+} from '@ckpt/core/internal';
 import { StoreCorruptError } from './errors.js';
 import { quoteIdent } from './schema.js';
 

@@ -4,7 +4,7 @@
  * delete on success, retention, secrets never in clear, one owner at a time, and the journal
  * property with crashes as killed sessions or an immediate server stop.
  */
-import type { CheckpointStore, StoreAdapterModule } from '@ckpt/core';
+import type { CheckpointStore, StoreAdapterModule } from '@ckpt/core/internal';
 import { describeStoreContract, type StoreHarness } from '@ckpt/testkit/store-contract';
 import pg from 'pg';
 import { describe, it } from 'vitest';

@@ -31,7 +31,7 @@ import {
   type ReadCheckpointOptions,
   type StoreInitReport,
   type StorePruneOptions,
-} from '@ckpt/core';
+} from '@ckpt/core/internal';
 import type pg from 'pg';
 import { connectClient } from './connect.js';
 import { OwnershipLostError, StoreCorruptError, StoreFailedError, StoreSchemaError, type StoreOwner } from './errors.js';

@@ -1,4 +1,4 @@
-import { InvalidInputError } from '@ckpt/core';
+import { InvalidInputError } from '@ckpt/core/internal';
 
 /** A store URL, parsed: what the client connects with, the schema, and what messages name. */
 export interface StoreUrl {

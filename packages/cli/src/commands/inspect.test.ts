@@ -1,4 +1,4 @@
-import { Fold, foldEvents, type ExtensionReducer } from '@ckpt/core';
+import { Fold, foldEvents, type ExtensionReducer } from '@ckpt/core/internal';
 import { controlFlowReducer, definePackage, restartPointOf, sequence, task } from '@ckpt/control-flow';
 import { expect, it } from 'vitest';
 import { genericRestartPointOf, renderUnitTree } from './inspect.js';

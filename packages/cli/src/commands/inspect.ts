@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { InvalidInputError, formatBytes, type CheckpointOwner, type CheckpointReading, type CheckpointState, type ExtensionReducer } from '@ckpt/core';
+import { InvalidInputError, formatBytes, type CheckpointOwner, type CheckpointReading, type CheckpointState, type ExtensionReducer } from '@ckpt/core/internal';
 import { colors, escapeControlChars as safe, formatTime, writeJsonLine, type CliIo } from '../output.js';
 import { maskStoreUrl, storeUrlOf, withStore } from '../store.js';
 

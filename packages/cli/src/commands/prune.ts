@@ -1,4 +1,4 @@
-import { formatBytes, formatDuration, parseDuration, InvalidInputError, NodeStorage, type CompanionFiles } from '@ckpt/core';
+import { formatBytes, formatDuration, parseDuration, InvalidInputError, NodeStorage, type CompanionFiles } from '@ckpt/core/internal';
 import { writeJsonLine, type CliIo } from '../output.js';
 import { maskStoreUrl, storeUrlOf, withStore } from '../store.js';
 

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { Observable, Subject, type Subscription } from 'rxjs';
-import { CkptError, InterruptedError, isCkptError } from '../errors.js';
+import { InterruptedError, isCkptError } from '../errors.js';
 import { AttemptOutcome, type CkptEvent, type ErrorInfo } from '../fold/events.js';
 import { cloneState, currentAttempt, type CheckpointState } from '../fold/state.js';
 import type { LogEntry } from '../log/read-log.js';
@@ -254,7 +254,7 @@ export class Execution<Job, Result = void, N extends Notice = Notice> {
         error: (error: unknown) => {
           if (finished) return;
           finished = true;
-          const interrupted = isCkptError(error, 'interrupted') || (signal.aborted && !(error instanceof CkptError));
+          const interrupted = isCkptError(error, 'interrupted') || (signal.aborted && !isCkptError(error));
           resolve({
             outcome: interrupted ? AttemptOutcome.Interrupted : AttemptOutcome.Failure,
             error: interrupted && !isCkptError(error, 'interrupted') ? new InterruptedError() : (error as Error),

@@ -17,6 +17,7 @@ import {
   MAX_RECORD_BYTES,
   RecordType,
   saltCrcOf,
+  saltOf,
   type LogHeader,
   type RecordToWrite,
 } from './format.js';
@@ -63,6 +64,15 @@ export interface JournalOptions {
    * to refuse the checkpoint with the file unchanged.
    */
   readonly checkRecovered?: (state: CheckpointState) => void;
+}
+
+/** Options of {@link Journal.create}. */
+export interface JournalCreateOptions extends JournalOptions {
+  /**
+   * Replace a file already at the path (its events are lost). Without it, `create` refuses an
+   * existing file: open it with {@link Journal.open} to continue it.
+   */
+  readonly replace?: boolean;
 }
 
 /** Recovery's report when a journal was opened. */
@@ -184,13 +194,19 @@ export class Journal {
   }
 
   /**
-   * Creates a new checkpoint file at `path`, replacing any file there (the caller decided that,
-   * holding the lock): header and epoch record go to a temporary file, which is synced, renamed
-   * into place, and the directory synced. Leftovers of a creation or compaction that a crash
-   * interrupted are removed first.
+   * Creates a new checkpoint file at `path`: header and epoch record go to a temporary file,
+   * which is synced, renamed into place, and the directory synced. Leftovers of a creation or
+   * compaction that a crash interrupted are removed first. A file already at `path` is refused
+   * (InvalidInputError, file untouched) unless `options.replace` says to replace it (the caller
+   * decided that, holding the lock): {@link Journal.open} continues an existing checkpoint.
    */
-  static async create(path: string, identity: JobIdentity, options: JournalOptions): Promise<Journal> {
+  static async create(path: string, identity: JobIdentity, options: JournalCreateOptions): Promise<Journal> {
     const { storage } = options;
+    if (options.replace !== true && (await storage.stat(path).catch(() => undefined)) !== undefined) {
+      throw new InvalidInputError(`${path} already exists; Journal.create would replace it and lose its events, so it left it untouched`, {
+        hint: 'continue it with Journal.open(path, options), or pass { replace: true } to Journal.create to start over',
+      });
+    }
     const now = options.now ?? Date.now;
     const random = options.randomBytes ?? randomBytes;
     // The reader's rule for the header: an identity it can parse, in at most MAX_HEADER_BYTES.
@@ -216,7 +232,7 @@ export class Journal {
     const epochPayload = encodePayload(epochRecord(1, options, now()));
     const bytes = new Uint8Array(header.length + framedSize(epochPayload.length));
     bytes.set(header, 0);
-    const saltCrc = saltCrcOf(header.subarray(16, 24));
+    const saltCrc = saltCrcOf(saltOf(header));
     frameRecord(bytes, header.length, { type: RecordType.Epoch, seq: 1, payload: epochPayload }, saltCrc, 0);
     const removedTemporaryFiles = await removeTemporaryFiles(storage, path);
     const file = await writeReplacing(storage, path, 'new', bytes, random);
@@ -430,23 +446,18 @@ export class Journal {
     }
     checkReadable(events);
     const seq = this.nextSeq;
-    const entries: LogEntry[] = [];
-    for (let index = 0; index < events.length; index++) {
-      const event = events[index]!;
-      try {
-        this.fold.applyInPlace(this.mutableState, event);
-      } catch (error) {
-        if (!(error instanceof FoldError)) throw error;
-        const invalid = new InvalidInputError(`event ${index} (${String(event?.type)}) is invalid: ${error.message}`, {
-          cause: error,
-        });
-        // Earlier events of this record are already folded; the state no longer matches the
-        // disk, so nothing more may be appended.
-        if (index > 0) this.fail(invalid);
-        throw invalid;
-      }
-      entries.push({ kind: 'event', seq, offset: -1, index, event });
+    // A record lands whole or not at all, in the fold too: an invalid event rejects this append
+    // and leaves the state (and the journal) as they were.
+    try {
+      this.fold.applyAllInPlace(this.mutableState, events);
+    } catch (error) {
+      if (!(error instanceof FoldError)) throw error;
+      const index = error.index ?? 0;
+      throw new InvalidInputError(`event ${index} (${String(events[index]?.type)}) is invalid: ${error.message}; nothing of this record was appended`, {
+        cause: error,
+      });
     }
+    const entries: LogEntry[] = events.map((event, index) => ({ kind: 'event', seq, offset: -1, index, event }));
     this.enqueue(RecordType.Events, payload, entries);
     for (const entry of entries) this.live.next(entry);
     return seq;
@@ -612,7 +623,7 @@ export class Journal {
     });
     const bytes = new Uint8Array(headerBytes.length + framedSize(payload.length));
     bytes.set(headerBytes, 0);
-    const salt = headerBytes.slice(16, 24);
+    const salt = saltOf(headerBytes);
     frameRecord(bytes, headerBytes.length, { type: RecordType.Snapshot, seq, payload }, saltCrcOf(salt), 0);
     const file = await writeReplacing(this.storage, this.path, 'compact', bytes, this.random);
     const previous = this.file;

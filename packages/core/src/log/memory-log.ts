@@ -48,14 +48,13 @@ export class MemoryLog implements EventLog {
 
   append(events: readonly CkptEvent[]): Promise<AppendReceipt> {
     const seq = this.nextSeq++;
-    const scratch = events.length > 1 ? cloneState(this.mutableState) : this.mutableState;
     try {
-      for (const event of events) this.fold.applyInPlace(scratch, event);
+      // All or nothing, without copying the state.
+      this.fold.applyAllInPlace(this.mutableState, events);
     } catch (error) {
       if (error instanceof FoldError) return Promise.reject(new InvalidInputError(`invalid event: ${error.message}`, { cause: error }));
       return Promise.reject(error as Error);
     }
-    if (scratch !== this.mutableState) Object.assign(this.mutableState, scratch);
     // Nothing is persisted, so a record is as durable as it gets at once (the barrier resolves too).
     this.marks.next(seq);
     events.forEach((event, index) => this.replay.next({ kind: 'event', seq, offset: -1, index, event }));

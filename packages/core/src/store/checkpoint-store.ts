@@ -159,7 +159,8 @@ export async function openCheckpoint(options: CheckpointOptions, environment: St
       ...(options.checkState !== undefined && { checkRecovered: options.checkState }),
     };
     const resume = existsNow && usage !== CheckpointUsage.Never;
-    const journal = resume ? await Journal.open(path, journalOptions) : await Journal.create(path, identity, journalOptions);
+    // Usage `never` replaces a checkpoint that is there (the SSIS rule); nothing else may.
+    const journal = resume ? await Journal.open(path, journalOptions) : await Journal.create(path, identity, { ...journalOptions, replace: existsNow });
     return {
       path,
       identity,

@@ -7,13 +7,13 @@ import { randomBytes } from 'node:crypto';
 import { Engine, StorageIoError, type CkptEvent, type RunResult } from '@ckpt/core';
 import {
   crashPlanArbitrary,
-  describeRunnerContract,
   MemoryLocker,
   propertySettings,
   SimulatedStorage,
   type CrashPlan,
   type FaultRule,
 } from '@ckpt/testkit';
+import { describeRunnerContract } from '@ckpt/testkit/vitest';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MemorySource } from '../test-support/memory-source.js';
