@@ -23,6 +23,7 @@ import {
   type RecordToWrite,
 } from './format.js';
 import { parseIdentity, type JobIdentity } from './identity.js';
+import { isPlainQuick } from './plain-fast.js';
 import { readLogBytes, readWholeFile, type LogEntry, type TailTruncation } from './read-log.js';
 
 /** When an `append` resolves. */
@@ -676,6 +677,7 @@ export class Journal {
  * InvalidInputError, before anything is queued.
  */
 function checkReadable(events: readonly CkptEvent[]): void {
+  if (isPlainQuick(events, 0, true)) return;
   const bad = findNonPlain(events, 'events');
   if (bad !== undefined) {
     throw new InvalidInputError(`events cannot be recorded: the checkpoint's reader would refuse them (${bad})`, {
