@@ -144,6 +144,8 @@ export class Journal {
   private syncWaiters: Waiter[] = [];
   private drainWaiters: (() => void)[] = [];
   private flushing: Promise<void> | undefined;
+  /** Waiters the last flush turn released: more than one means concurrent appenders may come back. */
+  private lastReleased = 0;
   private failure: CkptError | undefined;
   private closed = false;
   private saltCrc: number;
@@ -491,8 +493,12 @@ export class Journal {
     if (this.flushing === undefined && !this.failure) {
       // Start the turn after the current microtasks: appenders released by the previous turn
       // append again in those microtasks, and must land in this turn, not wait for the next
-      // one (which would cost a second fdatasync per round).
-      this.flushing = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flushLoop()).finally(() => {
+      // one (which would cost a second fdatasync per round). When that turn released at most
+      // one waiter, only the caller can be coming back: a microtask suffices (appends made in
+      // the same synchronous run still land together), and a lone durable appender does not
+      // pay a trip through the event loop's check phase per append.
+      const start = this.lastReleased <= 1 ? Promise.resolve() : new Promise<void>((resolve) => setImmediate(resolve));
+      this.flushing = start.then(() => this.flushLoop()).finally(() => {
         this.flushing = undefined;
         if (!this.failure && (this.pending.length > 0 || this.needsSync())) this.kick();
       });
@@ -588,6 +594,7 @@ export class Journal {
     // The waiters are in order of seq: release the durable prefix.
     let released = 0;
     while (released < waiters.length && waiters[released]!.seq <= this.lastDurableSeq) released++;
+    this.lastReleased = released;
     if (released === 0) return;
     this.syncWaiters = released === waiters.length ? [] : waiters.slice(released);
     for (let i = 0; i < released; i++) waiters[i]!.resolve(waiters[i]!.receipt as never);
