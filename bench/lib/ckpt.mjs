@@ -26,7 +26,9 @@ export async function loadCore(paths) {
   if (missing !== undefined || !existsSync(paths.cliMain)) {
     throw new Error(`ckpt is not built (${missing ?? paths.cliMain} missing): run \`pnpm build\` (tsc -b, then the CLI bundle) at the repository root first`);
   }
-  return import(paths.coreDist);
+  // The format constants (RECORD_HEADER_BYTES) are exported from @ckpt/core/internal.
+  const internal = join(paths.coreDist, '..', 'internal.js');
+  return { ...(existsSync(internal) ? await import(internal) : {}), ...(await import(paths.coreDist)) };
 }
 
 /** msgpackr as @ckpt/core resolves it: the same version the journal encodes with. */

@@ -1,5 +1,6 @@
 import { Packr, Unpackr } from 'msgpackr';
 import { findNonPlain } from '../fold/plain.js';
+import { isPlainQuick } from './plain-fast.js';
 
 /**
  * msgpack encoding of record payloads. Standard msgpack only: no record structures, no
@@ -32,6 +33,7 @@ export function encodePayload(value: unknown): Uint8Array {
 /** Decodes a payload; throws an Error describing the problem when the bytes are not plain msgpack. */
 export function decodePayload(bytes: Uint8Array): unknown {
   const value: unknown = unpackr.unpack(bytes);
+  if (isPlainQuick(value, 0, false)) return value;
   const bad = findNonPlain(value, 'payload');
   if (bad !== undefined) throw new Error(bad);
   return value;

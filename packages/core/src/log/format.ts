@@ -190,12 +190,13 @@ export function frameRecord(
   record: RecordToWrite,
   saltCrc: number,
   durableMark: number,
+  /** A DataView of `target` (a batch frames many records into one buffer: one view for all). */
+  view: DataView = viewOf(target),
 ): number {
   const length = record.payload.length;
   if (length > MAX_RECORD_BYTES) {
     throw new RangeError(`record payload of ${length} bytes exceeds the ${MAX_RECORD_BYTES}-byte limit`);
   }
-  const view = viewOf(target);
   view.setUint32(offset + RecordOffset.Length, length, true);
   target[offset + RecordOffset.Type] = record.type;
   target.fill(0, offset + RecordOffset.Reserved, offset + RecordOffset.Seq);
@@ -219,6 +220,49 @@ export interface ScannedRecord {
 }
 
 /**
+ * Where a record lies in a file, as {@link parseRecordInto} fills it in: the scan reuses one
+ * such object for every record instead of allocating a {@link ScannedRecord} and a payload view.
+ */
+export interface RecordSpan {
+  offset: number;
+  type: RecordType;
+  seq: number;
+  durableMark: number;
+  /** Offset of the payload's first byte; it ends at `end`. */
+  payloadOffset: number;
+  /** Offset just past this record. */
+  end: number;
+}
+
+/** A {@link RecordSpan} to fill in. */
+export function emptySpan(): RecordSpan {
+  return { offset: 0, type: RecordType.Epoch, seq: 0, durableMark: 0, payloadOffset: 0, end: 0 };
+}
+
+/**
+ * Checks the record at `offset` (length, type, reserved bytes, CRC) and, when it is a valid
+ * record of this file, fills `span` with where it lies and returns true. Allocates nothing but
+ * the view the CRC is computed over.
+ */
+export function parseRecordInto(bytes: Uint8Array, view: DataView, offset: number, saltCrc: number, span: RecordSpan): boolean {
+  if (bytes.length - offset < RECORD_HEADER_BYTES) return false;
+  const length = view.getUint32(offset + RecordOffset.Length, true);
+  if (length > MAX_RECORD_BYTES || length > bytes.length - offset - RECORD_HEADER_BYTES) return false;
+  const type = bytes[offset + RecordOffset.Type]!;
+  if (!isRecordType(type) || !reservedBytesZero(bytes, offset)) return false;
+  const end = offset + RecordOffset.Payload + length;
+  const stored = view.getUint32(offset + RecordOffset.Crc, true);
+  if (crc32(bytes.subarray(offset + RecordOffset.Type, end), saltCrc) !== stored) return false;
+  span.offset = offset;
+  span.type = type;
+  span.seq = readU64(view, offset + RecordOffset.Seq);
+  span.durableMark = readU64(view, offset + RecordOffset.DurableMark);
+  span.payloadOffset = offset + RecordOffset.Payload;
+  span.end = end;
+  return true;
+}
+
+/**
  * Parses the record at `offset` and checks its CRC. Returns `undefined` if it is not a valid
  * record of this file. Never allocates more than the bytes already in `bytes`.
  */
@@ -228,21 +272,15 @@ export function parseRecordAt(
   offset: number,
   saltCrc: number,
 ): ScannedRecord | undefined {
-  if (bytes.length - offset < RECORD_HEADER_BYTES) return undefined;
-  const length = view.getUint32(offset + RecordOffset.Length, true);
-  if (length > MAX_RECORD_BYTES || length > bytes.length - offset - RECORD_HEADER_BYTES) return undefined;
-  const type = bytes[offset + RecordOffset.Type]!;
-  if (!isRecordType(type) || !reservedBytesZero(bytes, offset)) return undefined;
-  const end = offset + RecordOffset.Payload + length;
-  const stored = view.getUint32(offset + RecordOffset.Crc, true);
-  if (crc32(bytes.subarray(offset + RecordOffset.Type, end), saltCrc) !== stored) return undefined;
+  const span = emptySpan();
+  if (!parseRecordInto(bytes, view, offset, saltCrc, span)) return undefined;
   return {
     offset,
-    type,
-    seq: readU64(view, offset + RecordOffset.Seq),
-    durableMark: readU64(view, offset + RecordOffset.DurableMark),
-    payload: bytes.subarray(offset + RecordOffset.Payload, end),
-    end,
+    type: span.type,
+    seq: span.seq,
+    durableMark: span.durableMark,
+    payload: bytes.subarray(span.payloadOffset, span.end),
+    end: span.end,
   };
 }
 

@@ -18,10 +18,12 @@ import {
   RecordType,
   saltCrcOf,
   saltOf,
+  viewOf,
   type LogHeader,
   type RecordToWrite,
 } from './format.js';
 import { parseIdentity, type JobIdentity } from './identity.js';
+import { isPlainQuick } from './plain-fast.js';
 import { readLogBytes, readWholeFile, type LogEntry, type TailTruncation } from './read-log.js';
 
 /** When an `append` resolves. */
@@ -98,12 +100,15 @@ const MAX_BATCH_BYTES = 8 * 1024 * 1024;
 const WRITER = '@ckpt/core/1';
 
 interface PendingRecord extends RecordToWrite {
-  readonly entries: readonly LogEntry[];
+  /** The events of an events record (their entries are built only when someone reads them). */
+  readonly events: readonly CkptEvent[] | undefined;
 }
 
+/** One caller waiting for durability: a durable append (resolves with its receipt) or a sync barrier. */
 interface Waiter {
   readonly seq: number;
-  readonly resolve: () => void;
+  readonly receipt: AppendReceipt | undefined;
+  readonly resolve: (value: never) => void;
   readonly reject: (error: Error) => void;
 }
 
@@ -135,9 +140,12 @@ export class Journal {
   /** Records queued and not yet written. */
   private pending: PendingRecord[] = [];
   private pendingBytes = 0;
+  /** In order of `seq` (never decreasing: appends and barriers take the sequence numbers in order). */
   private syncWaiters: Waiter[] = [];
   private drainWaiters: (() => void)[] = [];
   private flushing: Promise<void> | undefined;
+  /** Waiters the last flush turn released: more than one means concurrent appenders may come back. */
+  private lastReleased = 0;
   private failure: CkptError | undefined;
   private closed = false;
   private saltCrc: number;
@@ -299,7 +307,7 @@ export class Journal {
     }
     // A truncation is never silent: the new session's epoch record says what was dropped
     // (docs/log-format.md, "When recovery truncates a tail"), and so does journal.recovery.
-    journal.enqueue(RecordType.Epoch, encodePayload(epochRecord(journal.epoch, options, journal.now(), truncatedTail)), []);
+    journal.enqueue(RecordType.Epoch, encodePayload(epochRecord(journal.epoch, options, journal.now(), truncatedTail)), undefined);
     try {
       await journal.sync();
     } catch (error) {
@@ -336,7 +344,8 @@ export class Journal {
     try {
       const seq = this.appendNow(events);
       const durability = options.durability ?? this.durability;
-      if (durability === 'durable') return this.waitDurable(seq).then(() => ({ seq }));
+      // One promise per durable append, resolved with its receipt when the fdatasync covers it.
+      if (durability === 'durable') return this.waitDurable(seq, { seq });
       if (this.pendingBytes > HIGH_WATER_BYTES) {
         return new Promise<void>((resolve) => this.drainWaiters.push(resolve)).then(() => this.throwIfFailed({ seq }));
       }
@@ -349,7 +358,7 @@ export class Journal {
   /** Resolves once every record appended before the call is durable (a barrier). */
   sync(): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
-    return this.waitDurable(this.nextSeq - 1);
+    return this.waitDurable(this.nextSeq - 1, undefined);
   }
 
   /**
@@ -375,7 +384,7 @@ export class Journal {
         error: (error: unknown) => subscriber.error(error),
         complete: () => (replaying ? undefined : subscriber.complete()),
       });
-      const queued = this.pending.flatMap((record) => record.entries);
+      const queued = this.pending.flatMap((record) => entriesOf(record.seq, record.events));
       readWholeFile(this.storage, this.path)
         .then((bytes) => {
           if (subscriber.closed) return;
@@ -457,25 +466,25 @@ export class Journal {
         cause: error,
       });
     }
-    const entries: LogEntry[] = events.map((event, index) => ({ kind: 'event', seq, offset: -1, index, event }));
-    this.enqueue(RecordType.Events, payload, entries);
-    for (const entry of entries) this.live.next(entry);
+    this.enqueue(RecordType.Events, payload, events);
+    // The live entries exist only for subscribers (entries() subscribes before it reads).
+    if (this.live.observed) for (const entry of entriesOf(seq, events)) this.live.next(entry);
     return seq;
   }
 
-  private enqueue(type: RecordType, payload: Uint8Array, entries: readonly LogEntry[]): number {
+  private enqueue(type: RecordType, payload: Uint8Array, events: readonly CkptEvent[] | undefined): number {
     const seq = this.nextSeq++;
-    this.pending.push({ type, seq, payload, entries });
+    this.pending.push({ type, seq, payload, events });
     this.pendingBytes += framedSize(payload.length);
     this.kick();
     return seq;
   }
 
-  private waitDurable(seq: number): Promise<void> {
+  private waitDurable<T extends AppendReceipt | undefined>(seq: number, receipt: T): Promise<T> {
     if (this.failure) return Promise.reject(this.failure);
-    if (seq <= this.lastDurableSeq) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      this.syncWaiters.push({ seq, resolve, reject });
+    if (seq <= this.lastDurableSeq) return Promise.resolve(receipt);
+    return new Promise<T>((resolve, reject) => {
+      this.syncWaiters.push({ seq, receipt, resolve: resolve as (value: never) => void, reject });
       this.kick();
     });
   }
@@ -484,8 +493,12 @@ export class Journal {
     if (this.flushing === undefined && !this.failure) {
       // Start the turn after the current microtasks: appenders released by the previous turn
       // append again in those microtasks, and must land in this turn, not wait for the next
-      // one (which would cost a second fdatasync per round).
-      this.flushing = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flushLoop()).finally(() => {
+      // one (which would cost a second fdatasync per round). When that turn released at most
+      // one waiter, only the caller can be coming back: a microtask suffices (appends made in
+      // the same synchronous run still land together), and a lone durable appender does not
+      // pay a trip through the event loop's check phase per append.
+      const start = this.lastReleased <= 1 ? Promise.resolve() : new Promise<void>((resolve) => setImmediate(resolve));
+      this.flushing = start.then(() => this.flushLoop()).finally(() => {
         this.flushing = undefined;
         if (!this.failure && (this.pending.length > 0 || this.needsSync())) this.kick();
       });
@@ -543,7 +556,9 @@ export class Journal {
 
   /** Someone waits for a record that is written but not yet durable. */
   private needsSync(): boolean {
-    return this.lastDurableSeq < this.writtenSeq && this.syncWaiters.some((w) => w.seq > this.lastDurableSeq);
+    // The waiters are in order of seq: the last one waits for the most.
+    const last = this.syncWaiters.length - 1;
+    return this.lastDurableSeq < this.writtenSeq && last >= 0 && this.syncWaiters[last]!.seq > this.lastDurableSeq;
   }
 
   private async writePending(): Promise<void> {
@@ -555,8 +570,9 @@ export class Journal {
     }
     const batch = this.pending.splice(0, count);
     const buffer = new Uint8Array(bytes);
+    const view = viewOf(buffer);
     let offset = 0;
-    for (const record of batch) offset = frameRecord(buffer, offset, record, this.saltCrc, this.durableEnd);
+    for (const record of batch) offset = frameRecord(buffer, offset, record, this.saltCrc, this.durableEnd, view);
     try {
       await this.file.write(buffer, this.end);
     } catch (error) {
@@ -574,13 +590,14 @@ export class Journal {
   }
 
   private releaseWaiters(): void {
-    if (this.syncWaiters.length === 0) return;
-    const still: Waiter[] = [];
-    for (const waiter of this.syncWaiters) {
-      if (waiter.seq <= this.lastDurableSeq) waiter.resolve();
-      else still.push(waiter);
-    }
-    this.syncWaiters = still;
+    const waiters = this.syncWaiters;
+    // The waiters are in order of seq: release the durable prefix.
+    let released = 0;
+    while (released < waiters.length && waiters[released]!.seq <= this.lastDurableSeq) released++;
+    this.lastReleased = released;
+    if (released === 0) return;
+    this.syncWaiters = released === waiters.length ? [] : waiters.slice(released);
+    for (let i = 0; i < released; i++) waiters[i]!.resolve(waiters[i]!.receipt as never);
   }
 
   private shouldCompact(): boolean {
@@ -667,6 +684,7 @@ export class Journal {
  * InvalidInputError, before anything is queued.
  */
 function checkReadable(events: readonly CkptEvent[]): void {
+  if (isPlainQuick(events, 0, true)) return;
   const bad = findNonPlain(events, 'events');
   if (bad !== undefined) {
     throw new InvalidInputError(`events cannot be recorded: the checkpoint's reader would refuse them (${bad})`, {
@@ -708,6 +726,11 @@ function snapshotProblem(payload: Uint8Array, fold: Fold): string | undefined {
   } catch (error) {
     return (error as Error).message;
   }
+}
+
+/** The entries of a queued record: those of its events, not yet at a file offset. */
+function entriesOf(seq: number, events: readonly CkptEvent[] | undefined): LogEntry[] {
+  return events === undefined ? [] : events.map((event, index) => ({ kind: 'event', seq, offset: -1, index, event }));
 }
 
 function epochRecord(epoch: number, options: JournalOptions, now: number, truncatedTail?: TailTruncation) {

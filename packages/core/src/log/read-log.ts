@@ -6,9 +6,9 @@ import { restoreSnapshot } from '../fold/snapshot.js';
 import { cloneState, type CheckpointState, type MutableCheckpointState } from '../fold/state.js';
 import { errorCode, type Storage } from '../storage/storage.js';
 import { decodePayload } from './codec.js';
-import { decodeHeader, HEADER_FIXED_BYTES, HeaderOffset, isHeaderProblem, MAX_HEADER_BYTES, RecordType, type LogHeader, type ScannedRecord } from './format.js';
+import { decodeHeader, HEADER_FIXED_BYTES, HeaderOffset, isHeaderProblem, MAX_HEADER_BYTES, RecordType, type LogHeader, type RecordSpan } from './format.js';
 import { parseIdentity, type JobIdentity } from './identity.js';
-import { scanLog } from './scan.js';
+import { scanLogSpans } from './scan.js';
 
 /** A tail that recovery truncated when a writer session opened the file. */
 export interface TailTruncation {
@@ -116,6 +116,15 @@ export async function readWholeFile(storage: Storage, path: string): Promise<Uin
   }
 }
 
+/** {@link identityFromHeader}, with its error returned instead of thrown (reported after the scan's verdict). */
+function identityOrError(path: string, header: LogHeader): JobIdentity | CorruptCheckpointError {
+  try {
+    return identityFromHeader(path, header);
+  } catch (error) {
+    return error as CorruptCheckpointError;
+  }
+}
+
 function identityFromHeader(path: string, header: LogHeader): JobIdentity {
   let value: unknown;
   try {
@@ -187,7 +196,7 @@ export async function readIdentity(storage: Storage, path: string): Promise<JobI
   return identityFromHeader(path, header);
 }
 
-function corrupt(path: string, record: ScannedRecord, reason: string, cause?: unknown): CorruptCheckpointError {
+function corrupt(path: string, record: Pick<RecordSpan, 'offset' | 'seq'>, reason: string, cause?: unknown): CorruptCheckpointError {
   return new CorruptCheckpointError(path, record.offset, `record ${record.seq}: ${reason}`, { cause });
 }
 
@@ -201,19 +210,34 @@ export function readLogBytes(
   fold: Fold,
   options: { readonly withEntries?: boolean } = {},
 ): LogReading {
-  const scan = scanLog(bytes);
-  if (scan.kind === 'corrupt') throw new CorruptCheckpointError(path, scan.offset, scan.reason);
-  const { header } = scan;
-  const identity = identityFromHeader(path, header);
+  // Each record is decoded and folded as soon as the scan has checked it, so no array of every
+  // record is built. The scan's verdict still comes first: when it finds damage past a record
+  // that failed to fold, the damage is what is reported, as when the whole scan ran first.
+  const header = decodeHeader(bytes);
+  const identity = isHeaderProblem(header) ? undefined : identityOrError(path, header);
   const entries: LogEntry[] | undefined = options.withEntries ? [] : undefined;
   let state: MutableCheckpointState = cloneState(fold.initial());
   let epoch = 0;
-  let snapshotEnd = header.headerLength;
+  let snapshotEnd = 0;
   const truncatedTails: TailTruncation[] = [];
-  scan.records.forEach((record, position) => {
+  let failure: unknown;
+  const scan = scanLogSpans(bytes, (record, position) => {
+    if (failure !== undefined) return;
+    try {
+      applyRecord(record, position);
+    } catch (error) {
+      failure = error;
+    }
+  });
+  if (scan.kind === 'corrupt') throw new CorruptCheckpointError(path, scan.offset, scan.reason);
+  if (identity instanceof Error) throw identity;
+  if (failure !== undefined) throw failure;
+  if (snapshotEnd === 0) snapshotEnd = scan.header.headerLength;
+
+  function applyRecord(record: RecordSpan, position: number): void {
     let payload: unknown;
     try {
-      payload = decodePayload(record.payload);
+      payload = decodePayload(bytes.subarray(record.payloadOffset, record.end));
     } catch (error) {
       throw corrupt(path, record, `payload is not valid msgpack plain data (${(error as Error).message})`, error);
     }
@@ -258,13 +282,13 @@ export function readLogBytes(
         return;
       }
     }
-  });
+  }
   return {
-    header,
-    identity,
+    header: scan.header,
+    identity: identity!,
     state,
     epoch,
-    lastSeq: header.firstSeq + scan.records.length - 1,
+    lastSeq: scan.header.firstSeq + scan.recordCount - 1,
     validEnd: scan.validEnd,
     tailBytes: scan.tailBytes,
     ...(scan.tailReason !== undefined && { tailReason: scan.tailReason }),

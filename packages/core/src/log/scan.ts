@@ -1,14 +1,17 @@
 import {
   decodeHeader,
   durableMarkAt,
+  emptySpan,
   isHeaderProblem,
   parseRecordAt,
+  parseRecordInto,
   RECORD_HEADER_BYTES,
   RecordOffset,
   reservedBytesZero,
   saltCrcOf,
   viewOf,
   type LogHeader,
+  type RecordSpan,
   type ScannedRecord,
 } from './format.js';
 
@@ -59,30 +62,61 @@ function describeBadRecord(bytes: Uint8Array, view: DataView, offset: number, ex
 
 /** Scans `bytes` (a whole checkpoint file). Never throws on any input. */
 export function scanLog(bytes: Uint8Array): ScanResult {
+  const records: ScannedRecord[] = [];
+  const scan = scanLogSpans(bytes, (span) => {
+    records.push({
+      offset: span.offset,
+      type: span.type,
+      seq: span.seq,
+      durableMark: span.durableMark,
+      payload: bytes.subarray(span.payloadOffset, span.end),
+      end: span.end,
+    });
+  });
+  if (scan.kind === 'corrupt') return scan;
+  const { recordCount: _count, ...rest } = scan;
+  return { ...rest, records };
+}
+
+/** {@link ScanOk} without the records: {@link scanLogSpans} hands them to its visitor instead. */
+export type SpanScanOk = Omit<ScanOk, 'records'> & {
+  /** Valid records, as many as the visitor saw. */
+  readonly recordCount: number;
+};
+
+/**
+ * {@link scanLog} without materialising the records: `visit` sees each valid record, in order,
+ * as soon as it is checked, as one reused {@link RecordSpan} (valid only during the call: copy
+ * what must outlive it). The records visited are exactly those {@link scanLog} returns, also
+ * when the result is `corrupt` (a later record proves the damage): a visitor that folds must
+ * then drop what it folded. Never throws, unless `visit` does (it then stops the scan).
+ */
+export function scanLogSpans(bytes: Uint8Array, visit: (span: RecordSpan, position: number) => void): SpanScanOk | ScanCorrupt {
   const header = decodeHeader(bytes);
   if (isHeaderProblem(header)) return { kind: 'corrupt', offset: header.offset, reason: header.reason };
   const view = viewOf(bytes);
   const saltCrc = saltCrcOf(header.salt);
-  const records: ScannedRecord[] = [];
+  const span = emptySpan();
+  let count = 0;
   let offset = header.headerLength;
   let expectedSeq = header.firstSeq;
   let lastMark = 0;
   while (offset < bytes.length) {
-    const record = parseRecordAt(bytes, view, offset, saltCrc);
     if (
-      record === undefined ||
-      record.seq !== expectedSeq ||
-      record.durableMark > record.offset ||
-      record.durableMark < lastMark
+      !parseRecordInto(bytes, view, offset, saltCrc, span) ||
+      span.seq !== expectedSeq ||
+      span.durableMark > span.offset ||
+      span.durableMark < lastMark
     ) {
       break;
     }
-    records.push(record);
-    lastMark = record.durableMark;
-    offset = record.end;
+    visit(span, count);
+    count++;
+    lastMark = span.durableMark;
+    offset = span.end;
     expectedSeq++;
   }
-  if (offset === bytes.length) return { kind: 'ok', header, records, validEnd: offset, tailBytes: 0 };
+  if (offset === bytes.length) return { kind: 'ok', header, recordCount: count, validEnd: offset, tailBytes: 0 };
 
   const badOffset = offset;
   // Search the rest of the file for a valid record that proves badOffset was durable.
@@ -116,7 +150,7 @@ export function scanLog(bytes: Uint8Array): ScanResult {
   return {
     kind: 'ok',
     header,
-    records,
+    recordCount: count,
     validEnd: badOffset,
     tailBytes: bytes.length - badOffset,
     tailReason: describeBadRecord(bytes, view, badOffset, expectedSeq),
