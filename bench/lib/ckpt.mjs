@@ -13,7 +13,8 @@ import { performance } from 'node:perf_hooks';
 export function ckptPaths(root) {
   return {
     root,
-    coreDist: join(root, 'packages', 'core', 'dist', 'index.js'),
+    // The internal entry: a superset of @ckpt/core with the format's constants (RECORD_HEADER_BYTES).
+    coreDist: join(root, 'packages', 'core', 'dist', 'internal.js'),
     cliMain: join(root, 'packages', 'cli', 'bin', 'ckpt.js'),
     cliBundle: join(root, 'packages', 'cli', 'dist', 'ckpt.mjs'),
   };

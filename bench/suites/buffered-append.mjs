@@ -129,7 +129,7 @@ export async function run(ctx) {
       const append = await ctx.profile({
         label: `append only: 5 × ${events} buffered appends + sync`,
         script: `${head}
-          const j = await core.Journal.create(${path}, core.createIdentity({kind:'bench',id:'b',version:1,structure:{}}), {storage: new core.NodeStorage(), fold: new core.Fold(), compaction: false});
+          const j = await core.Journal.create(${path}, core.createIdentity({kind:'bench',id:'b',version:1,structure:{}}), {storage: new core.NodeStorage(), fold: new core.Fold(), compaction: false, replace: true});
           for (let k = 0; k < 5; k++) { for (let i = 0; i < ${events}; i++) j.append([{type:'cursor-set', unit:'u'+(i%100), cursor:i}], {durability:'buffered'}); await j.sync(); }
           await j.close();`,
       });

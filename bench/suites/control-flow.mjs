@@ -4,7 +4,7 @@
  * one after another (the floor: what the runner adds is measured, process creation is not),
  * and against `ckpt run` with checkpoints off (what checkpointing itself costs).
  *
- * Drives the CLI as a subprocess per CONTRACT.md. While `ckpt run` is not built, its rows are
+ * Drives the CLI as a subprocess per docs/cli.md. While `ckpt run` is not built, its rows are
  * recorded as "not available in this build" and the peer is still measured.
  */
 import { writeFileSync, rmSync } from 'node:fs';

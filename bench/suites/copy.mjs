@@ -7,7 +7,7 @@
  * `ckpt copy ckpt://...`) is compared with a raw TCP pipe of the same bytes and rsync to an
  * rsync daemon on 127.0.0.1.
  *
- * Drives the CLI per CONTRACT.md; while `ckpt copy`/`ckpt serve` are not built, their rows are
+ * Drives the CLI per docs/cli.md; while `ckpt copy`/`ckpt serve` are not built, their rows are
  * "not available in this build" and the peers are still measured.
  */
 import * as fs from 'node:fs';

@@ -96,7 +96,7 @@ export async function run(ctx) {
       events,
       script: `
         const core = await import(${JSON.stringify(ctx.paths.coreDist)});
-        const j = await core.Journal.create(${JSON.stringify(join(ctx.tmp, 'strace.ckpt'))}, core.createIdentity({kind:'bench',id:'b',version:1,structure:{}}), {storage: new core.NodeStorage(), fold: new core.Fold(), compaction: false});
+        const j = await core.Journal.create(${JSON.stringify(join(ctx.tmp, 'strace.ckpt'))}, core.createIdentity({kind:'bench',id:'b',version:1,structure:{}}), {storage: new core.NodeStorage(), fold: new core.Fold(), compaction: false, replace: true});
         for (let i = 0; i < ${events}; i++) await j.append([{type:'cursor-set', unit:'u'+(i%100), cursor:i}], {durability:'durable'});
         await j.close();`,
       peerLabel: 'raw fs.write + fs.fdatasync loop',

@@ -112,7 +112,7 @@ export async function run(ctx) {
       events: 64 * batches,
       script: `
         const core = await import(${JSON.stringify(ctx.paths.coreDist)});
-        const j = await core.Journal.create(${JSON.stringify(join(ctx.tmp, 'strace.ckpt'))}, core.createIdentity({kind:'bench',id:'b',version:1,structure:{}}), {storage: new core.NodeStorage(), fold: new core.Fold(), compaction: false});
+        const j = await core.Journal.create(${JSON.stringify(join(ctx.tmp, 'strace.ckpt'))}, core.createIdentity({kind:'bench',id:'b',version:1,structure:{}}), {storage: new core.NodeStorage(), fold: new core.Fold(), compaction: false, replace: true});
         let next = 0; const n = ${64 * batches};
         await Promise.all(Array.from({length: 64}, async () => { for (let i = next++; i < n; i = next++) await j.append([{type:'cursor-set', unit:'u'+(i%100), cursor:i}], {durability:'durable'}); }));
         await j.close();`,

@@ -11,5 +11,6 @@ import * as controlFlow from './control-flow.mjs';
 import * as copy from './copy.mjs';
 import * as resumeTransfer from './resume-transfer.mjs';
 import * as cliStartup from './cli-startup.mjs';
+import * as sharedStore from './shared-store.mjs';
 
-export const SUITES = [durableAppend, groupCommit, bufferedAppend, resume, controlFlow, copy, resumeTransfer, cliStartup];
+export const SUITES = [durableAppend, groupCommit, bufferedAppend, resume, controlFlow, copy, resumeTransfer, cliStartup, sharedStore];

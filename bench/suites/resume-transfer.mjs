@@ -7,7 +7,7 @@
  * Peer: `rsync --append-verify` resuming the same half-file (it appends without resending,
  * then checksums the whole file).
  *
- * Drives the CLI per CONTRACT.md; while `ckpt copy` is not built, its rows are "not available
+ * Drives the CLI per docs/cli.md; while `ckpt copy` is not built, its rows are "not available
  * in this build" and the peer is still measured.
  */
 import * as fs from 'node:fs';

@@ -236,7 +236,7 @@ export async function run(ctx) {
       script: `
         const core = await import(${JSON.stringify(ctx.paths.coreDist)});
         const path = ${JSON.stringify(join(ctx.tmp, 'profile-resume.ckpt'))};
-        const j = await core.Journal.create(path, core.createIdentity({kind:'bench',id:'b',version:1,structure:{}}), {storage: new core.NodeStorage(), fold: new core.Fold(), compaction: {minBytes: 1048576}});
+        const j = await core.Journal.create(path, core.createIdentity({kind:'bench',id:'b',version:1,structure:{}}), {storage: new core.NodeStorage(), fold: new core.Fold(), compaction: {minBytes: 1048576}, replace: true});
         for (let i = 0; i < ${tailEvents}; i++) { const d = j.append([{type:'cursor-set', unit:'u'+(i%100), cursor:i}], {durability:'buffered'}); if (i % 10000 === 9999) { await d; await j.sync(); } }
         await j.close();
         for (let k = 0; k < 20; k++) { const o = await core.Journal.open(path, {storage: new core.NodeStorage(), fold: new core.Fold(), compaction: {minBytes: 1048576}}); await o.close(); }`,

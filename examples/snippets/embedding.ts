@@ -1,5 +1,5 @@
 // The snippets of docs/embedding.md, type-checked and run by snippets.test.ts.
-import { Engine, Fold, Journal, NodeStorage, createIdentity, type Runner } from '@ckpt/core';
+import { Engine, Fold, Journal, NodeStorage, createIdentity, type Notice, type Runner } from '@ckpt/core';
 
 export async function runWithEngine<Job>(myRunner: Runner<Job>, job: Job, path: string, abortController: AbortController) {
   const engine = new Engine(); // real files, real locks
@@ -20,6 +20,20 @@ export async function observeEvents<Job>(myRunner: Runner<Job>, job: Job, path: 
   });
   await execution.run();
   return done;
+}
+
+export async function watchRun<Job, Result, N extends Notice>(myRunner: Runner<Job, Result, N>, job: Job, path: string) {
+  const execution = await new Engine().open(myRunner, job, { checkpoint: { path, usage: 'if-exists', save: true } });
+  let replayed = 0; // entries an earlier attempt recorded
+  const done: string[] = []; // units of this run whose completion is durable: safe to announce
+  execution.entries({ when: 'durable' }).subscribe((entry) => {
+    if (entry.replayed) replayed++;
+    else if (entry.kind === 'event' && entry.event.type === 'unit-completed') done.push(entry.event.unit);
+  });
+  const notices: N[] = [];
+  execution.notices().subscribe((notice) => notices.push(notice)); // progress, warnings: never recorded
+  const result = await execution.run();
+  return { outcome: result.outcome, result: result.result, replayed, done, notices };
 }
 
 export async function useTheJournal(path: string) {

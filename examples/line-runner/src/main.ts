@@ -25,7 +25,8 @@ const result = await new Engine()
     process.stderr.write(`error: ${error.message}\n`);
     process.exit(2);
   });
-const lines = (result.state.cursors.get('lines')?.cursor as { lines?: number } | undefined)?.lines ?? 0;
+// The runner's typed result on success; on failure, how far the recorded cursor got.
+const lines = result.result?.lines ?? (result.state.cursors.get('lines')?.cursor as { lines?: number } | undefined)?.lines ?? 0;
 process.stdout.write(`${result.outcome}${result.resumed ? ' (resumed)' : ''}: ${lines} lines, attempt ${result.attempt}\n`);
 if (result.error) process.stderr.write(`${result.error.message}\n`);
 process.exitCode = result.outcome === 'success' ? 0 : result.outcome === 'interrupted' ? 130 : 1;

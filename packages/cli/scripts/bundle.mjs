@@ -76,7 +76,14 @@ const result = await build({
    * it costs ≈6 ms of a verb's start-up, but it reads a 28 MB log ≈110 ms faster
    * (MSGPACKR_NATIVE_ACCELERATION_DISABLED=true turns it off).
    */
-  external: ['msgpackr-extract'],
+  /*
+   * @ckpt/postgres (the PostgreSQL store adapter) and its client are a chunk of their own, loaded
+   * only when a postgres:// store is given (src/store.ts): no other verb and no `ckpt --version`
+   * reads them, and a --store run shares the bundle's core and rxjs instead of loading a second
+   * copy from node_modules (0.5–0.8 s of start-up). pg-native is node-postgres's optional native
+   * binding, required only when asked for (`pg.native`), which ckpt never does.
+   */
+  external: ['msgpackr-extract', 'pg-native'],
   /*
    * CommonJS dependencies inlined in an ESM file (graceful-fs, proper-lockfile, yaml's node
    * build) call require() for Node built-ins; ESM has no require, so give the bundle one.

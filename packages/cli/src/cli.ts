@@ -11,7 +11,7 @@ const { version } = createRequire(import.meta.url)('../package.json') as { versi
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-/** Options of `ckpt run`, as parsed (see CONTRACT.md). */
+/** Options of `ckpt run`, as parsed (see docs/cli.md). */
 export interface RunVerbOptions {
   readonly checkpointFile?: string;
   readonly usage?: 'never' | 'if-exists' | 'always';
@@ -24,6 +24,12 @@ export interface RunVerbOptions {
   readonly rerun?: readonly string[];
   readonly secretKey?: string;
   readonly json?: boolean;
+  /** A store URL (default $CKPT_STORE, else files). */
+  readonly store?: string;
+  /** Lease of a store's ownership, as text (default 30s). */
+  readonly lease?: string;
+  /** `--wait` (true: as long as it takes) or `--wait DURATION`. */
+  readonly wait?: true | string;
 }
 
 /** Options of `ckpt copy`, as parsed; sizes, counts and durations are still text. */
@@ -75,44 +81,48 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
   program
     .command('inspect')
     .description('show the folded state of a checkpoint: identity, attempts, completed units, restart point, variables, cursors')
-    .argument('<checkpoint-file>', 'the checkpoint to read (it is not locked or changed)')
+    .argument('<checkpoint>', 'the checkpoint file to read, or its name with --store (it is not locked or changed)')
     .option('--json', 'print one JSON object instead of the human view')
     .option('--html <file>', 'also write a self-contained HTML page with a timeline of every attempt')
+    .option('--store <url>', 'checkpoints in the store at URL (postgres:// or postgresql://, schema ckpt unless ?schema=NAME) (default: $CKPT_STORE, else files)')
     .addHelpText(
       'after',
-      '\nExamples:\n  ckpt inspect .ckpt/nightly-load.ckpt\n  ckpt inspect .ckpt/nightly-load.ckpt --json | jq .restartPoint\n  ckpt inspect .ckpt/nightly-load.ckpt --html timeline.html',
+      '\nExamples:\n  ckpt inspect .ckpt/nightly-load.ckpt\n  ckpt inspect .ckpt/nightly-load.ckpt --json | jq .restartPoint\n  ckpt inspect .ckpt/nightly-load.ckpt --html timeline.html\n  ckpt inspect nightly-load --store postgres://ckpt@db.internal/jobs',
     )
-    .action(act(async (file: string, options: { json?: boolean; html?: string }) => (await import('./commands/inspect.js')).inspectCommand(file, options, processIo)));
+    .action(act(async (file: string, options: { json?: boolean; html?: string; store?: string }) => (await import('./commands/inspect.js')).inspectCommand(file, options, processIo)));
 
   program
     .command('events')
     .description('print every event of a checkpoint log in order, one per line')
-    .argument('<checkpoint-file>', 'the checkpoint to read (it is not locked or changed)')
+    .argument('<checkpoint>', 'the checkpoint file to read, or its name with --store (it is not locked or changed)')
     .option('--json', 'one JSON object per line')
-    .addHelpText('after', '\nExamples:\n  ckpt events .ckpt/nightly-load.ckpt\n  ckpt events .ckpt/nightly-load.ckpt --json | grep unit-failed')
-    .action(act(async (file: string, options: { json?: boolean }) => (await import('./commands/events.js')).eventsCommand(file, options, processIo)));
+    .option('--store <url>', 'checkpoints in the store at URL (postgres:// or postgresql://, schema ckpt unless ?schema=NAME) (default: $CKPT_STORE, else files)')
+    .addHelpText('after', '\nExamples:\n  ckpt events .ckpt/nightly-load.ckpt\n  ckpt events .ckpt/nightly-load.ckpt --json | grep unit-failed\n  ckpt events nightly-load --store postgres://ckpt@db.internal/jobs')
+    .action(act(async (file: string, options: { json?: boolean; store?: string }) => (await import('./commands/events.js')).eventsCommand(file, options, processIo)));
 
   program
     .command('prune')
-    .description('delete expired checkpoint files and partial transfers under a directory; print what was removed')
-    .argument('<dir>', 'the directory to search (recursively; symbolic links are not followed)')
+    .description('delete expired checkpoints (files and partial transfers under a directory, or a store\'s); print what was removed')
+    .argument('[dir]', 'the directory to search (recursively; symbolic links are not followed); not with --store')
     .option('--older-than <duration>', 'remove checkpoints last written longer ago than this (e.g. 7d), whatever their retention')
     .option('--dry-run', 'print what would be removed, remove nothing')
     .option('--json', 'one JSON object per line')
-    .addHelpText('after', '\nExamples:\n  ckpt prune .ckpt\n  ckpt prune /srv/ckpt --older-than 7d --dry-run')
+    .option('--store <url>', 'checkpoints in the store at URL (postgres:// or postgresql://, schema ckpt unless ?schema=NAME) (default: $CKPT_STORE, else files)')
+    .addHelpText('after', '\nExamples:\n  ckpt prune .ckpt\n  ckpt prune /srv/ckpt --older-than 7d --dry-run\n  ckpt prune --store postgres://ckpt@db.internal/jobs --older-than 7d')
     .action(
-      act(async (dir: string, options: { olderThan?: string; dryRun?: boolean; json?: boolean }) =>
+      act(async (dir: string | undefined, options: { olderThan?: string; dryRun?: boolean; json?: boolean; store?: string }) =>
         (await import('./commands/prune.js')).pruneCommand(dir, options, processIo, await companionFiles()),
       ),
     );
 
   program
     .command('list')
-    .description('list every checkpoint under a directory: job, attempts, last outcome, whether its owner is alive, where it restarts')
-    .argument('[dir]', 'the directory to search, recursively (default: the current one; node_modules, .git and symbolic links are skipped)')
+    .description('list every checkpoint under a directory or in a store: job, attempts, last outcome, whether its owner is alive, where it restarts')
+    .argument('[dir]', 'the directory to search, recursively (default: the current one; node_modules, .git and symbolic links are skipped); not with --store')
     .option('--json', 'one JSON object per checkpoint, one per line')
-    .addHelpText('after', '\nNothing is locked or changed. A checkpoint that cannot be read is listed with its problem.\n\nExamples:\n  ckpt list\n  ckpt list /srv/jobs --json | jq \'select(.status == "failure")\'')
-    .action(act(async (dir: string | undefined, options: { json?: boolean }) => (await import('./commands/list.js')).listCommand(dir, options, processIo)));
+    .option('--store <url>', 'checkpoints in the store at URL (postgres:// or postgresql://, schema ckpt unless ?schema=NAME) (default: $CKPT_STORE, else files)')
+    .addHelpText('after', '\nNothing is locked or changed. A checkpoint that cannot be read is listed with its problem.\n\nExamples:\n  ckpt list\n  ckpt list /srv/jobs --json | jq \'select(.status == "failure")\'\n  ckpt list --store postgres://ckpt@db.internal/jobs')
+    .action(act(async (dir: string | undefined, options: { json?: boolean; store?: string }) => (await import('./commands/list.js')).listCommand(dir, options, processIo)));
 
   program
     .command('run')
@@ -129,7 +139,13 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--rerun <step>', 'on restart, runs this completed step again and every step after it (repeatable)', collect)
     .option('--secret-key <key>', 'passphrase (or base64:<32 bytes>) that seals sensitive variables; default $CKPT_SECRET_KEY')
     .option('--json', 'one JSON event per line on stdout instead of the human view')
-    .addHelpText('after', '\nExamples:\n  ckpt run nightly.yaml\n  ckpt run nightly.yaml --usage if-exists --save-checkpoints --config outDir=/data\n  ckpt run nightly.yaml --checkpointing on --usage if-exists --force-result extract=failure')
+    .option('--store <url>', 'checkpoints in the store at URL (postgres:// or postgresql://, schema ckpt unless ?schema=NAME) (default: $CKPT_STORE, else files)')
+    .option('--lease <duration>', "in a store: how long this run's ownership lasts unless renewed (it is renewed while the run works); a run that stops renewing is taken over after it (default: 30s)")
+    .option('--wait [duration]', 'when another live run owns the checkpoint: wait for it to finish (at most DURATION when given) instead of refusing; write a bare --wait after the package file (default: refuse at once)')
+    .addHelpText(
+      'after',
+      '\nThe owner of a checkpoint is named by host ($CKPT_HOST, else the host name) and pid.\n\nExamples:\n  ckpt run nightly.yaml\n  ckpt run nightly.yaml --usage if-exists --save-checkpoints --config outDir=/data\n  ckpt run nightly.yaml --checkpointing on --usage if-exists --force-result extract=failure\n  ckpt run nightly.yaml --store postgres://ckpt@db.internal/jobs --usage if-exists --lease 1m',
+    )
     .action(act(async (file: string, options: RunVerbOptions) => (await import('./commands/run.js')).runCommand(file, options, processIo)));
 
   program
@@ -181,6 +197,15 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--json', 'one JSON event per line (default: a human line per event)')
     .addHelpText('after', '\nExample:\n  ckpt serve --root /srv/in --listen 127.0.0.1:7402 --name beta --netmap netmap.yaml')
     .action(act(async (options: ServeVerbOptions) => (await import('./commands/serve.js')).serveCommand(options, processIo)));
+
+  const store = program.command('store').description('manage a shared checkpoint store').addHelpCommand(false);
+  store
+    .command('init')
+    .description('create or upgrade the schema of a checkpoint store (idempotent); a schema newer than this ckpt is refused')
+    .argument('<url>', 'the store: postgres:// or postgresql:// (schema ckpt unless ?schema=NAME)')
+    .option('--json', 'print one JSON object')
+    .addHelpText('after', '\nExamples:\n  ckpt store init postgres://ckpt@db.internal/jobs\n  ckpt store init "postgresql://ckpt@db.internal/jobs?schema=etl"')
+    .action(act(async (url: string, options: { json?: boolean }) => (await import('./commands/store-init.js')).storeInitCommand(url, options, processIo)));
 
   program
     .command('help')

@@ -1,4 +1,4 @@
-import { formatDuration } from '@ckpt/core';
+import { formatDuration } from '@ckpt/core/internal';
 import { colors } from './output.js';
 
 const ERASE_LINE_UP = '\u001b[1A\u001b[2K';

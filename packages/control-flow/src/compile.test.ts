@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { definePackage, task } from './builder.js';
 import { PackageDefinitionError } from './errors.js';
 import { parsePackageText } from './package-file.js';
-import { structureOf } from './compile.js';
+import { structureOf } from './runner.js';
 
 const load = (text: string) => parsePackageText(text, { file: 'nightly.yaml', baseDir: '/tmp' });
 const problemsOf = (text: string): string[] => {

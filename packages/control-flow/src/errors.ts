@@ -1,4 +1,4 @@
-import { InvalidInputError } from '@ckpt/core';
+import { CkptError, ErrorCode, InvalidInputError } from '@ckpt/core';
 
 /** One problem of a package definition, with where it is. */
 export interface PackageProblem {
@@ -57,8 +57,8 @@ export class PackageDefinitionError extends InvalidInputError {
 }
 
 /** The package ran and failed; the checkpoint (if saved) lets a rerun resume. */
-export class PackageFailedError extends Error {
-  readonly code = 'package-failed';
+export class PackageFailedError extends CkptError {
+  readonly code = ErrorCode.PackageFailed;
   constructor(
     readonly packageId: string,
     /** The steps whose failure failed the package, with their messages. */
@@ -69,6 +69,5 @@ export class PackageFailedError extends Error {
         ? `package "${packageId}" failed`
         : `package "${packageId}" failed: ${failures.map((f) => `step ${f.unit}: ${f.message}`).join('; ')}`,
     );
-    this.name = 'PackageFailedError';
   }
 }

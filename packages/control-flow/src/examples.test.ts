@@ -39,6 +39,6 @@ describe('example packages', () => {
     await writeFile(join(dir, 'allow-batch-3'), '');
     const { result, notices } = await runPackage(pkg, join(dir, 'c.ckpt'));
     expect(result.outcome).toBe('success');
-    expect(notices.some((n) => n.type === 'output' && n.line === 'loaded 50 rows')).toBe(true);
+    expect(notices.some((n) => n.kind === 'output' && n.line === 'loaded 50 rows')).toBe(true);
   });
 });

@@ -41,8 +41,8 @@ steps:
 `);
     const { result, notices } = await runPackage(pkg, join(dir, 'p.ckpt'));
     expect(result.outcome).toBe('failure');
-    const finished = notices.find((n) => n.type === 'step-finished');
-    expect(finished?.type === 'step-finished' && finished.error).toMatch(/exited with code 7.*table orders is locked/);
+    const finished = notices.find((n) => n.kind === 'step-finished');
+    expect(finished?.kind === 'step-finished' && finished.error).toMatch(/exited with code 7.*table orders is locked/);
     expect(result.error?.message).toMatch(/step load: .*table orders is locked/);
   });
 

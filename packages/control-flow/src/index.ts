@@ -3,9 +3,10 @@
  * task is the smallest restart unit, transactions and loops are atomic — plus what SSIS lacks:
  * loops that resume at their first unfinished iteration and transactions whose commit is recorded.
  */
-export { ControlFlowRunner } from './runner.js';
+export { ControlFlowRunner, structureOf } from './runner.js';
 export type { ControlFlowRunnerOptions, PackageRun, RunNotice } from './runner.js';
-export { PackageLimits, compilePackage, coerceText, formatPath, structureOf } from './compile.js';
+export { PackageLimits, compilePackage, formatPath } from './compile.js';
+export { coerceText } from './variables.js';
 export { MASK, MIN_MASKED_LENGTH } from './secret-mask.js';
 export type { CompileOptions, PackageDefinition, StepDefinition } from './compile.js';
 export { loadPackageFile, parsePackageText } from './package-file.js';

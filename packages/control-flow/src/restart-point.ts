@@ -1,6 +1,7 @@
-import type { CheckpointState, CompletedUnit } from '@ckpt/core';
+import type { CheckpointState } from '@ckpt/core';
+import { outcomeOf } from './decide.js';
 import type { Constraint, Package, Step } from './model.js';
-import { rerunsOf, voidedByRerun } from './rerun.js';
+import { rerunsOf, stepOfUnit, voidedByRerun } from './rerun.js';
 
 /** Where the next attempt of a package starts, and why (for `ckpt inspect`, `ckpt list` and the run view). */
 export interface RestartPoint {
@@ -36,15 +37,6 @@ function parentUnit(unit: string): string | undefined {
   return slash < 0 ? undefined : unit.slice(0, slash);
 }
 
-function stepIdOf(unit: string): string {
-  return unit.slice(unit.lastIndexOf('/') + 1).replace(/\[\d+\]$/, '');
-}
-
-/** The result a completed unit's successors see (a forced `completion` included), as the runner reads it. */
-function resultOf(record: CompletedUnit): string {
-  return (record.result as { result?: unknown } | undefined)?.result === 'completion' ? 'completion' : record.outcome;
-}
-
 /**
  * Whether the next attempt certainly reaches `unit`: its container is reached and its precedence
  * constraints hold on outcomes the checkpoint fixes (siblings it skips). A constraint on a step
@@ -65,9 +57,9 @@ function certainlyReached(state: CheckpointState, pkg: Package): (unit: string) 
     if (parent !== undefined && !reached(parent)) return false;
     // Inside a completed container, or an iteration of a loop: reached (skipped) with its container.
     if (parent !== undefined && (state.completed.has(parent) || unit.endsWith(']'))) return true;
-    const container = parent === undefined ? pkg.root : pkg.stepsById.get(stepIdOf(parent));
+    const container = parent === undefined ? pkg.root : pkg.stepsById.get(stepOfUnit(parent));
     const siblings: readonly Step[] | undefined = container !== undefined && 'steps' in container ? container.steps : undefined;
-    const index = siblings?.findIndex((s) => s.id === stepIdOf(unit)) ?? -1;
+    const index = siblings?.findIndex((s) => s.id === stepOfUnit(unit)) ?? -1;
     // Not a step of this package's tree (an onError handler, a renamed step): keep the checkpoint's word.
     if (siblings === undefined || index < 0) return true;
     const step = siblings[index]!;
@@ -77,7 +69,7 @@ function certainlyReached(state: CheckpointState, pkg: Package): (unit: string) 
     const values = constraints.map((c) => {
       const record = state.completed.get(prefix + c.step);
       if (c.when !== undefined || record === undefined || !reached(prefix + c.step)) return undefined;
-      return c.on === 'completion' || resultOf(record) === c.on;
+      return c.on === 'completion' || outcomeOf(record) === c.on;
     });
     return step.afterLogic === 'or' ? values.some((v) => v === true) : values.every((v) => v === true);
   };
@@ -118,7 +110,7 @@ function pointOf(state: CheckpointState, pkg: Package | undefined): Omit<Restart
   const unfinished = [...state.failed.values()].filter((f) => !state.completed.has(f.unit) && !state.running.has(f.unit));
   const inside = (inner: string, outer: string) => inner !== outer && (inner.startsWith(`${outer}/`) || inner.startsWith(`${outer}[`));
   // A failed transaction was rolled back: everything in it reruns, so it is named, not its inner failure.
-  const rolledBack = pkg === undefined ? [] : unfinished.filter((f) => pkg.stepsById.get(stepIdOf(f.unit))?.transaction === 'required').map((f) => f.unit);
+  const rolledBack = pkg === undefined ? [] : unfinished.filter((f) => pkg.stepsById.get(stepOfUnit(f.unit))?.transaction === 'required').map((f) => f.unit);
   const outermost = rolledBack.filter((u) => !rolledBack.some((outer) => inside(u, outer)));
   // A container fails because a unit inside it failed: name the innermost failure only.
   const failed = unfinished

@@ -1,6 +1,8 @@
 /**
  * Every SSIS checkpoint rule and every beyond-SSIS item of issue 4 as a named test.
  * docs/restart-semantics.md links each rule to its test here.
+ * Over ~400 lines on purpose: one file is where the docs say every rule's end-to-end test lives
+ * (decide.test.ts states the same rules against the pure decisions).
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -282,7 +284,7 @@ describe('SSIS rule 7: configuration is captured once', () => {
     fx.failing.clear();
     const { notices } = await runPackage(pkg, path, { config: { outDir: 'second' } });
     expect(seen).toEqual(['first', 'first']);
-    const warnings = notices.flatMap((n) => (n.type === 'warning' ? [n.message] : []));
+    const warnings = notices.flatMap((n) => (n.kind === 'warning' ? [n.message] : []));
     expect(warnings.some((w) => w.includes('outDir') && !w.includes('mode'))).toBe(true);
   });
 });
@@ -556,7 +558,7 @@ describe('step options', () => {
     const pkg = definePackage({ id: 'p', version: 1 }, task('slow', (ctx) => new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(new Error('aborted')))), { timeout: '50ms' }));
     const { result, notices } = await runPackage(pkg, path);
     expect(result.outcome).toBe('failure');
-    expect(notices.some((n) => n.type === 'step-finished' && n.error?.includes('timed out'))).toBe(true);
+    expect(notices.some((n) => n.kind === 'step-finished' && n.error?.includes('timed out'))).toBe(true);
   });
 
   it('steps with no constraint between them run in parallel, up to maxConcurrent', async () => {

@@ -5,7 +5,8 @@
  * fails with EIO/ENOSPC. The outcome and completed units equal the uninterrupted run's; no unit
  * recorded complete runs again; only units in flight at a crash repeat their effect.
  */
-import { describeRunnerContract, type EffectRecorder } from '@ckpt/testkit';
+import type { EffectRecorder } from '@ckpt/testkit';
+import { describeRunnerContract } from '@ckpt/testkit/vitest';
 import fc from 'fast-check';
 import { definePackage, forEach, sequence, task } from './builder.js';
 import type { StepDefinition } from './compile.js';

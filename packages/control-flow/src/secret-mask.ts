@@ -137,10 +137,7 @@ export class SecretMask {
   notice<T extends object>(notice: T): T {
     if (this.secrets.size === 0) return notice;
     const out: Record<string, unknown> = {};
-    for (const [key, v] of Object.entries(notice)) {
-      if (key === 'event' && v !== null && typeof v === 'object') out[key] = this.event(v as CkptEvent);
-      else out[key] = STRUCTURAL.has(key) ? v : this.deep(v, 0);
-    }
+    for (const [key, v] of Object.entries(notice)) out[key] = STRUCTURAL.has(key) ? v : this.deep(v, 0);
     return out as T;
   }
 

@@ -21,10 +21,22 @@ export const ErrorCode = {
   Invalid: 'invalid',
   /** The job was interrupted (SIGINT/SIGTERM or an abort signal) after recording its progress. */
   Interrupted: 'interrupted',
+  /** An event (or snapshot) the fold cannot accept: a runner or reducer bug, or a damaged record read back. */
+  InvalidEvent: 'invalid-event',
+  /** A control-flow package ran and failed (its failed steps are listed); the checkpoint lets a rerun resume. */
+  PackageFailed: 'package-failed',
 } as const;
 
 /** One of the {@link ErrorCode} values. */
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/**
+ * The brand every {@link CkptError} carries. Registered with `Symbol.for`, so it is the same
+ * symbol in every copy of this package loaded in a process (two versions in node_modules, a
+ * bundle beside the package): an error from any copy is recognised, where `instanceof` only
+ * knows its own copy's class. Temporal recognises its errors the same way.
+ */
+export const CKPT_ERROR_BRAND: unique symbol = Symbol.for('@ckpt/core/error') as never;
 
 /** Base class of every error ckpt throws on purpose. */
 export abstract class CkptError extends Error {
@@ -36,7 +48,21 @@ export abstract class CkptError extends Error {
     super(options?.hint ? `${message}\n  hint: ${options.hint}` : message, { cause: options?.cause });
     this.name = new.target.name;
     this.hint = options?.hint;
+    Object.defineProperty(this, CKPT_ERROR_BRAND, { value: true });
   }
+
+  /**
+   * `error instanceof CkptError` holds for a ckpt error of any copy of this package (by its
+   * brand); for the subclasses, `instanceof` keeps its usual meaning (this copy's class).
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this === CkptError) return hasBrand(value);
+    return Function.prototype[Symbol.hasInstance].call(this, value);
+  }
+}
+
+function hasBrand(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && (value as { [CKPT_ERROR_BRAND]?: unknown })[CKPT_ERROR_BRAND] === true;
 }
 
 /** Usage `always` and no checkpoint at the path. */
@@ -176,7 +202,11 @@ export class InterruptedError extends CkptError {
   }
 }
 
-/** Whether `error` is a ckpt error, optionally of a given code. */
+/**
+ * Whether `error` is a ckpt error, optionally of a given code. Recognised by its brand
+ * ({@link CKPT_ERROR_BRAND}), so an error thrown by another copy of this package counts too;
+ * branch on `code`, which is stable, rather than on classes.
+ */
 export function isCkptError(error: unknown, code?: ErrorCode): error is CkptError {
-  return error instanceof CkptError && (code === undefined || error.code === code);
+  return hasBrand(error) && (code === undefined || (error as CkptError).code === code);
 }

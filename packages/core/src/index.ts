@@ -1,8 +1,11 @@
 /**
  * @ckpt/core: an append-only event log that folds into a checkpoint state, a checkpoint store
- * with SSIS usage semantics, and the engine that wires runners to them.
+ * with SSIS usage semantics, and the engine that wires runners to them. This entry is what an
+ * embedder needs; the building blocks the testkit and the CLI use besides are in
+ * `@ckpt/core/internal` (no stability promise).
  */
 export {
+  CKPT_ERROR_BRAND,
   CheckpointLockedError,
   CheckpointNotFoundError,
   CkptError,
@@ -22,7 +25,7 @@ export { errorCode } from './storage/storage.js';
 export type { FileInfo, OpenMode, Storage, StorageFile } from './storage/storage.js';
 export { NodeStorage } from './storage/node-storage.js';
 
-export { AttemptOutcome, CORE_EVENT_TYPES, UnitOutcome, namespaceOf } from './fold/events.js';
+export { AttemptOutcome, UnitOutcome } from './fold/events.js';
 export type {
   AttemptEnded,
   AttemptStarted,
@@ -42,63 +45,69 @@ export type {
   UnitStarted,
   VariableSet,
 } from './fold/events.js';
-export { MAX_PLAIN_DEPTH, findNonPlain, isPlainObject } from './fold/plain.js';
 export type { PlainValue } from './fold/plain.js';
-export { cloneState, currentAttempt } from './fold/state.js';
 export type {
   AttemptRecord,
   CheckpointState,
   CompletedUnit,
   CursorRecord,
   FailedUnit,
-  MutableCheckpointState,
   RunningUnit,
   ScopeRecord,
   VariableRecord,
 } from './fold/state.js';
-export { Fold, FoldError, evolve, foldEvents, initialState } from './fold/fold.js';
+export { Fold, FoldError } from './fold/fold.js';
 export type { ExtensionReducer, UnknownNamespacePolicy, UnreducedNamespace } from './fold/fold.js';
-export { SNAPSHOT_VERSION, restoreSnapshot, snapshotState } from './fold/snapshot.js';
-export type { PlainSnapshot } from './fold/snapshot.js';
 
-export {
-  FORMAT_VERSION,
-  MAGIC,
-  MAX_RECORD_BYTES,
-  RECORD_HEADER_BYTES,
-  RecordType,
-} from './log/format.js';
-export { scanLog } from './log/scan.js';
-export type { ScanCorrupt, ScanOk, ScanResult } from './log/scan.js';
-export { parseIdentity, sameIdentity } from './log/identity.js';
 export type { JobIdentity } from './log/identity.js';
-export { describeTailTruncation, readIdentity, readLog, readLogBytes, readLogPrefix } from './log/read-log.js';
+export { describeTailTruncation, readLog, readLogPrefix } from './log/read-log.js';
 export type { EpochInfo, LogEntry, LogPrefixReading, LogReading, TailTruncation } from './log/read-log.js';
-export { JOURNAL_TEMPORARY_SUFFIX, Journal } from './log/journal.js';
-export type { AppendReceipt, Durability, JournalOptions, RecoveryReport } from './log/journal.js';
-export { MemoryLog } from './log/memory-log.js';
-export type { EventLog } from './log/memory-log.js';
+export { Journal } from './log/journal.js';
+export type { AppendReceipt, Durability, JournalCreateOptions, JournalOptions, RecoveryReport } from './log/journal.js';
 
-export { FileLocker, isDeadLocalOwner } from './lock/file-locker.js';
+export { FileLocker } from './lock/file-locker.js';
 export type { FileLockerOptions } from './lock/file-locker.js';
 export type { AcquireOptions, LockHandle, LockOwner, Locker } from './lock/locker.js';
 
-export { createIdentity, hashStructure } from './store/identity.js';
-export { deriveSecretKey, revealVariables, sealSensitive } from './store/secrets.js';
-export type { RevealedVariable, SecretKey } from './store/secrets.js';
-export {
-  CheckpointUsage,
-  DEFAULT_RETENTION_MS,
-  openCheckpoint,
-  parseUsage,
-  removeCheckpointFile,
-} from './store/checkpoint-store.js';
+export { createIdentity } from './store/identity.js';
+export type { RevealedVariable } from './store/secrets.js';
+export { CheckpointUsage, openCheckpoint } from './store/checkpoint-store.js';
 export type { CheckpointOptions, OpenedCheckpoint, StoreEnvironment } from './store/checkpoint-store.js';
-export { expiryOf, pruneCheckpoints } from './store/prune.js';
+export { pruneCheckpoints } from './store/prune.js';
+export { FileStore } from './store/file-store.js';
+export { readCheckpointFile } from './store/read-checkpoint-file.js';
+export type {
+  CheckpointDamage,
+  CheckpointOwner,
+  CheckpointReading,
+  CheckpointStore,
+  ConnectStoreOptions,
+  ListOptions,
+  ListedCheckpoint,
+  OpenCheckpointOptions,
+  OwnerClaim,
+  OwnerState,
+  ReadCheckpointOptions,
+  StoreAdapterModule,
+  StoreInitReport,
+  StorePruneOptions,
+} from './store/port.js';
 export type { CompanionFiles, PruneOptions, PruneReport, PruneSkip, PrunedCheckpoint } from './store/prune.js';
 
 export { Engine, Execution } from './engine/engine.js';
-export type { RunOptions, RunResult } from './engine/engine.js';
-export type { EventEmission, ResumeCheck, RunContext, Runner } from './engine/runner.js';
-
-export { formatBytes, formatDuration, parseDuration, parseSize } from './util/units.js';
+export type { EntriesOptions, ExecutionEntry, RunOptions, RunResult } from './engine/engine.js';
+export { defineRunner } from './engine/runner.js';
+export type {
+  AsyncRunnerDefinition,
+  EventEmission,
+  Notice,
+  NoticeMessage,
+  RecordMessage,
+  ResultMessage,
+  ResumeCheck,
+  RunContext,
+  Runner,
+  RunnerEmission,
+  RunnerEmitter,
+  RunnerMessage,
+} from './engine/runner.js';

@@ -99,12 +99,15 @@ export async function copyFile(options: CopyFileOptions): Promise<TransferResult
             interval,
             verify,
             ...(previous && { retry: { retry: previous.retry, waitMs: previous.waitMs, error: previous.error } }),
-            ...(onEvent && { onEvent }),
-            ...(options.onProgress && { onProgress: options.onProgress }),
             ...(options.rateLimit !== undefined && { rateLimit: options.rateLimit }),
             ...(options.preserve && { preserve: true }),
           },
-          { ...(options.signal && { signal: options.signal }), ...(options.retentionMs !== undefined && { retentionMs: options.retentionMs }) },
+          {
+            ...(onEvent && { onEvent }),
+            ...(options.onProgress && { onProgress: options.onProgress }),
+            ...(options.signal && { signal: options.signal }),
+            ...(options.retentionMs !== undefined && { retentionMs: options.retentionMs }),
+          },
         );
       } finally {
         await source.close();

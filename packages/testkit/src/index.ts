@@ -1,7 +1,8 @@
 /**
  * @ckpt/testkit: a simulated disk that can lose power after any operation, crash plans as
  * fast-check arbitraries, crash properties for the journal, a bounded exhaustive explorer,
- * a crash-restart contract suite for runners, and a kill -9 harness for real processes.
+ * a crash-restart contract check for runners, and a kill -9 harness for real processes. Its
+ * vitest suites are in `@ckpt/testkit/vitest`.
  */
 export { SimulatedCrash, isSimulatedCrash } from './storage/simulated-crash.js';
 export { OperationKind, SimulatedStorage } from './storage/simulated-storage.js';
@@ -57,12 +58,9 @@ export { runMediaDamage } from './journal/media-damage.js';
 export type { MediaDamage, MediaDamageOutcome } from './journal/media-damage.js';
 export { overTruncating, retryingDatasync, withoutDatasync, withoutDirectorySync } from './teeth/broken-storage.js';
 
-export {
-  checkRunnerContract,
-  checkRunnerCrashRestart,
-  describeRunnerContract,
-  runnerCrashesArbitrary,
-} from './runner/runner-contract.js';
+// The vitest suites (describeRunnerContract, describeStorageContract) are in `@ckpt/testkit/vitest`:
+// this entry must import without vitest, an optional peer.
+export { checkRunnerContract, checkRunnerCrashRestart, runnerCrashesArbitrary } from './runner/runner-contract.js';
 export type {
   EffectRecorder,
   RunnerContractOptions,
@@ -74,7 +72,8 @@ export type {
 export { killAndRerun } from './process/kill-and-rerun.js';
 export { processGone } from './process/process-gone.js';
 export { seededRandom } from './process/seeded-random.js';
+export { firstDifference } from './bytes/first-difference.js';
 export type { KillAndRerunOptions, KillAndRerunReport, RunOutcome } from './process/kill-and-rerun.js';
 
-export { STORAGE_CONTRACT, describeStorageContract } from './storage/storage-contract.js';
-export type { StorageUnderTest } from './storage/storage-contract.js';
+export { simulatedFileStoreHarness } from './store/file-store-harness.js';
+export type { StoreHarness } from './store/store-harness.js';

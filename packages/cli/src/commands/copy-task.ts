@@ -1,5 +1,5 @@
 import { isAbsolute, resolve } from 'node:path';
-import { InvalidInputError, parseSize, type PlainValue } from '@ckpt/core';
+import { InvalidInputError, parseSize, type PlainValue } from '@ckpt/core/internal';
 import type { TaskContext, TaskPlugin } from '@ckpt/control-flow';
 import { copyFile, loadNetmap } from '@ckpt/file-transfer';
 import { describeTransferEvent, parseRate, retryOptions, type RetrySettings } from './copy.js';

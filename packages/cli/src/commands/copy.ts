@@ -1,4 +1,4 @@
-import { formatBytes, formatDuration, InvalidInputError, isCkptError, parseDuration, parseSize } from '@ckpt/core';
+import { formatBytes, formatDuration, InvalidInputError, isCkptError, parseDuration, parseSize } from '@ckpt/core/internal';
 import { copyFile, copyTree, loadNetmap, type RetryPolicy, type TransferEvent, type TransferProgress } from '@ckpt/file-transfer';
 import type { CopyVerbOptions } from '../cli.js';
 import { onInterrupt } from '../interrupt.js';

@@ -1,43 +1,31 @@
-import { CorruptCheckpointError, Fold, readLogBytes, readLogPrefix, type LogEntry, type LogReading } from '@ckpt/core';
+import { CorruptCheckpointError, type LogEntry } from '@ckpt/core';
 import { colors, escapeControlChars as safe, formatTime, jsonReplacer, writeJsonLine, type CliIo } from '../output.js';
-import { readCheckpointBytes } from './read-checkpoint.js';
+import { storeUrlOf, withStore } from '../store.js';
 
 /**
- * `ckpt events FILE [--json]`: every record of the log in order, one per line. On a damaged
- * checkpoint: every record readable before the damage, then the damage with its offset (exit 2);
- * the file is only read, never changed.
+ * `ckpt events CHECKPOINT [--json] [--store URL]`: every record of the log in order, one per
+ * line. On a damaged checkpoint: every record readable before the damage, then the damage with
+ * its offset (exit 2); the checkpoint is only read, never changed.
  */
-export async function eventsCommand(path: string, options: { json?: boolean }, io: CliIo): Promise<number> {
-  let entries: readonly LogEntry[];
-  let reading: LogReading | undefined;
-  let damage: CorruptCheckpointError | undefined;
-  const bytes = await readCheckpointBytes(path);
-  const fold = new Fold([], 'count');
-  try {
-    reading = readLogBytes(path, bytes, fold, { withEntries: true });
-    entries = reading.entries ?? [];
-  } catch (error) {
-    if (!(error instanceof CorruptCheckpointError)) throw error;
-    // The same reader, stopped before the damage: what the hint of a corrupt checkpoint promises.
-    const prefix = readLogPrefix(path, bytes, fold);
-    entries = prefix.entries;
-    damage = prefix.damage ?? error;
-  }
+export async function eventsCommand(path: string, options: { json?: boolean; store?: string }, io: CliIo): Promise<number> {
+  const reading = await withStore(storeUrlOf(options.store), (store) => store.read(path, { withEntries: true, salvage: true }));
+  const entries = reading.entries ?? [];
   for (const entry of entries) {
     if (options.json) writeJsonLine(io, jsonOf(entry));
     else io.stdout.write(`${describe(entry)}\n`);
   }
+  const { damage } = reading;
   if (damage !== undefined) {
     if (options.json) writeJsonLine(io, { record: 'damage', offset: damage.offset, reason: damage.reason, readableRecords: recordCount(entries) });
     else io.stdout.write(colors.red(`(damage at byte offset ${damage.offset}: ${damage.reason})\n`));
-    throw new CorruptCheckpointError(damage.file, damage.offset, damage.reason, {
+    throw new CorruptCheckpointError(path, damage.offset, damage.reason, {
       hint:
-        `${recordCount(entries)} record(s) before the damage are listed above; the file was not changed. ` +
-        'Keep a copy for investigation; deleting the file starts the job from the beginning',
+        `${recordCount(entries)} record(s) before the damage are listed above; the checkpoint was not changed. ` +
+        'Keep a copy for investigation; deleting it starts the job from the beginning',
     });
   }
-  if (reading !== undefined && reading.tailBytes > 0 && !options.json) {
-    io.stdout.write(colors.yellow(`(torn tail: ${reading.tailBytes} bytes at offset ${reading.validEnd} — ${reading.tailReason ?? 'incomplete record'})\n`));
+  if (reading.tail !== undefined && !options.json) {
+    io.stdout.write(colors.yellow(`(torn tail: ${reading.tail.bytes} bytes at offset ${reading.tail.offset} — ${reading.tail.reason})\n`));
   }
   return 0;
 }

@@ -1,11 +1,16 @@
 import { writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { InvalidInputError, formatBytes, type CheckpointState, type ExtensionReducer, type LogReading } from '@ckpt/core';
+import { InvalidInputError, formatBytes, type CheckpointOwner, type CheckpointReading, type CheckpointState, type ExtensionReducer } from '@ckpt/core/internal';
 import { colors, escapeControlChars as safe, formatTime, writeJsonLine, type CliIo } from '../output.js';
-import { readCheckpointForViewing } from './read-checkpoint.js';
+import { maskStoreUrl, storeUrlOf, withStore } from '../store.js';
 
-/** The restart point: what the next attempt skips and what it runs again, and why. */
-export interface RestartPoint {
+/**
+ * The restart point as core's folded state alone tells it, for a checkpoint of any runner: what
+ * the next attempt skips and what it runs again. It does not know the job, so it cannot say
+ * more; a runner that does answers a finer question (control-flow's `restartPointOf` reads the
+ * package: precedence, rolled-back transactions, `--rerun`s).
+ */
+export interface GenericRestartPoint {
   /** Units recorded complete: the next attempt skips them. */
   readonly skipped: readonly string[];
   /** Units started and not finished (in flight at a crash): they run again. */
@@ -16,7 +21,8 @@ export interface RestartPoint {
   readonly openScopes: readonly string[];
 }
 
-export function restartPointOf(state: CheckpointState): RestartPoint {
+/** The {@link GenericRestartPoint} of a folded state (`ckpt inspect --json`'s `restartPoint`, and the lines for a runner the CLI does not know). */
+export function genericRestartPointOf(state: CheckpointState): GenericRestartPoint {
   return {
     skipped: [...state.completed.keys()],
     inFlight: [...state.running.keys()],
@@ -84,22 +90,24 @@ export function renderUnitTree(state: CheckpointState, rerun: ReadonlySet<string
 }
 
 /** Runner-specific restart point (its explanation, and the units a `--rerun` voided), for runners the CLI knows. */
-async function runnerRestartPoint(reading: LogReading): Promise<{ readonly explanation: readonly string[]; readonly rerun: readonly string[] } | undefined> {
+async function runnerRestartPoint(reading: Pick<CheckpointReading, 'identity' | 'state'>): Promise<{ readonly explanation: readonly string[]; readonly rerun: readonly string[] } | undefined> {
   if (reading.identity.kind !== 'control-flow') return undefined;
   const { restartPointOf } = await import('@ckpt/control-flow');
   return restartPointOf(reading.state);
 }
 
 /** Runner-specific explanation of the restart point, for runners the CLI knows. */
-export async function explanationOf(reading: LogReading): Promise<readonly string[] | undefined> {
+export async function explanationOf(reading: Pick<CheckpointReading, 'identity' | 'state'>): Promise<readonly string[] | undefined> {
   return (await runnerRestartPoint(reading))?.explanation;
 }
 
-/** `ckpt inspect FILE [--json]`: the folded state of a checkpoint. */
-export async function inspectCommand(path: string, options: { json?: boolean; html?: string }, io: CliIo): Promise<number> {
+/** `ckpt inspect CHECKPOINT [--json] [--store URL]`: the folded state of a checkpoint file, or of a named checkpoint in a store. */
+export async function inspectCommand(path: string, options: { json?: boolean; html?: string; store?: string }, io: CliIo): Promise<number> {
   // The control-flow reducer folds its `--rerun` records, which the restart point explains.
   const { controlFlowReducer } = await import('@ckpt/control-flow');
-  const reading = await readCheckpointForViewing(path, options.html !== undefined, [controlFlowReducer as ExtensionReducer]);
+  const url = storeUrlOf(options.store);
+  const reading = await withStore(url, (store) => store.read(path, { withEntries: options.html !== undefined, reducers: [controlFlowReducer as ExtensionReducer] }));
+  const where = url === undefined ? undefined : maskStoreUrl(url);
   if (options.html !== undefined) {
     const { renderTimelineHtml } = await import('./timeline.js');
     await writeTimeline(options.html, renderTimelineHtml(path, reading));
@@ -107,8 +115,8 @@ export async function inspectCommand(path: string, options: { json?: boolean; ht
   }
   const point = await runnerRestartPoint(reading);
   const explanation = point?.explanation;
-  if (options.json) writeJsonLine(io, { ...inspection(path, reading), ...(explanation && { explanation }) });
-  else io.stdout.write(renderInspection(path, reading, explanation, new Set(point?.rerun ?? [])));
+  if (options.json) writeJsonLine(io, { ...inspection(path, reading, where), ...(explanation && { explanation }) });
+  else io.stdout.write(renderInspection(path, reading, where, explanation, new Set(point?.rerun ?? [])));
   return 0;
 }
 
@@ -136,17 +144,20 @@ async function writeTimeline(file: string, html: string): Promise<void> {
   }
 }
 
-function inspection(path: string, reading: LogReading) {
+function inspection(path: string, reading: CheckpointReading, store: string | undefined) {
   const { state } = reading;
   return {
-    file: path,
+    // A file is located; a store's checkpoint is named.
+    ...(store === undefined ? { file: path } : { name: path, store }),
     identity: reading.identity,
-    createdAt: reading.header.createdAt,
-    sizeBytes: reading.fileSize,
+    createdAt: reading.createdAt,
+    lastWriteAt: reading.lastWriteAt,
+    ...(reading.sizeBytes !== undefined && { sizeBytes: reading.sizeBytes }),
     epoch: reading.epoch,
+    ...(reading.owner !== undefined && { owner: reading.owner }),
     eventCount: state.eventCount,
-    ...(reading.tailBytes > 0 && { tornTailBytes: reading.tailBytes, tornTailReason: reading.tailReason }),
-    ...(reading.truncatedTails.length > 0 && { truncatedTails: reading.truncatedTails }),
+    ...(reading.tail !== undefined && { tornTailBytes: reading.tail.bytes, tornTailReason: reading.tail.reason }),
+    ...(reading.truncatedTails !== undefined && reading.truncatedTails.length > 0 && { truncatedTails: reading.truncatedTails }),
     attempts: state.attempts,
     completed: [...state.completed.values()],
     running: [...state.running.values()],
@@ -156,24 +167,25 @@ function inspection(path: string, reading: LogReading) {
     config: state.config ?? null,
     scopes: [...state.scopes.values()].map((scope) => ({ ...scope, completed: [...scope.completed.keys()], cursors: [...scope.cursors.keys()] })),
     extensions: Object.fromEntries([...state.extensions.keys()].map((namespace) => [namespace, true])),
-    restartPoint: restartPointOf(state),
+    restartPoint: genericRestartPointOf(state),
   };
 }
 
-function renderInspection(path: string, reading: LogReading, explanation: readonly string[] | undefined, rerun: ReadonlySet<string>): string {
+function renderInspection(path: string, reading: CheckpointReading, store: string | undefined, explanation: readonly string[] | undefined, rerun: ReadonlySet<string>): string {
   const { state, identity } = reading;
   const lines: string[] = [];
   const heading = (text: string) => lines.push('', colors.bold(text));
-  // Everything below comes from the file, which may have been written by anyone: escaped.
-  lines.push(`${colors.bold('checkpoint')} ${safe(path)}`);
+  // Everything below comes from the checkpoint, which may have been written by anyone: escaped.
+  lines.push(`${colors.bold('checkpoint')} ${safe(path)}${store !== undefined ? colors.dim(` in ${safe(store)}`) : ''}`);
   lines.push(`  job        ${safe(identity.kind)} "${safe(identity.id)}" version ${safe(identity.version)}`);
   lines.push(`  structure  ${safe(identity.structureHash.slice(0, 16))}`);
-  lines.push(`  created    ${formatTime(reading.header.createdAt)}`);
-  lines.push(`  size       ${formatBytes(reading.fileSize)}, ${state.eventCount} events, writer session ${reading.epoch}`);
-  if (reading.tailBytes > 0) {
-    lines.push(colors.yellow(`  torn tail  ${reading.tailBytes} bytes after the last valid record (${safe(reading.tailReason ?? 'incomplete')}); the next writer truncates them and records it`));
+  lines.push(`  created    ${formatTime(reading.createdAt)}`);
+  lines.push(`  size       ${reading.sizeBytes !== undefined ? `${formatBytes(reading.sizeBytes)}, ` : ''}${state.eventCount} events, writer session ${reading.epoch}`);
+  if (reading.owner !== undefined) lines.push(`  owner      ${safe(ownerLine(reading.owner))}`);
+  if (reading.tail !== undefined) {
+    lines.push(colors.yellow(`  torn tail  ${reading.tail.bytes} bytes after the last valid record (${safe(reading.tail.reason)}); the next writer truncates them and records it`));
   }
-  for (const tail of reading.truncatedTails) {
+  for (const tail of reading.truncatedTails ?? []) {
     lines.push(colors.yellow(`  truncated  ${tail.bytes} bytes at offset ${tail.offset}, after record ${tail.lastGoodSeq}, by recovery (${safe(tail.reason)})`));
   }
   heading(`attempts (${state.attempts.length})`);
@@ -209,6 +221,23 @@ function renderInspection(path: string, reading: LogReading, explanation: readon
   return `${lines.join('\n')}\n`;
 }
 
+/** One line about who owns a checkpoint: host, pid, since when, ownership epoch and lease, and whether it is alive. */
+export function ownerLine(owner: CheckpointOwner): string {
+  const state: Record<CheckpointOwner['state'], string> = {
+    live: 'running',
+    stale: 'gone: the next run takes over at once',
+    expired: 'lease ran out: the next run takes over',
+    remote: 'on another host, not checked',
+    unknown: owner.problem ?? 'owner unknown',
+  };
+  return (
+    `pid ${owner.pid} on ${owner.host} since ${formatTime(owner.since)}` +
+    (owner.epoch !== undefined ? `, ownership epoch ${owner.epoch}` : '') +
+    (owner.leaseExpiresAt !== undefined ? `, lease until ${formatTime(owner.leaseExpiresAt)}` : '') +
+    ` (${state[owner.state]})`
+  );
+}
+
 /**
  * Where the next attempt starts, one sentence a line (not escaped), as `ckpt inspect` and
  * `ckpt list` show it: the runner's explanation when there is one ({@link explanationOf}).
@@ -216,7 +245,7 @@ function renderInspection(path: string, reading: LogReading, explanation: readon
 export function restartPointLines(state: CheckpointState, explanation: readonly string[] | undefined): string[] {
   if (state.attempts.at(-1)?.outcome === 'success') return ['the last attempt succeeded: nothing to resume (the checkpoint was kept on purpose)'];
   if (explanation !== undefined) return [...explanation];
-  const restart = restartPointOf(state);
+  const restart = genericRestartPointOf(state);
   const again = [...restart.inFlight, ...restart.failed];
   return [
     `skips ${restart.skipped.length} completed unit(s)`,

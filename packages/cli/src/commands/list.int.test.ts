@@ -130,11 +130,14 @@ describe('ckpt list', () => {
     const [live] = listJson(dir);
     expect(live).toMatchObject({ file: join(dir, '.ckpt', 'w.ckpt'), status: 'running', owner: { state: 'live', pid: child.pid } });
     expect(ckpt('list', dir).stdout).toMatch(new RegExp(`running\\s+pid ${child.pid} \\(running\\)`));
+    // inspect names the owner too, from the same lock.
+    expect(ckpt('inspect', join(dir, '.ckpt', 'w.ckpt')).stdout).toMatch(new RegExp(`owner {6}pid ${child.pid} on \\S+ since .* \\(running\\)`));
 
     process.kill(-child.pid!, 'SIGKILL');
     await exited;
     const [dead] = listJson(dir);
     expect(dead).toMatchObject({ status: 'crashed', owner: { state: 'stale', pid: child.pid } });
+    expect(ckpt('inspect', join(dir, '.ckpt', 'w.ckpt')).stdout).toContain('(gone: the next run takes over at once)');
     expect(dead!.restart).toEqual(['wait was running when the attempt stopped and runs again']);
     // list left the dead owner's lock in place: taking it over is the next run's job.
     expect(existsSync(join(dir, '.ckpt', 'w.ckpt.lock'))).toBe(true);

@@ -1,26 +1,23 @@
-import { constants, promises as fs, type Dirent } from 'node:fs';
-import { hostname } from 'node:os';
-import { join } from 'node:path';
-import { FileLocker, InvalidInputError, JOURNAL_TEMPORARY_SUFFIX, MAGIC, isDeadLocalOwner, type AttemptRecord, type ExtensionReducer } from '@ckpt/core';
+import { InvalidInputError, type AttemptRecord, type CheckpointOwner, type ExtensionReducer, type ListedCheckpoint as StoreRow } from '@ckpt/core';
 import { colors, escapeControlChars as safe, formatTime, writeJsonLine, type CliIo } from '../output.js';
+import { maskStoreUrl, storeUrlOf, withStore } from '../store.js';
 import { explanationOf, restartPointLines } from './inspect.js';
-import { readCheckpointForViewing } from './read-checkpoint.js';
-
-/** Folders never searched: other people's trees, not where ckpt keeps checkpoints. */
-const SKIPPED_FOLDERS = new Set(['node_modules', '.git']);
 
 /**
- * Who holds a checkpoint's writer lock, judged as the lock itself judges it (core
- * `FileLocker.owner` and `isDeadLocalOwner`): `live` a running process of this host; `stale`
- * a process of this host that is gone (the next run takes the lock over at once); `remote`
- * a process of another host, which cannot be checked from here; `unknown` a lock without an
- * owner record, or one that cannot be read; `none` no lock.
+ * Who owns a checkpoint, as the store judges it (core `CheckpointOwner.state`): `live` a running
+ * owner (a process of this host, or a store owner with an open session and a lease); `stale`
+ * one that is gone (the next run takes over at once); `expired` a store owner whose lease ran
+ * out; `remote` a file lock of another host, which cannot be checked from here; `unknown` an
+ * owner record that cannot be read; `none` nobody.
  */
-export type OwnerState = 'live' | 'stale' | 'remote' | 'unknown' | 'none';
+export type OwnerState = CheckpointOwner['state'] | 'none';
 
 /** One line of `ckpt list --json`: a checkpoint, or a file or folder that could not be read, with its problem. */
 export interface ListedCheckpoint {
-  readonly file: string;
+  /** Files: the checkpoint's path. */
+  readonly file?: string;
+  /** Stores: the checkpoint's name. */
+  readonly name?: string;
   readonly kind?: string;
   readonly id?: string;
   readonly version?: string;
@@ -28,91 +25,54 @@ export interface ListedCheckpoint {
   readonly lastAttempt?: AttemptRecord | null;
   /** The last attempt's outcome; `running` or `crashed` when it did not end (owner alive or not). */
   readonly status?: string;
-  readonly owner?: { readonly state: OwnerState; readonly pid?: number; readonly host?: string; readonly since?: number; readonly problem?: string };
+  readonly owner?: {
+    readonly state: OwnerState;
+    readonly pid?: number;
+    readonly host?: string;
+    readonly since?: number;
+    readonly epoch?: number;
+    readonly leaseExpiresAt?: number;
+    readonly problem?: string;
+  };
   /** Where the next attempt starts, one sentence each, as `ckpt inspect` shows it. */
   readonly restart?: readonly string[];
   readonly problem?: string;
 }
 
-/** `ckpt list [DIR] [--json]`: every checkpoint under DIR. Reads only: no file is changed, no lock taken. */
-export async function listCommand(dir: string | undefined, options: { json?: boolean }, io: CliIo): Promise<number> {
+/** `ckpt list [DIR | --store URL] [--json]`: every checkpoint under DIR or in the store. Reads only: nothing is changed, no owner taken. */
+export async function listCommand(dir: string | undefined, options: { json?: boolean; store?: string }, io: CliIo): Promise<number> {
+  const url = storeUrlOf(options.store);
+  if (url !== undefined && dir !== undefined) {
+    throw new InvalidInputError(`ckpt list ${dir} --store ${maskStoreUrl(url)}: give a directory or a store, not both`, {
+      hint: `a store has no directories; to list files while $CKPT_STORE is set, pass --store ""`,
+    });
+  }
   const root = dir ?? '.';
-  const info = await fs.stat(root).catch(() => undefined);
-  if (info === undefined || !info.isDirectory()) {
-    throw new InvalidInputError(`${root}: no such directory`, { hint: 'name the directory that holds the checkpoints (default: the current directory)' });
-  }
   const rows: ListedCheckpoint[] = [];
-  for await (const found of findCheckpoints(root)) {
-    const row = 'problem' in found ? found : await describe(found.file);
-    if (options.json) writeJsonLine(io, row);
-    else rows.push(row);
-  }
-  if (!options.json) io.stdout.write(renderTable(root, rows));
+  // The control-flow reducer folds `--rerun` records, which the restart point accounts for.
+  const { controlFlowReducer } = await import('@ckpt/control-flow');
+  await withStore(url, async (store) => {
+    for await (const found of store.list({ ...(url === undefined && { under: root }), reducers: [controlFlowReducer as ExtensionReducer] })) {
+      const row = await describe(found, url !== undefined);
+      if (options.json) writeJsonLine(io, row);
+      else rows.push(row);
+    }
+  });
+  if (!options.json) io.stdout.write(renderTable(url === undefined ? root : maskStoreUrl(url), rows));
   return 0;
 }
 
-type Found = { readonly file: string } | { readonly file: string; readonly problem: string };
-
-/**
- * Checkpoint files under `dir`, in name order: files named `*.ckpt` (hidden ones included: a
- * partial copy's `.NAME.ckpt`), and other regular files that start with the checkpoint magic
- * (a `checkpoint.file` of any name). Symbolic links are not followed, so a link loop cannot
- * hang the walk; a folder that cannot be read is reported, and the walk goes on.
- */
-async function* findCheckpoints(dir: string): AsyncGenerator<Found> {
-  let entries: Dirent[];
-  try {
-    entries = await fs.readdir(dir, { withFileTypes: true });
-  } catch (error) {
-    yield { file: dir, problem: `cannot list this folder: ${(error as NodeJS.ErrnoException).code ?? String(error)}` };
-    return;
-  }
-  for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) {
-      // `X.ckpt.lock` is a checkpoint's writer lock, not a place checkpoints are kept.
-      if (!SKIPPED_FOLDERS.has(entry.name) && !entry.name.endsWith('.lock') && !entry.name.endsWith('.lock.takeover')) yield* findCheckpoints(path);
-    } else if (entry.name.endsWith('.ckpt')) {
-      // Whatever it holds: one that is not a readable checkpoint is listed with its problem.
-      yield { file: path };
-    } else if (entry.isFile() && !JOURNAL_TEMPORARY_SUFFIX.test(entry.name) && (await startsWithMagic(path))) {
-      yield { file: path };
-    }
-  }
-}
-
-async function startsWithMagic(path: string): Promise<boolean> {
-  try {
-    // O_NONBLOCK: a FIFO swapped in after readdir must not block the listing.
-    const handle = await fs.open(path, constants.O_RDONLY | constants.O_NONBLOCK);
-    try {
-      const head = new Uint8Array(MAGIC.length);
-      const { bytesRead } = await handle.read(head, 0, head.length, 0);
-      return bytesRead === MAGIC.length && MAGIC.every((byte, i) => head[i] === byte);
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    return false;
-  }
-}
-
-/** One checkpoint's row; a checkpoint that cannot be read becomes a row with its problem. */
-async function describe(file: string): Promise<ListedCheckpoint> {
-  const owner = await ownerOf(file);
-  let reading;
-  try {
-    // The control-flow reducer folds `--rerun` records, which the restart point accounts for.
-    const { controlFlowReducer } = await import('@ckpt/control-flow');
-    reading = await readCheckpointForViewing(file, false, [controlFlowReducer as ExtensionReducer]);
-  } catch (error) {
-    return { file, owner, problem: firstLine(error) };
-  }
+/** One checkpoint's row; a checkpoint that cannot be read is a row with its problem. */
+async function describe(found: StoreRow, inStore: boolean): Promise<ListedCheckpoint> {
+  const where = inStore ? { name: found.name } : { file: found.name };
+  const owner: NonNullable<ListedCheckpoint['owner']> = found.owner === undefined ? { state: 'none' } : ownerRow(found.owner);
+  const { reading } = found;
+  if (reading === undefined) return { ...where, ...(found.owner !== undefined || found.problem?.startsWith('cannot list') !== true ? { owner } : {}), problem: found.problem ?? 'unreadable' };
   const { identity, state } = reading;
   const last = state.attempts.at(-1);
   const explanation = await explanationOf(reading).catch(() => undefined);
   return {
-    file,
+    ...where,
     kind: identity.kind,
     id: identity.id,
     version: identity.version,
@@ -121,23 +81,20 @@ async function describe(file: string): Promise<ListedCheckpoint> {
     status: last === undefined ? 'none' : (last.outcome ?? (owner.state === 'live' || owner.state === 'remote' ? 'running' : 'crashed')),
     owner,
     restart: restartPointLines(state, explanation),
-    ...(reading.tailBytes > 0 && { problem: `torn tail: ${reading.tailBytes} bytes after the last valid record (the next writer truncates them)` }),
+    ...(reading.tail !== undefined && { problem: `torn tail: ${reading.tail.bytes} bytes after the last valid record (the next writer truncates them)` }),
   };
 }
 
-async function ownerOf(file: string): Promise<NonNullable<ListedCheckpoint['owner']>> {
-  let owner;
-  try {
-    // Reads the lock folder's owner record; never takes or removes the lock.
-    owner = await new FileLocker().owner(file);
-  } catch (error) {
-    return { state: 'unknown', problem: firstLine(error) };
-  }
-  if (owner === undefined) return { state: 'none' };
-  if (owner.pid === -1) return { state: 'unknown', since: owner.since, problem: 'the lock has no owner record' };
-  const who = { pid: owner.pid, host: owner.host, since: owner.since };
-  if (isDeadLocalOwner(owner)) return { state: 'stale', ...who };
-  return { state: owner.host === hostname() ? 'live' : 'remote', ...who };
+function ownerRow(owner: CheckpointOwner): NonNullable<ListedCheckpoint['owner']> {
+  if (owner.state === 'unknown') return { state: 'unknown', ...(owner.since > 0 && { since: owner.since }), ...(owner.problem !== undefined && { problem: owner.problem }) };
+  return {
+    state: owner.state,
+    pid: owner.pid,
+    host: owner.host,
+    since: owner.since,
+    ...(owner.epoch !== undefined && { epoch: owner.epoch }),
+    ...(owner.leaseExpiresAt !== undefined && { leaseExpiresAt: owner.leaseExpiresAt }),
+  };
 }
 
 function firstLine(error: unknown): string {
@@ -150,7 +107,9 @@ function ownerText(owner: ListedCheckpoint['owner']): string {
     case 'none':
       return 'none';
     case 'live':
-      return `pid ${owner.pid} (running)`;
+      return owner.leaseExpiresAt !== undefined ? `pid ${owner.pid} on ${owner.host} (running, lease until ${formatTime(owner.leaseExpiresAt)})` : `pid ${owner.pid} (running)`;
+    case 'expired':
+      return `pid ${owner.pid} on ${owner.host} (lease ran out)`;
     case 'stale':
       return `stale (pid ${owner.pid} is gone)`;
     case 'remote':
@@ -162,14 +121,14 @@ function ownerText(owner: ListedCheckpoint['owner']): string {
 
 /** The human view: a table, each checkpoint followed by where its next attempt starts. */
 function renderTable(root: string, rows: readonly ListedCheckpoint[]): string {
-  if (rows.length === 0) return `no checkpoints under ${safe(root)}\n`;
+  if (rows.length === 0) return `no checkpoints ${root.includes('://') ? 'in' : 'under'} ${safe(root)}\n`;
   const header = ['CHECKPOINT', 'JOB', 'ATTEMPTS', 'LAST ENDED', 'OUTCOME', 'OWNER'];
   // Everything but the headings comes from files anyone may have written: escaped.
   const cells = rows.map((row) =>
     row.kind === undefined
-      ? [safe(row.file), '-', '-', '-', 'unreadable', ownerText(row.owner)]
+      ? [safe(row.file ?? row.name ?? ''), '-', '-', '-', 'unreadable', ownerText(row.owner)]
       : [
-          safe(row.file),
+          safe(row.file ?? row.name ?? ''),
           `${safe(row.kind)} ${safe(row.id ?? '')} v${safe(row.version ?? '')}`,
           String(row.attempts),
           formatTime(row.lastAttempt?.endedAt),

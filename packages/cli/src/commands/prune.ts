@@ -1,23 +1,37 @@
-import { formatBytes, formatDuration, parseDuration, pruneCheckpoints, InvalidInputError, NodeStorage, type CompanionFiles } from '@ckpt/core';
+import { formatBytes, formatDuration, parseDuration, InvalidInputError, NodeStorage, type CompanionFiles } from '@ckpt/core/internal';
 import { writeJsonLine, type CliIo } from '../output.js';
+import { maskStoreUrl, storeUrlOf, withStore } from '../store.js';
 
 /** Companion files per runner kind (partial transfers, ...), registered by the runners the CLI knows. */
 export type CompanionRegistry = ReadonlyMap<string, CompanionFiles>;
 
-/** `ckpt prune DIR [--older-than DURATION]`: removes expired checkpoints and what goes with them. */
+/** `ckpt prune DIR | --store URL [--older-than DURATION]`: removes expired checkpoints and what goes with them. */
 export async function pruneCommand(
-  dir: string,
-  options: { olderThan?: string; dryRun?: boolean; json?: boolean },
+  dir: string | undefined,
+  options: { olderThan?: string; dryRun?: boolean; json?: boolean; store?: string },
   io: CliIo,
   companions?: CompanionRegistry,
 ): Promise<number> {
-  const info = await new NodeStorage().stat(dir);
-  if (info === undefined || !info.isDirectory) throw new InvalidInputError(`${dir}: no such directory`, { hint: 'give the directory that holds the checkpoints' });
-  const report = await pruneCheckpoints(dir, {
-    ...(options.olderThan !== undefined && { olderThanMs: parseDuration(options.olderThan, '--older-than') }),
-    ...(options.dryRun && { dryRun: true }),
-    ...(companions && { companions }),
-  });
+  const url = storeUrlOf(options.store);
+  if (url !== undefined && dir !== undefined) {
+    throw new InvalidInputError(`ckpt prune ${dir} --store ${maskStoreUrl(url)}: give a directory or a store, not both`, {
+      hint: 'a store has no directories; to prune files while $CKPT_STORE is set, pass --store ""',
+    });
+  }
+  if (url === undefined) {
+    if (dir === undefined) throw new InvalidInputError('ckpt prune: name the directory that holds the checkpoints, or a store with --store URL', { hint: 'e.g. ckpt prune .ckpt' });
+    const info = await new NodeStorage().stat(dir);
+    if (info === undefined || !info.isDirectory) throw new InvalidInputError(`${dir}: no such directory`, { hint: 'give the directory that holds the checkpoints' });
+  }
+  const olderThanMs = options.olderThan !== undefined ? parseDuration(options.olderThan, '--older-than') : undefined;
+  const report = await withStore(url, (store) =>
+    store.prune({
+      ...(dir !== undefined && { under: dir }),
+      ...(olderThanMs !== undefined && { olderThanMs }),
+      ...(options.dryRun && { dryRun: true }),
+      ...(companions && { companions }),
+    }),
+  );
   if (options.json) {
     for (const removed of report.removed) writeJsonLine(io, { type: options.dryRun ? 'would-remove' : 'removed', ...removed });
     for (const skipped of report.skipped) writeJsonLine(io, { type: 'skipped', ...skipped });

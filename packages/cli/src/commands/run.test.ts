@@ -191,6 +191,20 @@ steps:
     expect(events.filter((e) => e.type === 'unit-completed').map((e) => e.unit)).toEqual(['a', 'b', 'c']);
   });
 
+  it('--json shows each record as the checkpoint holds it (stamped, attempt records included), in order with the notices', async () => {
+    const file = await writePackage(THREE_STEPS);
+    await writeFile(join(dir, 'ready'), '');
+    const { code, out } = await run(file, { json: true });
+    expect(code).toBe(0);
+    const lines = out.trim().split('\n').map((line) => JSON.parse(line) as { type: string; unit?: string; at?: unknown });
+    expect(lines.slice(0, 2).map((e) => e.type)).toEqual(['run-started', 'attempt-started']);
+    expect(lines.at(-2)?.type).toBe('attempt-ended');
+    expect(lines.filter((e) => e.type === 'unit-completed').every((e) => typeof e.at === 'number')).toBe(true);
+    // A step's start is recorded, then shown.
+    const order = lines.filter((e) => e.unit === 'a' && (e.type === 'unit-started' || e.type === 'step-started')).map((e) => e.type);
+    expect(order).toEqual(['unit-started', 'step-started']);
+  });
+
   it('a sensitive --set value never appears in --json output', async () => {
     const file = await writePackage(`id: p\nversion: 1\nvariables: { token: { type: string, value: "", sensitive: true } }\nsteps:\n  - { id: a, exec: [sh, -c, 'test -n "$CKPT_VAR_TOKEN"'] }\n`);
     const { code, out } = await run(file, { json: true, set: ['token=s3cr3t-value'] });

@@ -1,11 +1,12 @@
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { Engine, InvalidInputError, describeTailTruncation, formatDuration, isCkptError, type CheckpointUsage } from '@ckpt/core';
-import { ControlFlowRunner, closestName, coerceText, loadPackageFile, rerunSelection, type Package, type RunNotice, type StepResult, type TaskPlugin } from '@ckpt/control-flow';
+import { Engine, InvalidInputError, describeTailTruncation, formatDuration, isCkptError, parseDuration, type CheckpointStore, type CheckpointUsage, type CkptEvent } from '@ckpt/core/internal';
+import { ControlFlowRunner, closestName, coerceText, loadPackageFile, rerunSelection, type Package, type PackageRun, type RunNotice, type StepResult, type TaskPlugin } from '@ckpt/control-flow';
 import type { RunVerbOptions } from '../cli.js';
 import { copyTaskPlugin } from './copy-task.js';
 import { ExitCode, exitCodeOf } from '../exit-codes.js';
 import { onInterrupt } from '../interrupt.js';
 import { LiveStatus } from '../live-status.js';
+import { adapterOf, connectStore, maskStoreUrl, ownerClaim, scrubPassword, storeUrlOf } from '../store.js';
 import { colors, escapeControlChars as safe, reportError, writeJsonLine, type CliIo } from '../output.js';
 
 /** Task plug-ins `ckpt run` offers to packages: the file-transfer runner's `copy`. */
@@ -52,13 +53,19 @@ export function checkSuppliedNames(file: string, pkg: Package, set: Record<strin
  * `/Restart` does over `/CheckPointing on`: `--checkpointing on --usage if-exists` runs a first
  * attempt and resumes the next.
  */
-export function checkpointSettingsOf(pkg: Package, options: RunVerbOptions): { path: string; usage: CheckpointUsage; save: boolean; retentionMs?: number } {
+export function checkpointSettingsOf(
+  pkg: Package,
+  options: RunVerbOptions,
+  inStore = false,
+): { path: string; usage: CheckpointUsage; save: boolean; retentionMs?: number } {
   const on = options.checkpointing === 'on';
   const usage: CheckpointUsage = options.usage ?? (on ? 'always' : pkg.checkpoint.usage);
   const save = options.saveCheckpoints ?? (on ? true : pkg.checkpoint.save);
-  // --checkpoint-file is relative to the working directory; checkpoint.file to the package's folder.
-  const path =
-    options.checkpointFile !== undefined
+  // In a store a checkpoint is named, not located: the name is used as given, as a key.
+  // In files, --checkpoint-file is relative to the working directory; checkpoint.file to the package's folder.
+  const path = inStore
+    ? (options.checkpointFile ?? pkg.checkpoint.file ?? pkg.id)
+    : options.checkpointFile !== undefined
       ? resolve(options.checkpointFile)
       : pkg.checkpoint.file !== undefined
         ? isAbsolute(pkg.checkpoint.file)
@@ -66,6 +73,18 @@ export function checkpointSettingsOf(pkg: Package, options: RunVerbOptions): { p
           : resolve(pkg.baseDir, pkg.checkpoint.file)
         : resolve(pkg.baseDir, '.ckpt', `${pkg.id}.ckpt`);
   return { path, usage, save, ...(pkg.checkpoint.retentionMs !== undefined && { retentionMs: pkg.checkpoint.retentionMs }) };
+}
+
+/** `--wait DURATION`; a value that is not one is most likely the package file written after a bare `--wait`. */
+function waitDuration(text: string): number {
+  try {
+    return parseDuration(text, '--wait');
+  } catch (error) {
+    throw new InvalidInputError(`--wait: "${text}" is not a duration`, {
+      cause: error,
+      hint: '--wait takes an optional duration (e.g. --wait 10m); to wait as long as it takes, write --wait after the package file: ckpt run FILE --wait',
+    });
+  }
 }
 
 /** Why these settings cannot restart from the point of failure, or undefined when they can. */
@@ -110,7 +129,13 @@ export async function runCommand(file: string, options: RunVerbOptions, io: CliI
       throw new InvalidInputError(`--rerun ${step}: "${step}" is a step of an onError handler, which runs when a failure fires it, not from the checkpoint`, { hint: 'name the step whose failure fires the handler, or a step before it' });
     }
   }
-  const settings = checkpointSettingsOf(pkg, options);
+  const storeUrl = storeUrlOf(options.store);
+  if (storeUrl !== undefined) adapterOf(storeUrl);
+  const leaseMs = options.lease !== undefined ? parseDuration(options.lease, '--lease') : undefined;
+  if (leaseMs !== undefined && leaseMs <= 0) throw new InvalidInputError(`--lease ${options.lease}: a lease must be longer than 0`, { hint: 'e.g. --lease 30s (the default)' });
+  // --wait alone waits as long as the owner runs; --wait DURATION at most that long.
+  const waitMs = options.wait === undefined ? undefined : options.wait === true ? Number.POSITIVE_INFINITY : waitDuration(options.wait);
+  const settings = checkpointSettingsOf(pkg, options, storeUrl !== undefined);
   const secretKey = options.secretKey ?? process.env['CKPT_SECRET_KEY'];
   // A reader that goes away (`ckpt run --json | head`) does not stop the run: the entry point
   // drops the lost output (output.ts, tolerateClosedOutput) and the run keeps recording.
@@ -121,23 +146,58 @@ export async function runCommand(file: string, options: RunVerbOptions, io: CliI
     view.interrupting(signal);
     controller.abort();
   });
+  let store: CheckpointStore | undefined;
   try {
+    // Connecting is part of opening: an unreachable store is refused before any step (exit 2).
+    store = await connectStore(storeUrl);
     const runner = new ControlFlowRunner({ plugins });
-    const execution = await new Engine().open(
+    const execution = await new Engine({ store }).open<PackageRun, void, RunNotice>(
       runner,
-      { package: pkg, set, config, forceResults, rerun, observe: (notice) => view.notice(notice) },
+      { package: pkg, set, config, forceResults, rerun },
       {
         // The user named this path: a link there is followed, so both names share one lock.
-        checkpoint: { path: settings.path, followLink: true, usage: settings.usage, save: settings.save, ...(settings.retentionMs !== undefined && { retentionMs: settings.retentionMs }) },
+        checkpoint: {
+          path: settings.path,
+          followLink: true,
+          usage: settings.usage,
+          save: settings.save,
+          owner: ownerClaim(),
+          ...(settings.retentionMs !== undefined && { retentionMs: settings.retentionMs }),
+          ...(leaseMs !== undefined && { leaseMs }),
+          ...(waitMs !== undefined && { lockWaitMs: waitMs }),
+        },
         signal: controller.signal,
         ...(secretKey !== undefined && secretKey !== '' && { secretKey }),
       },
     );
-    view.started(pkg, settings, execution.checkpoint.resumed, restartAdvice(settings));
+    const shown: Settings = { ...settings, ...(storeUrl !== undefined && { store: maskStoreUrl(storeUrl) }) };
+    view.started(pkg, shown, execution.checkpoint.resumed, restartAdvice(settings));
     // Recovery never drops a tail silently: say what it dropped (it is also in the log).
     const truncated = execution.checkpoint.recovery?.truncatedTail;
-    if (truncated !== undefined) view.notice({ type: 'warning', message: describeTailTruncation(settings.path, truncated) });
+    if (truncated !== undefined) view.notice({ kind: 'warning', message: describeTailTruncation(settings.path, truncated) });
+    // What the runner says for views, and what this run records (as the log holds it: sealed, stamped).
+    execution.notices().subscribe((notice) => view.notice(notice));
+    // entries() first replays the file: the run starts once it has (the last record on disk at
+    // open is seen), so records and notices are shown in the order they happen.
+    const onDisk = execution.checkpoint.log.durableSeq;
+    let replayed = () => undefined as void;
+    const caughtUp = new Promise<void>((resolve) => (replayed = resolve));
+    if (onDisk <= 0) replayed();
+    const recorded = new Promise<void>((done) => {
+      execution.entries().subscribe({
+        next: (entry) => {
+          if (entry.seq >= onDisk) replayed();
+          if (!entry.replayed && entry.kind === 'event') view.recorded(entry.event);
+        },
+        complete: () => (replayed(), done()),
+        error: () => (replayed(), done()),
+      });
+    });
+    await caughtUp;
     const result = await execution.run();
+    // Every record of the run is shown before its end.
+    await recorded;
+    if (storeUrl !== undefined && result.error !== undefined) scrubPassword(result.error, storeUrl);
     const code =
       result.outcome === 'success'
         ? ExitCode.Ok
@@ -146,38 +206,60 @@ export async function runCommand(file: string, options: RunVerbOptions, io: CliI
           : isCkptError(result.error, 'invalid')
             ? ExitCode.Refused
             : ExitCode.Failed;
-    view.ended(pkg, settings, result, code);
+    view.ended(pkg, shown, result, code);
     return code;
   } catch (error) {
+    if (storeUrl !== undefined) scrubPassword(error, storeUrl);
     if (options.json) {
       writeJsonLine(io, { type: 'run-refused', error: error instanceof Error ? error.message.split('\n')[0] : String(error), exitCode: exitCodeOf(error) });
     }
     throw error;
   } finally {
     stopListening();
+    await store?.close().catch(() => undefined);
   }
 }
 
-type Settings = ReturnType<typeof checkpointSettingsOf>;
+/** The checkpoint settings as the views show them: with the store (URL masked) when it is not files. */
+type Settings = ReturnType<typeof checkpointSettingsOf> & { readonly store?: string };
+
+/** Where the checkpoint is, for people: a file's path, or a store's name and the store. */
+function whereOf(settings: Settings): string {
+  return settings.store === undefined ? settings.path : `${settings.path} in ${settings.store}`;
+}
 type Result = Awaited<ReturnType<Awaited<ReturnType<Engine['open']>>['run']>>;
 
 interface View {
   started(pkg: Package, settings: Settings, resumed: boolean, advice: string | undefined): void;
   notice(notice: RunNotice): void;
+  /** An event this run recorded. */
+  recorded(event: CkptEvent): void;
   interrupting(signal: string): void;
   ended(pkg: Package, settings: Settings, result: Result, code: number): void;
 }
 
-/** `--json`: one JSON object per line — recorded events and the run view's notices. */
+/** `--json`: one JSON object per line — recorded events and the run view's notices (their `kind` as `type`). */
 class JsonView implements View {
   constructor(private readonly io: CliIo) {}
   started(pkg: Package, settings: Settings, resumed: boolean, advice: string | undefined): void {
-    writeJsonLine(this.io, { type: 'run-started', package: pkg.id, version: pkg.version, checkpoint: settings.path, usage: settings.usage, save: settings.save, resumed });
+    writeJsonLine(this.io, {
+      type: 'run-started',
+      package: pkg.id,
+      version: pkg.version,
+      checkpoint: settings.path,
+      ...(settings.store !== undefined && { store: settings.store }),
+      usage: settings.usage,
+      save: settings.save,
+      resumed,
+    });
     if (advice !== undefined) writeJsonLine(this.io, { type: 'warning', message: advice });
   }
   notice(notice: RunNotice): void {
-    if (notice.type === 'recorded') writeJsonLine(this.io, notice.event);
-    else if (notice.type !== 'variable') writeJsonLine(this.io, notice);
+    const { kind, ...rest } = notice;
+    if (kind !== 'variable') writeJsonLine(this.io, { type: kind, ...rest });
+  }
+  recorded(event: CkptEvent): void {
+    writeJsonLine(this.io, event);
   }
   interrupting(signal: string): void {
     writeJsonLine(this.io, { type: 'interrupting', signal });
@@ -230,12 +312,19 @@ class HumanView implements View {
     return '  '.repeat(unit.split('/').length - 1);
   }
   started(pkg: Package, settings: Settings, resumed: boolean, advice: string | undefined): void {
-    if (!resumed) this.write(this.c.bold(`running ${pkg.id} version ${pkg.version}`) + this.c.dim(`  (checkpoint ${settings.save ? settings.path : 'not saved'}, usage ${settings.usage})`));
+    if (!resumed) this.write(this.c.bold(`running ${pkg.id} version ${pkg.version}`) + this.c.dim(`  (checkpoint ${settings.save ? whereOf(settings) : 'not saved'}, usage ${settings.usage})`));
     if (advice !== undefined) this.io.stderr.write(`${this.c.yellow('warning:')} ${advice}\n`);
+  }
+  recorded(event: CkptEvent): void {
+    if (event.type === 'control-flow/retry') {
+      const e = event as { unit?: unknown; retry?: unknown; of?: unknown; waitMs?: unknown; error?: unknown };
+      const unit = String(e.unit);
+      this.write(`${this.indent(unit)}${this.c.yellow('↻')} retry ${String(e.retry)}/${String(e.of)} of step ${unit} in ${formatDuration(Number(e.waitMs))}: ${this.c.red(safe(String(e.error)))}`);
+    }
   }
   notice(n: RunNotice): void {
     const { c } = this;
-    switch (n.type) {
+    switch (n.kind) {
       case 'resuming': {
         const at = [...n.failed, ...n.inFlight];
         this.write(
@@ -283,13 +372,6 @@ class HumanView implements View {
       case 'warning':
         this.io.stderr.write(`${c.yellow('warning:')} ${safe(n.message)}\n`);
         return;
-      case 'recorded':
-        if (n.event.type === 'control-flow/retry') {
-          const e = n.event as { unit?: unknown; retry?: unknown; of?: unknown; waitMs?: unknown; error?: unknown };
-          const unit = String(e.unit);
-          this.write(`${this.indent(unit)}${c.yellow('↻')} retry ${String(e.retry)}/${String(e.of)} of step ${unit} in ${formatDuration(Number(e.waitMs))}: ${c.red(safe(String(e.error)))}`);
-        }
-        return;
       case 'variable':
         return;
     }
@@ -304,13 +386,13 @@ class HumanView implements View {
     if (result.outcome === 'success') {
       this.write(c.green(`✓ ${pkg.id} succeeded`) + c.dim(` (attempt ${result.attempt}${result.checkpointRemoved ? ', checkpoint deleted' : ''})`));
     } else if (result.outcome === 'interrupted') {
-      this.io.stderr.write(`${c.yellow(`■ ${pkg.id} interrupted`)}; ${settings.save ? `progress is in ${settings.path}; rerun the same command to resume` : 'checkpoints are not saved; a rerun starts over'}\n`);
+      this.io.stderr.write(`${c.yellow(`■ ${pkg.id} interrupted`)}; ${settings.save ? `progress is in ${whereOf(settings)}; rerun the same command to resume` : 'checkpoints are not saved; a rerun starts over'}\n`);
     } else {
       if (result.error !== undefined && code === ExitCode.Refused) reportError(this.io, result.error);
       else this.io.stderr.write(`${c.red('✗')} ${safe(result.error?.message.split('\n')[0] ?? `${pkg.id} failed`)}\n`);
       this.io.stderr.write(
         settings.save
-          ? `${c.dim(`checkpoint kept at ${settings.path}; rerun${settings.usage === 'never' ? ' with --usage if-exists' : ''} to resume from the point of failure`)}\n`
+          ? `${c.dim(`checkpoint kept at ${whereOf(settings)}; rerun${settings.usage === 'never' ? ' with --usage if-exists' : ''} to resume from the point of failure`)}\n`
           : `${c.dim('checkpoints are not saved; a rerun starts from the beginning')}\n`,
       );
     }

@@ -4,6 +4,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { firstDifference } from '@ckpt/testkit';
 import { ckptBin } from '../test-support/ckpt-bin.js';
 
 const MAIN = ckptBin();
@@ -44,10 +45,10 @@ describe('ckpt serve', () => {
       const run = (args: string[]) => spawnSync(process.execPath, [MAIN, ...args], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
       const push = run(['copy', 'a', 'ckpt://beta/in/a', '--netmap', 'client.yaml', '--node', 'alpha', '--json']);
       expect(push.status, push.stderr).toBe(0);
-      expect(await readFile(join(dir, 'root', 'in', 'a'))).toEqual(data);
+      expect(firstDifference(await readFile(join(dir, 'root', 'in', 'a')), data)).toBeUndefined();
       const pull = run(['copy', 'ckpt://beta/in/a', 'back', '--netmap', 'client.yaml', '--node', 'alpha', '--json']);
       expect(pull.status, pull.stderr).toBe(0);
-      expect(await readFile(join(dir, 'back'))).toEqual(data);
+      expect(firstDifference(await readFile(join(dir, 'back')), data)).toBeUndefined();
       const wrong = run(['copy', 'a', 'ckpt://beta/in/b', '--netmap', 'wrong.yaml', '--node', 'alpha', '--short-retries', '3', '--short-wait', '30s']);
       expect(wrong.status).toBe(2);
       expect(wrong.stderr).toMatch(/failed to prove its secret/);

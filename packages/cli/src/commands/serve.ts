@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import { InvalidInputError, parseDuration } from '@ckpt/core';
+import { InvalidInputError, parseDuration } from '@ckpt/core/internal';
 import { loadNetmap, NodeServer, parseAddress, type ServerEvent } from '@ckpt/file-transfer';
 import type { ServeVerbOptions } from '../cli.js';
 import { onInterrupt } from '../interrupt.js';

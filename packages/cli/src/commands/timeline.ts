@@ -1,4 +1,4 @@
-import type { LogEntry, LogReading } from '@ckpt/core';
+import type { CheckpointReading, LogEntry } from '@ckpt/core';
 
 /** One attempt of a run, as the timeline shows it. */
 export interface TimelineAttempt {
@@ -96,7 +96,7 @@ const escape = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCode
  * unit, one bar per execution of it, attempts side by side with the idle time between them cut
  * out, restarts marked with a line and crashes with a red cross.
  */
-export function renderTimelineHtml(path: string, reading: LogReading): string {
+export function renderTimelineHtml(path: string, reading: Pick<CheckpointReading, 'identity' | 'state' | 'entries'>): string {
   const timeline = timelineOf(reading.entries ?? []);
   const { identity } = reading;
   const LABEL = 220;

@@ -103,6 +103,6 @@ describe('references resolve own names only', () => {
     const { result, notices } = await runPackage(pkg, join(dir, 'p.ckpt'), { forceResults: {}, set: {} });
     expect(result.outcome).toBe('success');
     expect(ran).toEqual(['toString', 'constructor']);
-    expect(notices.filter((n) => n.type === 'step-finished').map((n) => (n as { result: string }).result)).toEqual(['success', 'success', 'success']);
+    expect(notices.filter((n) => n.kind === 'step-finished').map((n) => (n as { result: string }).result)).toEqual(['success', 'success', 'success']);
   });
 });

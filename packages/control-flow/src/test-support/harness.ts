@@ -5,7 +5,7 @@ import { Engine, type CheckpointUsage, type RunResult } from '@ckpt/core';
 import { task, type StepOptions } from '../builder.js';
 import type { StepDefinition } from '../compile.js';
 import type { Package, StepResult } from '../model.js';
-import { ControlFlowRunner, type RunNotice } from '../runner.js';
+import { ControlFlowRunner, type PackageRun, type RunNotice } from '../runner.js';
 import type { TaskContext, TaskPlugin } from '../task-context.js';
 
 /** A temporary folder for checkpoints, removed by `cleanup`. */
@@ -61,11 +61,11 @@ export async function runPackage(
 ): Promise<{ readonly result: RunResult; readonly notices: RunNotice[] }> {
   const notices: RunNotice[] = [];
   const runner = new ControlFlowRunner(options.plugins !== undefined ? { plugins: options.plugins } : {});
-  const result = await new Engine().run(
+  // Explicit: the engine cannot infer a class runner's notice type from `run` (NoInfer).
+  const execution = await new Engine().open<PackageRun, void, RunNotice>(
     runner,
     {
       package: pkg,
-      observe: (n) => notices.push(n),
       ...(options.set !== undefined && { set: options.set }),
       ...(options.config !== undefined && { config: options.config }),
       ...(options.forceResults !== undefined && { forceResults: options.forceResults }),
@@ -76,10 +76,12 @@ export async function runPackage(
       ...(options.secretKey !== undefined && { secretKey: options.secretKey }),
     },
   );
+  execution.notices().subscribe((n) => notices.push(n));
+  const result = await execution.run();
   return { result, notices };
 }
 
 /** The units skipped because the checkpoint had them. */
 export function skippedByCheckpoint(notices: readonly RunNotice[]): string[] {
-  return notices.flatMap((n) => (n.type === 'step-skipped' && n.reason === 'checkpoint' ? [n.unit] : []));
+  return notices.flatMap((n) => (n.kind === 'step-skipped' && n.reason === 'checkpoint' ? [n.unit] : []));
 }

@@ -87,3 +87,60 @@ describe('fold', () => {
     expect(new Fold([], 'count').foldEvents([{ type: 'demo/tick' }]).extensions.get('demo')).toEqual({ unreduced: 1 });
   });
 });
+
+describe('applyAllInPlace: one record, all or nothing', () => {
+  const invalid = { type: 'unit-started' } as unknown as CkptEvent; // no unit
+  const transferReducer = { namespace: 'transfer', initial: () => 0, evolve: (n: unknown) => (n as number) + 1 };
+
+  it('property: a batch that ends with an invalid event leaves the state exactly as it was', () => {
+    const fold = new Fold([transferReducer]);
+    const extension = fc.constant({ type: 'transfer/progress' } as CkptEvent);
+    const event = fc.oneof(coreEventArb, extension);
+    fc.assert(
+      fc.property(fc.array(event, { maxLength: 20 }), fc.array(event, { minLength: 1, maxLength: 6 }), (before, batch) => {
+        const state = cloneState(fold.foldEvents(before));
+        const expected = cloneState(state);
+        let thrown: unknown;
+        try {
+          fold.applyAllInPlace(state, [...batch, invalid]);
+        } catch (error) {
+          thrown = error;
+        }
+        expect(thrown).toBeInstanceOf(FoldError);
+        expect((thrown as FoldError).index).toBe(batch.length);
+        expect(state).toEqual(expected);
+      }),
+      { numRuns: 300, ...pinnedSeed() },
+    );
+  });
+
+  it('undoes attempts, config, opened, committed and aborted scopes', () => {
+    const fold = new Fold();
+    const base = fold.foldEvents([
+      { type: 'attempt-started', attempt: 1 },
+      { type: 'scope-opened', scope: 'tx', kind: 'transaction' },
+      { type: 'scope-opened', scope: 'inner', kind: 'transaction', parent: 'tx' },
+      { type: 'unit-started', unit: 'a', scope: 'inner' },
+      { type: 'unit-completed', unit: 'a', outcome: 'success', scope: 'inner' },
+      { type: 'cursor-set', unit: 'c', cursor: 1, scope: 'inner' },
+      { type: 'unit-started', unit: 'r', scope: 'tx' },
+    ]);
+    const batches: CkptEvent[][] = [
+      [{ type: 'attempt-ended', attempt: 1, outcome: 'failure' }, { type: 'attempt-started', attempt: 2 }],
+      [{ type: 'config-captured', config: { a: 1 } }],
+      [{ type: 'scope-opened', scope: 'other', kind: 'transaction' }],
+      [{ type: 'scope-committed', scope: 'inner' }, { type: 'scope-committed', scope: 'tx' }],
+      [{ type: 'scope-aborted', scope: 'tx' }],
+      [{ type: 'variable-set', name: 'v', value: 1, valueType: 'int', sensitive: false }],
+    ];
+    for (const batch of batches) {
+      const state = cloneState(base);
+      expect(() => fold.applyAllInPlace(state, [...batch, invalid]), JSON.stringify(batch)).toThrow(FoldError);
+      expect(state, JSON.stringify(batch)).toEqual(base);
+      // And without the invalid event, the batch applies.
+      const applied = cloneState(base);
+      fold.applyAllInPlace(applied, batch);
+      expect(applied).toEqual(fold.foldEvents(batch, base));
+    }
+  });
+});

@@ -1,3 +1,4 @@
+import { CkptError, ErrorCode } from '../errors.js';
 import {
   AttemptOutcome,
   CORE_EVENT_TYPES,
@@ -26,10 +27,14 @@ import {
  */
 
 /** An event that cannot be applied to the state (malformed, or out of order). */
-export class FoldError extends Error {
-  constructor(message: string) {
+export class FoldError extends CkptError {
+  readonly code = ErrorCode.InvalidEvent;
+  constructor(
+    message: string,
+    /** Which event of a record it was (set by {@link Fold.applyAllInPlace}). */
+    readonly index?: number,
+  ) {
     super(message);
-    this.name = 'FoldError';
   }
 }
 
@@ -185,6 +190,25 @@ export class Fold {
       this.applyExtension(state, event as ExtensionEvent);
     }
     state.eventCount++;
+  }
+
+  /**
+   * Applies `events` (one record) to a state the caller owns, all or nothing: when one is
+   * invalid, the ones before it are undone and its {@link FoldError} is thrown, leaving `state`
+   * as it was. Costs what the events touch, not the size of the state (no copy of the state).
+   */
+  applyAllInPlace(state: MutableCheckpointState, events: readonly CkptEvent[]): void {
+    if (events.length === 1) return this.applyInPlace(state, events[0]!);
+    const undo: (() => void)[] = [];
+    try {
+      for (const event of events) {
+        undo.push(undoOf(state, event));
+        this.applyInPlace(state, event);
+      }
+    } catch (error) {
+      for (let i = undo.length - 1; i >= 0; i--) undo[i]!();
+      throw error instanceof FoldError ? new FoldError(error.message, undo.length - 1) : error;
+    }
   }
 
   private applyExtension(state: MutableCheckpointState, event: ExtensionEvent): void {
@@ -418,6 +442,56 @@ export class Fold {
     const bad = findNonPlain(raw[field], field);
     if (bad !== undefined) throw new FoldError(`${String(raw['type'])} event: ${bad}`);
   }
+}
+
+/**
+ * What restores `state` to before `event`: the entries `event` may write (per the transitions of
+ * {@link Fold.applyInPlace}), saved before it is applied. Extension reducers are pure, so their
+ * namespace's entry is enough.
+ */
+function undoOf(state: MutableCheckpointState, event: CkptEvent): () => void {
+  const saved: [Map<string, unknown>, string, boolean, unknown][] = [];
+  const save = (map: Map<string, unknown>, key: string) => saved.push([map, key, map.has(key), map.get(key)]);
+  const eventCount = state.eventCount;
+  const config = state.config;
+  const raw = (isPlainObject(event) ? event : {}) as Record<string, unknown>;
+  const type = raw['type'];
+  const attempts = type === 'attempt-started' || type === 'attempt-ended' ? [...state.attempts] : undefined;
+  const unit = typeof raw['unit'] === 'string' ? raw['unit'] : undefined;
+  const scopeId = typeof raw['scope'] === 'string' ? raw['scope'] : undefined;
+  const scope = scopeId !== undefined ? state.scopes.get(scopeId) : undefined;
+  if (unit !== undefined) {
+    for (const map of [state.running, state.failed, state.completed, state.cursors]) save(map as Map<string, unknown>, unit);
+    if (scope !== undefined) for (const map of [scope.completed, scope.cursors]) save(map as Map<string, unknown>, unit);
+  }
+  if (type === 'variable-set' && typeof raw['name'] === 'string') save(state.variables as Map<string, unknown>, raw['name']);
+  if (type === 'scope-opened' && scopeId !== undefined) save(state.scopes as Map<string, unknown>, scopeId);
+  if (type === 'scope-committed' && scopeId !== undefined && scope !== undefined) {
+    save(state.scopes as Map<string, unknown>, scopeId);
+    const target = scope.parent !== undefined ? state.scopes.get(scope.parent) : state;
+    if (target !== undefined) {
+      for (const key of scope.completed.keys()) save(target.completed as Map<string, unknown>, key);
+      for (const key of scope.cursors.keys()) save(target.cursors as Map<string, unknown>, key);
+    }
+  }
+  if (type === 'scope-aborted') {
+    for (const id of state.scopes.keys()) save(state.scopes as Map<string, unknown>, id);
+    for (const [key, running] of state.running) if (running.scope !== undefined) save(state.running as Map<string, unknown>, key);
+  }
+  if (typeof type === 'string' && !CORE_EVENT_TYPES.has(type)) {
+    const namespace = namespaceOf(type);
+    if (namespace !== undefined) save(state.extensions, namespace);
+  }
+  return () => {
+    for (let i = saved.length - 1; i >= 0; i--) {
+      const [map, key, had, value] = saved[i]!;
+      if (had) map.set(key, value);
+      else map.delete(key);
+    }
+    state.eventCount = eventCount;
+    state.config = config;
+    if (attempts !== undefined) state.attempts.splice(0, state.attempts.length, ...attempts);
+  };
 }
 
 function assertNever(value: never): never {

@@ -14,12 +14,42 @@ import { crc32 } from 'node:zlib';
 /** "\x89CKPT\r\n\x1a": a high byte (catches 7-bit transfers), the name, and line-ending canaries. */
 export const MAGIC = Uint8Array.of(0x89, 0x43, 0x4b, 0x50, 0x54, 0x0d, 0x0a, 0x1a);
 export const FORMAT_VERSION = 1;
+/**
+ * Byte offsets of the header's fields (the table in docs/log-format.md). Every reader and writer
+ * takes them from here.
+ */
+export const HeaderOffset = {
+  Magic: 0,
+  Version: 8,
+  HeaderLength: 10,
+  Flags: 12,
+  Salt: 16,
+  FirstSeq: 24,
+  CreatedAt: 32,
+  /** Where the identity starts: the end of the fixed part. */
+  Identity: 40,
+} as const;
+/** Size of the salt (header bytes `HeaderOffset.Salt` to `HeaderOffset.Salt + SALT_BYTES`). */
+export const SALT_BYTES = 8;
 /** Size of the header's fixed part, before the identity. */
-export const HEADER_FIXED_BYTES = 40;
+export const HEADER_FIXED_BYTES = HeaderOffset.Identity;
+/** Size of the header's trailing CRC. */
+export const HEADER_CRC_BYTES = 4;
+/** Byte offsets within a record frame. */
+export const RecordOffset = {
+  Length: 0,
+  Crc: 4,
+  Type: 8,
+  /** Three reserved bytes, zero. */
+  Reserved: 9,
+  Seq: 12,
+  DurableMark: 20,
+  Payload: 28,
+} as const;
 /** Largest header accepted. */
 export const MAX_HEADER_BYTES = 4096;
 /** Size of a record's frame before its payload. */
-export const RECORD_HEADER_BYTES = 28;
+export const RECORD_HEADER_BYTES = RecordOffset.Payload;
 /** Largest payload accepted, checked before any allocation. */
 export const MAX_RECORD_BYTES = 16 * 1024 * 1024;
 
@@ -76,21 +106,21 @@ export function encodeHeader(fields: {
   createdAt: number;
   identityBytes: Uint8Array;
 }): Uint8Array {
-  const length = HEADER_FIXED_BYTES + fields.identityBytes.length + 4;
+  const length = HEADER_FIXED_BYTES + fields.identityBytes.length + HEADER_CRC_BYTES;
   if (length > MAX_HEADER_BYTES) {
     throw new RangeError(`the identity is too large for a header (${length} > ${MAX_HEADER_BYTES} bytes)`);
   }
   const bytes = new Uint8Array(length);
   const view = viewOf(bytes);
-  bytes.set(MAGIC, 0);
-  view.setUint16(8, FORMAT_VERSION, true);
-  view.setUint16(10, length, true);
-  view.setUint32(12, 0, true);
-  bytes.set(fields.salt, 16);
-  writeU64(view, 24, fields.firstSeq);
-  writeU64(view, 32, fields.createdAt);
-  bytes.set(fields.identityBytes, HEADER_FIXED_BYTES);
-  view.setUint32(length - 4, crc32(bytes.subarray(0, length - 4)), true);
+  bytes.set(MAGIC, HeaderOffset.Magic);
+  view.setUint16(HeaderOffset.Version, FORMAT_VERSION, true);
+  view.setUint16(HeaderOffset.HeaderLength, length, true);
+  view.setUint32(HeaderOffset.Flags, 0, true);
+  bytes.set(fields.salt.subarray(0, SALT_BYTES), HeaderOffset.Salt);
+  writeU64(view, HeaderOffset.FirstSeq, fields.firstSeq);
+  writeU64(view, HeaderOffset.CreatedAt, fields.createdAt);
+  bytes.set(fields.identityBytes, HeaderOffset.Identity);
+  view.setUint32(length - HEADER_CRC_BYTES, crc32(bytes.subarray(0, length - HEADER_CRC_BYTES)), true);
   return bytes;
 }
 
@@ -105,29 +135,30 @@ export function decodeHeader(bytes: Uint8Array): LogHeader | HeaderProblem {
   if (bytes.length < MAGIC.length || MAGIC.some((b, i) => bytes[i] !== b)) {
     return { offset: 0, reason: 'it does not start with the ckpt magic bytes (not a ckpt checkpoint file)' };
   }
-  if (bytes.length < HEADER_FIXED_BYTES + 4) return { offset: bytes.length, reason: 'the header is truncated' };
+  if (bytes.length < HEADER_FIXED_BYTES + HEADER_CRC_BYTES) return { offset: bytes.length, reason: 'the header is truncated' };
   const view = viewOf(bytes);
-  const version = view.getUint16(8, true);
+  const version = view.getUint16(HeaderOffset.Version, true);
   if (version !== FORMAT_VERSION) {
-    return { offset: 8, reason: `format version ${version} is not supported (this ckpt reads version ${FORMAT_VERSION})` };
+    return { offset: HeaderOffset.Version, reason: `format version ${version} is not supported (this ckpt reads version ${FORMAT_VERSION})` };
   }
-  const headerLength = view.getUint16(10, true);
-  if (headerLength < HEADER_FIXED_BYTES + 4 || headerLength > MAX_HEADER_BYTES) {
-    return { offset: 10, reason: `header length ${headerLength} is out of range` };
+  const headerLength = view.getUint16(HeaderOffset.HeaderLength, true);
+  if (headerLength < HEADER_FIXED_BYTES + HEADER_CRC_BYTES || headerLength > MAX_HEADER_BYTES) {
+    return { offset: HeaderOffset.HeaderLength, reason: `header length ${headerLength} is out of range` };
   }
   if (bytes.length < headerLength) return { offset: bytes.length, reason: 'the header is truncated' };
-  const stored = view.getUint32(headerLength - 4, true);
-  if (crc32(bytes.subarray(0, headerLength - 4)) !== stored) {
-    return { offset: headerLength - 4, reason: 'the header checksum does not match' };
+  const crcAt = headerLength - HEADER_CRC_BYTES;
+  const stored = view.getUint32(crcAt, true);
+  if (crc32(bytes.subarray(0, crcAt)) !== stored) {
+    return { offset: crcAt, reason: 'the header checksum does not match' };
   }
-  if (view.getUint32(12, true) !== 0) return { offset: 12, reason: 'unknown header flags are set' };
+  if (view.getUint32(HeaderOffset.Flags, true) !== 0) return { offset: HeaderOffset.Flags, reason: 'unknown header flags are set' };
   return {
     version,
     headerLength,
-    salt: bytes.slice(16, 24),
-    firstSeq: readU64(view, 24),
-    createdAt: readU64(view, 32),
-    identityBytes: bytes.slice(HEADER_FIXED_BYTES, headerLength - 4),
+    salt: bytes.slice(HeaderOffset.Salt, HeaderOffset.Salt + SALT_BYTES),
+    firstSeq: readU64(view, HeaderOffset.FirstSeq),
+    createdAt: readU64(view, HeaderOffset.CreatedAt),
+    identityBytes: bytes.slice(HeaderOffset.Identity, crcAt),
   };
 }
 
@@ -165,16 +196,14 @@ export function frameRecord(
     throw new RangeError(`record payload of ${length} bytes exceeds the ${MAX_RECORD_BYTES}-byte limit`);
   }
   const view = viewOf(target);
-  view.setUint32(offset, length, true);
-  target[offset + 8] = record.type;
-  target[offset + 9] = 0;
-  target[offset + 10] = 0;
-  target[offset + 11] = 0;
-  writeU64(view, offset + 12, record.seq);
-  writeU64(view, offset + 20, durableMark);
-  target.set(record.payload, offset + RECORD_HEADER_BYTES);
-  const crc = crc32(target.subarray(offset + 8, offset + RECORD_HEADER_BYTES + length), saltCrc);
-  view.setUint32(offset + 4, crc, true);
+  view.setUint32(offset + RecordOffset.Length, length, true);
+  target[offset + RecordOffset.Type] = record.type;
+  target.fill(0, offset + RecordOffset.Reserved, offset + RecordOffset.Seq);
+  writeU64(view, offset + RecordOffset.Seq, record.seq);
+  writeU64(view, offset + RecordOffset.DurableMark, durableMark);
+  target.set(record.payload, offset + RecordOffset.Payload);
+  const crc = crc32(target.subarray(offset + RecordOffset.Type, offset + RecordOffset.Payload + length), saltCrc);
+  view.setUint32(offset + RecordOffset.Crc, crc, true);
   return offset + RECORD_HEADER_BYTES + length;
 }
 
@@ -200,23 +229,37 @@ export function parseRecordAt(
   saltCrc: number,
 ): ScannedRecord | undefined {
   if (bytes.length - offset < RECORD_HEADER_BYTES) return undefined;
-  const length = view.getUint32(offset, true);
+  const length = view.getUint32(offset + RecordOffset.Length, true);
   if (length > MAX_RECORD_BYTES || length > bytes.length - offset - RECORD_HEADER_BYTES) return undefined;
-  const type = bytes[offset + 8]!;
-  if (!isRecordType(type) || bytes[offset + 9] !== 0 || bytes[offset + 10] !== 0 || bytes[offset + 11] !== 0) {
-    return undefined;
-  }
-  const end = offset + RECORD_HEADER_BYTES + length;
-  const stored = view.getUint32(offset + 4, true);
-  if (crc32(bytes.subarray(offset + 8, end), saltCrc) !== stored) return undefined;
+  const type = bytes[offset + RecordOffset.Type]!;
+  if (!isRecordType(type) || !reservedBytesZero(bytes, offset)) return undefined;
+  const end = offset + RecordOffset.Payload + length;
+  const stored = view.getUint32(offset + RecordOffset.Crc, true);
+  if (crc32(bytes.subarray(offset + RecordOffset.Type, end), saltCrc) !== stored) return undefined;
   return {
     offset,
     type,
-    seq: readU64(view, offset + 12),
-    durableMark: readU64(view, offset + 20),
-    payload: bytes.subarray(offset + RECORD_HEADER_BYTES, end),
+    seq: readU64(view, offset + RecordOffset.Seq),
+    durableMark: readU64(view, offset + RecordOffset.DurableMark),
+    payload: bytes.subarray(offset + RecordOffset.Payload, end),
     end,
   };
+}
+
+/** Whether the reserved bytes of the record frame at `offset` are zero (a cheap filter before the CRC). */
+export function reservedBytesZero(bytes: Uint8Array, offset: number): boolean {
+  for (let i = offset + RecordOffset.Reserved; i < offset + RecordOffset.Seq; i++) if (bytes[i] !== 0) return false;
+  return true;
+}
+
+/** The durable mark a record frame at `offset` claims (read before its CRC is checked). */
+export function durableMarkAt(view: DataView, offset: number): number {
+  return readU64(view, offset + RecordOffset.DurableMark);
+}
+
+/** The salt's bytes within an encoded header. */
+export function saltOf(header: Uint8Array): Uint8Array {
+  return header.slice(HeaderOffset.Salt, HeaderOffset.Salt + SALT_BYTES);
 }
 
 /** crc32 of the salt: the seed of every record CRC. */

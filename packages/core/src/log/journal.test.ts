@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CorruptCheckpointError } from '../errors.js';
+import { CorruptCheckpointError, InvalidInputError } from '../errors.js';
 import type { CkptEvent } from '../fold/events.js';
 import { Fold, foldEvents } from '../fold/fold.js';
 import { NodeStorage } from '../storage/node-storage.js';
@@ -22,6 +22,43 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 const cursor = (i: number): CkptEvent => ({ type: 'cursor-set', unit: 'u', cursor: i });
 
 describe('Journal', () => {
+  it('create over an existing checkpoint refuses, file untouched, unless asked to replace it', async () => {
+    const path = join(dir, 'kept.ckpt');
+    const first = await Journal.create(path, identity, { storage, fold });
+    await first.append([cursor(7)]);
+    await first.close();
+    const bytes = readFileSync(path);
+    await expect(Journal.create(path, identity, { storage, fold })).rejects.toThrow(/already exists.*left it untouched/s);
+    await expect(Journal.create(path, identity, { storage, fold })).rejects.toBeInstanceOf(InvalidInputError);
+    expect(readFileSync(path).equals(bytes)).toBe(true);
+    expect((await readLog(storage, path, fold)).state.cursors.get('u')?.cursor).toBe(7);
+    const replaced = await Journal.create(path, identity, { storage, fold, replace: true });
+    await replaced.close();
+    expect((await readLog(storage, path, fold)).state.cursors.size).toBe(0);
+  });
+
+  it('an invalid event in a batch rejects that append only: the state and the journal stay as they were', async () => {
+    const path = join(dir, 'batch.ckpt');
+    const journal = await Journal.create(path, identity, { storage, fold });
+    await journal.append([cursor(1)]);
+    const before = JSON.stringify([...journal.state.cursors], (_k, v: unknown) => v);
+    const eventsBefore = journal.state.eventCount;
+    // The first event is valid, the second is not (no unit): the record must not land, not even its first half.
+    const rejected = journal.append([cursor(2), { type: 'unit-started' } as unknown as CkptEvent]);
+    await expect(rejected).rejects.toBeInstanceOf(InvalidInputError);
+    await expect(rejected).rejects.toThrow(/event 1 \(unit-started\) is invalid/);
+    expect(journal.failed).toBeUndefined();
+    expect(journal.state.eventCount).toBe(eventsBefore);
+    expect(JSON.stringify([...journal.state.cursors], (_k, v: unknown) => v)).toBe(before);
+    // The journal keeps working, and the file holds exactly what was accepted.
+    await journal.append([cursor(3), { type: 'unit-started', unit: 'v' }]);
+    await journal.close();
+    const reading = await readLog(storage, path, fold);
+    expect(reading.state.cursors.get('u')?.cursor).toBe(3);
+    expect(reading.state.running.has('v')).toBe(true);
+    expect(reading.state.eventCount).toBe(eventsBefore + 2);
+  });
+
   it('creating a checkpoint removes what an interrupted creation left (a crash before its rename)', async () => {
     const path = join(dir, 'a.ckpt');
     const leftover = `${path}.new-0123456789abcdef.tmp`;

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
-import { Observable, Subject } from 'rxjs';
+import { BehaviorSubject, Observable, Subject } from 'rxjs';
 import { CkptError, InvalidInputError, LockCompromisedError, StorageIoError } from '../errors.js';
 import type { CkptEvent } from '../fold/events.js';
 import { FoldError, type Fold } from '../fold/fold.js';
@@ -17,6 +17,7 @@ import {
   MAX_RECORD_BYTES,
   RecordType,
   saltCrcOf,
+  saltOf,
   type LogHeader,
   type RecordToWrite,
 } from './format.js';
@@ -63,6 +64,15 @@ export interface JournalOptions {
    * to refuse the checkpoint with the file unchanged.
    */
   readonly checkRecovered?: (state: CheckpointState) => void;
+}
+
+/** Options of {@link Journal.create}. */
+export interface JournalCreateOptions extends JournalOptions {
+  /**
+   * Replace a file already at the path (its events are lost). Without it, `create` refuses an
+   * existing file: open it with {@link Journal.open} to continue it.
+   */
+  readonly replace?: boolean;
 }
 
 /** Recovery's report when a journal was opened. */
@@ -120,6 +130,7 @@ export class Journal {
   private readonly now: () => number;
   private readonly random: (size: number) => Uint8Array;
   private readonly live = new Subject<LogEntry>();
+  private readonly marks: BehaviorSubject<number>;
 
   /** Records queued and not yet written. */
   private pending: PendingRecord[] = [];
@@ -132,8 +143,8 @@ export class Journal {
   private saltCrc: number;
   /** Last record written to the file (maybe not durable). */
   private writtenSeq: number;
-  /** Last record known durable, and the file offset up to which everything is. */
-  private durableSeq: number;
+  /** Last record known durable (see {@link Journal.durableSeq}), and the file offset up to which everything is. */
+  private lastDurableSeq: number;
   private durableEnd: number;
 
   private constructor(
@@ -150,6 +161,8 @@ export class Journal {
     options: JournalOptions,
     /** What recovery did when the journal was opened. */
     readonly recovery: RecoveryReport,
+    /** The last record read from the file when it was opened (0 for a file this journal created): later entries are new. */
+    readonly replayedSeq: number,
   ) {
     this.storage = options.storage;
     this.fold = options.fold;
@@ -160,18 +173,40 @@ export class Journal {
     this.random = options.randomBytes ?? randomBytes;
     this.saltCrc = saltCrcOf(header.salt);
     this.writtenSeq = nextSeq - 1;
-    this.durableSeq = nextSeq - 1;
+    this.lastDurableSeq = nextSeq - 1;
+    this.marks = new BehaviorSubject(this.lastDurableSeq);
     this.durableEnd = end;
   }
 
+  /** The last record known durable: every entry with a `seq` up to it survives a crash. */
+  get durableSeq(): number {
+    return this.lastDurableSeq;
+  }
+
+  /** {@link Journal.durableSeq} now, then each time it advances; completes when the journal closes (errors when it fails). */
+  durableMarks(): Observable<number> {
+    return this.marks.asObservable();
+  }
+
+  private markDurable(seq: number): void {
+    this.lastDurableSeq = seq;
+    if (seq > this.marks.value) this.marks.next(seq);
+  }
+
   /**
-   * Creates a new checkpoint file at `path`, replacing any file there (the caller decided that,
-   * holding the lock): header and epoch record go to a temporary file, which is synced, renamed
-   * into place, and the directory synced. Leftovers of a creation or compaction that a crash
-   * interrupted are removed first.
+   * Creates a new checkpoint file at `path`: header and epoch record go to a temporary file,
+   * which is synced, renamed into place, and the directory synced. Leftovers of a creation or
+   * compaction that a crash interrupted are removed first. A file already at `path` is refused
+   * (InvalidInputError, file untouched) unless `options.replace` says to replace it (the caller
+   * decided that, holding the lock): {@link Journal.open} continues an existing checkpoint.
    */
-  static async create(path: string, identity: JobIdentity, options: JournalOptions): Promise<Journal> {
+  static async create(path: string, identity: JobIdentity, options: JournalCreateOptions): Promise<Journal> {
     const { storage } = options;
+    if (options.replace !== true && (await storage.stat(path).catch(() => undefined)) !== undefined) {
+      throw new InvalidInputError(`${path} already exists; Journal.create would replace it and lose its events, so it left it untouched`, {
+        hint: 'continue it with Journal.open(path, options), or pass { replace: true } to Journal.create to start over',
+      });
+    }
     const now = options.now ?? Date.now;
     const random = options.randomBytes ?? randomBytes;
     // The reader's rule for the header: an identity it can parse, in at most MAX_HEADER_BYTES.
@@ -197,7 +232,7 @@ export class Journal {
     const epochPayload = encodePayload(epochRecord(1, options, now()));
     const bytes = new Uint8Array(header.length + framedSize(epochPayload.length));
     bytes.set(header, 0);
-    const saltCrc = saltCrcOf(header.subarray(16, 24));
+    const saltCrc = saltCrcOf(saltOf(header));
     frameRecord(bytes, header.length, { type: RecordType.Epoch, seq: 1, payload: epochPayload }, saltCrc, 0);
     const removedTemporaryFiles = await removeTemporaryFiles(storage, path);
     const file = await writeReplacing(storage, path, 'new', bytes, random);
@@ -205,7 +240,7 @@ export class Journal {
     return new Journal(path, file, reading.header, identity, reading.state, 1, 2, bytes.length, reading.snapshotEnd, options, {
       truncatedBytes: 0,
       removedTemporaryFiles,
-    });
+    }, 0);
   }
 
   /**
@@ -251,6 +286,7 @@ export class Journal {
         ...(truncatedTail !== undefined && { truncatedTail }),
         removedTemporaryFiles,
       },
+      reading.lastSeq,
     );
     try {
       if (reading.tailBytes > 0) {
@@ -381,6 +417,7 @@ export class Journal {
       await this.file.close().catch(() => undefined);
       if (this.failure) this.live.error(this.failure);
       else this.live.complete();
+      this.marks.complete();
     }
   }
 
@@ -409,23 +446,18 @@ export class Journal {
     }
     checkReadable(events);
     const seq = this.nextSeq;
-    const entries: LogEntry[] = [];
-    for (let index = 0; index < events.length; index++) {
-      const event = events[index]!;
-      try {
-        this.fold.applyInPlace(this.mutableState, event);
-      } catch (error) {
-        if (!(error instanceof FoldError)) throw error;
-        const invalid = new InvalidInputError(`event ${index} (${String(event?.type)}) is invalid: ${error.message}`, {
-          cause: error,
-        });
-        // Earlier events of this record are already folded; the state no longer matches the
-        // disk, so nothing more may be appended.
-        if (index > 0) this.fail(invalid);
-        throw invalid;
-      }
-      entries.push({ kind: 'event', seq, offset: -1, index, event });
+    // A record lands whole or not at all, in the fold too: an invalid event rejects this append
+    // and leaves the state (and the journal) as they were.
+    try {
+      this.fold.applyAllInPlace(this.mutableState, events);
+    } catch (error) {
+      if (!(error instanceof FoldError)) throw error;
+      const index = error.index ?? 0;
+      throw new InvalidInputError(`event ${index} (${String(events[index]?.type)}) is invalid: ${error.message}; nothing of this record was appended`, {
+        cause: error,
+      });
     }
+    const entries: LogEntry[] = events.map((event, index) => ({ kind: 'event', seq, offset: -1, index, event }));
     this.enqueue(RecordType.Events, payload, entries);
     for (const entry of entries) this.live.next(entry);
     return seq;
@@ -441,7 +473,7 @@ export class Journal {
 
   private waitDurable(seq: number): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
-    if (seq <= this.durableSeq) return Promise.resolve();
+    if (seq <= this.lastDurableSeq) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       this.syncWaiters.push({ seq, resolve, reject });
       this.kick();
@@ -495,7 +527,7 @@ export class Journal {
           return;
         }
         this.durableEnd = this.end;
-        this.durableSeq = this.writtenSeq;
+        this.markDurable(this.writtenSeq);
       }
       this.releaseWaiters();
       if (this.shouldCompact()) {
@@ -511,7 +543,7 @@ export class Journal {
 
   /** Someone waits for a record that is written but not yet durable. */
   private needsSync(): boolean {
-    return this.durableSeq < this.writtenSeq && this.syncWaiters.some((w) => w.seq > this.durableSeq);
+    return this.lastDurableSeq < this.writtenSeq && this.syncWaiters.some((w) => w.seq > this.lastDurableSeq);
   }
 
   private async writePending(): Promise<void> {
@@ -545,7 +577,7 @@ export class Journal {
     if (this.syncWaiters.length === 0) return;
     const still: Waiter[] = [];
     for (const waiter of this.syncWaiters) {
-      if (waiter.seq <= this.durableSeq) waiter.resolve();
+      if (waiter.seq <= this.lastDurableSeq) waiter.resolve();
       else still.push(waiter);
     }
     this.syncWaiters = still;
@@ -591,7 +623,7 @@ export class Journal {
     });
     const bytes = new Uint8Array(headerBytes.length + framedSize(payload.length));
     bytes.set(headerBytes, 0);
-    const salt = headerBytes.slice(16, 24);
+    const salt = saltOf(headerBytes);
     frameRecord(bytes, headerBytes.length, { type: RecordType.Snapshot, seq, payload }, saltCrcOf(salt), 0);
     const file = await writeReplacing(this.storage, this.path, 'compact', bytes, this.random);
     const previous = this.file;
@@ -602,7 +634,7 @@ export class Journal {
     this.durableEnd = bytes.length;
     this.snapshotEnd = bytes.length;
     this.writtenSeq = seq;
-    this.durableSeq = seq;
+    this.markDurable(seq);
     this.pending = this.pending.slice(covered);
     this.pendingBytes = this.pending.reduce((sum, record) => sum + framedSize(record.payload.length), 0);
     await previous.close().catch(() => undefined);

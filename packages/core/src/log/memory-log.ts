@@ -1,4 +1,4 @@
-import { Observable, ReplaySubject } from 'rxjs';
+import { BehaviorSubject, Observable, ReplaySubject } from 'rxjs';
 import { InvalidInputError } from '../errors.js';
 import type { CkptEvent } from '../fold/events.js';
 import { FoldError, type Fold } from '../fold/fold.js';
@@ -16,6 +16,12 @@ export interface EventLog {
   append(events: readonly CkptEvent[], options?: { readonly durability?: Durability }): Promise<AppendReceipt>;
   sync(): Promise<void>;
   entries(): Observable<LogEntry>;
+  /** The last record read from the file when the log was opened: entries up to it are replayed, later ones new (0: none). */
+  readonly replayedSeq: number;
+  /** The last record known durable: every entry with a `seq` up to it is on disk (or, for a log that persists nothing, as durable as it gets). */
+  readonly durableSeq: number;
+  /** {@link EventLog.durableSeq} now, then each time it advances; completes when the log closes. */
+  durableMarks(): Observable<number>;
   close(): Promise<void>;
 }
 
@@ -24,7 +30,10 @@ export class MemoryLog implements EventLog {
   private readonly mutableState: MutableCheckpointState;
   private readonly replay = new ReplaySubject<LogEntry>();
   private nextSeq = 1;
+  private readonly marks = new BehaviorSubject(0);
   readonly failed = undefined;
+  /** Nothing is read from a file: every entry is new. */
+  readonly replayedSeq = 0;
 
   constructor(
     private readonly fold: Fold,
@@ -39,14 +48,15 @@ export class MemoryLog implements EventLog {
 
   append(events: readonly CkptEvent[]): Promise<AppendReceipt> {
     const seq = this.nextSeq++;
-    const scratch = events.length > 1 ? cloneState(this.mutableState) : this.mutableState;
     try {
-      for (const event of events) this.fold.applyInPlace(scratch, event);
+      // All or nothing, without copying the state.
+      this.fold.applyAllInPlace(this.mutableState, events);
     } catch (error) {
       if (error instanceof FoldError) return Promise.reject(new InvalidInputError(`invalid event: ${error.message}`, { cause: error }));
       return Promise.reject(error as Error);
     }
-    if (scratch !== this.mutableState) Object.assign(this.mutableState, scratch);
+    // Nothing is persisted, so a record is as durable as it gets at once (the barrier resolves too).
+    this.marks.next(seq);
     events.forEach((event, index) => this.replay.next({ kind: 'event', seq, offset: -1, index, event }));
     return Promise.resolve({ seq });
   }
@@ -59,8 +69,17 @@ export class MemoryLog implements EventLog {
     return this.replay.asObservable();
   }
 
+  get durableSeq(): number {
+    return this.marks.value;
+  }
+
+  durableMarks(): Observable<number> {
+    return this.marks.asObservable();
+  }
+
   close(): Promise<void> {
     this.replay.complete();
+    this.marks.complete();
     return Promise.resolve();
   }
 }

@@ -6,7 +6,7 @@ import { restoreSnapshot } from '../fold/snapshot.js';
 import { cloneState, type CheckpointState, type MutableCheckpointState } from '../fold/state.js';
 import { errorCode, type Storage } from '../storage/storage.js';
 import { decodePayload } from './codec.js';
-import { decodeHeader, HEADER_FIXED_BYTES, isHeaderProblem, MAX_HEADER_BYTES, RecordType, type LogHeader, type ScannedRecord } from './format.js';
+import { decodeHeader, HEADER_FIXED_BYTES, HeaderOffset, isHeaderProblem, MAX_HEADER_BYTES, RecordType, type LogHeader, type ScannedRecord } from './format.js';
 import { parseIdentity, type JobIdentity } from './identity.js';
 import { scanLog } from './scan.js';
 
@@ -121,11 +121,11 @@ function identityFromHeader(path: string, header: LogHeader): JobIdentity {
   try {
     value = decodePayload(header.identityBytes);
   } catch (error) {
-    throw new CorruptCheckpointError(path, 40, 'the identity in the header is not valid msgpack', { cause: error });
+    throw new CorruptCheckpointError(path, HeaderOffset.Identity, 'the identity in the header is not valid msgpack', { cause: error });
   }
   const identity = parseIdentity(value);
   if (identity === undefined) {
-    throw new CorruptCheckpointError(path, 40, 'the identity in the header lacks kind, id, version or structureHash');
+    throw new CorruptCheckpointError(path, HeaderOffset.Identity, 'the identity in the header lacks kind, id, version or structureHash');
   }
   return identity;
 }

@@ -1,8 +1,11 @@
 import {
   decodeHeader,
+  durableMarkAt,
   isHeaderProblem,
   parseRecordAt,
   RECORD_HEADER_BYTES,
+  RecordOffset,
+  reservedBytesZero,
   saltCrcOf,
   viewOf,
   type LogHeader,
@@ -49,7 +52,7 @@ function describeBadRecord(bytes: Uint8Array, view: DataView, offset: number, ex
   const remaining = bytes.length - offset;
   if (remaining < RECORD_HEADER_BYTES) return `${remaining} byte(s) too few for a record frame`;
   if (bytes.subarray(offset).every((b) => b === 0)) return 'zero-filled';
-  const length = view.getUint32(offset, true);
+  const length = view.getUint32(offset + RecordOffset.Length, true);
   if (length > remaining - RECORD_HEADER_BYTES) return `record length ${length} runs past the end of the file`;
   return `no valid record with sequence number ${expectedSeq} (checksum, type or sequence mismatch)`;
 }
@@ -86,12 +89,10 @@ export function scanLog(bytes: Uint8Array): ScanResult {
   let budget = Math.max(SEARCH_BUDGET_FLOOR, 8 * bytes.length);
   for (let p = badOffset + 1; p + RECORD_HEADER_BYTES <= bytes.length; p++) {
     // Cheap filters first: a candidate must claim a mark past badOffset and not past itself.
-    if (bytes[p + 9] !== 0 || bytes[p + 10] !== 0 || bytes[p + 11] !== 0) continue;
-    const markLow = view.getUint32(p + 20, true);
-    const markHigh = view.getUint32(p + 24, true);
-    const mark = markHigh * 0x1_0000_0000 + markLow;
+    if (!reservedBytesZero(bytes, p)) continue;
+    const mark = durableMarkAt(view, p);
     if (mark <= badOffset || mark > p) continue;
-    const length = view.getUint32(p, true);
+    const length = view.getUint32(p + RecordOffset.Length, true);
     if (length > bytes.length - p - RECORD_HEADER_BYTES) continue;
     budget -= length + RECORD_HEADER_BYTES;
     if (budget < 0) {

@@ -12,6 +12,7 @@ import { MemoryLog, type EventLog } from '../log/memory-log.js';
 import { readIdentity, readLog } from '../log/read-log.js';
 import { NodeStorage } from '../storage/node-storage.js';
 import { errorCode, type Storage } from '../storage/storage.js';
+import type { CheckpointOwner, CheckpointStore, OwnerClaim } from './port.js';
 
 /**
  * Opening a checkpoint the way SSIS does (CheckpointUsage × SaveCheckpoints), deleting it on
@@ -60,10 +61,18 @@ export interface CheckpointOptions {
   readonly followLink?: boolean;
   /** Called with an existing checkpoint's state before anything is written; throw to refuse. */
   readonly checkState?: (state: CheckpointState) => void;
+  /** Who writes, as recorded in the writer session's epoch record (default: this process, this host's name). */
+  readonly owner?: OwnerClaim;
 }
 
-/** The environment: storage, lock, reducers, clock, durability and compaction. */
+/** The environment: where checkpoints live (a store), or the file store's storage, lock, reducers, clock, durability and compaction. */
 export interface StoreEnvironment {
+  /**
+   * Where checkpoints live (the engine's default: a `FileStore` built from the rest of this
+   * environment). The other fields configure that default and are ignored when a store is given,
+   * except `reducers` and `now`, which the engine uses too.
+   */
+  readonly store?: CheckpointStore;
   readonly storage?: Storage;
   readonly locker?: Locker;
   readonly reducers?: readonly ExtensionReducer[];
@@ -74,8 +83,9 @@ export interface StoreEnvironment {
   readonly compaction?: { readonly minBytes: number } | false;
 }
 
-/** A checkpoint opened for a run. */
+/** A checkpoint opened for a run (by {@link openCheckpoint}, or any {@link CheckpointStore}). */
 export interface OpenedCheckpoint {
+  /** Where it is, as people read it: a file's real path, or the checkpoint's name in a store. */
   readonly path: string;
   readonly identity: JobIdentity;
   /** True when the run starts from an existing checkpoint's state. */
@@ -90,6 +100,8 @@ export interface OpenedCheckpoint {
   readonly recovery: RecoveryReport | undefined;
   /** Whether progress is written to disk. */
   readonly saving: boolean;
+  /** The ownership this run holds, when the store tracks one beyond a file lock (epoch, lease). */
+  readonly owner?: CheckpointOwner;
   /** Syncs and closes; deletes the file when `remove` (success) and saving. Releases the lock. */
   close(options: { readonly remove: boolean }): Promise<{ readonly removed: boolean }>;
 }
@@ -139,7 +151,7 @@ export async function openCheckpoint(options: CheckpointOptions, environment: St
       storage,
       fold,
       lock,
-      session: { pid: process.pid, host: hostname() },
+      session: options.owner ?? { pid: process.pid, host: hostname() },
       ...(environment.durability !== undefined && { durability: environment.durability }),
       ...(environment.compaction !== undefined && { compaction: environment.compaction }),
       ...(environment.now !== undefined && { now: environment.now }),
@@ -147,7 +159,8 @@ export async function openCheckpoint(options: CheckpointOptions, environment: St
       ...(options.checkState !== undefined && { checkRecovered: options.checkState }),
     };
     const resume = existsNow && usage !== CheckpointUsage.Never;
-    const journal = resume ? await Journal.open(path, journalOptions) : await Journal.create(path, identity, journalOptions);
+    // Usage `never` replaces a checkpoint that is there (the SSIS rule); nothing else may.
+    const journal = resume ? await Journal.open(path, journalOptions) : await Journal.create(path, identity, { ...journalOptions, replace: existsNow });
     return {
       path,
       identity,

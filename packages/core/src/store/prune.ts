@@ -1,6 +1,7 @@
 import { basename, dirname, join } from 'node:path';
 import { CheckpointLockedError, CkptError, InvalidInputError, StorageIoError } from '../errors.js';
 import { Fold, type ExtensionReducer } from '../fold/fold.js';
+import type { CheckpointState } from '../fold/state.js';
 import { FileLocker } from '../lock/file-locker.js';
 import type { Locker } from '../lock/locker.js';
 import { MAGIC } from '../log/format.js';
@@ -60,8 +61,11 @@ export interface PruneReport {
   readonly kept: number;
 }
 
-/** When the checkpoint expires: its last write plus its retention. */
-export function expiryOf(lastWriteMs: number, reading: LogReading | undefined, olderThanMs?: number): { retentionMs: number; expiresAt: number } {
+/**
+ * When the checkpoint expires: its last write plus its retention (the last attempt's recorded
+ * one, else the default). Any store's reading will do: only the folded state is used.
+ */
+export function expiryOf(lastWriteMs: number, reading: { readonly state: CheckpointState } | undefined, olderThanMs?: number): { retentionMs: number; expiresAt: number } {
   const recorded = reading?.state.attempts.findLast((a) => a.retentionMs !== undefined)?.retentionMs;
   const retentionMs = olderThanMs ?? recorded ?? DEFAULT_RETENTION_MS;
   return { retentionMs, expiresAt: lastWriteMs + retentionMs };

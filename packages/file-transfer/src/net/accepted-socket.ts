@@ -1,5 +1,5 @@
 import { Socket } from 'node:net';
-import { FramedConnection, type ReadInto } from './framed-connection.js';
+import { FramedConnection, type ConnectionOptions, type ReadInto } from './framed-connection.js';
 
 /**
  * A {@link FramedConnection} over a socket the node server accepted, reading straight into frame
@@ -18,7 +18,7 @@ import { FramedConnection, type ReadInto } from './framed-connection.js';
  * shape (TLS sockets, a socket that already read, a future Node without these internals) keeps
  * the accepted socket on the `data` path, which is correct, only slower.
  */
-export function frameAcceptedSocket(accepted: Socket, idleTimeoutMs: number): FramedConnection {
+export function frameAcceptedSocket(accepted: Socket, idleTimeoutMs: number, options: ConnectionOptions = {}): FramedConnection {
   const handle = adoptableHandle(accepted);
   if (handle !== undefined) {
     try {
@@ -29,12 +29,12 @@ export function frameAcceptedSocket(accepted: Socket, idleTimeoutMs: number): Fr
         (accepted as unknown as { _handle: unknown })._handle = null;
         accepted.destroy();
         return socket;
-      }, idleTimeoutMs);
+      }, idleTimeoutMs, options);
     } catch {
       // Not adoptable after all: the accepted socket is untouched, use the data path.
     }
   }
-  const connection = new FramedConnection(accepted, idleTimeoutMs);
+  const connection = new FramedConnection(accepted, idleTimeoutMs, options);
   // The server pauses sockets on connect so that a handle can be adopted before anything is read.
   accepted.resume();
   return connection;

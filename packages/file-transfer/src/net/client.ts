@@ -3,10 +3,10 @@ import { connect as connectTls } from 'node:tls';
 import { InterruptedError } from '@ckpt/core';
 import { AuthenticationError, TransferError } from '../errors.js';
 import { LocalSource } from '../transfer/local-source.js';
-import { receiveFile, type ReceiveJob, type TransferEvent, type TransferResult, type VerifyMode } from '../transfer/receiver.js';
-import { FramedConnection } from './framed-connection.js';
+import { receiveFile, type ReceiveJob, type TransferEvent, type TransferProgress, type TransferResult, type VerifyMode } from '../transfer/receiver.js';
+import { FramedConnection, type ControlMessage } from './framed-connection.js';
 import { authenticateClient } from './handshake.js';
-import { parseDoneResult, parseSourceAnswer } from './messages.js';
+import { parseDoneResult, parsePeerEvent, parseSourceAnswer } from './answers.js';
 import type { NetmapNode } from './netmap.js';
 import { errorFromPeer, RemoteSource, serveSource } from './remote-source.js';
 
@@ -18,7 +18,7 @@ export interface RemoteTransferOptions {
   readonly verify: VerifyMode;
   readonly signal?: AbortSignal;
   readonly onEvent?: (event: TransferEvent) => void;
-  readonly onProgress?: ReceiveJob['onProgress'];
+  readonly onProgress?: (progress: TransferProgress) => void;
   readonly retry?: ReceiveJob['retry'];
   readonly retentionMs?: number;
   readonly connectTimeoutMs?: number;
@@ -38,11 +38,11 @@ export async function openSession(options: RemoteTransferOptions): Promise<Frame
   // A peer whose entry has `tls` is reached over TLS; its certificate must chain to `tls.ca` (or
   // the system roots). The host name is not checked: the HMAC handshake proves which node it is.
   // Plain TCP reads straight into the frames' memory (`onread`), which matters for a pull.
+  const named = { node: peer.name, address: `${peer.host}:${peer.port}` };
   const connection = peer.tls
-    ? new FramedConnection(connectTls({ host: peer.host, port: peer.port, ...(peer.tls.ca && { ca: peer.tls.ca }), checkServerIdentity: () => undefined }), idleTimeoutMs)
-    : new FramedConnection((onread) => connect({ host: peer.host, port: peer.port, onread }), idleTimeoutMs);
+    ? new FramedConnection(connectTls({ host: peer.host, port: peer.port, ...(peer.tls.ca && { ca: peer.tls.ca }), checkServerIdentity: () => undefined }), idleTimeoutMs, named)
+    : new FramedConnection((onread) => connect({ host: peer.host, port: peer.port, onread }), idleTimeoutMs, named);
   const socket = connection.socket;
-  connection.peer = `node ${peer.name} (${peer.host}:${peer.port})`;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       socket.destroy();
@@ -81,6 +81,11 @@ export async function pushFile(localPath: string, remotePath: string, options: R
     try {
       if (options.retry) options.onEvent?.({ type: 'transfer/retry', ...options.retry });
       await connection.sendControl({ op: 'put', path: remotePath, size: info.size, fingerprint: info.fingerprint, interval: options.interval, verify: options.verify, ...(options.compress && { compress: true }), ...(info.mode !== undefined && { mode: info.mode }), ...(options.preserve && { preserve: true }) });
+      // The node's events, checked (a malformed one fails the push), are reported as they come.
+      const relay = (message: ControlMessage) => {
+        const event = parsePeerEvent(message, options.peer.name);
+        if (event) options.onEvent?.(event);
+      };
       let sent = 0;
       const counting = {
         describe: () => source.describe(),
@@ -95,7 +100,7 @@ export async function pushFile(localPath: string, remotePath: string, options: R
               options.onProgress?.({ offset: at + sent, size: info.size, resumedFrom: at, sent });
               yield chunk;
               // The node's events (its durable checkpoints) are reported as they come, not after the last byte.
-              for (let message; (message = connection.takeReceivedControl('event')); ) options.onEvent?.(message['event'] as TransferEvent);
+              for (let message; (message = connection.takeReceivedControl('event')); ) relay(message);
               if (options.rateLimit) {
                 const due = began + (sent / options.rateLimit) * 1000;
                 if (due > Date.now()) await new Promise((resolve) => setTimeout(resolve, due - Date.now()));
@@ -114,9 +119,9 @@ export async function pushFile(localPath: string, remotePath: string, options: R
           if (options.signal?.aborted) throw new InterruptedError('the copy was interrupted');
           throw error;
         }
-        if (last.op === 'done') return parseDoneResult(last, info.size);
+        if (last.op === 'done') return parseDoneResult(last, info.size, options.peer.name);
         if (last.op === 'event') {
-          options.onEvent?.(last['event'] as TransferEvent);
+          relay(last);
           continue;
         }
         throw errorFromPeer(last, options.peer.name);
@@ -138,7 +143,7 @@ export async function pullFile(remotePath: string, destination: string, options:
     const answer = await connection.receiveControl();
     if (answer.op !== 'source') throw errorFromPeer(answer.op === 'error' ? answer : { op: 'error', message: `unexpected "${answer.op}"` }, options.peer.name);
     // What the node says of its file is recorded in this side's checkpoint: checked first.
-    const { size, fingerprint, mode } = parseSourceAnswer(answer);
+    const { size, fingerprint, mode } = parseSourceAnswer(answer, options.peer.name);
     const source = new RemoteSource(connection, { size, fingerprint, ...(mode !== undefined && { mode }) }, options.peer.name, undefined, options.compress === true);
     const result = await receiveFile(
       {
@@ -148,11 +153,14 @@ export async function pullFile(remotePath: string, destination: string, options:
         verify: options.verify,
         ...(options.preserve && { preserve: true }),
         ...(options.retry && { retry: options.retry }),
-        ...(options.onEvent && { onEvent: options.onEvent }),
-        ...(options.onProgress && { onProgress: options.onProgress }),
         ...(options.rateLimit !== undefined && { rateLimit: options.rateLimit }),
       },
-      { ...(options.signal && { signal: options.signal }), ...(options.retentionMs !== undefined && { retentionMs: options.retentionMs }) },
+      {
+        ...(options.onEvent && { onEvent: options.onEvent }),
+        ...(options.onProgress && { onProgress: options.onProgress }),
+        ...(options.signal && { signal: options.signal }),
+        ...(options.retentionMs !== undefined && { retentionMs: options.retentionMs }),
+      },
     );
     await connection.sendControl({ op: 'bye' }).catch(() => undefined);
     return result;

@@ -72,8 +72,8 @@ describe.each(MODES)('FramedConnection receiving via %s', (mode) => {
     await fc.assert(
       fc.asyncProperty(fc.array(sizes, { minLength: 1, maxLength: 5 }), fc.array(fc.nat(), { maxLength: 40 }), async (dataSizes, cuts) => {
         const { receiver, peer } = await pair(mode);
-        receiver.maxControlBytes = 64 * 1024;
-        receiver.acceptData = true;
+        receiver.authenticated('peer');
+        receiver.acceptData(true);
         const payloads = dataSizes.map((size, i) => Buffer.alloc(size, i + 1));
         const packed = deflateRawSync(Buffer.alloc(200_000, 7));
         const bytes = Buffer.concat([control({ op: 'first' }), ...payloads.map((p) => frame(FrameType.Data, p)), frame(FrameType.CompressedData, packed), control({ op: 'last', n: 1 })]);
@@ -109,9 +109,21 @@ describe.each(MODES)('FramedConnection receiving via %s', (mode) => {
     await closed;
   });
 
+  it('names the stream offset: of a frame that breaks the protocol, and of a frame the peer cut off by closing', async () => {
+    const broken = await pair(mode);
+    broken.peer.on('error', () => undefined); // the receiver resets the connection it closes
+    broken.peer.write(Buffer.concat([control({ op: 'ok' }), frame(9, Buffer.from('x'))]));
+    expect(await broken.receiver.receiveControl()).toEqual({ op: 'ok' });
+    await expect(broken.receiver.receive()).rejects.toThrow(/unknown frame type 9 \(frame at byte 16\)/);
+    const cut = await pair(mode);
+    cut.peer.end(control({ op: 'ok' }).subarray(0, 9));
+    await expect(cut.receiver.receive()).rejects.toThrow(/closed \(the stream ended at byte 9, inside the frame that starts at byte 0\)/);
+  });
+
   it('stays within its memory bound while the consumer does not read, pauses the socket, and loses nothing', async () => {
     const { receiver, peer } = await pair(mode);
-    receiver.acceptData = true;
+    receiver.authenticated('peer');
+    receiver.acceptData(true);
     const sender = new FramedConnection(peer, 10_000);
     // More than the socket buffers of both ends can hold, so that the sender must wait.
     const frames = 80;

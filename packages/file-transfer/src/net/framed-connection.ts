@@ -2,35 +2,20 @@ import type { Socket } from 'node:net';
 import { promisify } from 'node:util';
 import { deflateRaw, inflateRaw } from 'node:zlib';
 import { TransferError } from '../errors.js';
+import { encodeHeader, FrameDecoder, FrameType, MAX_COMPRESSED_SLICE, MAX_DATA_PAYLOAD, MAX_FRAME_BYTES, type ControlMessage, type DecodedFrame, type DecodeFailure, type Frame } from './frame-codec.js';
 import { ReceiveArena, type Lease } from './receive-arena.js';
 
-/**
- * The wire framing (docs/protocol.md): every frame is
- *
- *     u32 big-endian length of what follows (type + payload) | u8 type | payload
- *
- * type 1 is a control message (UTF-8 JSON object with an `op`), type 2 is file data (at most
- * 1 MiB), type 3 is file data compressed with raw DEFLATE (at most 256 KiB once inflated). A frame
- * longer than the limit, of length 0, of an unknown type or with malformed JSON is a protocol
- * error: that connection is closed, nothing else is affected.
- */
-export const FrameType = { Control: 1, Data: 2, CompressedData: 3 } as const;
-export type FrameType = (typeof FrameType)[keyof typeof FrameType];
+export {
+  FrameType,
+  MAX_COMPRESSED_SLICE,
+  MAX_CONTROL_BYTES,
+  MAX_DATA_PAYLOAD,
+  MAX_FRAME_BYTES,
+  MAX_HANDSHAKE_BYTES,
+  type ControlMessage,
+  type Frame,
+} from './frame-codec.js';
 
-/**
- * Largest data payload a sender puts in one uncompressed frame: 1 MiB, the receiver's limit, so
- * one read of the sender's copy loop is one frame and one write at the receiver (protocol
- * revision 2; revision 1 senders used 256 KiB, which receivers still accept).
- */
-export const MAX_DATA_PAYLOAD = 1024 * 1024;
-/** Largest slice compressed into one type-3 frame; it must inflate to at most this. */
-export const MAX_COMPRESSED_SLICE = 256 * 1024;
-/** Largest frame accepted (type byte included). */
-export const MAX_FRAME_BYTES = 1 + 1024 * 1024;
-/** Largest control frame accepted. */
-export const MAX_CONTROL_BYTES = 64 * 1024;
-/** Largest control frame accepted before authentication. */
-export const MAX_HANDSHAKE_BYTES = 4 * 1024;
 /**
  * Received payload memory (queued frames, the frame being received and the one the consumer
  * holds, counted in whole receive blocks) beyond which the socket stops reading, so TCP flow
@@ -56,22 +41,12 @@ const PAUSE_ABOVE = HIGH_WATER + HELD_DATA_FRAMES * BLOCK_BYTES;
  */
 const SPARE_BLOCKS = HIGH_WATER / BLOCK_BYTES + 2 + HELD_DATA_FRAMES;
 
-/**
- * A received frame. The bytes of a data frame are lent: they stay valid until the consumer has
- * called `receive` (`receiveData`, `receiveControl`) {@link HELD_DATA_FRAMES} + 1 more times on
- * the same connection, after which the memory is reused for later frames. A consumer that keeps
- * them longer must copy them.
+/*
+ * A received {@link Frame}'s data bytes are lent: they stay valid until the consumer has called
+ * `receive` (`receiveData`, `receiveControl`) {@link HELD_DATA_FRAMES} + 1 more times on the same
+ * connection, after which the memory is reused for later frames. A consumer that keeps them
+ * longer must copy them.
  */
-export type Frame =
-  | { readonly type: 1; readonly message: ControlMessage }
-  | { readonly type: 2; readonly data: Buffer }
-  | { readonly type: 3; readonly data: Buffer };
-
-/** A control message. */
-export interface ControlMessage {
-  readonly op: string;
-  readonly [field: string]: unknown;
-}
 
 const deflate = promisify(deflateRaw);
 const inflate = promisify(inflateRaw);
@@ -80,19 +55,20 @@ const inflate = promisify(inflateRaw);
 export class ProtocolError extends TransferError {}
 
 /** A frame in the receive queue; data frames carry the arena lease their bytes live in. */
-interface Received {
-  readonly frame: Frame;
-  readonly lease?: Lease;
-  /** Payload bytes of a control frame (counted against the receive memory while queued). */
-  readonly controlBytes?: number;
-}
+type Received = DecodedFrame<Lease>;
 
-/** The frame whose payload is arriving. */
-interface Incoming {
-  readonly type: FrameType;
-  readonly payload: Buffer;
-  readonly lease?: Lease;
-  filled: number;
+/** How a connection is set up, besides its socket. */
+export interface ConnectionOptions {
+  /**
+   * A frame the socket has not handed to the kernel after this long fails the connection and
+   * closes it: the peer stopped reading (0, the default, waits for ever). A node server sets it,
+   * so a pull whose client stops reading cannot hold the server's file and memory for ever.
+   */
+  readonly writeTimeoutMs?: number;
+  /** The node expected at the other end, named in messages (`node beta (host:port)`). */
+  readonly node?: string;
+  /** The other end's address for messages; by default the socket's, captured while connected. */
+  readonly address?: string;
 }
 
 /**
@@ -116,41 +92,40 @@ export interface ReadInto {
  */
 export class FramedConnection {
   readonly socket: Socket;
-  /** Header bytes received so far, when a header arrived split across socket reads. */
-  private readonly header = Buffer.alloc(5);
-  private headerBytes = 0;
-  private incoming: Incoming | undefined;
+  private readonly decoder: FrameDecoder<Lease>;
   private readonly arena = new ReceiveArena(BLOCK_BYTES, SPARE_BLOCKS);
-  /** The lease of the data frame last handed to the consumer, released on its next receive. */
   /** Leases of the data frames handed to the consumer and not yet reused, oldest first. */
   private readonly lent: Lease[] = [];
   private readonly queue: Received[] = [];
   private queuedControlBytes = 0;
   private waiter: { resolve: (frame: Received) => void; reject: (error: Error) => void } | undefined;
   private failure: Error | undefined;
-  /** Control frames larger than this are refused (raised after authentication). */
-  maxControlBytes = MAX_HANDSHAKE_BYTES;
-  /** Data frames are refused until authentication. */
-  acceptData = false;
-  /**
-   * A frame the socket has not handed to the kernel after this long fails the connection and
-   * closes it: the peer stopped reading (0, the default, waits for ever). A node server sets it,
-   * so a pull whose client stops reading cannot hold the server's file and memory for ever.
-   */
-  writeTimeoutMs = 0;
-  /**
-   * Who is at the other end, for messages: the address captured while the socket was open
-   * (`host:port`), or what the owner sets once it knows (`node beta at host:port`).
-   */
-  peer = '?';
+  /** Stream offset of the frame last handed to the consumer (for its protocol errors). */
+  private lentOffset = 0;
+  private readonly writeTimeoutMs: number;
+  /** The node at the other end, once named (by the owner, or by {@link authenticated}). */
+  private node: string | undefined;
+  private address: string | undefined;
 
   constructor(
     socket: Socket | ((readInto: ReadInto) => Socket),
     /** A receive waiting longer than this fails and closes the connection. */
-    public idleTimeoutMs = 30_000,
+    readonly idleTimeoutMs = 30_000,
+    options: ConnectionOptions = {},
   ) {
+    this.writeTimeoutMs = options.writeTimeoutMs ?? 0;
+    this.node = options.node;
+    this.address = options.address;
+    this.decoder = new FrameDecoder<Lease>(
+      (received) => this.push(received),
+      (length) => {
+        const lease = this.arena.lease(length);
+        if (this.receiveMemory > PAUSE_ABOVE) this.socket.pause();
+        return { payload: lease.bytes, handle: lease };
+      },
+    );
     if (typeof socket === 'function') {
-      this.socket = socket({ buffer: () => this.readBuffer(), callback: (bytes) => this.didRead(bytes) });
+      this.socket = socket({ buffer: () => this.decoder.readBuffer(), callback: (bytes) => this.didRead(bytes) });
     } else {
       this.socket = socket;
       socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -160,16 +135,43 @@ export class FramedConnection {
     this.capturePeer();
     this.socket.once('connect', () => this.capturePeer());
     this.socket.once('secureConnect', () => this.capturePeer());
-    this.socket.on('error', (error) => this.fail(new TransferError(`connection to ${this.peerName()} failed: ${error.message}`, { cause: error })));
-    this.socket.on('close', () => this.fail(new TransferError(`connection to ${this.peerName()} closed`)));
+    this.socket.on('error', (error) => this.fail(new TransferError(`connection to ${this.peer} failed: ${error.message}`, { cause: error })));
+    this.socket.on('close', () => {
+      // A stream cut inside a frame says where; the frame is never delivered.
+      const truncated = this.decoder.end();
+      this.fail(new TransferError(`connection to ${this.peer} closed${truncated ? ` (${truncated.reason})` : ''}`));
+    });
   }
 
   private capturePeer(): void {
-    if (this.peer === '?' && this.socket.remoteAddress !== undefined) this.peer = `${this.socket.remoteAddress}:${this.socket.remotePort ?? '?'}`;
+    if (this.address === undefined && this.socket.remoteAddress !== undefined) this.address = `${this.socket.remoteAddress}:${this.socket.remotePort ?? '?'}`;
   }
 
-  private peerName(): string {
-    return this.peer;
+  /**
+   * Who is at the other end, for messages: the address (`host:port`, captured while the socket
+   * was open), with the node's name once known (`node beta (host:port)`).
+   */
+  get peer(): string {
+    const address = this.address ?? '?';
+    return this.node === undefined ? address : `node ${this.node} (${address})`;
+  }
+
+  /**
+   * The handshake proved that `node` is at the other end: the one transition out of the
+   * handshake. Control frames up to {@link MAX_CONTROL_BYTES} are accepted from now on (before,
+   * {@link MAX_HANDSHAKE_BYTES}), and data frames may be agreed ({@link acceptData}).
+   */
+  authenticated(node: string): void {
+    this.decoder.authenticated();
+    this.node = node;
+  }
+
+  /**
+   * Data frames are accepted while a transfer agreed to receive them (a `send` was asked and
+   * its `eof` not yet seen); any other data frame is a protocol error. Only after {@link authenticated}.
+   */
+  acceptData(accept: boolean): void {
+    this.decoder.acceptData(accept);
   }
 
   /**
@@ -185,99 +187,21 @@ export class FramedConnection {
     return this.queuedControlBytes + this.arena.bytesInUse;
   }
 
+  /**
+   * Data-event mode: each payload byte is copied once, from the socket's chunk straight into the
+   * memory the consumer gets (an arena block for data, an exact-size Buffer for control): no
+   * joining of chunks, and no fresh allocation per data frame.
+   */
   private onData(chunk: Buffer): void {
-    // Each payload byte is copied once, from the socket's chunk straight into the memory the
-    // consumer gets (an arena block for data, an exact-size Buffer for control): no joining of
-    // chunks, and no fresh allocation per data frame.
-    let at = 0;
-    while (at < chunk.length && this.failure === undefined) {
-      if (this.incoming === undefined) {
-        let head: Buffer;
-        let headAt: number;
-        if (this.headerBytes === 0 && chunk.length - at >= 5) {
-          head = chunk;
-          headAt = at;
-          at += 5;
-        } else {
-          const take = Math.min(5 - this.headerBytes, chunk.length - at);
-          chunk.copy(this.header, this.headerBytes, at, at + take);
-          this.headerBytes += take;
-          at += take;
-          if (this.headerBytes < 5) return;
-          head = this.header;
-          headAt = 0;
-        }
-        this.headerBytes = 0;
-        if (!this.startFrame(head.readUInt32BE(headAt), head[headAt + 4]!)) return;
-      }
-      const incoming = this.incoming!;
-      const take = Math.min(incoming.payload.length - incoming.filled, chunk.length - at);
-      chunk.copy(incoming.payload, incoming.filled, at, at + take);
-      incoming.filled += take;
-      at += take;
-      if (incoming.filled === incoming.payload.length) this.completeFrame(incoming);
-    }
+    if (this.failure !== undefined) return;
+    if (!this.decoder.write(chunk)) this.protocolError(this.decoder.failure!.reason, this.decoder.failure!.offset);
   }
 
-  /** Read-into mode: where the next socket read lands (the rest of the header, or of the payload). */
-  private readBuffer(): Buffer {
-    const incoming = this.incoming;
-    return incoming === undefined ? this.header.subarray(this.headerBytes) : incoming.payload.subarray(incoming.filled);
-  }
-
-  /** Read-into mode: `bytes` bytes landed where {@link readBuffer} said. False pauses reading. */
+  /** Read-into mode: `bytes` bytes landed where the decoder's readBuffer said. False pauses reading. */
   private didRead(bytes: number): boolean {
     if (this.failure !== undefined) return false;
-    const incoming = this.incoming;
-    if (incoming !== undefined) {
-      incoming.filled += bytes;
-      if (incoming.filled === incoming.payload.length) this.completeFrame(incoming);
-    } else {
-      this.headerBytes += bytes;
-      if (this.headerBytes < 5) return true;
-      this.headerBytes = 0;
-      if (!this.startFrame(this.header.readUInt32BE(0), this.header[4]!)) return false;
-      // An empty payload is complete at once; nothing more will be read for it.
-      if (this.incoming!.payload.length === 0) this.completeFrame(this.incoming!);
-    }
+    if (!this.decoder.didRead(bytes)) this.protocolError(this.decoder.failure!.reason, this.decoder.failure!.offset);
     return this.failure === undefined;
-  }
-
-  /** Checks a header and makes room for its payload; false after a protocol error. */
-  private startFrame(length: number, type: number): boolean {
-    if (length < 1 || length > MAX_FRAME_BYTES) return this.protocolError(`frame of ${length} bytes is outside 1..${MAX_FRAME_BYTES}`);
-    if (type === FrameType.Control && length - 1 > this.maxControlBytes) return this.protocolError(`control frame of ${length - 1} bytes exceeds ${this.maxControlBytes}`);
-    const isData = type === FrameType.Data || type === FrameType.CompressedData;
-    if (isData && !this.acceptData) return this.protocolError('data frame before the transfer was agreed');
-    if (type !== FrameType.Control && !isData) return this.protocolError(`unknown frame type ${type}`);
-    if (isData) {
-      const lease = this.arena.lease(length - 1);
-      this.incoming = { type: type as FrameType, payload: lease.bytes, lease, filled: 0 };
-    } else {
-      this.incoming = { type: FrameType.Control, payload: Buffer.allocUnsafe(length - 1), filled: 0 };
-    }
-    if (this.receiveMemory > PAUSE_ABOVE) this.socket.pause();
-    return true;
-  }
-
-  private completeFrame(incoming: Incoming): void {
-    this.incoming = undefined;
-    if (incoming.type !== FrameType.Control) {
-      this.push({ frame: { type: incoming.type as 2 | 3, data: incoming.payload }, lease: incoming.lease! });
-      return;
-    }
-    let message: unknown;
-    try {
-      message = JSON.parse(incoming.payload.toString('utf8'));
-    } catch {
-      this.protocolError('control frame is not JSON');
-      return;
-    }
-    if (typeof message !== 'object' || message === null || typeof (message as { op?: unknown }).op !== 'string') {
-      this.protocolError('control frame has no "op"');
-      return;
-    }
-    this.push({ frame: { type: FrameType.Control, message: message as ControlMessage }, controlBytes: incoming.payload.length });
   }
 
   private push(received: Received): void {
@@ -292,10 +216,10 @@ export class FramedConnection {
     if (this.receiveMemory > PAUSE_ABOVE) this.socket.pause();
   }
 
-  private protocolError(reason: string): false {
-    this.fail(new ProtocolError(`protocol error from ${this.peerName()}: ${reason}; the connection was closed`));
+  /** Fails and closes the connection: the frame at stream offset `offset` broke the protocol. */
+  private protocolError(reason: string, offset: number): void {
+    this.fail(new ProtocolError(`protocol error from ${this.peer}: ${reason} (frame at byte ${offset}); the connection was closed`));
     this.socket.destroy();
-    return false;
   }
 
   private fail(error: Error): void {
@@ -308,7 +232,8 @@ export class FramedConnection {
 
   /** Hands `received` to the consumer, lending its bytes (see {@link Frame}). */
   private lend(received: Received): Frame {
-    if (received.lease) this.lent.push(received.lease);
+    if (received.handle) this.lent.push(received.handle);
+    this.lentOffset = received.offset;
     return received.frame;
   }
 
@@ -329,7 +254,7 @@ export class FramedConnection {
     if (this.socket.isPaused()) this.socket.resume();
     return new Promise<Frame>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.fail(new TransferError(`no data from ${this.peerName()} for ${Math.round(timeoutMs / 1000)}s; the connection was closed`));
+        this.fail(new TransferError(`no data from ${this.peer} for ${Math.round(timeoutMs / 1000)}s; the connection was closed`));
         this.socket.destroy();
       }, timeoutMs);
       this.waiter = {
@@ -360,7 +285,7 @@ export class FramedConnection {
     try {
       return { data: await inflate(frame.data, { maxOutputLength: MAX_COMPRESSED_SLICE }) };
     } catch {
-      this.protocolError('compressed data frame does not inflate within the limit');
+      this.protocolError('compressed data frame does not inflate within the limit', this.lentOffset);
       throw this.failure!;
     }
   }
@@ -369,7 +294,7 @@ export class FramedConnection {
   async receiveControl(timeoutMs?: number): Promise<ControlMessage> {
     const frame = await this.receive(timeoutMs);
     if (frame.type !== FrameType.Control) {
-      this.protocolError('unexpected data frame');
+      this.protocolError('unexpected data frame', this.lentOffset);
       throw this.failure!;
     }
     return frame.message;
@@ -409,15 +334,13 @@ export class FramedConnection {
    */
   private write(type: FrameType, payload: Uint8Array): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
-    const header = Buffer.allocUnsafe(5);
-    header.writeUInt32BE(payload.length + 1, 0);
-    header[4] = type;
+    const header = encodeHeader(type, payload.length);
     return new Promise<void>((resolve, reject) => {
       const limit = this.writeTimeoutMs;
       const timer =
         limit > 0
           ? setTimeout(() => {
-              this.fail(new TransferError(`${this.peerName()} did not take a frame for ${Math.round(limit / 1000)}s (it stopped reading); the connection was closed`));
+              this.fail(new TransferError(`${this.peer} did not take a frame for ${Math.round(limit / 1000)}s (it stopped reading); the connection was closed`));
               this.socket.destroy();
             }, limit)
           : undefined;
@@ -425,7 +348,7 @@ export class FramedConnection {
       this.socket.write(header);
       this.socket.write(payload, (error) => {
         clearTimeout(timer);
-        if (error) reject(this.failure ?? new TransferError(`connection to ${this.peerName()} failed: ${error.message}`, { cause: error }));
+        if (error) reject(this.failure ?? new TransferError(`connection to ${this.peer} failed: ${error.message}`, { cause: error }));
         else resolve();
       });
       this.socket.uncork();

@@ -1,7 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { AuthenticationError } from '../errors.js';
 import type { FramedConnection } from './framed-connection.js';
-import { MAX_CONTROL_BYTES } from './framed-connection.js';
 import type { Netmap, NetmapNode } from './netmap.js';
 
 /**
@@ -48,7 +47,7 @@ export async function authenticateClient(connection: FramedConnection, self: Net
   const ready = await connection.receiveControl(HANDSHAKE_TIMEOUT_MS);
   if (ready.op === 'error') throw new AuthenticationError(`node ${server.name} refused authentication of ${self.name}: ${String(ready['message'])}`);
   if (ready.op !== 'ready') throw new AuthenticationError(`node ${server.name} sent "${ready.op}" instead of completing the handshake`);
-  connection.maxControlBytes = MAX_CONTROL_BYTES;
+  connection.authenticated(server.name);
 }
 
 /**
@@ -124,7 +123,7 @@ export async function authenticateServer(
   }
   nonces.remember(clientNonce);
   await connection.sendControl({ op: 'ready' });
-  connection.maxControlBytes = MAX_CONTROL_BYTES;
+  connection.authenticated(client.name);
   return client;
 }
 

@@ -1,6 +1,5 @@
 import { InvalidInputError } from '@ckpt/core';
 import type { SourceFingerprint } from '../transfer/fingerprint.js';
-import type { TransferResult } from '../transfer/receiver.js';
 import type { ControlMessage } from './framed-connection.js';
 
 /**
@@ -33,18 +32,24 @@ export interface PutRequest {
   readonly preserve: boolean;
 }
 
-function malformed(what: string, field: string, why: string): never {
+/** Refuses a request: `what` (`put request`) has `field` that `why`. */
+export function malformed(what: string, field: string, why: string): never {
   throw new InvalidInputError(`malformed ${what}: "${field}" ${why}`, { hint: 'use a ckpt client of the same protocol (ckpt/1)' });
 }
 
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+/** How a message that does not fit is refused: {@link malformed} for a request, answers.ts's own for an answer. */
+export type Refuse = (what: string, field: string, why: string) => never;
+
+export const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 /** Permission bits, setuid/setgid/sticky included: 0..0o7777. */
-const isMode = (value: unknown): value is number => typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 0o7777;
-const isSize = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+export const isMode = (value: unknown): value is number => typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 0o7777;
+export const isSize = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 const DIGITS = /^[0-9]{1,40}$/;
 /** Nanoseconds since 1970 (negative before). */
 const SIGNED_DIGITS = /^-?[0-9]{1,40}$/;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
+/** A SHA-256 in lowercase hex. */
+export const isSha256Hex = (value: unknown): value is string => typeof value === 'string' && SHA256_HEX.test(value);
 const FINGERPRINT_FIELDS = new Set(['size', 'mtimeMs', 'mtimeNs', 'ino', 'sample']);
 
 /**
@@ -53,15 +58,15 @@ const FINGERPRINT_FIELDS = new Set(['size', 'mtimeMs', 'mtimeNs', 'ino', 'sample
  * digits; both at most 40) and
  * `sample` (64 lowercase hex digits); any other field, any other type, is refused.
  */
-export function parseFingerprint(value: unknown, size: number, what: string): SourceFingerprint {
-  if (!isObject(value)) malformed(what, 'fingerprint', 'is not an object');
-  for (const key of Object.keys(value)) if (!FINGERPRINT_FIELDS.has(key)) malformed(what, `fingerprint.${key.slice(0, 40)}`, 'is not a fingerprint field');
+export function parseFingerprint(value: unknown, size: number, what: string, refuse: Refuse = malformed): SourceFingerprint {
+  if (!isObject(value)) refuse(what, 'fingerprint', 'is not an object');
+  for (const key of Object.keys(value)) if (!FINGERPRINT_FIELDS.has(key)) refuse(what, `fingerprint.${key.slice(0, 40)}`, 'is not a fingerprint field');
   const { size: fingerprintSize, mtimeMs, mtimeNs, ino, sample } = value;
-  if (fingerprintSize !== size) malformed(what, 'fingerprint.size', 'differs from "size"');
-  if (typeof mtimeMs !== 'number' || !Number.isFinite(mtimeMs)) malformed(what, 'fingerprint.mtimeMs', 'is not a finite number');
-  if (mtimeNs !== undefined && (typeof mtimeNs !== 'string' || !SIGNED_DIGITS.test(mtimeNs))) malformed(what, 'fingerprint.mtimeNs', 'is not decimal digits');
-  if (typeof ino !== 'string' || !DIGITS.test(ino)) malformed(what, 'fingerprint.ino', 'is not decimal digits');
-  if (typeof sample !== 'string' || !SHA256_HEX.test(sample)) malformed(what, 'fingerprint.sample', 'is not a SHA-256 in hex');
+  if (fingerprintSize !== size) refuse(what, 'fingerprint.size', 'differs from "size"');
+  if (typeof mtimeMs !== 'number' || !Number.isFinite(mtimeMs)) refuse(what, 'fingerprint.mtimeMs', 'is not a finite number');
+  if (mtimeNs !== undefined && (typeof mtimeNs !== 'string' || !SIGNED_DIGITS.test(mtimeNs))) refuse(what, 'fingerprint.mtimeNs', 'is not decimal digits');
+  if (typeof ino !== 'string' || !DIGITS.test(ino)) refuse(what, 'fingerprint.ino', 'is not decimal digits');
+  if (!isSha256Hex(sample)) refuse(what, 'fingerprint.sample', 'is not a SHA-256 in hex');
   return { size, mtimeMs, ...(mtimeNs !== undefined && { mtimeNs }), ino, sample };
 }
 
@@ -94,33 +99,7 @@ export function parseGetRequest(message: ControlMessage): { readonly path: strin
   return { path: message['path'] };
 }
 
-/** The answer to a `get`: what a pulling client records of the node's source. */
-export function parseSourceAnswer(message: ControlMessage): { readonly size: number; readonly fingerprint: SourceFingerprint; readonly mode?: number } {
-  const size = message['size'];
-  if (!isSize(size)) malformed('source answer', 'size', 'is not a byte count');
-  const mode = message['mode'];
-  // Absent from nodes before revision 4.
-  if (mode !== undefined && !isMode(mode)) malformed('source answer', 'mode', 'is not a file mode (0 to 4095)');
-  return { size, fingerprint: parseFingerprint(message['fingerprint'], size, 'source answer'), ...(mode !== undefined && { mode }) };
-}
-
-/**
- * The `done` of a push: what the pushing client returns, and what a package's copy step records
- * in the run's checkpoint, so it is held to its exact shape too (a node cannot plant anything
- * else in the client's records).
- */
-export function parseDoneResult(message: ControlMessage, size: number): TransferResult {
-  const result = message['result'];
-  if (!isObject(result)) malformed('done', 'result', 'is not an object');
-  const { bytes, sent, resumedFrom, digest } = result;
-  if (bytes !== size) malformed('done', 'result.bytes', 'is not the size of the file pushed');
-  if (!isSize(sent)) malformed('done', 'result.sent', 'is not a byte count');
-  if (!isSize(resumedFrom) || resumedFrom > size) malformed('done', 'result.resumedFrom', 'is not an offset within the file');
-  if (typeof digest !== 'string' || !/^sha256-chain:[0-9a-f]{64}$/.test(digest)) malformed('done', 'result.digest', 'is not sha256-chain:<64 hex digits>');
-  return { bytes, sent, resumedFrom, digest };
-}
-
 /** A chain value in `hash` and `send`: the seed or a segment's SHA-256, in hex. */
 export function isChain(value: unknown): value is string {
-  return typeof value === 'string' && SHA256_HEX.test(value);
+  return isSha256Hex(value);
 }

@@ -29,7 +29,7 @@ export function parseAddress(text: string, where: string): { host: string; port:
   return { host: match[1] ?? match[2]!, port };
 }
 
-/** Reads a netmap file (see CONTRACT.md): `nodes: { name: { address, secret | secretFile } }`. */
+/** Reads a netmap file (see docs/file-transfer.md, "Netmap and security model"): `nodes: { name: { address, secret | secretFile } }`. */
 export function loadNetmap(file: string): Netmap {
   let text: string;
   try {

@@ -155,8 +155,9 @@ export class NodeServer {
     }
     const address = accepted.remoteAddress ?? '?';
     // The connection may move the accepted handle into a socket that reads into its frames.
-    const connection = frameAcceptedSocket(accepted, this.options.idleTimeoutMs ?? NODE_DEFAULTS.idleTimeoutMs);
-    connection.writeTimeoutMs = this.options.writeTimeoutMs ?? NODE_DEFAULTS.writeTimeoutMs;
+    const connection = frameAcceptedSocket(accepted, this.options.idleTimeoutMs ?? NODE_DEFAULTS.idleTimeoutMs, {
+      writeTimeoutMs: this.options.writeTimeoutMs ?? NODE_DEFAULTS.writeTimeoutMs,
+    });
     const socket = connection.socket;
     this.connections.add(socket);
     this.unauthenticated.set(socket, address);
@@ -201,8 +202,8 @@ export class NodeServer {
   private async session(connection: FramedConnection, address: string): Promise<void> {
     const self = nodeOf(this.options.netmap, this.options.name, 'this node');
     const client = await authenticateServer(connection, self, this.options.netmap, this.nonces, this.options.handshakeTimeoutMs ?? NODE_DEFAULTS.handshakeTimeoutMs);
+    // The handshake named the peer: messages say `node NAME (address)` from now on.
     this.unauthenticated.delete(connection.socket);
-    connection.peer = `node ${client.name} (${connection.peer})`;
     this.options.onEvent?.({ type: 'serve/authenticated', node: client.name });
     if (this.authenticated >= (this.options.maxConnections ?? NODE_DEFAULTS.maxConnections)) {
       await connection
@@ -267,9 +268,10 @@ export class NodeServer {
           interval: put.interval ?? DEFAULT_CHECKPOINT_INTERVAL,
           verify: put.verify,
           ...(put.preserve && { preserve: true }),
-          onEvent: (event: TransferEvent) => void connection.sendControl({ op: 'event', event }).catch(() => undefined),
         },
         {
+          // Relayed to the pushing client as each record becomes durable.
+          onEvent: (event: TransferEvent) => void connection.sendControl({ op: 'event', event }).catch(() => undefined),
           signal: this.shutdown.signal,
           // Another transfer writing this destination: refused at once, never two writers. The
           // client retries per its policy (the other may be its own killed attempt, which this

@@ -79,7 +79,7 @@ export class RemoteSource implements SourcePort {
       ...(at !== from.offset && { at }),
       ...(this.compress && { compress: true }),
     });
-    connection.acceptData = true;
+    connection.acceptData(true);
     let digest: string | undefined;
     async function* chunks(): AsyncGenerator<Uint8Array> {
       for (;;) {
@@ -92,7 +92,7 @@ export class RemoteSource implements SourcePort {
         }
         if (frame.message.op === 'eof') {
           digest = typeof frame.message['digest'] === 'string' ? frame.message['digest'] : undefined;
-          connection.acceptData = false;
+          connection.acceptData(false);
           return;
         }
         throw unexpected(frame.message, peer, 'eof');

@@ -37,7 +37,7 @@ describe('transfers on a node', () => {
     try {
       await connection.sendControl({ op: 'get', path: 'big.bin' });
       expect((await connection.receiveControl()).op).toBe('source');
-      connection.acceptData = true;
+      connection.acceptData(true);
       await connection.sendControl({ op: 'send', offset: 0, chain: CHAIN_SEED, interval: 0 });
       // The client now reads nothing more: its receive queue fills and it stops reading the socket.
       const failed = () => fixture.events.some((e) => e.type === 'serve/transfer' && e.op === 'get' && e.outcome === 'failure');

@@ -4,21 +4,22 @@
  * with unsynced writes kept, dropped, torn or garbled. The sender can go away mid-stream too.
  */
 import { randomBytes } from 'node:crypto';
-import { Engine, StorageIoError, type RunResult } from '@ckpt/core';
+import { Engine, StorageIoError, type CkptEvent, type RunResult } from '@ckpt/core';
 import {
   crashPlanArbitrary,
-  describeRunnerContract,
   MemoryLocker,
   propertySettings,
   SimulatedStorage,
   type CrashPlan,
   type FaultRule,
 } from '@ckpt/testkit';
+import { describeRunnerContract } from '@ckpt/testkit/vitest';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MemorySource } from '../test-support/memory-source.js';
 import { checkpointPathOf, partialPathOf } from './names.js';
-import { receiveRunner, type ReceiveJob, type TransferEvent, type VerifyMode } from './receiver.js';
+import { map } from 'rxjs';
+import { receiveRunner, runReceive, type ReceiveJob, type TransferEvent, type TransferResult, type VerifyMode } from './receiver.js';
 
 const KiB = 1024;
 const DIR = '/data';
@@ -46,7 +47,7 @@ function randomData(size: number): Uint8Array {
   return Object.assign(new Uint8Array(randomBytes(size)), { [fc.toStringMethod]: () => `<${size} random bytes>` });
 }
 
-function jobOf(spec: TransferSpec, extra: Partial<ReceiveJob> & { diesAt?: number } = {}): ReceiveJob {
+function jobOf(spec: TransferSpec, extra: { diesAt?: number } = {}): ReceiveJob {
   const { diesAt, ...rest } = extra;
   return {
     destination: DESTINATION,
@@ -65,7 +66,16 @@ describeRunnerContract<TransferSpec>({
     kind: receiveRunner.kind,
     reducers: receiveRunner.reducers!,
     identify: (spec) => receiveRunner.identify(jobOf(spec)),
-    run: (spec, context) => receiveRunner.run(jobOf(spec, { onEvent: (event) => event.type === 'transfer/published' && effects.ran('publish') }), context),
+    run: (spec, context) =>
+      receiveRunner.run(jobOf(spec), context).pipe(
+        map((emission) => {
+          // The runner emits its records as `{ record }` messages (defineRunner).
+          const record = (emission as { readonly record?: CkptEvent | readonly CkptEvent[] }).record;
+          const events: readonly CkptEvent[] = record === undefined ? [] : ([] as CkptEvent[]).concat(record);
+          if (events.some((event) => event.type === 'transfer/published')) effects.ran('publish');
+          return emission;
+        }),
+      ),
   }),
   jobs: specArbitrary,
   numRuns: 60,
@@ -74,7 +84,7 @@ describeRunnerContract<TransferSpec>({
 
 /** What one process life did. */
 interface Life {
-  readonly result: RunResult | undefined;
+  readonly result: RunResult<TransferResult> | undefined;
   readonly error: unknown;
   /** Events as announced to the caller (a checkpoint only once its record is durable). */
   readonly events: readonly TransferEvent[];
@@ -85,14 +95,16 @@ interface Life {
 async function live(disk: SimulatedStorage, spec: TransferSpec, diesAt?: number): Promise<Life> {
   const events: TransferEvent[] = [];
   let received: number | undefined;
-  const job = jobOf(spec, {
-    ...(diesAt !== undefined && { diesAt }),
-    onEvent: (event) => events.push(event),
-    onProgress: (progress) => (received = progress.offset),
-  });
+  const job = jobOf(spec, { ...(diesAt !== undefined && { diesAt }) });
   const engine = new Engine({ storage: disk, locker: new MemoryLocker(), now: () => 0, compaction: { minBytes: 512 } });
   try {
-    const result = await engine.run(receiveRunner, job, { checkpoint: { path: checkpointPathOf(DESTINATION), usage: 'if-exists', save: true } });
+    // The view a copy has: events once durable, progress as notices.
+    const result = await runReceive(
+      engine,
+      job,
+      { checkpoint: { path: checkpointPathOf(DESTINATION), usage: 'if-exists', save: true } },
+      { onEvent: (event) => events.push(event), onProgress: (progress) => (received = progress.offset) },
+    );
     return { result, error: result.error, events, received };
   } catch (error) {
     return { result: undefined, error, events, received };

@@ -9,7 +9,7 @@ import {
   type CheckpointState,
   type CkptEvent,
   type Storage,
-} from '@ckpt/core';
+} from '@ckpt/core/internal';
 import { SimulatedStorage, type CrashPlan, type FaultRule } from '../storage/simulated-storage.js';
 
 /** One thing a workload does to a journal. */

@@ -1,4 +1,4 @@
-import { CorruptCheckpointError, Fold, scanLog } from '@ckpt/core';
+import { CorruptCheckpointError, Fold, scanLog } from '@ckpt/core/internal';
 import {
   SCENARIO_PATH,
   checkPrefix,

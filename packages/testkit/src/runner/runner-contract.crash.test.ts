@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { teethSettings } from '../crash/property-settings.js';
 import { sampleJobs, sampleRunner, type SampleJob, type SampleRunnerFlaw } from '../test-support/sample-runner.js';
-import { checkRunnerCrashRestart, describeRunnerContract, runnerCrashesArbitrary, type RunnerCrash } from './runner-contract.js';
+import { describeRunnerContract } from './describe-runner-contract.js';
+import { checkRunnerCrashRestart, runnerCrashesArbitrary, type RunnerCrash } from './runner-contract.js';
 
 describeRunnerContract({ name: 'sample sequential runner', runner: (effects) => sampleRunner(effects), jobs: sampleJobs });
 

@@ -1,6 +1,6 @@
-import { Engine, Fold, type CheckpointState, type Runner, type RunResult } from '@ckpt/core';
+import { Engine, Fold, type CheckpointState, type Notice, type Runner, type RunResult } from '@ckpt/core';
+import { deepStrictEqual } from 'node:assert/strict';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
 import { crashPlanArbitrary, faultRuleArbitrary } from '../crash/crash-arbitraries.js';
 import { propertySettings } from '../crash/property-settings.js';
 import { readCheckpoint } from '../journal/journal-scenario.js';
@@ -16,12 +16,12 @@ export interface EffectRecorder {
   ran(unit: string): void;
 }
 
-/** Options of {@link describeRunnerContract} and {@link checkRunnerContract}. */
+/** Options of {@link checkRunnerContract} (and of `describeRunnerContract` in `@ckpt/testkit/vitest`). */
 export interface RunnerContractOptions<Job> {
   /** Suite name. */
   readonly name: string;
-  /** Builds the runner for one process life, reporting its effects to `effects`. */
-  readonly runner: (effects: EffectRecorder) => Runner<Job>;
+  /** Builds the runner for one process life, reporting its effects to `effects` (any result and notice types). */
+  readonly runner: (effects: EffectRecorder) => Runner<Job, unknown, Notice>;
   /** The jobs to try. */
   readonly jobs: fc.Arbitrary<Job>;
   /** Most crashes in one run (default 3). */
@@ -73,7 +73,7 @@ async function runLife<Job>(
   options: RunnerContractOptions<Job>,
   job: Job,
   storage: SimulatedStorage,
-): Promise<{ result: RunResult | undefined; error: unknown; ran: Map<string, number> }> {
+): Promise<{ result: RunResult<unknown> | undefined; error: unknown; ran: Map<string, number> }> {
   const ran = new Map<string, number>();
   const recorder: EffectRecorder = {
     ran: (unit) => {
@@ -151,11 +151,14 @@ export async function checkRunnerCrashRestart<Job>(
     if (faulted && !storage.crashed) faultedLives++;
     if (!storage.crashed && !faulted) {
       if (life.result === undefined) throw new Error(`life ${lives} (no crash) threw: ${String(life.error)}`);
-      expect(life.result.outcome, `outcome after ${lives - 1} crash(es)`).toBe(clean.result.outcome);
-      expect(completedSummary(life.result.state), `completed units after ${lives - 1} crash(es)`).toEqual(
+      // node:assert, not a test framework's: this check runs under any runner (or none).
+      deepStrictEqual(life.result.outcome, clean.result.outcome, `outcome after ${lives - 1} crash(es)`);
+      deepStrictEqual(
+        completedSummary(life.result.state),
         completedSummary(clean.result.state),
+        `completed units after ${lives - 1} crash(es)`,
       );
-      expect([...totals.keys()].sort(), 'units that had effects').toEqual([...clean.ran.keys()].sort());
+      deepStrictEqual([...totals.keys()].sort(), [...clean.ran.keys()].sort(), 'units that had effects');
       const reran = [...totals].filter(([, n]) => n > 1).map(([unit]) => unit).sort();
       return { outcome: life.result.outcome, faulted: faultedLives, lives, reran };
     }
@@ -221,23 +224,4 @@ export async function checkRunnerContract<Job>(options: RunnerContractOptions<Jo
   );
   if (crashes === 0) throw new Error(`runner contract ${options.name}: no simulated crash struck in ${jobs} runs; lower maxCrashAt`);
   return { seed: settings.seed ?? 0, jobs, crashes, faults, reranUnits };
-}
-
-/**
- * A vitest suite checking crash-restart equivalence for any runner: run each generated job
- * uninterrupted, then with simulated power losses at arbitrary storage operations (several per
- * run, in the runner's work, in recovery and in compaction), restarting until a life ends
- * without a crash; the outcome must equal the uninterrupted run's, every unit recorded
- * complete must have run exactly once from then on, and only units in flight at a crash may
- * run again. Call it at the top level of a `*.crash.test.ts` file.
- */
-export function describeRunnerContract<Job>(options: RunnerContractOptions<Job>): void {
-  describe(`runner contract: ${options.name}`, () => {
-    it('restarting after any crash gives the uninterrupted outcome, rerunning only units in flight', async () => {
-      const summary = await checkRunnerContract(options);
-      console.info(
-        `[ckpt] runner contract "${options.name}": seed ${summary.seed}, ${summary.jobs} jobs, ${summary.crashes} crashes, ${summary.faults} lives ended by I/O errors, ${summary.reranUnits} in-flight units rerun`,
-      );
-    }, options.timeoutMs ?? 120_000);
-  });
 }

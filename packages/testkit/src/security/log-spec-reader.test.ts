@@ -1,4 +1,4 @@
-import { CorruptCheckpointError, Fold, Journal, createIdentity, readLogBytes, snapshotState, type CkptEvent, type LogEntry } from '@ckpt/core';
+import { CorruptCheckpointError, Fold, Journal, createIdentity, readLogBytes, snapshotState, type CkptEvent, type LogEntry } from '@ckpt/core/internal';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { journalScenarioArbitrary } from '../crash/crash-arbitraries.js';

@@ -1,4 +1,4 @@
-import { CorruptCheckpointError, readLogBytes } from '@ckpt/core';
+import { CorruptCheckpointError, readLogBytes } from '@ckpt/core/internal';
 import type { CheckpointReader } from '../journal/journal-scenario.js';
 
 /**

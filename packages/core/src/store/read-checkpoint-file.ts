@@ -1,28 +1,20 @@
 import { constants, promises as fs } from 'node:fs';
-import { Fold, InvalidInputError, MAGIC, readLogBytes, type ExtensionReducer, type LogReading } from '@ckpt/core';
+import { InvalidInputError } from '../errors.js';
+import { MAGIC } from '../log/format.js';
 
 /** Largest file read as one checkpoint (the reader's own limit: offsets are 31-bit). */
 const MAX_CHECKPOINT_BYTES = 0x7fff_ffff;
 
 /**
- * Reads a checkpoint for viewing, without locking or changing it. Events of runner namespaces
- * this build has no reducer for (or that `reducers` does not name) are counted, not refused, so any
- * checkpoint can be looked at.
+ * The bytes of the checkpoint file at `path` and its last write (mtime), for viewing
+ * (`FileStore.read`): nothing is locked or changed; the log in the bytes is not checked yet.
  *
  * A symbolic link is followed to its checkpoint, as `ckpt run` follows it. Everything that is
- * not a readable checkpoint is refused (exit 2) with what is wrong with it: missing, a dangling
- * link, unreadable, a directory or special file, empty, or a file that is not a checkpoint at
- * all (a package file, say) — never with advice to delete it.
+ * not a readable checkpoint is refused (code `invalid`, exit 2) with what is wrong with it:
+ * missing, a dangling link, unreadable, a directory or special file, empty, or a file that is
+ * not a checkpoint at all (a package file, say) — never with advice to delete it.
  */
-export async function readCheckpointForViewing(path: string, withEntries: boolean, reducers: readonly ExtensionReducer[] = []): Promise<LogReading> {
-  return readLogBytes(path, await readCheckpointBytes(path), new Fold(reducers, 'count'), { withEntries });
-}
-
-/**
- * The bytes of the checkpoint at `path`, with the refusals of {@link readCheckpointForViewing}
- * for what is not a readable checkpoint file; the log in them is not checked yet.
- */
-export async function readCheckpointBytes(path: string): Promise<Uint8Array> {
+export async function readCheckpointFile(path: string): Promise<{ readonly bytes: Uint8Array; readonly mtimeMs: number }> {
   let handle: fs.FileHandle;
   try {
     // O_NONBLOCK: a FIFO planted at the path opens at once and is refused below, instead of
@@ -61,7 +53,7 @@ export async function readCheckpointBytes(path: string): Promise<Uint8Array> {
         hint: 'name the checkpoint file (checkpoint.file in the package, default .ckpt/<package id>.ckpt), not the package file',
       });
     }
-    return content;
+    return { bytes: content, mtimeMs: info.mtimeMs };
   } catch (error) {
     if (error instanceof InvalidInputError || !isErrno(error)) throw error;
     throw new InvalidInputError(`cannot read checkpoint ${path}: ${error.code ?? error.message}`, { cause: error, hint: 'check the file and the disk' });

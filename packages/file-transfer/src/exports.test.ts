@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import * as publicApi from '@ckpt/file-transfer';
+import * as internalApi from '@ckpt/file-transfer/internal';
+
+describe('the package entries', () => {
+  it('exports only what an embedder needs from @ckpt/file-transfer', () => {
+    expect(Object.keys(publicApi).sort()).toEqual(
+      [
+        'AuthenticationError',
+        'DEFAULT_CHECKPOINT_INTERVAL',
+        'DEFAULT_RETRY_POLICY',
+        'NodeServer',
+        'PathRefusedError',
+        'TRANSFER_KIND',
+        'TransferError',
+        'checkpointPathOf',
+        'copyFile',
+        'copyTree',
+        'isRetryable',
+        'loadNetmap',
+        'parseAddress',
+        'partialPathOf',
+        'transferCompanions',
+      ].sort(),
+    );
+  });
+
+  it('gives the CLI and the tests the building blocks through @ckpt/file-transfer/internal, a superset of the public entry', () => {
+    for (const name of Object.keys(publicApi)) expect(internalApi).toHaveProperty(name, publicApi[name as keyof typeof publicApi]);
+    for (const name of ['FramedConnection', 'FrameDecoder', 'authenticateClient', 'receiveRunner', 'receiveFile', 'transferReducer', 'ChainHasher']) {
+      expect(internalApi).toHaveProperty(name);
+      expect(publicApi).not.toHaveProperty(name);
+    }
+  });
+});
