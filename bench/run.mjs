@@ -66,7 +66,7 @@ const log = (message) => process.stderr.write(`[bench] ${message}\n`);
 
 /** 2026-11-29T0215Z: sortable, one file per run. */
 function stamp(date) {
-  return date.toISOString().slice(0, 16).replace(':', '').replace(/-(\d\d)T/, '-$1T') + 'Z';
+  return `${date.toISOString().slice(0, 16).replace(':', '').replace(/-(\d\d)T/, '-$1T')}Z`;
 }
 
 /** Writes RESULTS.md (RESULTS-quick.md) and the charts of `result` under `out`; returns the Markdown path. */
@@ -188,7 +188,7 @@ async function main() {
   const resultsDir = join(options.out, 'results');
   fs.mkdirSync(resultsDir, { recursive: true });
   const resultFile = join(resultsDir, `${stamp(started)}-${machine.host}${options.quick ? '-quick' : ''}.json`);
-  fs.writeFileSync(resultFile, JSON.stringify(result, null, 2) + '\n');
+  fs.writeFileSync(resultFile, `${JSON.stringify(result, null, 2)}\n`);
   const resultsMd = writeReport(result, resultFile, options.out);
   if (!options.keepTmp) fs.rmSync(tmp, { recursive: true, force: true });
   log(`wrote ${resultFile} and ${resultsMd} in ${Math.round(result.durationMs / 1000)} s`);

@@ -71,20 +71,6 @@ async function workerRing({ chunk = MiB, slots = 4, syncEvery = INTERVAL, maxPen
   }
   await Promise.all(writes); await Promise.all(hashed); worker.postMessage({ end: true }); await digest; await syncs; await fdatasync(dst); await close(src); await close(dst); await worker.terminate();
 }
-// Sequential per interval: while interval k syncs, read+hash interval k+1 into a second buffer.
-async function staged() {
-  const src = await open(SRC, 'r'), dst = await open(DST, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_TRUNC, 0o600);
-  const stages = [Buffer.allocUnsafe(INTERVAL), Buffer.allocUnsafe(INTERVAL)]; let which = 0;
-  const h = createHash('sha256'); let syncing = Promise.resolve();
-  for (let off = 0; off < SIZE; off += INTERVAL) {
-    const stage = stages[which]; which ^= 1; const len = Math.min(INTERVAL, SIZE - off);
-    for (let o = 0; o < len; o += MiB) { const { bytesRead } = await read(src, stage, o, Math.min(MiB, len - o), off + o); h.update(stage.subarray(o, o + bytesRead)); }
-    await syncing; // previous interval durable before this one is written
-    await writeAll(dst, stage.subarray(0, len), off);
-    syncing = fdatasync(dst);
-  }
-  await syncing; h.digest(); await close(src); await close(dst);
-}
 const variants = {
   'cp+sync': async () => { spawnSync('sh', ['-c', `cp ${SRC} ${DST} && sync ${DST}`]); },
   'pipe-1M-8M': () => pipelined({}),

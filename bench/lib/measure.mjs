@@ -88,7 +88,7 @@ export function pairedRatio(a, b) {
 /** The median of row `key` of figure `fig`, or null. */
 export function medianOf(fig, key) {
   const row = fig.rows.find((r) => r.key === key);
-  return row && row.available ? row.median : null;
+  return row?.available ? row.median : null;
 }
 
 /**

@@ -136,5 +136,5 @@ export function renderResults(result, { chartPath, resultFile }) {
       else out.push('(no diagnosis taken: run without --quick and --no-diagnose for strace and profile figures)', '');
     }
   }
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }

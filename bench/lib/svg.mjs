@@ -81,5 +81,5 @@ export function lineChart(chart, { width = 640, height = 400 } = {}) {
     out.push(`<text x="${lx + 24}" y="${ly}">${esc(series.label)}</text>`);
   });
   out.push('</svg>');
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }

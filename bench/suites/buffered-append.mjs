@@ -89,7 +89,7 @@ export async function run(ctx) {
         const path = join(ctx.tmp, 'buffered.jsonl');
         const t0 = performance.now();
         const lines = new Array(events);
-        for (let i = 0; i < events; i++) lines[i] = Buffer.from(JSON.stringify(list[i]) + '\n');
+        for (let i = 0; i < events; i++) lines[i] = Buffer.from(`${JSON.stringify(list[i])}\n`);
         writeAndSync(path, lines);
         const t1 = performance.now();
         const text = fs.readFileSync(path, 'utf8');

@@ -222,9 +222,9 @@ export async function run(ctx) {
     const steps = ['s1', 's2', 's3', 's4'];
     writeFileSync(
       join(dir, 'job.yaml'),
-      ['id: job', 'version: 1', 'checkpoint: { usage: if-exists, save: true }', 'steps:']
+      `${['id: job', 'version: 1', 'checkpoint: { usage: if-exists, save: true }', 'steps:']
         .concat(steps.map((s, i) => `  - { id: ${s}, exec: [sh, -c, 'echo "start ${i + 1} $(date +%s%3N)" >> job.log; sleep 1'] }`))
-        .join('\n') + '\n',
+        .join('\n')}\n`,
     );
     // --quick (the bench test) takes the standby only: each failover spawns two CLI processes.
     const failover = await alternate(

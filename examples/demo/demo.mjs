@@ -15,7 +15,7 @@ const ckpt = fileURLToPath(new URL('../../packages/cli/bin/ckpt.js', import.meta
 const SIZE_MIB = Number(process.env.DEMO_SIZE_MIB ?? 256);
 const plainOutput = process.env.NO_COLOR !== undefined || !process.stdout.isTTY;
 const paint = (code) => (text) => (plainOutput ? text : `\u001b[${code}m${text}\u001b[0m`);
-const bold = paint(1), dim = paint(2), green = paint(32), red = paint(31), yellow = paint(33), cyan = paint(36);
+const bold = paint(1), dim = paint(2), green = paint(32), red = paint(31), cyan = paint(36);
 const TASKS = new Set(['generate', 'ship', 'load-region', 'report']);
 const mib = (bytes) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 const say = (line = '') => process.stdout.write(`${line}\n`);

@@ -2,7 +2,7 @@ import { CheckpointUsage, type PlainValue } from '@ckpt/core';
 import { parseDuration } from '@ckpt/core/internal';
 import { z } from 'zod';
 import { PackageDefinitionError, type PackageProblem } from './errors.js';
-import { StepResult, TransactionOption, VariableType, type Package, type SequenceStep, type VariableDecl } from './model.js';
+import { type StepResult, TransactionOption, type VariableType, type Package, type SequenceStep, type VariableDecl } from './model.js';
 import { nameProblems } from './names.js';
 import { pathKeys, stepOn } from './problem-location.js';
 import { StepCompiler } from './step-compiler.js';

@@ -26,6 +26,7 @@ describe('the package entries', () => {
   });
 
   it('gives the CLI and the tests the building blocks through @ckpt/file-transfer/internal, a superset of the public entry', () => {
+    // biome-ignore lint/performance/noDynamicNamespaceImportAccess: the test walks every export by name
     for (const name of Object.keys(publicApi)) expect(internalApi).toHaveProperty(name, publicApi[name as keyof typeof publicApi]);
     for (const name of ['FramedConnection', 'FrameDecoder', 'authenticateClient', 'receiveRunner', 'receiveFile', 'transferReducer', 'ChainHasher']) {
       expect(internalApi).toHaveProperty(name);

@@ -1,7 +1,7 @@
 import { crc32 } from 'node:zlib';
 import { BehaviorSubject, Observable, Subject } from 'rxjs';
 import {
-  CkptError,
+  type CkptError,
   InvalidInputError,
   MAX_PLAIN_DEPTH,
   MAX_RECORD_BYTES,
@@ -559,7 +559,7 @@ function findProtoKey(value: unknown, path: string, depth: number): string | und
     }
     return undefined;
   }
-  if (Object.prototype.hasOwnProperty.call(value, '__proto__')) return `${path}.__proto__`;
+  if (Object.hasOwn(value, '__proto__')) return `${path}.__proto__`;
   for (const key of Object.keys(value)) {
     const found = findProtoKey((value as Record<string, unknown>)[key], `${path}.${key}`, depth + 1);
     if (found !== undefined) return found;

@@ -2,7 +2,7 @@ import { crc32 } from 'node:zlib';
 import {
   cloneState,
   decodePayload,
-  Fold,
+  type Fold,
   FoldError,
   RecordType,
   isPlainObject,

@@ -4,7 +4,6 @@ import {
   CheckpointLockedError,
   CheckpointNotFoundError,
   CheckpointUsage,
-  DEFAULT_RETENTION_MS,
   Fold,
   IdentityMismatchError,
   InvalidInputError,

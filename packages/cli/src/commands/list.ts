@@ -97,10 +97,6 @@ function ownerRow(owner: CheckpointOwner): NonNullable<ListedCheckpoint['owner']
   };
 }
 
-function firstLine(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
-}
-
 function ownerText(owner: ListedCheckpoint['owner']): string {
   switch (owner?.state) {
     case undefined:

@@ -89,7 +89,7 @@ const COLORS: Record<string, string> = {
 };
 
 const round = (value: number) => Math.round(value * 10) / 10;
-const escape = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /**
  * A single self-contained HTML page (inline CSS and SVG, no script, no network): one lane per
@@ -128,7 +128,7 @@ export function renderTimelineHtml(path: string, reading: Pick<CheckpointReading
   const parts: string[] = [];
   timeline.units.forEach((unit, row) => {
     const y = TOP + row * ROW;
-    parts.push(`<text class="unit" x="${LABEL - 8}" y="${y + 15}" text-anchor="end">${escape(unit)}</text>`);
+    parts.push(`<text class="unit" x="${LABEL - 8}" y="${y + 15}" text-anchor="end">${escapeHtml(unit)}</text>`);
     parts.push(`<line class="lane" x1="${LABEL}" x2="${LABEL + WIDTH}" y1="${y + ROW - 1}" y2="${y + ROW - 1}"/>`);
   });
   timeline.attempts.forEach((attempt, index) => {
@@ -136,7 +136,7 @@ export function renderTimelineHtml(path: string, reading: Pick<CheckpointReading
     const x1 = xOf(attempt.attempt, attempt.end);
     parts.push(`<rect class="attempt" x="${x0}" y="${TOP - 22}" width="${Math.max(2, x1 - x0)}" height="${height - TOP - 10}"/>`);
     parts.push(
-      `<text class="attempt-label" x="${x0 + 4}" y="${TOP - 8}">attempt ${attempt.attempt}: ${escape(attempt.outcome)}${index > 0 ? ' (restart)' : ''}</text>`,
+      `<text class="attempt-label" x="${x0 + 4}" y="${TOP - 8}">attempt ${attempt.attempt}: ${escapeHtml(attempt.outcome)}${index > 0 ? ' (restart)' : ''}</text>`,
     );
     if (index > 0) parts.push(`<line class="restart" x1="${x0}" x2="${x0}" y1="${TOP - 22}" y2="${height - 12}"><title>restart: attempt ${attempt.attempt}</title></line>`);
     if (attempt.outcome === 'crashed') {
@@ -149,14 +149,14 @@ export function renderTimelineHtml(path: string, reading: Pick<CheckpointReading
     const x1 = xOf(span.attempt, span.end);
     const title = `${span.unit} — attempt ${span.attempt}: ${span.outcome}, ${Math.max(0, span.end - span.start)} ms`;
     parts.push(
-      `<rect class="span ${span.outcome}" x="${x0}" y="${TOP + row * ROW + 3}" width="${Math.max(3, x1 - x0)}" height="${ROW - 8}" fill="${COLORS[span.outcome] ?? '#666'}"><title>${escape(title)}</title></rect>`,
+      `<rect class="span ${span.outcome}" x="${x0}" y="${TOP + row * ROW + 3}" width="${Math.max(3, x1 - x0)}" height="${ROW - 8}" fill="${COLORS[span.outcome] ?? '#666'}"><title>${escapeHtml(title)}</title></rect>`,
     );
   }
   const legend = Object.entries({ success: 'completed', failed: 'failed', 'in-flight': 'in flight at the end of its attempt' })
     .map(([key, text]) => `<span><i style="background:${COLORS[key]}"></i>${text}</span>`)
     .join('');
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>ckpt timeline — ${escape(identity.id)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>ckpt timeline — ${escapeHtml(identity.id)}</title>
 <style>
 body{font:14px system-ui,sans-serif;margin:24px;color:#1f2933}
 h1{font-size:18px;margin:0 0 4px} p{margin:0 0 12px;color:#52606d}
@@ -165,8 +165,8 @@ svg text{font:12px system-ui,sans-serif} .unit{fill:#1f2933} .lane{stroke:#e4e7e
 .restart{stroke:#3e4c59;stroke-dasharray:4 3;stroke-width:2} .crash{fill:#d64545;font-size:18px;font-weight:700}
 .legend span{margin-right:16px} .legend i{display:inline-block;width:12px;height:12px;margin-right:6px;vertical-align:-1px}
 </style></head><body>
-<h1>${escape(identity.kind)} “${escape(identity.id)}” version ${escape(identity.version)}</h1>
-<p>${escape(path)} — ${timeline.attempts.length} attempt(s), ${timeline.units.length} unit(s), ${reading.state.eventCount} events. Idle time between attempts is cut out.</p>
+<h1>${escapeHtml(identity.kind)} “${escapeHtml(identity.id)}” version ${escapeHtml(identity.version)}</h1>
+<p>${escapeHtml(path)} — ${timeline.attempts.length} attempt(s), ${timeline.units.length} unit(s), ${reading.state.eventCount} events. Idle time between attempts is cut out.</p>
 <p class="legend">${legend}<span><b style="color:#d64545">✕</b> crash (no end recorded)</span><span>┆ restart</span></p>
 <svg xmlns="http://www.w3.org/2000/svg" id="timeline" width="${LABEL + WIDTH + 20}" height="${height}" role="img" aria-label="timeline of all attempts">
 ${parts.join('\n')}

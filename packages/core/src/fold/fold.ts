@@ -198,7 +198,10 @@ export class Fold {
    * as it was. Costs what the events touch, not the size of the state (no copy of the state).
    */
   applyAllInPlace(state: MutableCheckpointState, events: readonly CkptEvent[]): void {
-    if (events.length === 1) return this.applyInPlace(state, events[0]!);
+    if (events.length === 1) {
+      this.applyInPlace(state, events[0]!);
+      return;
+    }
     const undo: (() => void)[] = [];
     try {
       for (const event of events) {

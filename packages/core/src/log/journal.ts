@@ -709,7 +709,7 @@ function findProtoKey(value: unknown, path: string, depth: number): string | und
     }
     return undefined;
   }
-  if (Object.prototype.hasOwnProperty.call(value, '__proto__')) return `${path}.__proto__`;
+  if (Object.hasOwn(value, '__proto__')) return `${path}.__proto__`;
   for (const key of Object.keys(value)) {
     const found = findProtoKey((value as Record<string, unknown>)[key], `${path}.${key}`, depth + 1);
     if (found !== undefined) return found;

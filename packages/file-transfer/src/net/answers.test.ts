@@ -27,7 +27,7 @@ describe('answers from a node', () => {
   it('refuses a source answer whose fingerprint does not fit, naming the node', () => {
     expect(parseSourceAnswer({ op: 'source', size: 10, fingerprint }, 'beta')).toEqual({ size: 10, fingerprint });
     expect(() => parseSourceAnswer({ op: 'source', size: 10, fingerprint: { ...fingerprint, ino: 12 } }, 'beta')).toThrow(
-      /^node beta sent a malformed source answer: "fingerprint\.ino" is not decimal digits\n  hint: node beta speaks another revision/,
+      /^node beta sent a malformed source answer: "fingerprint\.ino" is not decimal digits\n {2}hint: node beta speaks another revision/,
     );
   });
 

@@ -154,7 +154,7 @@ describe('FrameDecoder', () => {
     fc.assert(
       fc.property(streamArbitrary, fc.nat(), fc.constantFrom(...Object.keys(corruptions)), fc.array(fc.nat(), { maxLength: 10 }), (frames, pick, name, cuts) => {
         const corruption = corruptions[name]!;
-        const candidates = frames.map((f, i) => i).filter((i) => corruption.applies(frames[i]!));
+        const candidates = frames.map((_frame, i) => i).filter((i) => corruption.applies(frames[i]!));
         fc.pre(candidates.length > 0);
         // The frames before the victim must be acceptable in the phase the corruption needs.
         const victim = corruption.phase === 'authenticated' ? candidates[0]! : candidates[pick % candidates.length]!;

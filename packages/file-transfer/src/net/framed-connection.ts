@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import { promisify } from 'node:util';
 import { deflateRaw, inflateRaw } from 'node:zlib';
 import { TransferError } from '../errors.js';
-import { encodeHeader, FrameDecoder, FrameType, MAX_COMPRESSED_SLICE, MAX_DATA_PAYLOAD, MAX_FRAME_BYTES, type ControlMessage, type DecodedFrame, type DecodeFailure, type Frame } from './frame-codec.js';
+import { encodeHeader, FrameDecoder, FrameType, MAX_COMPRESSED_SLICE, MAX_DATA_PAYLOAD, MAX_FRAME_BYTES, type ControlMessage, type DecodedFrame, type Frame } from './frame-codec.js';
 import { ReceiveArena, type Lease } from './receive-arena.js';
 
 export {

@@ -61,7 +61,7 @@ describe('local copy', () => {
   it('copies into an existing folder under the source name, like cp', async () => {
     await writeFile(join(dir, 'a'), 'hello');
     await mkdir(join(dir, 'sub'));
-    await copyFile({ source: join(dir, 'a'), destination: dir + '/sub/' });
+    await copyFile({ source: join(dir, 'a'), destination: `${dir}/sub/` });
     expect(await readFile(join(dir, 'sub', 'a'), 'utf8')).toBe('hello');
     await copyFile({ source: join(dir, 'a'), destination: join(dir, 'sub') });
     expect(await readdir(join(dir, 'sub'))).toEqual(['a']);

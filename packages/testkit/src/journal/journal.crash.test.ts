@@ -4,7 +4,6 @@ import { describe, expect, it } from 'vitest';
 import { journalScenarioArbitrary } from '../crash/crash-arbitraries.js';
 import { propertySettings } from '../crash/property-settings.js';
 import {
-  CrashPropertyViolation,
   SCENARIO_PATH,
   emptyScenarioDisk,
   runJournalScenario,

@@ -17,7 +17,6 @@ import {
   type JobIdentity,
   type LogEntry,
   type OpenCheckpointOptions,
-  type OpenedCheckpoint,
   type Runner,
 } from '@ckpt/core';
 import fc from 'fast-check';
