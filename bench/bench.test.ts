@@ -45,12 +45,28 @@ interface Suite {
 interface BenchResult {
   readonly schema: number;
   readonly mode: string;
-  readonly machine: { readonly cpu: string; readonly cores: number; readonly node: string; readonly kernel: string; readonly disk: { readonly device: string; readonly fs: string } };
+  readonly machine: {
+    readonly cpu: string;
+    readonly cores: number;
+    readonly node: string;
+    readonly kernel: string;
+    readonly disk: { readonly device: string; readonly fs: string };
+  };
   readonly suites: readonly Suite[];
 }
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
-const EXPECTED_SUITES = ['durable-append', 'group-commit', 'buffered-append', 'resume', 'control-flow', 'copy', 'resume-transfer', 'cli-startup', 'shared-store'];
+const EXPECTED_SUITES = [
+  'durable-append',
+  'group-commit',
+  'buffered-append',
+  'resume',
+  'control-flow',
+  'copy',
+  'resume-transfer',
+  'cli-startup',
+  'shared-store',
+];
 
 describe('node bench/run.mjs --quick', () => {
   let out: string;
@@ -103,7 +119,11 @@ describe('node bench/run.mjs --quick', () => {
       // whose .ci/run installs them) every row says why, as checked below.
       const needsServer = suite.id === 'shared-store' && suite.status === 'unavailable' && process.env['CI'] !== 'true';
       // Every suite measures at least one contestant (the peers run even when ckpt's verb is not built).
-      if (!needsServer) expect(suite.figures.some((f) => f.rows.some((r) => r.available)), suite.id).toBe(true);
+      if (!needsServer)
+        expect(
+          suite.figures.some((f) => f.rows.some((r) => r.available)),
+          suite.id,
+        ).toBe(true);
       for (const figure of suite.figures) {
         expect(['higher', 'lower']).toContain(figure.better);
         for (const row of figure.rows) {

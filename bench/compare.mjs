@@ -60,12 +60,19 @@ for (const suiteB of b.suites) {
   const suiteA = a.suites.find((s) => s.id === suiteB.id);
   for (const goalB of suiteB.goals) {
     const goalA = suiteA?.goals.find((g) => g.text === goalB.text);
-    out.push(`| ${suiteB.number}. ${suiteB.id} | ${goalB.text} | ${verdict(goalA)} ${fmt(goalA?.measured)} | ${verdict(goalB)} ${fmt(goalB.measured)} |`);
+    out.push(
+      `| ${suiteB.number}. ${suiteB.id} | ${goalB.text} | ${verdict(goalA)} ${fmt(goalA?.measured)} | ${verdict(goalB)} ${fmt(goalB.measured)} |`,
+    );
   }
 }
 out.push('');
 
-out.push(`## Figures (medians; change beyond ±${noise}% marked)`, '', '| figure | contestant | unit | A | B | change |', '| --- | --- | --- | ---: | ---: | --- |');
+out.push(
+  `## Figures (medians; change beyond ±${noise}% marked)`,
+  '',
+  '| figure | contestant | unit | A | B | change |',
+  '| --- | --- | --- | ---: | ---: | --- |',
+);
 for (const suiteB of b.suites) {
   const suiteA = a.suites.find((s) => s.id === suiteB.id);
   for (const figB of suiteB.figures) {

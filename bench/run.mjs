@@ -41,7 +41,8 @@ function parseArgs(argv) {
       if (v === undefined) throw new Error(`${arg} needs a value\n${USAGE}`);
       return v;
     };
-    if (arg === '--') continue; // `pnpm bench -- --quick` may pass the separator through
+    if (arg === '--')
+      continue; // `pnpm bench -- --quick` may pass the separator through
     else if (arg === '--quick') options.quick = true;
     else if (arg === '--suite') options.suites.push(...value().split(','));
     else if (arg.startsWith('--suite=')) options.suites.push(...arg.slice(8).split(','));
@@ -66,7 +67,11 @@ const log = (message) => process.stderr.write(`[bench] ${message}\n`);
 
 /** 2026-11-29T0215Z: sortable, one file per run. */
 function stamp(date) {
-  return `${date.toISOString().slice(0, 16).replace(':', '').replace(/-(\d\d)T/, '-$1T')}Z`;
+  return `${date
+    .toISOString()
+    .slice(0, 16)
+    .replace(':', '')
+    .replace(/-(\d\d)T/, '-$1T')}Z`;
 }
 
 /** Writes RESULTS.md (RESULTS-quick.md) and the charts of `result` under `out`; returns the Markdown path. */
@@ -119,7 +124,8 @@ async function main() {
   };
   for (const [name, peer] of Object.entries(peers)) log(`${name}: ${peer.available ? peer.version : `unavailable (${peer.reason})`}`);
 
-  const selected = options.suites.length === 0 ? SUITES : SUITES.filter((s) => options.suites.includes(s.id) || options.suites.includes(String(s.number)));
+  const selected =
+    options.suites.length === 0 ? SUITES : SUITES.filter((s) => options.suites.includes(s.id) || options.suites.includes(String(s.number)));
   const suites = [];
   for (const suite of selected) {
     const suiteTmp = fs.mkdtempSync(join(tmp, `${suite.id}-`));
@@ -135,7 +141,9 @@ async function main() {
       log,
       diagnose: async (work) => ({
         strace: straceSummary(work, { tmp: suiteTmp, strace }),
-        ...(work.peerScript && { peerStrace: straceSummary({ label: work.peerLabel, events: work.events, script: work.peerScript }, { tmp: suiteTmp, strace }) }),
+        ...(work.peerScript && {
+          peerStrace: straceSummary({ label: work.peerLabel, events: work.events, script: work.peerScript }, { tmp: suiteTmp, strace }),
+        }),
         profile: cpuProfileSummary(work, { tmp: suiteTmp, root }),
       }),
       profile: async (work) => ({ profile: cpuProfileSummary(work, { tmp: suiteTmp, root }) }),
@@ -161,10 +169,20 @@ async function main() {
           entry.diagnosis = { error: error.message };
         }
       }
-      for (const g of result.goals) log(`  ${g.met === true ? 'met   ' : g.met === false ? 'MISSED' : 'n/a   '} ${g.text}: ${g.measured ?? g.reason}`);
+      for (const g of result.goals)
+        log(`  ${g.met === true ? 'met   ' : g.met === false ? 'MISSED' : 'n/a   '} ${g.text}: ${g.measured ?? g.reason}`);
     } catch (error) {
       log(`  FAILED: ${error.stack ?? error}`);
-      entry = { id: suite.id, number: suite.number, title: suite.title, status: 'failed', error: String(error.message ?? error), params: {}, figures: [], goals: [] };
+      entry = {
+        id: suite.id,
+        number: suite.number,
+        title: suite.title,
+        status: 'failed',
+        error: String(error.message ?? error),
+        params: {},
+        figures: [],
+        goals: [],
+      };
     }
     entry.durationMs = Math.round(performance.now() - t0);
     suites.push(entry);

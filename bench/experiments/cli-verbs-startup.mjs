@@ -30,7 +30,10 @@ const builds = (args.length ? args : [`ckpt=${new URL('../../packages/cli/bin/ck
 const dir = mkdtempSync(join(tmpdir(), 'ckpt-verbs-'));
 writeFileSync(join(dir, 'tiny'), '0123456789');
 writeFileSync(join(dir, 'one.yaml'), 'id: one\nversion: 1\ncheckpoint: { usage: if-exists, save: true }\nsteps:\n  - { id: only, exec: ["true"] }\n');
-writeFileSync(join(dir, 'fails.yaml'), 'id: fails\nversion: 1\ncheckpoint: { file: fails.ckpt, usage: if-exists, save: true }\nsteps:\n  - { id: a, exec: ["true"] }\n  - { id: b, exec: ["false"] }\n');
+writeFileSync(
+  join(dir, 'fails.yaml'),
+  'id: fails\nversion: 1\ncheckpoint: { file: fails.ckpt, usage: if-exists, save: true }\nsteps:\n  - { id: a, exec: ["true"] }\n  - { id: b, exec: ["false"] }\n',
+);
 // The checkpoint `inspect` reads: the package fails at `b`, so its checkpoint is kept.
 const failed = spawnSync(process.execPath, [builds[0].bin, 'run', 'fails.yaml'], { cwd: dir, encoding: 'utf8' });
 if (failed.status !== 1) throw new Error(`preparing fails.ckpt: exit ${failed.status}: ${failed.stderr}`);

@@ -4,7 +4,10 @@ import { createHash } from 'node:crypto';
 const slots = workerData.slots.map((sab) => new Uint8Array(sab));
 const h = createHash('sha256');
 parentPort.on('message', (m) => {
-  if (m.end) { parentPort.postMessage({ digest: h.digest('hex') }); return; }
+  if (m.end) {
+    parentPort.postMessage({ digest: h.digest('hex') });
+    return;
+  }
   h.update(slots[m.slot].subarray(0, m.length));
   parentPort.postMessage({ done: m.slot });
 });

@@ -53,5 +53,7 @@ rows.shift(); // warm-up
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const j = median(rows.map((r) => r[0]));
 const r = median(rows.map((r) => r[1]));
-console.log(`${parent}: µs per durable append — journal ${j.toFixed(1)}, raw write+fdatasync ${r.toFixed(1)}, overhead ${(j - r).toFixed(1)} µs (${(r / j).toFixed(2)}× raw throughput)`);
+console.log(
+  `${parent}: µs per durable append — journal ${j.toFixed(1)}, raw write+fdatasync ${r.toFixed(1)}, overhead ${(j - r).toFixed(1)} µs (${(r / j).toFixed(2)}× raw throughput)`,
+);
 fs.rmSync(dir, { recursive: true, force: true });

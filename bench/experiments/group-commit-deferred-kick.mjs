@@ -43,11 +43,14 @@ for (const deferred of [false, true, false, true]) {
   const start = performance.now();
   await Promise.all(
     Array.from({ length: C }, async () => {
-      for (let i = next++; i < n; i = next++) await journal.append([{ type: 'cursor-set', unit: `u${i % 100}`, cursor: i }], { durability: 'durable' });
+      for (let i = next++; i < n; i = next++)
+        await journal.append([{ type: 'cursor-set', unit: `u${i % 100}`, cursor: i }], { durability: 'durable' });
     }),
   );
   const ms = performance.now() - start;
   await journal.close();
-  console.log(`${deferred ? 'flush turn deferred' : 'as built          '}  ${C} appenders: ${Math.round((n / ms) * 1000)} events/s, ${syncs} fdatasyncs for ${rounds} rounds of ${C}`);
+  console.log(
+    `${deferred ? 'flush turn deferred' : 'as built          '}  ${C} appenders: ${Math.round((n / ms) * 1000)} events/s, ${syncs} fdatasyncs for ${rounds} rounds of ${C}`,
+  );
 }
 rmSync(dir, { recursive: true, force: true });

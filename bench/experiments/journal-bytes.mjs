@@ -21,15 +21,30 @@ if (!base) {
 }
 const tmp = fs.mkdtempSync(join(os.tmpdir(), 'ckpt-bytes-'));
 const files = {};
-for (const [name, index] of [['base', resolve(base)], ['new', join(root, 'packages/core/dist/index.js')]]) {
+for (const [name, index] of [
+  ['base', resolve(base)],
+  ['new', join(root, 'packages/core/dist/index.js')],
+]) {
   const core = await import(index);
   const path = join(tmp, `${name}.ckpt`);
   let n = 0;
   const randomBytes = (size) => Uint8Array.from({ length: size }, () => (n++ * 31) & 255);
-  const options = { storage: new core.NodeStorage(), fold: new core.Fold(), compaction: { minBytes: 4096 }, now: () => 1_700_000_000_000, randomBytes, session: { pid: 1, host: 'h' } };
+  const options = {
+    storage: new core.NodeStorage(),
+    fold: new core.Fold(),
+    compaction: { minBytes: 4096 },
+    now: () => 1_700_000_000_000,
+    randomBytes,
+    session: { pid: 1, host: 'h' },
+  };
   const journal = await core.Journal.create(path, core.createIdentity({ kind: 'b', id: 'b', version: 1, structure: {} }), options);
-  await Promise.all(Array.from({ length: 50 }, (_, i) => journal.append([{ type: 'cursor-set', unit: `u${i % 7}`, cursor: i }], { durability: i % 3 ? 'durable' : 'buffered' })));
-  for (let i = 0; i < 300; i++) await journal.append([{ type: 'cursor-set', unit: `u${i % 7}`, cursor: { a: [i, 'x'] } }], { durability: i % 5 ? 'buffered' : 'durable' });
+  await Promise.all(
+    Array.from({ length: 50 }, (_, i) =>
+      journal.append([{ type: 'cursor-set', unit: `u${i % 7}`, cursor: i }], { durability: i % 3 ? 'durable' : 'buffered' }),
+    ),
+  );
+  for (let i = 0; i < 300; i++)
+    await journal.append([{ type: 'cursor-set', unit: `u${i % 7}`, cursor: { a: [i, 'x'] } }], { durability: i % 5 ? 'buffered' : 'durable' });
   await journal.close();
   const reopened = await core.Journal.open(path, options);
   await reopened.append([{ type: 'cursor-set', unit: 'z', cursor: 1 }]);
@@ -47,5 +62,7 @@ for (let i = 0; i < Math.min(a.records.length, b.records.length); i++) {
   if (x.offset !== y.offset) differs.offset++;
   if (x.durableMark !== y.durableMark) differs.durableMark++;
 }
-console.log(`${a.records.length} records; differing: count ${differs.records}, content ${differs.content}, offset ${differs.offset}, durable mark ${differs.durableMark}`);
+console.log(
+  `${a.records.length} records; differing: count ${differs.records}, content ${differs.content}, offset ${differs.offset}, durable mark ${differs.durableMark}`,
+);
 fs.rmSync(tmp, { recursive: true, force: true });

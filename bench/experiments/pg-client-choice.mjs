@@ -62,7 +62,10 @@ try {
       const t = performance.now();
       for (let i = 0; i < ROWS * 4; i += BATCH) {
         const seqs = Array.from({ length: BATCH }, (_, k) => i + k);
-        await sql`INSERT INTO ev SELECT ${name}, s, p, c FROM unnest(${seqs}::bigint[], ${sql.array(seqs.map(() => payload), 17)}::bytea[], ${seqs}::int[]) AS u(s, p, c)`;
+        await sql`INSERT INTO ev SELECT ${name}, s, p, c FROM unnest(${seqs}::bigint[], ${sql.array(
+          seqs.map(() => payload),
+          17,
+        )}::bytea[], ${seqs}::int[]) AS u(s, p, c)`;
       }
       return ((ROWS * 4) / (performance.now() - t)) * 1000;
     },
@@ -73,10 +76,14 @@ try {
   }
   for (const [key, values] of Object.entries(results)) {
     values.sort((a, b) => a - b);
-    console.log(`${key.padEnd(22)} median ${values[Math.floor(values.length / 2)].toFixed(0)} rows/s  (rounds: ${values.map((v) => v.toFixed(0)).join(', ')})`);
+    console.log(
+      `${key.padEnd(22)} median ${values[Math.floor(values.length / 2)].toFixed(0)} rows/s  (rounds: ${values.map((v) => v.toFixed(0)).join(', ')})`,
+    );
   }
   await pgClient.end();
   await sql.end();
-} catch (error) { console.error(error); } finally {
+} catch (error) {
+  console.error(error);
+} finally {
   await cluster.destroy();
 }

@@ -24,7 +24,9 @@ export function ckptPaths(root) {
 export async function loadCore(paths) {
   const missing = [paths.coreDist, paths.cliBundle].find((path) => path !== undefined && !existsSync(path));
   if (missing !== undefined || !existsSync(paths.cliMain)) {
-    throw new Error(`ckpt is not built (${missing ?? paths.cliMain} missing): run \`pnpm build\` (tsc -b, then the CLI bundle) at the repository root first`);
+    throw new Error(
+      `ckpt is not built (${missing ?? paths.cliMain} missing): run \`pnpm build\` (tsc -b, then the CLI bundle) at the repository root first`,
+    );
   }
   // The format constants (RECORD_HEADER_BYTES) are exported from @ckpt/core/internal.
   const internal = join(paths.coreDist, '..', 'internal.js');
@@ -81,7 +83,10 @@ export async function probeVerb(paths, verb, args, cwd) {
   const result = await runProcess(process.execPath, [paths.cliMain, verb, ...args], { cwd, timeoutMs: 60_000 });
   const text = `${result.stderr}\n${result.stdout}`;
   if (NOT_BUILT.test(text)) {
-    const line = text.split('\n').find((l) => NOT_BUILT.test(l))?.trim();
+    const line = text
+      .split('\n')
+      .find((l) => NOT_BUILT.test(l))
+      ?.trim();
     return { available: false, reason: `not available in this build: \`ckpt ${verb}\` says "${line}"` };
   }
   return { available: true, probe: { code: result.code, stderr: result.stderr.trim().split('\n').slice(-2).join(' | ') } };

@@ -17,13 +17,15 @@ export function straceSummary(work, { tmp, strace }) {
   if (!strace) return { available: false, reason: 'strace is not installed' };
   const out = join(tmp, `strace-${process.hrtime.bigint()}.txt`);
   const result = spawnSync('strace', ['-c', '-f', '-o', out, process.execPath, ...nodeArgs(work)], { encoding: 'utf8', timeout: 10 * 60_000 });
-  if (result.status !== 0) return { available: false, reason: `strace exited ${result.status}: ${result.stderr.trim().split('\n').slice(-2).join(' | ')}` };
+  if (result.status !== 0)
+    return { available: false, reason: `strace exited ${result.status}: ${result.stderr.trim().split('\n').slice(-2).join(' | ')}` };
   const text = readFileSync(out, 'utf8');
   rmSync(out, { force: true });
   const rows = [];
   for (const line of text.split('\n')) {
     const m = line.trim().match(/^([\d.]+)\s+([\d.]+)\s+(\d+)\s+(\d+)\s+(?:(\d+)\s+)?(\w+)$/);
-    if (m && m[6] !== 'total') rows.push({ syscall: m[6], percentTime: Number(m[1]), seconds: Number(m[2]), calls: Number(m[4]), errors: Number(m[5] ?? 0) });
+    if (m && m[6] !== 'total')
+      rows.push({ syscall: m[6], percentTime: Number(m[1]), seconds: Number(m[2]), calls: Number(m[4]), errors: Number(m[5] ?? 0) });
   }
   rows.sort((a, b) => b.calls - a.calls);
   const top = rows.slice(0, 10).map((r) => ({ ...r, ...(work.events && { perEvent: round(r.calls / work.events) }) }));
@@ -38,7 +40,8 @@ export function cpuProfileSummary(work, { tmp, root }) {
     timeout: 10 * 60_000,
     cwd: root,
   });
-  if (result.status !== 0) return { available: false, reason: `profiled run exited ${result.status}: ${result.stderr.trim().split('\n').slice(-2).join(' | ')}` };
+  if (result.status !== 0)
+    return { available: false, reason: `profiled run exited ${result.status}: ${result.stderr.trim().split('\n').slice(-2).join(' | ')}` };
   const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
   if (!file) return { available: false, reason: 'no .cpuprofile was written' };
   const profile = JSON.parse(readFileSync(join(dir, file), 'utf8'));

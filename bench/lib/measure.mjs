@@ -112,7 +112,18 @@ export function goal({ text, figure: fig, subject, peer, op, threshold, kind = '
     if (measured === null) reason = reasonIfMissing ?? 'not measured';
   }
   const met = measured === null ? null : compare(measured, op, threshold);
-  return { text, figure: fig?.id ?? null, subject: subject ?? null, peer: peer ?? null, kind, op, threshold, measured, met, ...(reason && { reason }) };
+  return {
+    text,
+    figure: fig?.id ?? null,
+    subject: subject ?? null,
+    peer: peer ?? null,
+    kind,
+    op,
+    threshold,
+    measured,
+    met,
+    ...(reason && { reason }),
+  };
 }
 
 function unavailableReason(fig, key) {

@@ -61,7 +61,12 @@ function diagnosisSection(diagnosis) {
     out.push('');
   } else if (diagnosis.strace) out.push(`(strace: ${diagnosis.strace.reason})`, '');
   for (const table of diagnosis.tables ?? []) {
-    out.push(`${cell(table.title)}:`, '', `| ${table.columns.map(cell).join(' | ')} |`, `| ${table.columns.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`);
+    out.push(
+      `${cell(table.title)}:`,
+      '',
+      `| ${table.columns.map(cell).join(' | ')} |`,
+      `| ${table.columns.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`,
+    );
     for (const row of table.rows) out.push(`| ${row.map((v) => cell(fmt(v))).join(' | ')} |`);
     out.push('');
   }
@@ -92,7 +97,10 @@ export function renderResults(result, { chartPath, resultFile }) {
       'every peer ran alternately with ckpt in the same run (order rotated each round), so machine noise falls on both and the ratio is what counts.',
     '',
   );
-  out.push('What the missed goals mean and what to fix in core: [FINDINGS.md](FINDINGS.md) (hand-written). How to run and compare: [README.md](README.md).', '');
+  out.push(
+    'What the missed goals mean and what to fix in core: [FINDINGS.md](FINDINGS.md) (hand-written). How to run and compare: [README.md](README.md).',
+    '',
+  );
   out.push('## Machine', '');
   out.push('| | |', '| --- | --- |');
   out.push(`| CPU | ${cell(m.cpu)}, ${m.cores} cores |`);
@@ -100,9 +108,17 @@ export function renderResults(result, { chartPath, resultFile }) {
   out.push(`| load average at start | ${m.loadAverage.join(', ')} |`);
   out.push(`| OS / kernel | ${cell(m.os)} |`);
   out.push(`| Node | ${m.node} (V8 ${m.v8}) |`);
-  out.push(`| temp dir | \`${m.tempDir}\` on ${m.disk.device} (${m.disk.fs}${m.disk.rotational === undefined ? '' : m.disk.rotational ? ', rotational' : ', non-rotational'}${m.disk.model ? `, ${cell(m.disk.model)}` : ''}) |`);
+  out.push(
+    `| temp dir | \`${m.tempDir}\` on ${m.disk.device} (${m.disk.fs}${m.disk.rotational === undefined ? '' : m.disk.rotational ? ', rotational' : ', non-rotational'}${m.disk.model ? `, ${cell(m.disk.model)}` : ''}) |`,
+  );
   out.push(`| ckpt commit | ${result.git.commit ?? 'unknown'}${result.git.packagesDirty ? ' (packages/ had uncommitted changes)' : ''} |`);
-  out.push(`| peers | ${cell(Object.entries(result.peers).map(([k, v]) => `${k}: ${v.available ? v.version : `unavailable (${v.reason})`}`).join('; '))} |`);
+  out.push(
+    `| peers | ${cell(
+      Object.entries(result.peers)
+        .map(([k, v]) => `${k}: ${v.available ? v.version : `unavailable (${v.reason})`}`)
+        .join('; '),
+    )} |`,
+  );
   out.push('');
 
   out.push('## Goals', '');
@@ -125,7 +141,8 @@ export function renderResults(result, { chartPath, resultFile }) {
     }
     out.push(`Parameters: \`${JSON.stringify(suite.params)}\``, '');
     for (const [verb, probe] of Object.entries(suite.availability ?? {})) {
-      if (!probe.available) out.push(`> \`${verb}\`: ${probe.reason}. Its rows are recorded as not available (not a failure); the peers are still measured.`, '');
+      if (!probe.available)
+        out.push(`> \`${verb}\`: ${probe.reason}. Its rows are recorded as not available (not a failure); the peers are still measured.`, '');
     }
     for (const fig of suite.figures) out.push(figureTable(fig), '');
     for (const chart of suite.charts ?? []) out.push(`![${chart.title}](${chartPath(chart.file)})`, '');

@@ -9,7 +9,12 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
-const lastLines = (text, n = 3) => String(text ?? '').trim().split('\n').slice(-n).join(' | ');
+const lastLines = (text, n = 3) =>
+  String(text ?? '')
+    .trim()
+    .split('\n')
+    .slice(-n)
+    .join(' | ');
 
 /**
  * Loads better-sqlite3 from bench/node_modules, running `npm install --prefix bench` first when
@@ -69,7 +74,10 @@ export function ensureRsync({ install, log }) {
     if (path === undefined) return { available: false, reason: `apt-get install rsync failed: ${lastLines(apt.stderr)}` };
   }
   if (path === undefined) {
-    return { available: false, reason: install ? 'rsync is not installed and cannot be installed here (not root or no apt-get)' : 'rsync is not installed (install skipped)' };
+    return {
+      available: false,
+      reason: install ? 'rsync is not installed and cannot be installed here (not root or no apt-get)' : 'rsync is not installed (install skipped)',
+    };
   }
   const version = execFileSync(path, ['--version'], { encoding: 'utf8' }).split('\n')[0].replace(/\s+/g, ' ').trim();
   return { available: true, path, version };

@@ -42,14 +42,17 @@ export function lineChart(chart, { width = 640, height = 400 } = {}) {
   if (xLo === xHi) [xLo, xHi] = [xLo / 2, xHi * 2];
   const w = width - margin.left - margin.right;
   const h = height - margin.top - margin.bottom;
-  const sx = (x) => margin.left + (chart.logX ? (Math.log10(x) - Math.log10(xLo)) / (Math.log10(xHi) - Math.log10(xLo)) : (x - xLo) / (xHi - xLo)) * w;
+  const sx = (x) =>
+    margin.left + (chart.logX ? (Math.log10(x) - Math.log10(xLo)) / (Math.log10(xHi) - Math.log10(xLo)) : (x - xLo) / (xHi - xLo)) * w;
   const sy = (y) => {
     const v = chart.logY ? (Math.log10(Math.max(y, yLo)) - Math.log10(yLo)) / (Math.log10(yHi) - Math.log10(yLo)) : (y - yLo) / (yHi - yLo);
     return margin.top + h - v * h;
   };
   const f = (n) => n.toFixed(1);
   const out = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+  );
   out.push(`<rect width="${width}" height="${height}" fill="white"/>`);
   out.push(`<text x="${width / 2}" y="22" text-anchor="middle" font-size="15">${esc(chart.title)}</text>`);
   for (const t of ticks(yLo, yHi, chart.logY)) {
@@ -68,12 +71,15 @@ export function lineChart(chart, { width = 640, height = 400 } = {}) {
   chart.series.forEach((series, i) => {
     const color = COLORS[i % COLORS.length];
     const pts = [...series.points].sort((a, b) => a.x - b.x);
-    if (pts.length > 1) out.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.map((p) => `${f(sx(p.x))},${f(sy(p.y))}`).join(' ')}"/>`);
+    if (pts.length > 1)
+      out.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.map((p) => `${f(sx(p.x))},${f(sy(p.y))}`).join(' ')}"/>`);
     for (const p of pts) {
       if (p.min !== undefined && p.max !== undefined) {
         out.push(`<line x1="${f(sx(p.x))}" x2="${f(sx(p.x))}" y1="${f(sy(p.min))}" y2="${f(sy(p.max))}" stroke="${color}"/>`);
       }
-      out.push(`<circle cx="${f(sx(p.x))}" cy="${f(sy(p.y))}" r="3.5" fill="${color}"><title>${esc(`${series.label}: ${p.y} at ${p.x}`)}</title></circle>`);
+      out.push(
+        `<circle cx="${f(sx(p.x))}" cy="${f(sy(p.y))}" r="3.5" fill="${color}"><title>${esc(`${series.label}: ${p.y} at ${p.x}`)}</title></circle>`,
+      );
     }
     const lx = margin.left + (i % 2) * 280;
     const ly = margin.top + h + 58 + Math.floor(i / 2) * 16;

@@ -111,9 +111,27 @@ export async function run(ctx) {
     { key: 'msgpackr', label: 'raw msgpackr, length-prefixed, one write + fdatasync', samples: keep(data.msgpackr) },
     { key: 'json', label: 'JSON lines, one write + fdatasync', samples: keep(data.json) },
   ];
-  const total = figure({ id: 'buffered-round-trip', label: `${events} events appended then read back and folded`, unit: 'events/s', better: 'higher', rows: rowsOf(samples) });
-  const appendFig = figure({ id: 'buffered-append', label: `append ${events} events (buffered) and make them durable`, unit: 'events/s', better: 'higher', rows: rowsOf(append) });
-  const readFig = figure({ id: 'buffered-fold', label: `read ${events} events back and fold`, unit: 'events/s', better: 'higher', rows: rowsOf(read) });
+  const total = figure({
+    id: 'buffered-round-trip',
+    label: `${events} events appended then read back and folded`,
+    unit: 'events/s',
+    better: 'higher',
+    rows: rowsOf(samples),
+  });
+  const appendFig = figure({
+    id: 'buffered-append',
+    label: `append ${events} events (buffered) and make them durable`,
+    unit: 'events/s',
+    better: 'higher',
+    rows: rowsOf(append),
+  });
+  const readFig = figure({
+    id: 'buffered-fold',
+    label: `read ${events} events back and fold`,
+    unit: 'events/s',
+    better: 'higher',
+    rows: rowsOf(read),
+  });
   const goals = [
     goal({ text: 'round trip ≥ 0.7× raw msgpackr', figure: total, subject: 'journal', peer: 'msgpackr', op: '>=', threshold: 0.7 }),
     goal({ text: 'append ≥ 0.7× raw msgpackr encode+write', figure: appendFig, subject: 'journal', peer: 'msgpackr', op: '>=', threshold: 0.7 }),

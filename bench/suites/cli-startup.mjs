@@ -49,7 +49,11 @@ function importTimes(ctx) {
   const rows = cases.map(([specifier, cwd]) => {
     const samples = [];
     for (let i = 0; i < 5; i++) {
-      const r = spawnSync(process.execPath, ['--input-type=module', '-e', `const t = performance.now(); await import(${JSON.stringify(specifier)}); console.log(performance.now() - t);`], { cwd, encoding: 'utf8' });
+      const r = spawnSync(
+        process.execPath,
+        ['--input-type=module', '-e', `const t = performance.now(); await import(${JSON.stringify(specifier)}); console.log(performance.now() - t);`],
+        { cwd, encoding: 'utf8' },
+      );
       if (r.status === 0) samples.push(Number(r.stdout.trim()));
     }
     return [specifier, samples.length ? summarize(samples).median : 'not importable'];

@@ -57,7 +57,9 @@ export async function run(ctx) {
       {
         key: 'bare',
         async run() {
-          const result = await runProcess(process.execPath, ['--input-type=module', '-e', BARE_LOOP, JSON.stringify(STEP), String(steps)], { cwd: ctx.tmp });
+          const result = await runProcess(process.execPath, ['--input-type=module', '-e', BARE_LOOP, JSON.stringify(STEP), String(steps)], {
+            cwd: ctx.tmp,
+          });
           if (result.code !== 0) throw new Error(`bare spawn loop exited ${result.code}: ${result.stderr.trim()}`);
           return result.ms;
         },
@@ -75,7 +77,9 @@ export async function run(ctx) {
     { rounds, warmup: 1 },
   );
   const cliRow = (key, label) =>
-    probe.available ? { key, label, role: 'subject', samples: samples[key] } : { key, label, role: 'subject', available: false, reason: probe.reason };
+    probe.available
+      ? { key, label, role: 'subject', samples: samples[key] }
+      : { key, label, role: 'subject', available: false, reason: probe.reason };
   const fig = figure({
     id: 'control-flow-exec',
     label: `${steps} sequential exec steps (${STEP.join(' ')}), whole process`,
@@ -98,14 +102,16 @@ export async function run(ctx) {
         label: 'function tasks, sequential',
         role: 'subject',
         available: false,
-        reason: 'not available in this build: function tasks are an in-process API of @ckpt/control-flow, which is not built yet (add it here when it lands)',
+        reason:
+          'not available in this build: function tasks are an in-process API of @ckpt/control-flow, which is not built yet (add it here when it lands)',
       },
       {
         key: 'parallel',
         label: 'function tasks, parallel branches',
         role: 'subject',
         available: false,
-        reason: 'not available in this build: function tasks are an in-process API of @ckpt/control-flow, which is not built yet (add it here when it lands)',
+        reason:
+          'not available in this build: function tasks are an in-process API of @ckpt/control-flow, which is not built yet (add it here when it lands)',
       },
     ],
   });
@@ -114,8 +120,22 @@ export async function run(ctx) {
     availability: { 'ckpt run': probe },
     figures: [fig, functionTasks],
     goals: [
-      goal({ text: `${steps} exec steps with checkpoints ≤ 1.5× the bare spawn loop`, figure: fig, subject: 'checkpoints', peer: 'bare', op: '<=', threshold: 1.5 }),
-      goal({ text: 'checkpoints on vs off (informational, ≤ 1.5×)', figure: fig, subject: 'checkpoints', peer: 'no-checkpoints', op: '<=', threshold: 1.5 }),
+      goal({
+        text: `${steps} exec steps with checkpoints ≤ 1.5× the bare spawn loop`,
+        figure: fig,
+        subject: 'checkpoints',
+        peer: 'bare',
+        op: '<=',
+        threshold: 1.5,
+      }),
+      goal({
+        text: 'checkpoints on vs off (informational, ≤ 1.5×)',
+        figure: fig,
+        subject: 'checkpoints',
+        peer: 'no-checkpoints',
+        op: '<=',
+        threshold: 1.5,
+      }),
     ],
   };
 }

@@ -130,18 +130,39 @@ export async function run(ctx) {
     rows: [
       ...intervals.map((interval) =>
         copyProbe.available
-          ? { key: `ckpt-${interval}`, label: `ckpt copy --checkpoint-interval ${intervalLabel(interval)}`, role: 'subject', samples: samples[`ckpt-${interval}`] }
+          ? {
+              key: `ckpt-${interval}`,
+              label: `ckpt copy --checkpoint-interval ${intervalLabel(interval)}`,
+              role: 'subject',
+              samples: samples[`ckpt-${interval}`],
+            }
           : unavailable(`ckpt-${interval}`, `ckpt copy --checkpoint-interval ${intervalLabel(interval)}`, copyProbe.reason),
       ),
       { key: 'cp', label: 'cp + sync FILE', samples: samples.cp },
-      rsync.available ? { key: 'rsync', label: `rsync --partial --fsync (${rsync.version})`, samples: samples.rsync } : { key: 'rsync', label: 'rsync --partial --fsync', available: false, reason: rsync.reason },
+      rsync.available
+        ? { key: 'rsync', label: `rsync --partial --fsync (${rsync.version})`, samples: samples.rsync }
+        : { key: 'rsync', label: 'rsync --partial --fsync', available: false, reason: rsync.reason },
       { key: 'node-pipe', label: 'Node stream pipe + fdatasync', samples: samples['node-pipe'] },
     ],
   });
 
   // Loopback node-to-node.
   const serveProbe = copyProbe.available
-    ? await probeVerb(ctx.paths, 'serve', ['--root', freshDir(join(ctx.tmp, 'probe-root')), '--listen', '127.0.0.1:1', '--name', 'none', '--netmap', join(ctx.tmp, 'missing-netmap.yaml')], ctx.tmp)
+    ? await probeVerb(
+        ctx.paths,
+        'serve',
+        [
+          '--root',
+          freshDir(join(ctx.tmp, 'probe-root')),
+          '--listen',
+          '127.0.0.1:1',
+          '--name',
+          'none',
+          '--netmap',
+          join(ctx.tmp, 'missing-netmap.yaml'),
+        ],
+        ctx.tmp,
+      )
     : { available: false, reason: `not available in this build: the loopback copy needs \`ckpt copy\`, which is not built` };
   const remoteRoot = join(ctx.tmp, 'remote-root');
   const netmapPath = join(ctx.tmp, 'netmap.yaml');
@@ -153,9 +174,16 @@ export async function run(ctx) {
   try {
     if (serveProbe.available) {
       const port = await freePort();
-      fs.writeFileSync(netmapPath, `nodes:\n  alpha: { address: 127.0.0.1:1, secret: "bench-secret-alpha" }\n  beta:  { address: 127.0.0.1:${port}, secret: "bench-secret-beta" }\n`);
+      fs.writeFileSync(
+        netmapPath,
+        `nodes:\n  alpha: { address: 127.0.0.1:1, secret: "bench-secret-alpha" }\n  beta:  { address: 127.0.0.1:${port}, secret: "bench-secret-beta" }\n`,
+      );
       freshDir(remoteRoot);
-      serveChild = spawn(process.execPath, [ctx.paths.cliMain, 'serve', '--root', remoteRoot, '--listen', `127.0.0.1:${port}`, '--name', 'beta', '--netmap', netmapPath], { stdio: 'ignore' });
+      serveChild = spawn(
+        process.execPath,
+        [ctx.paths.cliMain, 'serve', '--root', remoteRoot, '--listen', `127.0.0.1:${port}`, '--name', 'beta', '--netmap', netmapPath],
+        { stdio: 'ignore' },
+      );
       await waitForPort(port);
     }
     if (rsync.available) {
@@ -164,8 +192,13 @@ export async function run(ctx) {
       const conf = join(ctx.tmp, 'rsyncd.conf');
       const uid = process.getuid?.() ?? 0;
       const gid = process.getgid?.() ?? 0;
-      fs.writeFileSync(conf, `pid file = ${join(ctx.tmp, 'rsyncd.pid')}\nuse chroot = no\nuid = ${uid}\ngid = ${gid}\n[bench]\n  path = ${join(ctx.tmp, 'rsyncd-root')}\n  read only = no\n`);
-      rsyncDaemon = spawn(rsync.path, ['--daemon', '--no-detach', `--config=${conf}`, `--port=${rsyncPort}`, '--address=127.0.0.1'], { stdio: 'ignore' });
+      fs.writeFileSync(
+        conf,
+        `pid file = ${join(ctx.tmp, 'rsyncd.pid')}\nuse chroot = no\nuid = ${uid}\ngid = ${gid}\n[bench]\n  path = ${join(ctx.tmp, 'rsyncd-root')}\n  read only = no\n`,
+      );
+      rsyncDaemon = spawn(rsync.path, ['--daemon', '--no-detach', `--config=${conf}`, `--port=${rsyncPort}`, '--address=127.0.0.1'], {
+        stdio: 'ignore',
+      });
       await waitForPort(rsyncPort);
     }
     const remoteSamples = await alternate(
@@ -184,7 +217,9 @@ export async function run(ctx) {
           async run() {
             const out = dst();
             const start = performance.now();
-            const receiver = await startServer(process.execPath, ['--input-type=module', '-e', TCP_RECEIVER, out], { ready: (l) => /^\d+$/.test(l.trim()) });
+            const receiver = await startServer(process.execPath, ['--input-type=module', '-e', TCP_RECEIVER, out], {
+              ready: (l) => /^\d+$/.test(l.trim()),
+            });
             const done = new Promise((resolve) => receiver.child.on('exit', resolve));
             const sender = await runProcess(process.execPath, ['--input-type=module', '-e', TCP_SENDER, source, receiver.line.trim()]);
             if (sender.code !== 0) throw new Error(`raw TCP sender exited ${sender.code}: ${sender.stderr.trim()}`);
@@ -220,10 +255,17 @@ export async function run(ctx) {
       serveProbe.available && remote.ckpt?.length
         ? { key: 'ckpt', label: 'ckpt copy to ckpt://beta (ckpt serve on 127.0.0.1)', role: 'subject', samples: remote.ckpt }
         : unavailable('ckpt', 'ckpt copy to ckpt://beta (ckpt serve on 127.0.0.1)', serveProbe.available ? remoteErrors.loopback : serveProbe.reason),
-      remote.tcp?.length ? { key: 'tcp', label: 'raw TCP pipe (Node) + fdatasync', samples: remote.tcp } : { key: 'tcp', label: 'raw TCP pipe (Node) + fdatasync', available: false, reason: remoteErrors.loopback },
+      remote.tcp?.length
+        ? { key: 'tcp', label: 'raw TCP pipe (Node) + fdatasync', samples: remote.tcp }
+        : { key: 'tcp', label: 'raw TCP pipe (Node) + fdatasync', available: false, reason: remoteErrors.loopback },
       rsync.available && remote.rsyncd?.length
         ? { key: 'rsyncd', label: 'rsync --partial --fsync to an rsync daemon on 127.0.0.1', samples: remote.rsyncd }
-        : { key: 'rsyncd', label: 'rsync to an rsync daemon on 127.0.0.1', available: false, reason: rsync.available ? remoteErrors.loopback : rsync.reason },
+        : {
+            key: 'rsyncd',
+            label: 'rsync to an rsync daemon on 127.0.0.1',
+            available: false,
+            reason: rsync.available ? remoteErrors.loopback : rsync.reason,
+          },
     ],
   });
 
@@ -233,7 +275,14 @@ export async function run(ctx) {
     ...intervals
       .filter((i) => i !== 0)
       .map((interval) =>
-        goal({ text: `local, interval ${intervalLabel(interval)}: time ≤ 1.25× cp + sync (throughput ≥ 0.8×)`, figure: local, subject: `ckpt-${interval}`, peer: 'cp', op: '>=', threshold: 0.8 }),
+        goal({
+          text: `local, interval ${intervalLabel(interval)}: time ≤ 1.25× cp + sync (throughput ≥ 0.8×)`,
+          figure: local,
+          subject: `ckpt-${interval}`,
+          peer: 'cp',
+          op: '>=',
+          threshold: 0.8,
+        }),
       ),
     goal({
       text: 'remote (loopback) time ≤ 1.5× local (throughput ≥ 0.667×)',

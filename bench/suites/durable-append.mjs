@@ -83,7 +83,14 @@ export async function run(ctx) {
     ],
   });
   const goals = [
-    goal({ text: '≥ 0.9× the raw write+fdatasync loop (callback API, as the journal uses)', figure: fig, subject: 'journal', peer: 'raw-async', op: '>=', threshold: 0.9 }),
+    goal({
+      text: '≥ 0.9× the raw write+fdatasync loop (callback API, as the journal uses)',
+      figure: fig,
+      subject: 'journal',
+      peer: 'raw-async',
+      op: '>=',
+      threshold: 0.9,
+    }),
     goal({ text: '≥ 0.9× the raw synchronous loop (the hard floor)', figure: fig, subject: 'journal', peer: 'raw-sync', op: '>=', threshold: 0.9 }),
     goal({ text: 'ahead of SQLite', figure: fig, subject: 'journal', peer: 'sqlite', op: '>', threshold: 1 }),
   ];
@@ -91,20 +98,21 @@ export async function run(ctx) {
     params: { events, rounds, recordBytes: bytes[0].length },
     figures: [fig],
     goals,
-    diagnose: async () => ctx.diagnose({
-      label: 'durable append',
-      events,
-      script: `
+    diagnose: async () =>
+      ctx.diagnose({
+        label: 'durable append',
+        events,
+        script: `
         const core = await import(${JSON.stringify(ctx.paths.coreDist)});
         const j = await core.Journal.create(${JSON.stringify(join(ctx.tmp, 'strace.ckpt'))}, core.createIdentity({kind:'bench',id:'b',version:1,structure:{}}), {storage: new core.NodeStorage(), fold: new core.Fold(), compaction: false, replace: true});
         for (let i = 0; i < ${events}; i++) await j.append([{type:'cursor-set', unit:'u'+(i%100), cursor:i}], {durability:'durable'});
         await j.close();`,
-      peerLabel: 'raw fs.write + fs.fdatasync loop',
-      peerScript: `
+        peerLabel: 'raw fs.write + fs.fdatasync loop',
+        peerScript: `
         const fs = await import('node:fs'); const { promisify } = await import('node:util');
         const write = promisify(fs.write), fdatasync = promisify(fs.fdatasync);
         const fd = fs.openSync(${JSON.stringify(join(ctx.tmp, 'strace-raw.log'))}, 'w'); const b = Buffer.alloc(${bytes[0].length});
         for (let i = 0; i < ${events}; i++) { await write(fd, b, 0, b.length, i * b.length); await fdatasync(fd); }`,
-    }),
+      }),
   };
 }

@@ -98,7 +98,14 @@ export async function run(ctx) {
     });
     figures.push(fig);
     goals.push(
-      goal({ text: `${c} appender(s): ≥ 0.8× raw batched write+fdatasync`, figure: fig, subject: 'journal', peer: 'raw-batched', op: '>=', threshold: 0.8 }),
+      goal({
+        text: `${c} appender(s): ≥ 0.8× raw batched write+fdatasync`,
+        figure: fig,
+        subject: 'journal',
+        peer: 'raw-batched',
+        op: '>=',
+        threshold: 0.8,
+      }),
       goal({ text: `${c} appender(s): ahead of SQLite`, figure: fig, subject: 'journal', peer: 'sqlite', op: '>', threshold: 1 }),
     );
   }
@@ -107,21 +114,22 @@ export async function run(ctx) {
     figures,
     goals,
     extra: { journalFdatasyncsPerRun: syncsPerRun },
-    diagnose: async () => ctx.diagnose({
-      label: 'group commit, 64 appenders',
-      events: 64 * batches,
-      script: `
+    diagnose: async () =>
+      ctx.diagnose({
+        label: 'group commit, 64 appenders',
+        events: 64 * batches,
+        script: `
         const core = await import(${JSON.stringify(ctx.paths.coreDist)});
         const j = await core.Journal.create(${JSON.stringify(join(ctx.tmp, 'strace.ckpt'))}, core.createIdentity({kind:'bench',id:'b',version:1,structure:{}}), {storage: new core.NodeStorage(), fold: new core.Fold(), compaction: false, replace: true});
         let next = 0; const n = ${64 * batches};
         await Promise.all(Array.from({length: 64}, async () => { for (let i = next++; i < n; i = next++) await j.append([{type:'cursor-set', unit:'u'+(i%100), cursor:i}], {durability:'durable'}); }));
         await j.close();`,
-      peerLabel: 'raw write of 64 records + one fdatasync',
-      peerScript: `
+        peerLabel: 'raw write of 64 records + one fdatasync',
+        peerScript: `
         const fs = await import('node:fs'); const { promisify } = await import('node:util');
         const write = promisify(fs.write), fdatasync = promisify(fs.fdatasync);
         const fd = fs.openSync(${JSON.stringify(join(ctx.tmp, 'strace-raw.log'))}, 'w'); const b = Buffer.alloc(64 * 64);
         for (let i = 0; i < ${batches}; i++) { await write(fd, b, 0, b.length, i * b.length); await fdatasync(fd); }`,
-    }),
+      }),
   };
 }

@@ -113,7 +113,11 @@ export async function run(ctx) {
           const result = await proc;
           if (result.code !== 0) throw new Error(`rsync --append-verify exited ${result.code}: ${result.stderr.trim()}`);
           const literal = Number(result.stdout.match(/Literal data: ([\d,]+)/)?.[1]?.replaceAll(',', '') ?? NaN);
-          (resent[`rsync ${resentKey}`] ??= []).push({ atKill: half, literalBytes: literal, resentBytes: Number.isFinite(literal) ? Math.max(0, literal - (size - half)) : null });
+          (resent[`rsync ${resentKey}`] ??= []).push({
+            atKill: half,
+            literalBytes: literal,
+            resentBytes: Number.isFinite(literal) ? Math.max(0, literal - (size - half)) : null,
+          });
           return ms;
         },
       },
@@ -144,7 +148,16 @@ export async function run(ctx) {
         .map(([k, v]) => `${k}: ${v.map((r) => `resent ${r.resentBytes ?? '?'} bytes`).join(', ')}`),
     });
     figures.push(fig);
-    goals.push(goal({ text: `${sizeLabel(size)}: first resent byte < 100 ms after restart`, figure: fig, subject: 'ckpt', kind: 'absolute', op: '<', threshold: 100 }));
+    goals.push(
+      goal({
+        text: `${sizeLabel(size)}: first resent byte < 100 ms after restart`,
+        figure: fig,
+        subject: 'ckpt',
+        kind: 'absolute',
+        op: '<',
+        threshold: 100,
+      }),
+    );
     const worst = resent[resentKey]?.reduce((m, r) => Math.max(m, r.resentBytes), 0);
     goals.push(
       goal({

@@ -64,9 +64,15 @@ export async function run(ctx) {
   for (const length of lengths) {
     ctx.log(`  history of ${length} events: building`);
     const compacts = (threshold) => length * recordSize > threshold;
-    const compactedPath = await buildHistory(core, ctx.tmp, `resume-${length}-c.ckpt`, length, { tailEvents: compacts(COMPACTION_BYTES) ? tailEvents : 0 });
-    const smallPath = await buildHistory(core, ctx.tmp, `resume-${length}-p.ckpt`, length, { tailEvents: compacts(SMALL_COMPACTION_BYTES) ? smallTailEvents : 0 });
-    const snapshotPath = compacts(COMPACTION_BYTES) ? await buildHistory(core, ctx.tmp, `resume-${length}-s.ckpt`, length, { compactAtEnd: true }) : undefined;
+    const compactedPath = await buildHistory(core, ctx.tmp, `resume-${length}-c.ckpt`, length, {
+      tailEvents: compacts(COMPACTION_BYTES) ? tailEvents : 0,
+    });
+    const smallPath = await buildHistory(core, ctx.tmp, `resume-${length}-p.ckpt`, length, {
+      tailEvents: compacts(SMALL_COMPACTION_BYTES) ? smallTailEvents : 0,
+    });
+    const snapshotPath = compacts(COMPACTION_BYTES)
+      ? await buildHistory(core, ctx.tmp, `resume-${length}-s.ckpt`, length, { compactAtEnd: true })
+      : undefined;
     const fullPath = await buildHistory(core, ctx.tmp, `resume-${length}-f.ckpt`, length);
     // The peers' replay input: the same events, length-prefixed msgpack and SQLite rows.
     const rawPath = join(ctx.tmp, `resume-${length}.msgpack`);
@@ -99,7 +105,9 @@ export async function run(ctx) {
       full: fs.statSync(fullPath).size,
       ...(snapshotPath && { snapshotOnly: fs.statSync(snapshotPath).size }),
     };
-    ctx.log(`  history of ${length} events: ${fileSizes[length].full} bytes uncompacted, ${fileSizes[length].compacted} compacted (worst-case tail); resuming`);
+    ctx.log(
+      `  history of ${length} events: ${fileSizes[length].full} bytes uncompacted, ${fileSizes[length].compacted} compacted (worst-case tail); resuming`,
+    );
 
     // Opened with the compaction setting it was written with: a journal opened with compaction
     // on would compact an uncompacted history on its first append (the epoch record), and
@@ -152,8 +160,16 @@ export async function run(ctx) {
     // that read a snapshot (the figure's ratios then use the medians, not per-round pairs).
     const slow = new Set(length >= 1_000_000 ? ['full', 'msgpackr', 'sqlite'] : []);
     const samples = {
-      ...(await alternate(contestants.filter((c) => !slow.has(c.key)), { rounds, warmup: 1 })),
-      ...(slow.size > 0 ? await alternate(contestants.filter((c) => slow.has(c.key)), { rounds: Math.min(rounds, 3), warmup: 1 }) : {}),
+      ...(await alternate(
+        contestants.filter((c) => !slow.has(c.key)),
+        { rounds, warmup: 1 },
+      )),
+      ...(slow.size > 0
+        ? await alternate(
+            contestants.filter((c) => slow.has(c.key)),
+            { rounds: Math.min(rounds, 3), warmup: 1 },
+          )
+        : {}),
     };
     const fig = figure({
       id: `resume-${length}`,
@@ -161,10 +177,21 @@ export async function run(ctx) {
       unit: 'ms',
       better: 'lower',
       rows: [
-        { key: 'compacted', label: 'ckpt Journal.open, compaction on, worst case (snapshot + tail just under the threshold)', role: 'subject', samples: samples.compacted },
+        {
+          key: 'compacted',
+          label: 'ckpt Journal.open, compaction on, worst case (snapshot + tail just under the threshold)',
+          role: 'subject',
+          samples: samples.compacted,
+        },
         snapshotPath
           ? { key: 'snapshot', label: 'ckpt Journal.open, compaction on, just compacted (snapshot only)', role: 'subject', samples: samples.snapshot }
-          : { key: 'snapshot', label: 'ckpt Journal.open, compaction on, just compacted', role: 'subject', available: false, reason: 'history below the compaction threshold: never compacted' },
+          : {
+              key: 'snapshot',
+              label: 'ckpt Journal.open, compaction on, just compacted',
+              role: 'subject',
+              available: false,
+              reason: 'history below the compaction threshold: never compacted',
+            },
         { key: 'small', label: 'ckpt Journal.open, compaction at 64 KiB (not the default), worst case', role: 'subject', samples: samples.small },
         { key: 'full', label: 'ckpt Journal.open, compaction off (replay every record)', role: 'subject', samples: samples.full },
         { key: 'msgpackr', label: 'raw msgpackr replay of the same events (no checks)', samples: samples.msgpackr },
@@ -172,7 +199,9 @@ export async function run(ctx) {
           ? { key: 'sqlite', label: 'SQLite: open + select every row + fold', samples: samples.sqlite }
           : { key: 'sqlite', label: 'SQLite: open + select every row + fold', available: false, reason: sqlite.reason },
       ],
-      notes: [`file sizes: ${fileSizes[length].compacted} bytes compacted with the worst-case tail (${length * recordSize > COMPACTION_BYTES ? tailEvents : length} records after the snapshot)${snapshotPath ? `, ${fileSizes[length].snapshotOnly} bytes just compacted` : ''}, ${fileSizes[length].compacted64KiB} bytes with compaction at 64 KiB (worst case), ${fileSizes[length].full} bytes uncompacted`],
+      notes: [
+        `file sizes: ${fileSizes[length].compacted} bytes compacted with the worst-case tail (${length * recordSize > COMPACTION_BYTES ? tailEvents : length} records after the snapshot)${snapshotPath ? `, ${fileSizes[length].snapshotOnly} bytes just compacted` : ''}, ${fileSizes[length].compacted64KiB} bytes with compaction at 64 KiB (worst case), ${fileSizes[length].full} bytes uncompacted`,
+      ],
     });
     figures.push(fig);
     for (const key of Object.keys(series)) {
@@ -204,7 +233,14 @@ export async function run(ctx) {
       op: '<=',
       threshold: 3,
     }),
-    goal({ text: `resume of ${lengths.at(-1)} events under 50 ms (compaction on)`, figure: last, subject: 'compacted', kind: 'absolute', op: '<', threshold: 50 }),
+    goal({
+      text: `resume of ${lengths.at(-1)} events under 50 ms (compaction on)`,
+      figure: last,
+      subject: 'compacted',
+      kind: 'absolute',
+      op: '<',
+      threshold: 50,
+    }),
     goal({
       text: `informational, not the default: with compaction at 64 KiB, resume of ${lengths.at(-1)} events within 3× of ${lengths[0]}`,
       kind: 'value',
@@ -218,7 +254,15 @@ export async function run(ctx) {
     }),
   ];
   return {
-    params: { lengths, rounds, unitsInState: 100, compactionMinBytes: COMPACTION_BYTES, worstCaseTailEvents: tailEvents, smallCompactionMinBytes: SMALL_COMPACTION_BYTES, smallWorstCaseTailEvents: smallTailEvents },
+    params: {
+      lengths,
+      rounds,
+      unitsInState: 100,
+      compactionMinBytes: COMPACTION_BYTES,
+      worstCaseTailEvents: tailEvents,
+      smallCompactionMinBytes: SMALL_COMPACTION_BYTES,
+      smallWorstCaseTailEvents: smallTailEvents,
+    },
     figures,
     goals,
     extra: { fileSizes },
@@ -240,15 +284,16 @@ export async function run(ctx) {
         ],
       },
     ],
-    diagnose: async () => ctx.profile({
-      label: `20 resumes of a ${tailEvents}-record tail (the worst case with compaction on)`,
-      script: `
+    diagnose: async () =>
+      ctx.profile({
+        label: `20 resumes of a ${tailEvents}-record tail (the worst case with compaction on)`,
+        script: `
         const core = await import(${JSON.stringify(ctx.paths.coreDist)});
         const path = ${JSON.stringify(join(ctx.tmp, 'profile-resume.ckpt'))};
         const j = await core.Journal.create(path, core.createIdentity({kind:'bench',id:'b',version:1,structure:{}}), {storage: new core.NodeStorage(), fold: new core.Fold(), compaction: {minBytes: 1048576}, replace: true});
         for (let i = 0; i < ${tailEvents}; i++) { const d = j.append([{type:'cursor-set', unit:'u'+(i%100), cursor:i}], {durability:'buffered'}); if (i % 10000 === 9999) { await d; await j.sync(); } }
         await j.close();
         for (let k = 0; k < 20; k++) { const o = await core.Journal.open(path, {storage: new core.NodeStorage(), fold: new core.Fold(), compaction: {minBytes: 1048576}}); await o.close(); }`,
-    }),
+      }),
   };
 }

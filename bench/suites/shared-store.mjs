@@ -25,8 +25,20 @@ export const title = 'Shared store on PostgreSQL (durable append, group commit, 
 function unavailable(reason, quick) {
   const row = (key, label, role = 'peer') => ({ key, label, role, available: false, reason });
   const figures = [
-    figure({ id: 'pg-durable-append', label: 'durable appends of one event', unit: 'events/s', better: 'higher', rows: [row('ckpt', 'ckpt PgLog.append durable', 'subject'), row('raw', 'raw INSERT (autocommit)')] }),
-    figure({ id: 'pg-resume', label: 'resume', unit: 'ms', better: 'lower', rows: [row('large', 'resume of 10^6 events', 'subject'), row('small', 'resume of 10^4 events')] }),
+    figure({
+      id: 'pg-durable-append',
+      label: 'durable appends of one event',
+      unit: 'events/s',
+      better: 'higher',
+      rows: [row('ckpt', 'ckpt PgLog.append durable', 'subject'), row('raw', 'raw INSERT (autocommit)')],
+    }),
+    figure({
+      id: 'pg-resume',
+      label: 'resume',
+      unit: 'ms',
+      better: 'lower',
+      rows: [row('large', 'resume of 10^6 events', 'subject'), row('small', 'resume of 10^4 events')],
+    }),
   ];
   return {
     params: { quick },
@@ -103,7 +115,12 @@ export async function run(ctx) {
       unit: 'events/s',
       better: 'higher',
       rows: [
-        { key: 'ckpt', label: 'ckpt PgLog.append durable (fenced: owner row + event row + checkpoint row, one statement)', role: 'subject', samples: durable.ckpt },
+        {
+          key: 'ckpt',
+          label: 'ckpt PgLog.append durable (fenced: owner row + event row + checkpoint row, one statement)',
+          role: 'subject',
+          samples: durable.ckpt,
+        },
         { key: 'raw', label: 'raw node-postgres INSERT, autocommit (one row, one commit)', samples: durable.raw },
       ],
     });
@@ -163,7 +180,16 @@ export async function run(ctx) {
         ],
       });
       groupFigures.push(fig);
-      groupGoals.push(goal({ text: `group commit, ${n} appenders ≥ 0.8× raw batched inserts`, figure: fig, subject: 'ckpt', peer: 'raw', op: '>=', threshold: 0.8 }));
+      groupGoals.push(
+        goal({
+          text: `group commit, ${n} appenders ≥ 0.8× raw batched inserts`,
+          figure: fig,
+          subject: 'ckpt',
+          peer: 'raw',
+          op: '>=',
+          threshold: 0.8,
+        }),
+      );
     }
 
     // 3. Resume against history length, compacted as written (the default threshold).
@@ -242,7 +268,12 @@ export async function run(ctx) {
       rows: [
         { key: 'standby', label: 'a standby already waiting (ckpt run --wait 60s)', role: 'subject', samples: failover.standby },
         ctx.quick
-          ? { key: 'cold', label: 'a rerun started right after the kill (Node start-up included)', available: false, reason: 'not measured with --quick' }
+          ? {
+              key: 'cold',
+              label: 'a rerun started right after the kill (Node start-up included)',
+              available: false,
+              reason: 'not measured with --quick',
+            }
           : { key: 'cold', label: 'a rerun started right after the kill (Node start-up included)', samples: failover.cold },
       ],
     });
@@ -253,8 +284,22 @@ export async function run(ctx) {
       goals: [
         goal({ text: 'durable append ≥ 0.9× raw INSERT … COMMIT', figure: durableFig, subject: 'ckpt', peer: 'raw', op: '>=', threshold: 0.9 }),
         ...groupGoals,
-        goal({ text: `resume of ${largeLength} events ≤ 3× that of ${smallLength} (snapshots)`, figure: resumeFig, subject: 'large', peer: 'small', op: '<=', threshold: 3 }),
-        goal({ text: 'failover to a waiting standby ≤ 2000 ms', figure: failoverFig, subject: 'standby', kind: 'absolute', op: '<=', threshold: 2000 }),
+        goal({
+          text: `resume of ${largeLength} events ≤ 3× that of ${smallLength} (snapshots)`,
+          figure: resumeFig,
+          subject: 'large',
+          peer: 'small',
+          op: '<=',
+          threshold: 3,
+        }),
+        goal({
+          text: 'failover to a waiting standby ≤ 2000 ms',
+          figure: failoverFig,
+          subject: 'standby',
+          kind: 'absolute',
+          op: '<=',
+          threshold: 2000,
+        }),
       ],
     };
   } finally {
@@ -274,7 +319,11 @@ function startsIn(dir) {
 }
 
 function ckptProcess(ctx, dir, args, host) {
-  const child = spawn(process.execPath, [ctx.paths.cliMain, ...args], { cwd: dir, stdio: 'ignore', env: { ...process.env, NO_COLOR: '1', CKPT_HOST: host } });
+  const child = spawn(process.execPath, [ctx.paths.cliMain, ...args], {
+    cwd: dir,
+    stdio: 'ignore',
+    env: { ...process.env, NO_COLOR: '1', CKPT_HOST: host },
+  });
   const exited = new Promise((resolve) => child.on('close', (code) => resolve(code)));
   return { child, exited };
 }

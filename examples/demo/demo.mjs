@@ -15,7 +15,11 @@ const ckpt = fileURLToPath(new URL('../../packages/cli/bin/ckpt.js', import.meta
 const SIZE_MIB = Number(process.env.DEMO_SIZE_MIB ?? 256);
 const plainOutput = process.env.NO_COLOR !== undefined || !process.stdout.isTTY;
 const paint = (code) => (text) => (plainOutput ? text : `\u001b[${code}m${text}\u001b[0m`);
-const bold = paint(1), dim = paint(2), green = paint(32), red = paint(31), cyan = paint(36);
+const bold = paint(1),
+  dim = paint(2),
+  green = paint(32),
+  red = paint(31),
+  cyan = paint(36);
 const TASKS = new Set(['generate', 'ship', 'load-region', 'report']);
 const mib = (bytes) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 const say = (line = '') => process.stdout.write(`${line}\n`);
@@ -38,9 +42,13 @@ async function freePort() {
 
 /** Starts `ckpt serve` for node beta and resolves once it listens. */
 async function startNode(netmap, root, port) {
-  const child = spawn(process.execPath, [ckpt, 'serve', '--root', root, '--listen', `127.0.0.1:${port}`, '--name', 'beta', '--netmap', netmap, '--json'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [ckpt, 'serve', '--root', root, '--listen', `127.0.0.1:${port}`, '--name', 'beta', '--netmap', netmap, '--json'],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   children.add(child);
   const lines = createInterface({ input: child.stdout });
   await new Promise((resolve, reject) => {
@@ -94,7 +102,9 @@ async function runPackage(title, packageFile, { killWhen, env = {} } = {}) {
           stats.durations.set(event.unit, event.durationMs);
           if (event.step === 'ship') stats.shipMs = event.durationMs;
         }
-        say(`  ${event.result === 'success' ? green('✓') : red('✗')} ${event.unit}  ${event.result} in ${event.durationMs} ms${event.error ? red(`: ${event.error}`) : ''}`);
+        say(
+          `  ${event.result === 'success' ? green('✓') : red('✗')} ${event.unit}  ${event.result} in ${event.durationMs} ms${event.error ? red(`: ${event.error}`) : ''}`,
+        );
         break;
       case 'output':
         say(dim(`      ${event.line}`));
@@ -183,9 +193,13 @@ steps:
   const resendMs = rate > 0 ? second.resumedFrom / rate : 0;
   say();
   say(bold('what the restarts saved'));
-  say(`  tasks: ${withCkpt} run again instead of ${fromScratch} (the reruns would each have started over): ${green(`${fromScratch - withCkpt} task runs saved`)}`);
+  say(
+    `  tasks: ${withCkpt} run again instead of ${fromScratch} (the reruns would each have started over): ${green(`${fromScratch - withCkpt} task runs saved`)}`,
+  );
   say(`  bytes: the transfer resumed at ${mib(second.resumedFrom)} of ${mib(total)}: ${green(`${mib(second.resumedFrom)} not resent`)}`);
-  say(`  time:  about ${green(`${((skippedMs + resendMs) / 1000).toFixed(1)} s`)} of work not redone (skipped tasks as long as their last run, plus resending at the measured rate)`);
+  say(
+    `  time:  about ${green(`${((skippedMs + resendMs) / 1000).toFixed(1)} s`)} of work not redone (skipped tasks as long as their last run, plus resending at the measured rate)`,
+  );
   say(`  the checkpoint was deleted when the package succeeded: ${existsSync(join(work, '.ckpt', 'nightly.ckpt')) ? red('no') : green('yes')}`);
   if (third.exitCode !== 0 || !first.killed) {
     say(red('the demo did not go as planned (see above)'));

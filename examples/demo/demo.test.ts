@@ -4,7 +4,11 @@ import { expect, it } from 'vitest';
 
 it('the demo runs end to end: killed mid-transfer, failed mid-load, resumed both times, cleaned up', () => {
   const demo = fileURLToPath(new URL('./demo.mjs', import.meta.url));
-  const result = spawnSync(process.execPath, [demo], { encoding: 'utf8', env: { ...process.env, DEMO_SIZE_MIB: '24', NO_COLOR: '1' }, timeout: 120_000 });
+  const result = spawnSync(process.execPath, [demo], {
+    encoding: 'utf8',
+    env: { ...process.env, DEMO_SIZE_MIB: '24', NO_COLOR: '1' },
+    timeout: 120_000,
+  });
   expect(result.status, result.stdout + result.stderr).toBe(0);
   expect(result.stdout).toContain('✕ kill -9');
   expect(result.stdout).toMatch(/resuming at [\d.]+ MiB of 24(\.0)? MiB, verified/);

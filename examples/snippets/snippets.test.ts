@@ -22,7 +22,11 @@ it('the @ckpt/core README example runs to success and removes its checkpoint', a
 it('the reducer of docs/writing-a-runner.md folds its namespaced events', async () => {
   const { Fold } = await import('@ckpt/core');
   const { transferReducer } = await import('./custom-reducer.js');
-  const state = new Fold([transferReducer]).foldEvents([{ type: 'transfer/restarted' }, { type: 'transfer/progress' }, { type: 'transfer/restarted' }]);
+  const state = new Fold([transferReducer]).foldEvents([
+    { type: 'transfer/restarted' },
+    { type: 'transfer/progress' },
+    { type: 'transfer/restarted' },
+  ]);
   expect(state.extensions.get('transfer')).toEqual({ restarts: 2 });
 });
 
@@ -33,11 +37,19 @@ it('the snippets of docs/embedding.md run: engine, observed events, journal', as
   const runner = {
     kind: 'snippet',
     identify: () => createIdentity({ kind: 'snippet', id: 'x', version: 1, structure: [] }),
-    run: () => from([{ type: 'unit-started' as const, unit: 'a' }, { type: 'unit-completed' as const, unit: 'a', outcome: 'success' as const }]),
+    run: () =>
+      from([
+        { type: 'unit-started' as const, unit: 'a' },
+        { type: 'unit-completed' as const, unit: 'a', outcome: 'success' as const },
+      ]),
   };
   const dir = mkdtempSync(join(tmpdir(), 'ckpt-embed-'));
   try {
-    expect(await runWithEngine(runner, null, join(dir, 'a.ckpt'), new AbortController())).toEqual({ outcome: 'success', resumed: false, removed: true });
+    expect(await runWithEngine(runner, null, join(dir, 'a.ckpt'), new AbortController())).toEqual({
+      outcome: 'success',
+      resumed: false,
+      removed: true,
+    });
     expect(await observeEvents(runner, null, join(dir, 'b.ckpt'))).toEqual(['a']);
     expect(await useTheJournal(join(dir, 'orders.ckpt'))).toBe(2000);
   } finally {
@@ -99,7 +111,10 @@ it('watchRun of docs/embedding.md tells replayed entries from new durable ones, 
     expect(watched.result).toEqual({ sent: 1, skipped: 1 });
     expect(watched.replayed).toBeGreaterThan(0);
     expect(watched.done).toEqual(['b']);
-    expect(watched.notices).toEqual([{ kind: 'skipped', item: 'a' }, { kind: 'progress', sent: 1, of: 2 }]);
+    expect(watched.notices).toEqual([
+      { kind: 'skipped', item: 'a' },
+      { kind: 'progress', sent: 1, of: 2 },
+    ]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -118,4 +118,3 @@ describe('the example line runner after a kill', () => {
     expect(await readText(after, OUTPUT)).toBe(expected);
   });
 });
-

@@ -125,9 +125,12 @@ export async function runLines(job: LineJob, context: RunContext, emit: RunnerEm
     await storage.rename(partPath, job.output);
     await storage.syncDir(dir);
   } else if ((await storage.stat(job.output))?.size !== cursor.outputBytes) {
-    throw new InvalidInputError(`${partPath} and ${job.output} are both missing (or the output is not ${cursor.outputBytes} bytes), yet the checkpoint says every line was written`, {
-      hint: 'something removed them; delete the checkpoint file to start over',
-    });
+    throw new InvalidInputError(
+      `${partPath} and ${job.output} are both missing (or the output is not ${cursor.outputBytes} bytes), yet the checkpoint says every line was written`,
+      {
+        hint: 'something removed them; delete the checkpoint file to start over',
+      },
+    );
   }
   emit.record({ type: 'unit-completed', unit: UNIT, outcome: 'success', result: { lines: cursor.lines, outputBytes: cursor.outputBytes } });
   return { lines: cursor.lines, outputBytes: cursor.outputBytes };

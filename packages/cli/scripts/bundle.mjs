@@ -28,12 +28,19 @@ const rxjsAsEsm = {
   setup(b) {
     b.onResolve({ filter: /^rxjs(\/.*)?$/ }, async (args) => {
       if (args.pluginData === 'rxjs-as-esm') return undefined;
-      const resolved = await b.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: 'rxjs-as-esm' });
+      const resolved = await b.resolve(args.path, {
+        kind: args.kind,
+        resolveDir: args.resolveDir,
+        importer: args.importer,
+        pluginData: 'rxjs-as-esm',
+      });
       if (resolved.errors.length > 0) return { errors: resolved.errors };
       const cjs = `${sep}dist${sep}cjs${sep}`;
       const esm = resolved.path.replace(cjs, `${sep}dist${sep}esm${sep}`);
       if (!resolved.path.includes(cjs) || !existsSync(esm)) {
-        return { errors: [{ text: `rxjs-as-esm: expected ${args.path} to resolve into rxjs's dist/cjs with a dist/esm twin, got ${resolved.path}` }] };
+        return {
+          errors: [{ text: `rxjs-as-esm: expected ${args.path} to resolve into rxjs's dist/cjs with a dist/esm twin, got ${resolved.path}` }],
+        };
       }
       // rxjs declares "sideEffects": false; keep that for the redirected file.
       return { path: esm, sideEffects: false };

@@ -15,7 +15,12 @@ import { ckptBin } from './test-support/ckpt-bin.js';
 const bin = ckptBin();
 const dist = resolve(dirname(bin), '..', 'dist');
 const entry = join(dist, 'ckpt.mjs');
-const outputs = [entry, ...readdirSync(join(dist, 'chunks')).filter((f) => f.endsWith('.mjs')).map((f) => join(dist, 'chunks', f))];
+const outputs = [
+  entry,
+  ...readdirSync(join(dist, 'chunks'))
+    .filter((f) => f.endsWith('.mjs'))
+    .map((f) => join(dist, 'chunks', f)),
+];
 const text = (file: string) => readFileSync(file, 'utf8');
 
 /** The files an output imports statically (`import … from "./x.mjs"`), transitively. */
@@ -57,7 +62,12 @@ describe('the bundled CLI', () => {
 
   it('links a source map to every output, pointing at TypeScript sources that exist', () => {
     for (const file of outputs) {
-      expect(text(file).trimEnd().endsWith(`//# sourceMappingURL=${file.slice(dirname(file).length + 1)}.map`), file).toBe(true);
+      expect(
+        text(file)
+          .trimEnd()
+          .endsWith(`//# sourceMappingURL=${file.slice(dirname(file).length + 1)}.map`),
+        file,
+      ).toBe(true);
       const map = JSON.parse(text(`${file}.map`)) as { sources: string[] };
       for (const source of map.sources.filter((s) => !s.includes('node_modules'))) {
         expect(source, file).toMatch(/\/src\/.*\.ts$/);
@@ -67,7 +77,10 @@ describe('the bundled CLI', () => {
     const lines = text(entry).split('\n');
     const line = lines.findIndex((l) => l.startsWith('process.exitCode = await main(')) + 1;
     const mainTs = resolve(dist, '..', 'src', 'main.ts');
-    const sourceLine = text(mainTs).split('\n').findIndex((l) => l.startsWith('process.exitCode = await main(')) + 1;
+    const sourceLine =
+      text(mainTs)
+        .split('\n')
+        .findIndex((l) => l.startsWith('process.exitCode = await main(')) + 1;
     expect(mapStackTrace(`    at ${pathToFileURL(entry).href}:${line}:1`)).toBe(`    at ${mainTs}:${sourceLine}:1`);
   });
 });
@@ -81,7 +94,10 @@ describe('proper-lockfile and graceful-fs, bundled', () => {
 
   it('a second run of a package while the first holds its checkpoint is refused as locked (exit 2)', async () => {
     const pkg = join(dir, 'slow.yaml');
-    writeFileSync(pkg, 'id: slow\nversion: 1\ncheckpoint: { file: slow.ckpt, usage: if-exists, save: true }\nsteps:\n  - { id: wait, exec: [sleep, "30"] }\n');
+    writeFileSync(
+      pkg,
+      'id: slow\nversion: 1\ncheckpoint: { file: slow.ckpt, usage: if-exists, save: true }\nsteps:\n  - { id: wait, exec: [sleep, "30"] }\n',
+    );
     const first = spawn(process.execPath, [bin, 'run', pkg, '--json'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
     try {
       // The step has started once its event is out: the checkpoint is open and locked.

@@ -54,14 +54,20 @@ describe('ckpt CLI', () => {
     expect(human.stdout).toContain('demo "nightly" version 3');
     expect(human.stdout).toMatch(/✓ extract/);
     expect(human.stdout).toMatch(/runs again first: load/);
-    const json = JSON.parse(ckpt('inspect', path, '--json').stdout) as { restartPoint: { skipped: string[]; inFlight: string[] }; cursors: unknown[] };
+    const json = JSON.parse(ckpt('inspect', path, '--json').stdout) as {
+      restartPoint: { skipped: string[]; inFlight: string[] };
+      cursors: unknown[];
+    };
     expect(json.restartPoint).toMatchObject({ skipped: ['extract'], inFlight: ['load'] });
     expect(json.cursors).toEqual([expect.objectContaining({ unit: 'load', cursor: { row: 42 } })]);
   });
 
   it('events prints every event in order, as JSON lines with --json', async () => {
     const path = await failedCheckpoint();
-    const lines = ckpt('events', path, '--json').stdout.trim().split('\n').map((line) => JSON.parse(line) as { type?: string; record?: string });
+    const lines = ckpt('events', path, '--json')
+      .stdout.trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { type?: string; record?: string });
     expect(lines.map((l) => l.type ?? l.record)).toEqual([
       'epoch',
       'attempt-started',

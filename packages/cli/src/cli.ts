@@ -76,7 +76,10 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .showHelpAfterError('(run "ckpt help" for the verbs, "ckpt help <verb>" for one verb)')
     .exitOverride();
   program.configureHelp({ sortOptions: false });
-  const act = <A extends unknown[]>(load: (...args: A) => Promise<number>) => async (...args: A) => setExitCode(await load(...args));
+  const act =
+    <A extends unknown[]>(load: (...args: A) => Promise<number>) =>
+    async (...args: A) =>
+      setExitCode(await load(...args));
 
   program
     .command('inspect')
@@ -84,31 +87,54 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .argument('<checkpoint>', 'the checkpoint file to read, or its name with --store (it is not locked or changed)')
     .option('--json', 'print one JSON object instead of the human view')
     .option('--html <file>', 'also write a self-contained HTML page with a timeline of every attempt')
-    .option('--store <url>', 'checkpoints in the store at URL (postgres:// or postgresql://, schema ckpt unless ?schema=NAME) (default: $CKPT_STORE, else files)')
+    .option(
+      '--store <url>',
+      'checkpoints in the store at URL (postgres:// or postgresql://, schema ckpt unless ?schema=NAME) (default: $CKPT_STORE, else files)',
+    )
     .addHelpText(
       'after',
       '\nExamples:\n  ckpt inspect .ckpt/nightly-load.ckpt\n  ckpt inspect .ckpt/nightly-load.ckpt --json | jq .restartPoint\n  ckpt inspect .ckpt/nightly-load.ckpt --html timeline.html\n  ckpt inspect nightly-load --store postgres://ckpt@db.internal/jobs',
     )
-    .action(act(async (file: string, options: { json?: boolean; html?: string; store?: string }) => (await import('./commands/inspect.js')).inspectCommand(file, options, processIo)));
+    .action(
+      act(async (file: string, options: { json?: boolean; html?: string; store?: string }) =>
+        (await import('./commands/inspect.js')).inspectCommand(file, options, processIo),
+      ),
+    );
 
   program
     .command('events')
     .description('print every event of a checkpoint log in order, one per line')
     .argument('<checkpoint>', 'the checkpoint file to read, or its name with --store (it is not locked or changed)')
     .option('--json', 'one JSON object per line')
-    .option('--store <url>', 'checkpoints in the store at URL (postgres:// or postgresql://, schema ckpt unless ?schema=NAME) (default: $CKPT_STORE, else files)')
-    .addHelpText('after', '\nExamples:\n  ckpt events .ckpt/nightly-load.ckpt\n  ckpt events .ckpt/nightly-load.ckpt --json | grep unit-failed\n  ckpt events nightly-load --store postgres://ckpt@db.internal/jobs')
-    .action(act(async (file: string, options: { json?: boolean; store?: string }) => (await import('./commands/events.js')).eventsCommand(file, options, processIo)));
+    .option(
+      '--store <url>',
+      'checkpoints in the store at URL (postgres:// or postgresql://, schema ckpt unless ?schema=NAME) (default: $CKPT_STORE, else files)',
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  ckpt events .ckpt/nightly-load.ckpt\n  ckpt events .ckpt/nightly-load.ckpt --json | grep unit-failed\n  ckpt events nightly-load --store postgres://ckpt@db.internal/jobs',
+    )
+    .action(
+      act(async (file: string, options: { json?: boolean; store?: string }) =>
+        (await import('./commands/events.js')).eventsCommand(file, options, processIo),
+      ),
+    );
 
   program
     .command('prune')
-    .description('delete expired checkpoints (files and partial transfers under a directory, or a store\'s); print what was removed')
+    .description("delete expired checkpoints (files and partial transfers under a directory, or a store's); print what was removed")
     .argument('[dir]', 'the directory to search (recursively; symbolic links are not followed); not with --store')
     .option('--older-than <duration>', 'remove checkpoints last written longer ago than this (e.g. 7d), whatever their retention')
     .option('--dry-run', 'print what would be removed, remove nothing')
     .option('--json', 'one JSON object per line')
-    .option('--store <url>', 'checkpoints in the store at URL (postgres:// or postgresql://, schema ckpt unless ?schema=NAME) (default: $CKPT_STORE, else files)')
-    .addHelpText('after', '\nExamples:\n  ckpt prune .ckpt\n  ckpt prune /srv/ckpt --older-than 7d --dry-run\n  ckpt prune --store postgres://ckpt@db.internal/jobs --older-than 7d')
+    .option(
+      '--store <url>',
+      'checkpoints in the store at URL (postgres:// or postgresql://, schema ckpt unless ?schema=NAME) (default: $CKPT_STORE, else files)',
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  ckpt prune .ckpt\n  ckpt prune /srv/ckpt --older-than 7d --dry-run\n  ckpt prune --store postgres://ckpt@db.internal/jobs --older-than 7d',
+    )
     .action(
       act(async (dir: string | undefined, options: { olderThan?: string; dryRun?: boolean; json?: boolean; store?: string }) =>
         (await import('./commands/prune.js')).pruneCommand(dir, options, processIo, await companionFiles()),
@@ -118,11 +144,24 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
   program
     .command('list')
     .description('list every checkpoint under a directory or in a store: job, attempts, last outcome, whether its owner is alive, where it restarts')
-    .argument('[dir]', 'the directory to search, recursively (default: the current one; node_modules, .git and symbolic links are skipped); not with --store')
+    .argument(
+      '[dir]',
+      'the directory to search, recursively (default: the current one; node_modules, .git and symbolic links are skipped); not with --store',
+    )
     .option('--json', 'one JSON object per checkpoint, one per line')
-    .option('--store <url>', 'checkpoints in the store at URL (postgres:// or postgresql://, schema ckpt unless ?schema=NAME) (default: $CKPT_STORE, else files)')
-    .addHelpText('after', '\nNothing is locked or changed. A checkpoint that cannot be read is listed with its problem.\n\nExamples:\n  ckpt list\n  ckpt list /srv/jobs --json | jq \'select(.status == "failure")\'\n  ckpt list --store postgres://ckpt@db.internal/jobs')
-    .action(act(async (dir: string | undefined, options: { json?: boolean; store?: string }) => (await import('./commands/list.js')).listCommand(dir, options, processIo)));
+    .option(
+      '--store <url>',
+      'checkpoints in the store at URL (postgres:// or postgresql://, schema ckpt unless ?schema=NAME) (default: $CKPT_STORE, else files)',
+    )
+    .addHelpText(
+      'after',
+      '\nNothing is locked or changed. A checkpoint that cannot be read is listed with its problem.\n\nExamples:\n  ckpt list\n  ckpt list /srv/jobs --json | jq \'select(.status == "failure")\'\n  ckpt list --store postgres://ckpt@db.internal/jobs',
+    )
+    .action(
+      act(async (dir: string | undefined, options: { json?: boolean; store?: string }) =>
+        (await import('./commands/list.js')).listCommand(dir, options, processIo),
+      ),
+    );
 
   program
     .command('run')
@@ -132,16 +171,30 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .addOption(new Option('--usage <usage>', 'overrides checkpoint.usage').choices(['never', 'if-exists', 'always']))
     .option('--save-checkpoints', 'overrides checkpoint.save: save')
     .option('--no-save-checkpoints', 'overrides checkpoint.save: do not save')
-    .addOption(new Option('--checkpointing <on>', 'save + usage always (as dtexec /CheckPointing on); an explicit --usage or --[no-]save-checkpoints wins').choices(['on']))
+    .addOption(
+      new Option(
+        '--checkpointing <on>',
+        'save + usage always (as dtexec /CheckPointing on); an explicit --usage or --[no-]save-checkpoints wins',
+      ).choices(['on']),
+    )
     .option('--set <name=value>', "sets a declared variable's starting value (repeatable)", collect)
-    .option('--config <key=value>', 'supplies a value for a key of the file\'s config (repeatable); captured on the first attempt', collect)
+    .option('--config <key=value>', "supplies a value for a key of the file's config (repeatable); captured on the first attempt", collect)
     .option('--force-result <step=result>', "forces a step's result: success, failure or completion (repeatable)", collect)
     .option('--rerun <step>', 'on restart, runs this completed step again and every step after it (repeatable)', collect)
     .option('--secret-key <key>', 'passphrase (or base64:<32 bytes>) that seals sensitive variables; default $CKPT_SECRET_KEY')
     .option('--json', 'one JSON event per line on stdout instead of the human view')
-    .option('--store <url>', 'checkpoints in the store at URL (postgres:// or postgresql://, schema ckpt unless ?schema=NAME) (default: $CKPT_STORE, else files)')
-    .option('--lease <duration>', "in a store: how long this run's ownership lasts unless renewed (it is renewed while the run works); a run that stops renewing is taken over after it (default: 30s)")
-    .option('--wait [duration]', 'when another live run owns the checkpoint: wait for it to finish (at most DURATION when given) instead of refusing; write a bare --wait after the package file (default: refuse at once)')
+    .option(
+      '--store <url>',
+      'checkpoints in the store at URL (postgres:// or postgresql://, schema ckpt unless ?schema=NAME) (default: $CKPT_STORE, else files)',
+    )
+    .option(
+      '--lease <duration>',
+      "in a store: how long this run's ownership lasts unless renewed (it is renewed while the run works); a run that stops renewing is taken over after it (default: 30s)",
+    )
+    .option(
+      '--wait [duration]',
+      'when another live run owns the checkpoint: wait for it to finish (at most DURATION when given) instead of refusing; write a bare --wait after the package file (default: refuse at once)',
+    )
     .addHelpText(
       'after',
       '\nThe owner of a checkpoint is named by host ($CKPT_HOST, else the host name) and pid.\n\nExamples:\n  ckpt run nightly.yaml\n  ckpt run nightly.yaml --usage if-exists --save-checkpoints --config outDir=/data\n  ckpt run nightly.yaml --checkpointing on --usage if-exists --force-result extract=failure\n  ckpt run nightly.yaml --store postgres://ckpt@db.internal/jobs --usage if-exists --lease 1m',
@@ -154,14 +207,21 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .argument('<package-file>', 'the package file (nothing runs; no checkpoint is opened)')
     .option('--json', 'print one JSON object with every problem')
     .addHelpText('after', '\nExamples:\n  ckpt validate nightly.yaml\n  ckpt validate nightly.yaml --json | jq .problems')
-    .action(act(async (file: string, options: { json?: boolean }) => (await import('./commands/validate.js')).validateCommand(file, options, processIo)));
+    .action(
+      act(async (file: string, options: { json?: boolean }) => (await import('./commands/validate.js')).validateCommand(file, options, processIo)),
+    );
 
   program
     .command('copy')
-    .description('copy a file (or, with --recursive, a folder) with checkpoint restart; each destination file appears only when complete and verified')
+    .description(
+      'copy a file (or, with --recursive, a folder) with checkpoint restart; each destination file appears only when complete and verified',
+    )
     .argument('<source>', 'a local path or ckpt://NODE/PATH')
     .argument('<destination>', 'a local path or ckpt://NODE/PATH')
-    .option('--recursive', 'copy the folder SOURCE into the folder DESTINATION (created if missing), one checkpoint per file; symbolic links are skipped')
+    .option(
+      '--recursive',
+      'copy the folder SOURCE into the folder DESTINATION (created if missing), one checkpoint per file; symbolic links are skipped',
+    )
     .option('--preserve', "give published files the source's mode and modification time (default: mode 0666 & ~umask, mtime now)")
     .option('--checkpoint-interval <size>', 'bytes between checkpoints (e.g. 64MiB; 0 turns checkpoints off) (default: 8MiB)')
     .option('--short-retries <n>', 'short-term retries, tried first (0 disables) (default: 3)')
@@ -171,9 +231,20 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--rate-limit <rate>', 'bytes per second at most, e.g. 50MiB/s or 50MiB (default: unlimited, or $CKPT_COPY_RATE_LIMIT)')
     .option('--netmap <file>', 'the netmap naming the nodes and their secrets (needed for ckpt:// paths)')
     .option('--node <name>', "this node's own name in the netmap (needed for ckpt:// paths)")
-    .addOption(new Option('--verify <how>', 'how much of a kept prefix is re-checked before sending resumes (the published file is checked end to end either way) (default: tail)').choices(['tail', 'full']))
-    .option('--compress', 'compress data on the wire (remote copies; checkpoints still refer to source offsets) (default: off, or $CKPT_COPY_COMPRESS=1)')
-    .option('--progress-every <duration>', 'without a terminal and without --json: a progress line on stderr this often (default: 5s; 0 turns it off)')
+    .addOption(
+      new Option(
+        '--verify <how>',
+        'how much of a kept prefix is re-checked before sending resumes (the published file is checked end to end either way) (default: tail)',
+      ).choices(['tail', 'full']),
+    )
+    .option(
+      '--compress',
+      'compress data on the wire (remote copies; checkpoints still refer to source offsets) (default: off, or $CKPT_COPY_COMPRESS=1)',
+    )
+    .option(
+      '--progress-every <duration>',
+      'without a terminal and without --json: a progress line on stderr this often (default: 5s; 0 turns it off)',
+    )
     .option('--json', 'one JSON event per line; the last is transfer-completed')
     .addHelpText(
       'after',
@@ -193,7 +264,10 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .requiredOption('--name <node>', "this node's name in the netmap")
     .requiredOption('--netmap <file>', 'the netmap naming the nodes and their secrets')
     .option('--retention <duration>', 'keep checkpoints of unfinished transfers this long (default: 30d)')
-    .option('--write-timeout <duration>', 'close a connection whose peer takes no data for this long, e.g. a pull that stopped reading; 0 waits for ever (default: 60s)')
+    .option(
+      '--write-timeout <duration>',
+      'close a connection whose peer takes no data for this long, e.g. a pull that stopped reading; 0 waits for ever (default: 60s)',
+    )
     .option('--json', 'one JSON event per line (default: a human line per event)')
     .addHelpText('after', '\nExample:\n  ckpt serve --root /srv/in --listen 127.0.0.1:7402 --name beta --netmap netmap.yaml')
     .action(act(async (options: ServeVerbOptions) => (await import('./commands/serve.js')).serveCommand(options, processIo)));
@@ -204,8 +278,13 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .description('create or upgrade the schema of a checkpoint store (idempotent); a schema newer than this ckpt is refused')
     .argument('<url>', 'the store: postgres:// or postgresql:// (schema ckpt unless ?schema=NAME)')
     .option('--json', 'print one JSON object')
-    .addHelpText('after', '\nExamples:\n  ckpt store init postgres://ckpt@db.internal/jobs\n  ckpt store init "postgresql://ckpt@db.internal/jobs?schema=etl"')
-    .action(act(async (url: string, options: { json?: boolean }) => (await import('./commands/store-init.js')).storeInitCommand(url, options, processIo)));
+    .addHelpText(
+      'after',
+      '\nExamples:\n  ckpt store init postgres://ckpt@db.internal/jobs\n  ckpt store init "postgresql://ckpt@db.internal/jobs?schema=etl"',
+    )
+    .action(
+      act(async (url: string, options: { json?: boolean }) => (await import('./commands/store-init.js')).storeInitCommand(url, options, processIo)),
+    );
 
   program
     .command('help')
@@ -214,7 +293,10 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .action((verb?: string) => {
       const command = verb === undefined ? program : program.commands.find((c) => c.name() === verb);
       if (command === undefined) {
-        return program.error(`unknown verb "${verb}"; the verbs are ${program.commands.map((c) => c.name()).join(', ')}`, { exitCode: ExitCode.Refused, code: 'ckpt.unknownVerb' });
+        return program.error(`unknown verb "${verb}"; the verbs are ${program.commands.map((c) => c.name()).join(', ')}`, {
+          exitCode: ExitCode.Refused,
+          code: 'ckpt.unknownVerb',
+        });
       }
       command.outputHelp();
     });

@@ -1,4 +1,13 @@
-import { CheckpointLockedError, CheckpointNotFoundError, CorruptCheckpointError, IdentityMismatchError, InterruptedError, InvalidInputError, LockCompromisedError, StorageIoError } from '@ckpt/core';
+import {
+  CheckpointLockedError,
+  CheckpointNotFoundError,
+  CorruptCheckpointError,
+  IdentityMismatchError,
+  InterruptedError,
+  InvalidInputError,
+  LockCompromisedError,
+  StorageIoError,
+} from '@ckpt/core';
 import { FoldError } from '@ckpt/core';
 import { PackageFailedError } from '@ckpt/control-flow';
 import { expect, it } from 'vitest';

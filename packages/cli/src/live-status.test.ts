@@ -26,7 +26,9 @@ it('keeps the running steps below the log, with their elapsed time, and erases t
   expect(live.lines().map(plain)).toEqual(['⋯ extract  running for 5.00s', '⋯ load  running for 3.00s']);
   live.log('✓ something else');
   // Before the log line: the two status lines are erased; after it: drawn again.
-  expect(out.written().endsWith('\u001b[1A\u001b[2K\u001b[1A\u001b[2K✓ something else\n⋯ extract  running for 5.00s\n⋯ load  running for 3.00s\n')).toBe(true);
+  expect(
+    out.written().endsWith('\u001b[1A\u001b[2K\u001b[1A\u001b[2K✓ something else\n⋯ extract  running for 5.00s\n⋯ load  running for 3.00s\n'),
+  ).toBe(true);
   live.finished('extract');
   live.finished('load');
   expect(live.lines()).toEqual([]);

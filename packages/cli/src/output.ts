@@ -76,5 +76,10 @@ export function reportError(io: CliIo, error: unknown): void {
 
 /** A timestamp for people (UTC, to the second). */
 export function formatTime(ms: number | undefined): string {
-  return ms === undefined ? '-' : new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  return ms === undefined
+    ? '-'
+    : new Date(ms)
+        .toISOString()
+        .replace('T', ' ')
+        .replace(/\.\d+Z$/, 'Z');
 }

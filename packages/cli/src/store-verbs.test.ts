@@ -66,7 +66,10 @@ class NamedStore implements CheckpointStore {
   }
   async prune(options?: Parameters<CheckpointStore['prune']>[0]) {
     const report = await this.files.prune({ ...options, under: this.dir });
-    return { ...report, removed: report.removed.map((r) => ({ ...r, path: decodeURIComponent(r.path.slice(this.dir.length + 1, -'.ckpt'.length)) })) };
+    return {
+      ...report,
+      removed: report.removed.map((r) => ({ ...r, path: decodeURIComponent(r.path.slice(this.dir.length + 1, -'.ckpt'.length)) })),
+    };
   }
   delete(name: string) {
     return this.files.delete(this.path(name));
@@ -122,7 +125,11 @@ describe('verbs on a store', () => {
     const json = captureIo();
     await inspectCommand('nightly', { store: URL, json: true }, json);
     const parsed = JSON.parse(json.out()) as { name: string; store: string; file?: string; owner: CheckpointOwner; completed: unknown[] };
-    expect(parsed).toMatchObject({ name: 'nightly', store: MASKED, owner: { host: 'machine-a', pid: 4242, epoch: 3, leaseExpiresAt: LEASE_END, state: 'live' } });
+    expect(parsed).toMatchObject({
+      name: 'nightly',
+      store: MASKED,
+      owner: { host: 'machine-a', pid: 4242, epoch: 3, leaseExpiresAt: LEASE_END, state: 'live' },
+    });
     expect(parsed.file).toBeUndefined();
     expect(parsed.completed).toHaveLength(1);
   });
@@ -130,14 +137,23 @@ describe('verbs on a store', () => {
   it('list --store lists the store’s checkpoints with the file list’s columns, the owner with its lease', async () => {
     const io = captureIo();
     expect(await listCommand(undefined, { store: URL }, io)).toBe(0);
-    const lines = io.out().replace(/\u001b\[[0-9;]*m/g, '').split('\n');
+    const lines = io
+      .out()
+      .replace(/\u001b\[[0-9;]*m/g, '')
+      .split('\n');
     expect(lines[0]).toMatch(/^CHECKPOINT +JOB +ATTEMPTS +LAST ENDED +OUTCOME +OWNER$/);
     expect(lines[1]).toMatch(/^nightly +test nightly v1 +1 +\S+ \S+ +failure +pid 4242 on machine-a \(running, lease until 2026-12-02 03:00:00/);
 
     const json = captureIo();
     await listCommand(undefined, { store: URL, json: true }, json);
     const row = JSON.parse(json.out()) as Record<string, unknown>;
-    expect(row).toMatchObject({ name: 'nightly', id: 'nightly', attempts: 1, status: 'failure', owner: { state: 'live', host: 'machine-a', pid: 4242, epoch: 3, leaseExpiresAt: LEASE_END } });
+    expect(row).toMatchObject({
+      name: 'nightly',
+      id: 'nightly',
+      attempts: 1,
+      status: 'failure',
+      owner: { state: 'live', host: 'machine-a', pid: 4242, epoch: 3, leaseExpiresAt: LEASE_END },
+    });
     expect(row['file']).toBeUndefined();
   });
 
@@ -158,8 +174,14 @@ describe('verbs on a store', () => {
   });
 
   it('run --store names the checkpoint checkpoint.file as written, else the package id', async () => {
-    await writeFile(join(dir, 'named.yaml'), `id: pkg\nversion: 1\ncheckpoint: { file: jobs/nightly.ckpt, usage: if-exists, save: true }\nsteps:\n  - { id: a, exec: [sh, -c, 'true'] }\n`);
-    await writeFile(join(dir, 'unnamed.yaml'), `id: pkg-two\nversion: 1\ncheckpoint: { usage: if-exists, save: true }\nsteps:\n  - { id: a, exec: [sh, -c, 'true'] }\n`);
+    await writeFile(
+      join(dir, 'named.yaml'),
+      `id: pkg\nversion: 1\ncheckpoint: { file: jobs/nightly.ckpt, usage: if-exists, save: true }\nsteps:\n  - { id: a, exec: [sh, -c, 'true'] }\n`,
+    );
+    await writeFile(
+      join(dir, 'unnamed.yaml'),
+      `id: pkg-two\nversion: 1\ncheckpoint: { usage: if-exists, save: true }\nsteps:\n  - { id: a, exec: [sh, -c, 'true'] }\n`,
+    );
     store.opened.length = 0;
     for (const file of ['named.yaml', 'unnamed.yaml']) {
       const io = captureIo();
@@ -169,7 +191,10 @@ describe('verbs on a store', () => {
   });
 
   it('run --store says where the checkpoint is kept: its name in the store, the URL masked', async () => {
-    await writeFile(join(dir, 'fails.yaml'), `id: fails\nversion: 1\ncheckpoint: { usage: if-exists, save: true }\nsteps:\n  - { id: a, exec: [sh, -c, 'exit 3'] }\n`);
+    await writeFile(
+      join(dir, 'fails.yaml'),
+      `id: fails\nversion: 1\ncheckpoint: { usage: if-exists, save: true }\nsteps:\n  - { id: a, exec: [sh, -c, 'exit 3'] }\n`,
+    );
     const human = captureIo();
     expect(await runCommand(join(dir, 'fails.yaml'), { store: URL }, human)).toBe(1);
     expect(human.err()).toContain(`checkpoint kept at fails in ${MASKED}`);

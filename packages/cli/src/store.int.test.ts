@@ -12,7 +12,10 @@ import { runCkpt } from './test-support/run-ckpt.js';
 let dir: string;
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ckpt-store-int-'));
-  await writeFile(join(dir, 'p.yaml'), `id: p\nversion: 1\ncheckpoint: { usage: if-exists, save: true }\nsteps:\n  - { id: a, exec: [sh, -c, 'echo ran >> effects'] }\n`);
+  await writeFile(
+    join(dir, 'p.yaml'),
+    `id: p\nversion: 1\ncheckpoint: { usage: if-exists, save: true }\nsteps:\n  - { id: a, exec: [sh, -c, 'echo ran >> effects'] }\n`,
+  );
 });
 afterEach(async () => rm(dir, { recursive: true, force: true }));
 
@@ -101,12 +104,18 @@ describe('--store URL', () => {
 
 describe('$CKPT_HOST', () => {
   it('names the host a run records in its attempt and writer session', async () => {
-    await writeFile(join(dir, 'f.yaml'), `id: f\nversion: 1\ncheckpoint: { usage: if-exists, save: true }\nsteps:\n  - { id: a, exec: [sh, -c, 'exit 1'] }\n`);
+    await writeFile(
+      join(dir, 'f.yaml'),
+      `id: f\nversion: 1\ncheckpoint: { usage: if-exists, save: true }\nsteps:\n  - { id: a, exec: [sh, -c, 'exit 1'] }\n`,
+    );
     const failed = await ckpt(['run', 'f.yaml'], { CKPT_HOST: 'machine-b' });
     expect(failed.code).toBe(1);
     const events = await ckpt(['events', join('.ckpt', 'f.ckpt'), '--json']);
     expect(events.code, events.stderr).toBe(0);
-    const records = events.stdout.trim().split('\n').map((line) => JSON.parse(line) as { type?: string; record?: string; host?: string });
+    const records = events.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { type?: string; record?: string; host?: string });
     expect(records.find((r) => r.type === 'attempt-started')?.host).toBe('machine-b');
     expect(records.find((r) => r.record === 'epoch')?.host).toBe('machine-b');
   });
@@ -114,7 +123,10 @@ describe('$CKPT_HOST', () => {
 
 describe('--wait', () => {
   it('a second run of a checkpoint whose owner is alive is refused naming its pid, and with --wait runs once the owner is done', async () => {
-    await writeFile(join(dir, 'w.yaml'), `id: w\nversion: 1\ncheckpoint: { usage: if-exists, save: true }\nsteps:\n  - { id: a, exec: [sh, -c, 'touch started; sleep 2; echo a >> effects'] }\n`);
+    await writeFile(
+      join(dir, 'w.yaml'),
+      `id: w\nversion: 1\ncheckpoint: { usage: if-exists, save: true }\nsteps:\n  - { id: a, exec: [sh, -c, 'touch started; sleep 2; echo a >> effects'] }\n`,
+    );
     const first = runCkpt(['run', 'w.yaml'], { cwd: dir, env: { CKPT_STORE: '' } });
     const until = Date.now() + 15_000;
     while (!(await readdir(dir)).includes('started')) {

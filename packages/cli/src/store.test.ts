@@ -4,7 +4,9 @@ import { adapterOf, maskStoreUrl, ownerClaim, scrubPassword, storeUrlOf } from '
 it('maskStoreUrl hides the password of the authority and of a password= parameter, also in text that does not parse', () => {
   expect(maskStoreUrl('postgres://app:s3cret@db:5432/jobs')).toBe('postgres://app:***@db:5432/jobs');
   expect(maskStoreUrl('postgres://app:p@ss@db/jobs')).toBe('postgres://app:***@db/jobs');
-  expect(maskStoreUrl('postgresql://app@db/jobs?sslmode=require&password=s3cret&schema=x')).toBe('postgresql://app@db/jobs?sslmode=require&password=***&schema=x');
+  expect(maskStoreUrl('postgresql://app@db/jobs?sslmode=require&password=s3cret&schema=x')).toBe(
+    'postgresql://app@db/jobs?sslmode=require&password=***&schema=x',
+  );
   expect(maskStoreUrl('postgres://app@db/jobs')).toBe('postgres://app@db/jobs');
   expect(maskStoreUrl('postgres://app:s3 cret@[bad/jobs')).not.toContain('s3 cret');
 });

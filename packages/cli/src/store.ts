@@ -31,9 +31,7 @@ export function storeUrlOf(option: string | undefined, env: NodeJS.ProcessEnv = 
  * text that does not parse as a URL.
  */
 export function maskStoreUrl(url: string): string {
-  return url
-    .replace(/^([a-z][a-z0-9+.-]*:\/\/[^/?#@:]*):[^/?#]*@/i, '$1:***@')
-    .replace(/([?&]password=)[^&#]*/gi, '$1***');
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/?#@:]*):[^/?#]*@/i, '$1:***@').replace(/([?&]password=)[^&#]*/gi, '$1***');
 }
 
 /** Where a store URL points, for messages: the scheme and the accepted ones. */

@@ -43,7 +43,12 @@ export function forEach(
 }
 
 /** A for loop: `init`, `while`, `next` are expressions over `vars.X`. */
-export function forLoop(id: string, loop: { readonly init?: string; readonly while: string; readonly next?: string }, steps: readonly StepDefinition[], options: StepOptions = {}): StepDefinition {
+export function forLoop(
+  id: string,
+  loop: { readonly init?: string; readonly while: string; readonly next?: string },
+  steps: readonly StepDefinition[],
+  options: StepOptions = {},
+): StepDefinition {
   return { ...options, id, for: loop, steps };
 }
 

@@ -41,7 +41,8 @@ export function closestName(name: string, known: Iterable<string>): string | und
     const distance = editDistance(lower, candidate.toLowerCase(), limit);
     if (distance > limit) continue;
     const exact = editDistance(name, candidate, name.length + candidate.length);
-    if (best === undefined || distance < best.distance || (distance === best.distance && exact < best.exact)) best = { name: candidate, distance, exact };
+    if (best === undefined || distance < best.distance || (distance === best.distance && exact < best.exact))
+      best = { name: candidate, distance, exact };
   }
   return best?.name;
 }

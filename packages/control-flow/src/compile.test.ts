@@ -82,43 +82,76 @@ steps:
   });
 
   it('unknown steps in precedence constraints are refused with the path', () => {
-    expect(problemsOf('id: p\nversion: 1\nsteps:\n  - { id: a, exec: [echo] }\n  - { id: b, exec: [echo], after: { nope: success } }\n')).toEqual(['steps[1].after.nope: no step has id "nope"']);
+    expect(problemsOf('id: p\nversion: 1\nsteps:\n  - { id: a, exec: [echo] }\n  - { id: b, exec: [echo], after: { nope: success } }\n')).toEqual([
+      'steps[1].after.nope: no step has id "nope"',
+    ]);
   });
 
   it('precedence constraints join siblings only', () => {
-    expect(problemsOf('id: p\nversion: 1\nsteps:\n  - id: s\n    steps: [{ id: inner, exec: [echo] }]\n  - { id: b, exec: [echo], after: { inner: success } }\n')[0]).toMatch(/steps\[1\]\.after\.inner: step "inner" is not in the same container/);
+    expect(
+      problemsOf(
+        'id: p\nversion: 1\nsteps:\n  - id: s\n    steps: [{ id: inner, exec: [echo] }]\n  - { id: b, exec: [echo], after: { inner: success } }\n',
+      )[0],
+    ).toMatch(/steps\[1\]\.after\.inner: step "inner" is not in the same container/);
   });
 
   it('after as a list takes constraints with when, several steps per entry, or bare ids (success)', () => {
-    const pkg = load('id: p\nversion: 1\nsteps:\n  - { id: a, exec: [echo] }\n  - { id: b, exec: [echo], after: [] }\n  - { id: c, exec: [echo], after: [a, { b: failure, when: "1 == 1" }] }\n  - { id: d, exec: [echo], after: [{ a: success, b: completion }] }\n');
+    const pkg = load(
+      'id: p\nversion: 1\nsteps:\n  - { id: a, exec: [echo] }\n  - { id: b, exec: [echo], after: [] }\n  - { id: c, exec: [echo], after: [a, { b: failure, when: "1 == 1" }] }\n  - { id: d, exec: [echo], after: [{ a: success, b: completion }] }\n',
+    );
     const c = pkg.stepsById.get('c')!;
-    expect(c.after?.map((x) => [x.step, x.on, x.whenSource])).toEqual([['a', 'success', undefined], ['b', 'failure', '1 == 1']]);
+    expect(c.after?.map((x) => [x.step, x.on, x.whenSource])).toEqual([
+      ['a', 'success', undefined],
+      ['b', 'failure', '1 == 1'],
+    ]);
     expect(pkg.stepsById.get('d')!.after?.map((x) => x.on)).toEqual(['success', 'completion']);
-    expect(problemsOf('id: p\nversion: 1\nsteps:\n  - { id: a, exec: [echo] }\n  - { id: b, exec: [echo], after: [{ a: maybe }] }\n')).toEqual(['steps[1].after[0].a: expected success, failure or completion, not "maybe"']);
+    expect(problemsOf('id: p\nversion: 1\nsteps:\n  - { id: a, exec: [echo] }\n  - { id: b, exec: [echo], after: [{ a: maybe }] }\n')).toEqual([
+      'steps[1].after[0].a: expected success, failure or completion, not "maybe"',
+    ]);
   });
 
   it('cycles are refused with the steps on the cycle', () => {
-    const problems = problemsOf('id: p\nversion: 1\nsteps:\n  - { id: a, exec: [echo], after: { c: success } }\n  - { id: b, exec: [echo], after: { a: success } }\n  - { id: c, exec: [echo], after: { b: success } }\n');
+    const problems = problemsOf(
+      'id: p\nversion: 1\nsteps:\n  - { id: a, exec: [echo], after: { c: success } }\n  - { id: b, exec: [echo], after: { a: success } }\n  - { id: c, exec: [echo], after: { b: success } }\n',
+    );
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(/steps\[\d\]\.after: precedence constraints form a cycle: (a|b|c) -> .* -> (a|b|c)/);
   });
 
   it('a bad expression is refused with its path and position', () => {
-    expect(problemsOf('id: p\nversion: 1\nsteps:\n  - { id: a, exec: [echo] }\n  - { id: b, exec: [echo], after: [{ a: success, when: "vars.x >" }] }\n')[0]).toMatch(/steps\[1\]\.after\[0\]\.when: expression "vars.x >": unexpected end/);
-    expect(problemsOf('id: p\nversion: 1\nsteps:\n  - { id: a, exec: [echo, "${{ process.exit() }}"] }\n')[0]).toMatch(/steps\[0\]\.exec\[1\]: .*expected vars.NAME or config.KEY/);
+    expect(
+      problemsOf(
+        'id: p\nversion: 1\nsteps:\n  - { id: a, exec: [echo] }\n  - { id: b, exec: [echo], after: [{ a: success, when: "vars.x >" }] }\n',
+      )[0],
+    ).toMatch(/steps\[1\]\.after\[0\]\.when: expression "vars.x >": unexpected end/);
+    expect(problemsOf('id: p\nversion: 1\nsteps:\n  - { id: a, exec: [echo, "${{ process.exit() }}"] }\n')[0]).toMatch(
+      /steps\[0\]\.exec\[1\]: .*expected vars.NAME or config.KEY/,
+    );
   });
 
   it('a copy step without a registered copy plug-in is refused, naming the step', () => {
-    expect(problemsOf('id: p\nversion: 1\nsteps:\n  - { id: ship, copy: { from: a, to: b } }\n')[0]).toMatch(/steps\[0\]\.copy: step "ship" is a copy task, and no copy task plug-in is registered/);
+    expect(problemsOf('id: p\nversion: 1\nsteps:\n  - { id: ship, copy: { from: a, to: b } }\n')[0]).toMatch(
+      /steps\[0\]\.copy: step "ship" is a copy task, and no copy task plug-in is registered/,
+    );
   });
 
   it('a copy plug-in validates its spec with the path', () => {
-    const plugin = { kind: 'copy', validate: (_spec: unknown, where: string) => { throw new Error(`${where}.to: expected a path`); }, run: async () => undefined };
-    expect(() => parsePackageText('id: p\nversion: 1\nsteps:\n  - { id: ship, copy: { from: a } }\n', { file: 'x.yaml', plugins: [plugin] })).toThrow(/steps\[0\]\.copy: steps\[0\]\.copy\.to: expected a path/);
+    const plugin = {
+      kind: 'copy',
+      validate: (_spec: unknown, where: string) => {
+        throw new Error(`${where}.to: expected a path`);
+      },
+      run: async () => undefined,
+    };
+    expect(() => parsePackageText('id: p\nversion: 1\nsteps:\n  - { id: ship, copy: { from: a } }\n', { file: 'x.yaml', plugins: [plugin] })).toThrow(
+      /steps\[0\]\.copy: steps\[0\]\.copy\.to: expected a path/,
+    );
   });
 
   it('variable values must match their declared type', () => {
-    expect(problemsOf('id: p\nversion: 1\nvariables: { rows: { type: int, value: "x" } }\nsteps:\n  - { id: a, exec: [echo] }\n')).toEqual(['variables.rows.value: expected an integer, got "x"']);
+    expect(problemsOf('id: p\nversion: 1\nvariables: { rows: { type: int, value: "x" } }\nsteps:\n  - { id: a, exec: [echo] }\n')).toEqual([
+      'variables.rows.value: expected an integer, got "x"',
+    ]);
   });
 
   it('YAML syntax errors name the line', () => {
@@ -132,6 +165,12 @@ steps:
   });
 
   it('the builder reports problems with paths too', () => {
-    expect(() => definePackage({ id: 'p', version: 1 }, task('a', () => undefined), task('a', () => undefined))).toThrow(/steps\[1\]\.id: duplicate step id "a"/);
+    expect(() =>
+      definePackage(
+        { id: 'p', version: 1 },
+        task('a', () => undefined),
+        task('a', () => undefined),
+      ),
+    ).toThrow(/steps\[1\]\.id: duplicate step id "a"/);
   });
 });

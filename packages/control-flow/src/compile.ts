@@ -30,7 +30,11 @@ export interface StepDefinition {
   readonly steps?: readonly StepDefinition[];
   readonly onError?: readonly StepDefinition[];
   readonly forEach?: { readonly items?: readonly (string | number | boolean | null)[]; readonly files?: string; readonly as?: string };
-  readonly for?: { readonly init?: string | { readonly [name: string]: string | number | boolean | null }; readonly while: string; readonly next?: string };
+  readonly for?: {
+    readonly init?: string | { readonly [name: string]: string | number | boolean | null };
+    readonly while: string;
+    readonly next?: string;
+  };
   readonly checkpointIterations?: boolean;
   /** `{ step: result }`, or a list of `{ step: result, when?: EXPR }` (or bare step ids, meaning success). */
   readonly after?: { readonly [step: string]: StepResult } | readonly (string | { readonly [key: string]: string })[];
@@ -69,9 +73,18 @@ const stepSchema: z.ZodType<StepDefinition> = z.lazy(() =>
     steps: z.array(stepSchema).optional(),
     onError: z.array(stepSchema).optional(),
     forEach: z
-      .strictObject({ items: z.array(scalar).optional(), files: z.string().min(1).optional(), as: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional() })
+      .strictObject({
+        items: z.array(scalar).optional(),
+        files: z.string().min(1).optional(),
+        as: z
+          .string()
+          .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+          .optional(),
+      })
       .optional(),
-    for: z.strictObject({ init: z.union([z.string(), z.record(z.string(), scalar)]).optional(), while: z.string().min(1), next: z.string().optional() }).optional(),
+    for: z
+      .strictObject({ init: z.union([z.string(), z.record(z.string(), scalar)]).optional(), while: z.string().min(1), next: z.string().optional() })
+      .optional(),
     checkpointIterations: z.boolean().optional(),
     after: z.union([z.record(z.string(), result), z.array(z.union([z.string(), z.record(z.string(), z.string())]))]).optional(),
     afterLogic: z.enum(['and', 'or']).optional(),
@@ -101,7 +114,11 @@ const packageSchema = z.strictObject({
   variables: z
     .record(
       z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a variable name: letters, digits and "_"'),
-      z.strictObject({ type: z.enum(['string', 'int', 'number', 'boolean', 'object']), value: z.unknown().optional(), sensitive: z.boolean().optional() }),
+      z.strictObject({
+        type: z.enum(['string', 'int', 'number', 'boolean', 'object']),
+        value: z.unknown().optional(),
+        sensitive: z.boolean().optional(),
+      }),
     )
     .optional(),
   config: z.record(z.string(), scalar).optional(),
@@ -142,7 +159,9 @@ function shapeProblems(definition: unknown): string[] {
   const visit = (value: unknown, path: PropertyKey[]): boolean => {
     if (typeof value === 'string') {
       if (value.length > PackageLimits.stringChars) {
-        problems.push(`${formatPath(path)}: ${value.length.toLocaleString('en-US')} characters; the limit is ${PackageLimits.stringChars.toLocaleString('en-US')} per value`);
+        problems.push(
+          `${formatPath(path)}: ${value.length.toLocaleString('en-US')} characters; the limit is ${PackageLimits.stringChars.toLocaleString('en-US')} per value`,
+        );
       }
       return true;
     }
@@ -214,7 +233,7 @@ function refusal(source: string, definition: unknown, problems: readonly (string
 
 /** Checks a package definition and compiles it to the model; throws {@link PackageDefinitionError}. */
 export function compilePackage(definition: unknown, options: CompileOptions = {}): Package {
-  const source = options.source ?? (options.file ?? `package "${String((definition as { id?: unknown } | null)?.id ?? '?')}"`);
+  const source = options.source ?? options.file ?? `package "${String((definition as { id?: unknown } | null)?.id ?? '?')}"`;
   const shape = shapeProblems(definition);
   if (shape.length > 0) throw refusal(source, definition, shape);
   const parsed = packageSchema.safeParse(definition);
@@ -228,7 +247,9 @@ export function compilePackage(definition: unknown, options: CompileOptions = {}
   const def = parsed.data as PackageDefinition;
   const stepCount = countSteps(def.steps) + countSteps(def.onError);
   if (stepCount > PackageLimits.steps) {
-    throw new PackageDefinitionError(source, [`steps: ${stepCount.toLocaleString('en-US')} steps; the limit is ${PackageLimits.steps.toLocaleString('en-US')} in a package (split it into several packages)`]);
+    throw new PackageDefinitionError(source, [
+      `steps: ${stepCount.toLocaleString('en-US')} steps; the limit is ${PackageLimits.steps.toLocaleString('en-US')} in a package (split it into several packages)`,
+    ]);
   }
   const plugins = new Map((options.plugins ?? []).map((p) => [p.kind, p]));
   const compiler = new StepCompiler(plugins);
@@ -243,14 +264,16 @@ export function compilePackage(definition: unknown, options: CompileOptions = {}
       const problem = typeProblem(decl.type, value);
       if (problem !== undefined) problems.push(`${where}.value: ${problem}`);
     }
-    if (decl.type === 'object' && decl.sensitive) problems.push(`${where}.sensitive: object variables are never persisted; "sensitive" does not apply`);
+    if (decl.type === 'object' && decl.sensitive)
+      problems.push(`${where}.sensitive: object variables are never persisted; "sensitive" does not apply`);
     variables.set(name, { type: decl.type, ...(value !== undefined && { value: value as PlainValue }), sensitive: decl.sensitive === true });
   }
 
   const rootSteps = compiler.compileSteps(def.steps, 'steps');
   const onError = def.onError ? compiler.compileSteps(def.onError, 'onError') : [];
   let retentionMs: number | undefined;
-  if (def.checkpoint?.retention !== undefined) retentionMs = compiler.guard('checkpoint.retention', () => parseDuration(def.checkpoint!.retention!, 'checkpoint.retention'));
+  if (def.checkpoint?.retention !== undefined)
+    retentionMs = compiler.guard('checkpoint.retention', () => parseDuration(def.checkpoint!.retention!, 'checkpoint.retention'));
   const config: Record<string, PlainValue> = { ...(def.config ?? {}) };
   // Names read in templates and expressions: refused here, not when their step runs hours later.
   problems.push(...nameProblems(def, { pluginKinds: ['copy', ...plugins.keys()] }));

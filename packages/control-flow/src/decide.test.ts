@@ -28,7 +28,10 @@ function given(state: Partial<DecideState> = {}) {
   };
 }
 
-const completed = (unit: string, outcome: 'success' | 'failure' = 'success', extra: Partial<CompletedUnit> = {}): [string, CompletedUnit] => [unit, { unit, outcome, attempt: 1, ...extra }];
+const completed = (unit: string, outcome: 'success' | 'failure' = 'success', extra: Partial<CompletedUnit> = {}): [string, CompletedUnit] => [
+  unit,
+  { unit, outcome, attempt: 1, ...extra },
+];
 const scope = (id: string, kind: 'transaction' | 'loop', parent?: string): [string, ScopeRecord] => [
   id,
   { scope: id, kind, attempt: 1, completed: new Map(), cursors: new Map(), ...(parent !== undefined && { parent }) } as ScopeRecord,
@@ -98,7 +101,11 @@ describe('decide: open scopes at restart (SSIS rule 5: transacted containers are
 
   it('given nested open scopes, when the attempt starts, then transactions roll back innermost first and only the outermost scope is aborted', () => {
     given({
-      scopes: new Map([scope('outer@transaction', 'transaction'), scope('outer/loop@loop', 'loop', 'outer@transaction'), scope('outer/loop/inner@transaction', 'transaction', 'outer/loop@loop')]),
+      scopes: new Map([
+        scope('outer@transaction', 'transaction'),
+        scope('outer/loop@loop', 'loop', 'outer@transaction'),
+        scope('outer/loop/inner@transaction', 'transaction', 'outer/loop@loop'),
+      ]),
     })
       .when({ type: 'attempt-started' })
       .then([
@@ -147,15 +154,27 @@ describe('decide: forceResult (SSIS rule 8)', () => {
   });
 
   it('given a sibling ended with completion, when a step after it on success is ready, then it is skipped; on completion, it runs', () => {
-    const steps = stepsOf(task('check', noop), task('on-success', noop, { after: { check: 'success' } }), task('on-completion', noop, { after: { check: 'completion' } }));
+    const steps = stepsOf(
+      task('check', noop),
+      task('on-success', noop, { after: { check: 'success' } }),
+      task('on-completion', noop, { after: { check: 'completion' } }),
+    );
     const status: ChildStatus[] = ['completion', 'pending', 'pending'];
-    given().when({ type: 'step-ready', siblings: siblings(steps, status), index: 1, holds: never }).then({ type: 'skip' });
-    given().when({ type: 'step-ready', siblings: siblings(steps, status), index: 2, holds: never }).then({ type: 'run' });
+    given()
+      .when({ type: 'step-ready', siblings: siblings(steps, status), index: 1, holds: never })
+      .then({ type: 'skip' });
+    given()
+      .when({ type: 'step-ready', siblings: siblings(steps, status), index: 2, holds: never })
+      .then({ type: 'run' });
   });
 });
 
 describe('decide: restart respects precedence (SSIS rule 9)', () => {
-  const steps = stepsOf(task('load', noop), task('cleanup', noop, { after: { load: 'failure' } }), task('report', noop, { after: { load: 'success' } }));
+  const steps = stepsOf(
+    task('load', noop),
+    task('cleanup', noop, { after: { load: 'failure' } }),
+    task('report', noop, { after: { load: 'success' } }),
+  );
 
   it('given a handled failure (recorded completed with outcome failure), when it is reached, then it is skipped with outcome failure', () => {
     given({ completed: new Map([completed('load', 'failure')]) })
@@ -165,13 +184,23 @@ describe('decide: restart respects precedence (SSIS rule 9)', () => {
 
   it('given load ended in failure, when its failure path and its success path are ready, then the failure path runs and the success path is skipped', () => {
     const status: ChildStatus[] = ['failure', 'pending', 'pending'];
-    given().when({ type: 'step-ready', siblings: siblings(steps, status), index: 1, holds: never }).then({ type: 'run' });
-    given().when({ type: 'step-ready', siblings: siblings(steps, status), index: 2, holds: never }).then({ type: 'skip' });
+    given()
+      .when({ type: 'step-ready', siblings: siblings(steps, status), index: 1, holds: never })
+      .then({ type: 'run' });
+    given()
+      .when({ type: 'step-ready', siblings: siblings(steps, status), index: 2, holds: never })
+      .then({ type: 'skip' });
   });
 
   it('given a failure path and room under maximumErrorCount, when load fails, then the failure is handled (not a restart point)', () => {
     given()
-      .when({ type: 'step-failed', siblings: siblings(steps, ['running', 'pending', 'pending'], { maximumErrorCount: 2 }), index: 0, packageFailed: false, ephemeral: false })
+      .when({
+        type: 'step-failed',
+        siblings: siblings(steps, ['running', 'pending', 'pending'], { maximumErrorCount: 2 }),
+        index: 0,
+        packageFailed: false,
+        ephemeral: false,
+      })
       .then({ type: 'record-failure', handled: true });
   });
 
@@ -184,48 +213,106 @@ describe('decide: restart respects precedence (SSIS rule 9)', () => {
   it('given no sibling follows it on failure or completion, when a step fails, then it is not handled', () => {
     const plain = stepsOf(task('a', noop), task('b', noop));
     given()
-      .when({ type: 'step-failed', siblings: siblings(plain, ['running', 'pending'], { maximumErrorCount: 5 }), index: 0, packageFailed: false, ephemeral: false })
+      .when({
+        type: 'step-failed',
+        siblings: siblings(plain, ['running', 'pending'], { maximumErrorCount: 5 }),
+        index: 0,
+        packageFailed: false,
+        ephemeral: false,
+      })
       .then({ type: 'record-failure', handled: false });
   });
 
   it('given failPackageOnFailure on the step, or a failing package, or an event-handler run, when it fails, then it is not handled', () => {
     const fatal = stepsOf(task('load', noop, { failPackageOnFailure: true }), task('cleanup', noop, { after: { load: 'failure' } }));
     const roomy = { maximumErrorCount: 5 };
-    given().when({ type: 'step-failed', siblings: siblings(fatal, ['running', 'pending'], roomy), index: 0, packageFailed: false, ephemeral: false }).then({ type: 'record-failure', handled: false });
-    given().when({ type: 'step-failed', siblings: siblings(steps, ['running', 'pending', 'pending'], roomy), index: 0, packageFailed: true, ephemeral: false }).then({ type: 'record-failure', handled: false });
-    given().when({ type: 'step-failed', siblings: siblings(steps, ['running', 'pending', 'pending'], roomy), index: 0, packageFailed: false, ephemeral: true }).then({ type: 'record-failure', handled: false });
+    given()
+      .when({ type: 'step-failed', siblings: siblings(fatal, ['running', 'pending'], roomy), index: 0, packageFailed: false, ephemeral: false })
+      .then({ type: 'record-failure', handled: false });
+    given()
+      .when({
+        type: 'step-failed',
+        siblings: siblings(steps, ['running', 'pending', 'pending'], roomy),
+        index: 0,
+        packageFailed: true,
+        ephemeral: false,
+      })
+      .then({ type: 'record-failure', handled: false });
+    given()
+      .when({
+        type: 'step-failed',
+        siblings: siblings(steps, ['running', 'pending', 'pending'], roomy),
+        index: 0,
+        packageFailed: false,
+        ephemeral: true,
+      })
+      .then({ type: 'record-failure', handled: false });
   });
 });
 
 describe('decide: precedence constraints', () => {
   it('given no after, when a step is ready, then it waits for the step before it to succeed, and is skipped if it did not', () => {
     const steps = stepsOf(task('a', noop), task('b', noop));
-    given().when({ type: 'step-ready', siblings: siblings(steps, ['running', 'pending']), index: 1, holds: never }).then({ type: 'wait' });
-    given().when({ type: 'step-ready', siblings: siblings(steps, ['success', 'pending']), index: 1, holds: never }).then({ type: 'run' });
-    given().when({ type: 'step-ready', siblings: siblings(steps, ['failure', 'pending']), index: 1, holds: never }).then({ type: 'skip' });
-    given().when({ type: 'step-ready', siblings: siblings(steps, ['pending', 'pending']), index: 0, holds: never }).then({ type: 'run' });
+    given()
+      .when({ type: 'step-ready', siblings: siblings(steps, ['running', 'pending']), index: 1, holds: never })
+      .then({ type: 'wait' });
+    given()
+      .when({ type: 'step-ready', siblings: siblings(steps, ['success', 'pending']), index: 1, holds: never })
+      .then({ type: 'run' });
+    given()
+      .when({ type: 'step-ready', siblings: siblings(steps, ['failure', 'pending']), index: 1, holds: never })
+      .then({ type: 'skip' });
+    given()
+      .when({ type: 'step-ready', siblings: siblings(steps, ['pending', 'pending']), index: 0, holds: never })
+      .then({ type: 'run' });
   });
 
   it('given afterLogic and, when one predecessor is still running, then the step waits; when one was skipped, it is skipped', () => {
     const steps = stepsOf(task('a', noop, { after: [] }), task('b', noop, { after: [] }), task('c', noop, { after: { a: 'success', b: 'success' } }));
-    given().when({ type: 'step-ready', siblings: siblings(steps, ['success', 'running', 'pending']), index: 2, holds: never }).then({ type: 'wait' });
-    given().when({ type: 'step-ready', siblings: siblings(steps, ['success', 'skipped', 'pending']), index: 2, holds: never }).then({ type: 'skip' });
-    given().when({ type: 'step-ready', siblings: siblings(steps, ['success', 'success', 'pending']), index: 2, holds: never }).then({ type: 'run' });
+    given()
+      .when({ type: 'step-ready', siblings: siblings(steps, ['success', 'running', 'pending']), index: 2, holds: never })
+      .then({ type: 'wait' });
+    given()
+      .when({ type: 'step-ready', siblings: siblings(steps, ['success', 'skipped', 'pending']), index: 2, holds: never })
+      .then({ type: 'skip' });
+    given()
+      .when({ type: 'step-ready', siblings: siblings(steps, ['success', 'success', 'pending']), index: 2, holds: never })
+      .then({ type: 'run' });
   });
 
   it('given afterLogic or, when one predecessor is met, then the step runs without waiting for the other', () => {
-    const steps = stepsOf(task('a', noop, { after: [] }), task('b', noop, { after: [] }), task('c', noop, { after: { a: 'success', b: 'success' }, afterLogic: 'or' }));
-    given().when({ type: 'step-ready', siblings: siblings(steps, ['success', 'running', 'pending']), index: 2, holds: never }).then({ type: 'run' });
-    given().when({ type: 'step-ready', siblings: siblings(steps, ['failure', 'running', 'pending']), index: 2, holds: never }).then({ type: 'wait' });
-    given().when({ type: 'step-ready', siblings: siblings(steps, ['failure', 'stopped', 'pending']), index: 2, holds: never }).then({ type: 'skip' });
+    const steps = stepsOf(
+      task('a', noop, { after: [] }),
+      task('b', noop, { after: [] }),
+      task('c', noop, { after: { a: 'success', b: 'success' }, afterLogic: 'or' }),
+    );
+    given()
+      .when({ type: 'step-ready', siblings: siblings(steps, ['success', 'running', 'pending']), index: 2, holds: never })
+      .then({ type: 'run' });
+    given()
+      .when({ type: 'step-ready', siblings: siblings(steps, ['failure', 'running', 'pending']), index: 2, holds: never })
+      .then({ type: 'wait' });
+    given()
+      .when({ type: 'step-ready', siblings: siblings(steps, ['failure', 'stopped', 'pending']), index: 2, holds: never })
+      .then({ type: 'skip' });
   });
 
   it('given a when expression, when its constraint is met, then the expression decides; it is not evaluated for an unmet constraint', () => {
-    const steps = definePackage({ id: 'p', version: 1, variables: { go: { type: 'boolean' } } }, task('a', noop), task('b', noop, { after: [{ a: 'success', when: 'vars.go' }] })).root.steps;
+    const steps = definePackage(
+      { id: 'p', version: 1, variables: { go: { type: 'boolean' } } },
+      task('a', noop),
+      task('b', noop, { after: [{ a: 'success', when: 'vars.go' }] }),
+    ).root.steps;
     const when = parseExpression('vars.go');
-    given().when({ type: 'step-ready', siblings: siblings(steps, ['success', 'pending']), index: 1, holds: (e) => (expect(e).toEqual(when), false) }).then({ type: 'skip' });
-    given().when({ type: 'step-ready', siblings: siblings(steps, ['success', 'pending']), index: 1, holds: () => true }).then({ type: 'run' });
-    given().when({ type: 'step-ready', siblings: siblings(steps, ['failure', 'pending']), index: 1, holds: never }).then({ type: 'skip' });
+    given()
+      .when({ type: 'step-ready', siblings: siblings(steps, ['success', 'pending']), index: 1, holds: (e) => (expect(e).toEqual(when), false) })
+      .then({ type: 'skip' });
+    given()
+      .when({ type: 'step-ready', siblings: siblings(steps, ['success', 'pending']), index: 1, holds: () => true })
+      .then({ type: 'run' });
+    given()
+      .when({ type: 'step-ready', siblings: siblings(steps, ['failure', 'pending']), index: 1, holds: never })
+      .then({ type: 'skip' });
   });
 });
 
@@ -233,9 +320,15 @@ describe('decide: how a container ends', () => {
   const steps = stepsOf(sequence('s', [task('a', noop)]), task('b', noop));
 
   it('given every child ran and errors stayed below the maximum, when the children settle, then the container succeeds', () => {
-    given().when({ type: 'children-settled', siblings: siblings(steps, ['success', 'skipped']), messages: [] }).then({ type: 'container-ended', outcome: 'success' });
     given()
-      .when({ type: 'children-settled', siblings: siblings(steps, ['failure', 'success'], { errors: 1, maximumErrorCount: 2 }), messages: ['s: boom'] })
+      .when({ type: 'children-settled', siblings: siblings(steps, ['success', 'skipped']), messages: [] })
+      .then({ type: 'container-ended', outcome: 'success' });
+    given()
+      .when({
+        type: 'children-settled',
+        siblings: siblings(steps, ['failure', 'success'], { errors: 1, maximumErrorCount: 2 }),
+        messages: ['s: boom'],
+      })
       .then({ type: 'container-ended', outcome: 'success' });
   });
 
@@ -253,7 +346,11 @@ describe('decide: how a container ends', () => {
 
   it('given failParentOnFailure fired, when the children settle, then the container fails even below its maximum', () => {
     given()
-      .when({ type: 'children-settled', siblings: siblings(steps, ['failure', 'skipped'], { errors: 1, maximumErrorCount: 5, failParent: true }), messages: [] })
+      .when({
+        type: 'children-settled',
+        siblings: siblings(steps, ['failure', 'skipped'], { errors: 1, maximumErrorCount: 5, failParent: true }),
+        messages: [],
+      })
       .then({ type: 'container-ended', outcome: 'failure', error: 'a step failed' });
   });
 });

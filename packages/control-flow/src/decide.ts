@@ -48,7 +48,13 @@ export type DecideEvent =
   /** A pending child is looked at: do its precedence constraints let it run? `holds` evaluates a `when` (it may throw). */
   | { readonly type: 'step-ready'; readonly siblings: Siblings; readonly index: number; readonly holds: (when: Expr) => boolean }
   /** A child failed: is the failure handled (its failure path runs and the container survives)? */
-  | { readonly type: 'step-failed'; readonly siblings: Siblings; readonly index: number; readonly packageFailed: boolean; readonly ephemeral: boolean }
+  | {
+      readonly type: 'step-failed';
+      readonly siblings: Siblings;
+      readonly index: number;
+      readonly packageFailed: boolean;
+      readonly ephemeral: boolean;
+    }
   /** No child can run any more: how did the container end? `messages` are its children's failures. */
   | { readonly type: 'children-settled'; readonly siblings: Siblings; readonly messages: readonly string[] };
 
@@ -77,7 +83,9 @@ export interface Decisions {
   readonly 'step-ready': { readonly type: 'run' } | { readonly type: 'skip' } | { readonly type: 'wait' };
   /** A handled failure is recorded completed with outcome failure (not a restart point); otherwise failed (it reruns). */
   readonly 'step-failed': { readonly type: 'record-failure'; readonly handled: boolean };
-  readonly 'children-settled': { readonly type: 'container-ended'; readonly outcome: 'success' } | { readonly type: 'container-ended'; readonly outcome: 'failure'; readonly error: string };
+  readonly 'children-settled':
+    | { readonly type: 'container-ended'; readonly outcome: 'success' }
+    | { readonly type: 'container-ended'; readonly outcome: 'failure'; readonly error: string };
 }
 
 /** The decision for `event`, given `state`. Pure: same state and event, same decision. */

@@ -196,7 +196,10 @@ export function runProcess(
     const onAbort = () => {
       if (pgid !== undefined) {
         // A failed stop leaves the group in liveGroups: the exit hook tries SIGKILL once more.
-        stopping = stopProcessGroup(pgid).then(() => liveGroups.delete(pgid), () => undefined);
+        stopping = stopProcessGroup(pgid).then(
+          () => liveGroups.delete(pgid),
+          () => undefined,
+        );
         return;
       }
       child.kill('SIGTERM');

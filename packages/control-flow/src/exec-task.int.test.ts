@@ -61,7 +61,9 @@ steps:
   });
 
   it('a bad $CKPT_OUTPUT value for a typed variable fails the step, naming the variable', async () => {
-    const pkg = pkgOf(`id: p\nversion: 1\nvariables: { rows: { type: int, value: 0 } }\nsteps:\n  - { id: a, exec: [sh, -c, 'echo "rows=many" >> "$CKPT_OUTPUT"'] }\n`);
+    const pkg = pkgOf(
+      `id: p\nversion: 1\nvariables: { rows: { type: int, value: 0 } }\nsteps:\n  - { id: a, exec: [sh, -c, 'echo "rows=many" >> "$CKPT_OUTPUT"'] }\n`,
+    );
     const { result } = await runPackage(pkg, join(dir, 'p.ckpt'));
     expect(result.error?.message).toMatch(/variable "rows" is an int; "many" is not an integer/);
   });

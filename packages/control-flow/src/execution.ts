@@ -42,7 +42,10 @@ export class PackageExecution {
       a.stopIfInterrupted();
       if (result.outcome === 'failure' || a.packageFailed) {
         const failures = a.failures.length > 0 ? a.failures : [{ unit: a.pkg.id, message: result.error ?? 'failed' }];
-        throw new PackageFailedError(a.pkg.id, failures.map((f) => ({ unit: f.unit, message: a.out.text(f.message) })));
+        throw new PackageFailedError(
+          a.pkg.id,
+          failures.map((f) => ({ unit: f.unit, message: a.out.text(f.message) })),
+        );
       }
     } finally {
       await this.tasks.cleanUp();
@@ -100,7 +103,8 @@ export class PackageExecution {
             progressed = true;
             const step = steps[i]!;
             // Whether a failure of this step, when it ends, is handled (its failure path runs, the container survives).
-            const handled = () => decide(a.restart, { type: 'step-failed', siblings, index: i, packageFailed: a.packageFailed, ephemeral: frame.ephemeral }).handled;
+            const handled = () =>
+              decide(a.restart, { type: 'step-failed', siblings, index: i, packageFailed: a.packageFailed, ephemeral: frame.ephemeral }).handled;
             const promise = this.runStep(step, frame, handled).then(
               (outcome) => {
                 status[i] = outcome.outcome;
@@ -116,7 +120,10 @@ export class PackageExecution {
                 interruption ??= error;
               },
             );
-            running.set(i, promise.finally(() => running.delete(i)));
+            running.set(
+              i,
+              promise.finally(() => running.delete(i)),
+            );
           }
         }
       }
@@ -179,7 +186,8 @@ export class PackageExecution {
       run = { outcome: 'failure', error: message(error) };
     }
     const forced = own(a.job.forceResults, step.id) ?? step.forceResult;
-    if (forced !== undefined) run = { ...run, outcome: forced, ...(forced === 'failure' && { error: run.error ?? `forced to fail (forceResult: failure)` }) };
+    if (forced !== undefined)
+      run = { ...run, outcome: forced, ...(forced === 'failure' && { error: run.error ?? `forced to fail (forceResult: failure)` }) };
     // Variables a task set count once its success is recorded.
     if (run.outcome === 'failure') vars = [];
 

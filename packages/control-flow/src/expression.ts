@@ -252,25 +252,37 @@ function compare(op: string, a: ExprValue, b: ExprValue): boolean {
     const y = a === null || b === null ? NaN : Number(b);
     if (!Number.isNaN(x) && !Number.isNaN(y)) {
       switch (op) {
-        case '==': return x === y;
-        case '!=': return x !== y;
-        case '<': return x < y;
-        case '<=': return x <= y;
-        case '>': return x > y;
-        default: return x >= y;
+        case '==':
+          return x === y;
+        case '!=':
+          return x !== y;
+        case '<':
+          return x < y;
+        case '<=':
+          return x <= y;
+        case '>':
+          return x > y;
+        default:
+          return x >= y;
       }
     }
   }
   switch (op) {
-    case '==': return a === b;
-    case '!=': return a !== b;
+    case '==':
+      return a === b;
+    case '!=':
+      return a !== b;
   }
   if (typeof a !== 'string' || typeof b !== 'string') throw new ExpressionError(`cannot compare ${JSON.stringify(a)} ${op} ${JSON.stringify(b)}`);
   switch (op) {
-    case '<': return a < b;
-    case '<=': return a <= b;
-    case '>': return a > b;
-    default: return a >= b;
+    case '<':
+      return a < b;
+    case '<=':
+      return a <= b;
+    case '>':
+      return a > b;
+    default:
+      return a >= b;
   }
 }
 
@@ -281,7 +293,10 @@ export function evaluate(expr: Expr, scope: ExprScope): ExprValue {
       return expr.value;
     case 'ref': {
       const value = expr.ns === 'vars' ? scope.vars(expr.name) : scope.config(expr.name);
-      if (value === undefined) throw new ExpressionError(`${expr.ns}.${expr.name} is not defined`, { hint: expr.ns === 'vars' ? 'declare it under variables:' : 'add it under config: or pass --config' });
+      if (value === undefined)
+        throw new ExpressionError(`${expr.ns}.${expr.name} is not defined`, {
+          hint: expr.ns === 'vars' ? 'declare it under variables:' : 'add it under config: or pass --config',
+        });
       return value;
     }
     case 'un': {
@@ -296,11 +311,16 @@ export function evaluate(expr: Expr, scope: ExprScope): ExprValue {
       switch (expr.op) {
         case '+':
           return typeof a === 'string' || typeof b === 'string' ? `${a ?? ''}${b ?? ''}` : num(a, '+') + num(b, '+');
-        case '-': return num(a, '-') - num(b, '-');
-        case '*': return num(a, '*') * num(b, '*');
-        case '/': return num(a, '/') / num(b, '/');
-        case '%': return num(a, '%') % num(b, '%');
-        default: return compare(expr.op, a, b);
+        case '-':
+          return num(a, '-') - num(b, '-');
+        case '*':
+          return num(a, '*') * num(b, '*');
+        case '/':
+          return num(a, '/') / num(b, '/');
+        case '%':
+          return num(a, '%') % num(b, '%');
+        default:
+          return compare(expr.op, a, b);
       }
     }
   }

@@ -29,7 +29,14 @@ export function topFrame(ephemeral = false): Frame {
 }
 
 /** The frame of `container`'s children: its onError handlers come into reach (outside event-handler runs). */
-export function childFrame(container: ContainerStep, unit: string, frame: Frame, prefix: string, scopes: readonly ScopeFrame[], locals: ReadonlyMap<string, ExprValue>): Frame {
+export function childFrame(
+  container: ContainerStep,
+  unit: string,
+  frame: Frame,
+  prefix: string,
+  scopes: readonly ScopeFrame[],
+  locals: ReadonlyMap<string, ExprValue>,
+): Frame {
   const base: Frame = { ...frame, prefix, scopes, locals };
   return container.onError.length > 0 && !frame.ephemeral ? { ...base, handlers: [...frame.handlers, { container, unit, frame: base }] } : base;
 }

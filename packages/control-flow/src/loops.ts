@@ -30,7 +30,9 @@ export async function runLoop(a: Attempt, step: ForEachStep | ForStep, unit: str
         ? step.source.items.map((item) => (typeof item === 'string' ? expandTemplate(item, scope) : item))
         : await matchFiles(a.pkg.baseDir, expandTemplate(step.source.glob, scope));
   } else if (start.init) {
-    const events = step.init.map((assignment) => applyAssignment(a, assignment, frame, `${step.path}.for.init`)).filter((e): e is VariableSet => e !== undefined);
+    const events = step.init
+      .map((assignment) => applyAssignment(a, assignment, frame, `${step.path}.for.init`))
+      .filter((e): e is VariableSet => e !== undefined);
     const placed = a.buffers.place(events, loopFrame);
     if (placed.length > 0) a.emit(...placed);
   }
@@ -39,7 +41,8 @@ export async function runLoop(a: Attempt, step: ForEachStep | ForStep, unit: str
     if (atomic) a.emit(a.buffers.abort(loopScope, 'an iteration failed; the loop reruns whole'));
     return { outcome: 'failure', error };
   };
-  for (let i = 0; i < start.at; i++) a.notify({ kind: 'step-skipped', unit: `${unit}[${i}]`, step: step.id, reason: 'checkpoint', result: 'success' });
+  for (let i = 0; i < start.at; i++)
+    a.notify({ kind: 'step-skipped', unit: `${unit}[${i}]`, step: step.id, reason: 'checkpoint', result: 'success' });
   for (let i = start.at; ; i++) {
     a.stopIfInterrupted();
     if (step.kind === 'forEach') {
@@ -62,7 +65,9 @@ export async function runLoop(a: Attempt, step: ForEachStep | ForStep, unit: str
       locals.set(`${step.as}Index`, i);
     }
     // An atomic loop's iterations are not restart units: they always run.
-    const reached = atomic ? ({ type: 'run' } as const) : decide(a.restart, { type: 'unit-reached', unit: iterationUnit, ephemeral: frame.ephemeral });
+    const reached = atomic
+      ? ({ type: 'run' } as const)
+      : decide(a.restart, { type: 'unit-reached', unit: iterationUnit, ephemeral: frame.ephemeral });
     if (reached.type === 'run') {
       const iterationFrame = childFrame(step, unit, loopFrame, `${iterationUnit}/`, loopFrame.scopes, locals);
       const scopeField = loopFrame.scopes.at(-1) !== undefined ? { scope: loopFrame.scopes.at(-1)!.id } : {};
@@ -75,7 +80,9 @@ export async function runLoop(a: Attempt, step: ForEachStep | ForStep, unit: str
       let nextEvents: VariableSet[] = [];
       if (step.kind === 'for') {
         try {
-          nextEvents = step.next.map((assignment) => applyAssignment(a, assignment, frame, `${step.path}.for.next`)).filter((e): e is VariableSet => e !== undefined);
+          nextEvents = step.next
+            .map((assignment) => applyAssignment(a, assignment, frame, `${step.path}.for.next`))
+            .filter((e): e is VariableSet => e !== undefined);
         } catch (error) {
           return fail(`for.next: ${message(error)}`);
         }
@@ -83,7 +90,12 @@ export async function runLoop(a: Attempt, step: ForEachStep | ForStep, unit: str
       const placed = a.buffers.place(nextEvents, loopFrame);
       if (!atomic) {
         // The iteration, the loop variables after `next` and the cursor land in one record.
-        a.emit({ type: 'unit-completed', unit: iterationUnit, outcome: 'success', ...scopeField }, ...placed, { type: 'cursor-set', unit, cursor: { next: i + 1 }, ...scopeField });
+        a.emit({ type: 'unit-completed', unit: iterationUnit, outcome: 'success', ...scopeField }, ...placed, {
+          type: 'cursor-set',
+          unit,
+          cursor: { next: i + 1 },
+          ...scopeField,
+        });
         await a.ctx.durable();
       } else if (placed.length > 0) a.emit(...placed);
     } else {

@@ -29,9 +29,7 @@ export interface Constraint {
 }
 
 /** Something run to undo a transaction: a process, or a function (builder). */
-export type RollbackAction =
-  | { readonly kind: 'exec'; readonly argv: readonly string[] }
-  | { readonly kind: 'function'; readonly run: FunctionTask };
+export type RollbackAction = { readonly kind: 'exec'; readonly argv: readonly string[] } | { readonly kind: 'function'; readonly run: FunctionTask };
 
 /** Fields every step has. */
 export interface StepCommon {
@@ -93,9 +91,7 @@ export interface SequenceStep extends StepCommon, ContainerCommon {
   readonly kind: 'sequence';
 }
 /** Where a forEach's items come from. */
-export type ForEachSource =
-  | { readonly kind: 'items'; readonly items: readonly PlainValue[] }
-  | { readonly kind: 'files'; readonly glob: string };
+export type ForEachSource = { readonly kind: 'items'; readonly items: readonly PlainValue[] } | { readonly kind: 'files'; readonly glob: string };
 export interface ForEachStep extends StepCommon, ContainerCommon {
   readonly kind: 'forEach';
   readonly source: ForEachSource;

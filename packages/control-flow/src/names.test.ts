@@ -25,8 +25,22 @@ function problemsOf(steps: string, extra = ''): PackageProblem[] {
 describe('names in templates and expressions', () => {
   it('a misspelt variable or config key is refused with the closest name, its step, line and column', () => {
     expect(problemsOf(`  - id: a\n    exec: [sh, -c, 'echo \${{ vars.cuont }} > \${{ config.outdir }}/x']\n`)).toEqual([
-      { path: 'steps[0].exec[2]', step: 'a', line: 9, column: 20, message: 'vars.cuont is not defined; did you mean vars.count?', suggestion: 'count' },
-      { path: 'steps[0].exec[2]', step: 'a', line: 9, column: 20, message: 'config.outdir is not defined; did you mean config.outDir?', suggestion: 'outDir' },
+      {
+        path: 'steps[0].exec[2]',
+        step: 'a',
+        line: 9,
+        column: 20,
+        message: 'vars.cuont is not defined; did you mean vars.count?',
+        suggestion: 'count',
+      },
+      {
+        path: 'steps[0].exec[2]',
+        step: 'a',
+        line: 9,
+        column: 20,
+        message: 'config.outdir is not defined; did you mean config.outDir?',
+        suggestion: 'outDir',
+      },
     ]);
   });
 
@@ -77,7 +91,10 @@ describe('names in templates and expressions', () => {
   });
 
   it('failedStep and errorMessage are known in onError handlers only; a name nobody defines lists what is', () => {
-    const problems = problemsOf(`  - { id: a, exec: [echo, '\${{ vars.failedStep }}', '\${{ vars.zzz }}', '\${{ config.nope }}'] }\n`, 'onError:\n  - { id: h, exec: [echo, "${{ vars.errorMessage }}"] }\n');
+    const problems = problemsOf(
+      `  - { id: a, exec: [echo, '\${{ vars.failedStep }}', '\${{ vars.zzz }}', '\${{ config.nope }}'] }\n`,
+      'onError:\n  - { id: h, exec: [echo, "${{ vars.errorMessage }}"] }\n',
+    );
     expect(problems.map((p) => p.message)).toEqual([
       'vars.failedStep is defined only inside onError handlers',
       'vars.zzz is not defined (defined here: count); declare it under variables:',
@@ -86,8 +103,12 @@ describe('names in templates and expressions', () => {
   });
 
   it('a variable only a task writes through $CKPT_OUTPUT must be declared to be read', () => {
-    const problems = problemsOf(`  - { id: count, exec: [sh, -c, 'echo rows=3 >> "$CKPT_OUTPUT"'] }\n  - { id: use, exec: [echo, '\${{ vars.rows }}'] }\n`);
-    expect(problems.map((p) => `${p.path}: ${p.message}`)).toEqual(['steps[1].exec[1]: vars.rows is not defined (defined here: count); declare it under variables:']);
+    const problems = problemsOf(
+      `  - { id: count, exec: [sh, -c, 'echo rows=3 >> "$CKPT_OUTPUT"'] }\n  - { id: use, exec: [echo, '\${{ vars.rows }}'] }\n`,
+    );
+    expect(problems.map((p) => `${p.path}: ${p.message}`)).toEqual([
+      'steps[1].exec[1]: vars.rows is not defined (defined here: count); declare it under variables:',
+    ]);
   });
 
   it('a syntax error is reported once, by the compiler, not again as a name', () => {
@@ -111,7 +132,9 @@ describe('many unknown names', () => {
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(details).toHaveLength(6000);
     expect(details[0]!.message).toBe('vars.w00000 is not defined; did you mean vars.v00000?');
-    expect(details[1]!.message).toBe('vars.zzzzzzzzz is not defined (defined here: v00000, v00001, v00002, v00003, v00004, v00005, v00006, v00007, v00008, v00009, … (2990 more)); declare it under variables:');
+    expect(details[1]!.message).toBe(
+      'vars.zzzzzzzzz is not defined (defined here: v00000, v00001, v00002, v00003, v00004, v00005, v00006, v00007, v00008, v00009, … (2990 more)); declare it under variables:',
+    );
     expect(details.slice(20).every((p) => !p.message.includes('did you mean') && !p.message.includes('defined here'))).toBe(true);
   });
 });

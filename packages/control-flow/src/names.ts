@@ -118,7 +118,9 @@ export function nameProblems(def: PackageDefinition, options: { readonly pluginK
       const f = d.for;
       const init: Assignment[] =
         typeof f.init === 'string'
-          ? (f.init === '' ? [] : (parsed(() => parseAssignments(f.init as string)) ?? []))
+          ? f.init === ''
+            ? []
+            : (parsed(() => parseAssignments(f.init as string)) ?? [])
           : Object.entries(f.init ?? {}).map(([name]) => ({ name, value: { t: 'lit', value: null } }));
       for (const a of init) {
         checkExpr(a.value, `${path}.for.init`, inner);

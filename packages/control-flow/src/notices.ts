@@ -20,8 +20,23 @@ export type RunNotice =
       readonly explanation: readonly string[];
     }
   | { readonly kind: 'step-started'; readonly unit: string; readonly step: string }
-  | { readonly kind: 'step-finished'; readonly unit: string; readonly step: string; readonly result: StepResult; readonly durationMs: number; readonly recorded: 'completed' | 'failed'; readonly error?: string; readonly forced?: boolean }
-  | { readonly kind: 'step-skipped'; readonly unit: string; readonly step: string; readonly reason: 'checkpoint' | 'precedence'; readonly result?: StepResult }
+  | {
+      readonly kind: 'step-finished';
+      readonly unit: string;
+      readonly step: string;
+      readonly result: StepResult;
+      readonly durationMs: number;
+      readonly recorded: 'completed' | 'failed';
+      readonly error?: string;
+      readonly forced?: boolean;
+    }
+  | {
+      readonly kind: 'step-skipped';
+      readonly unit: string;
+      readonly step: string;
+      readonly reason: 'checkpoint' | 'precedence';
+      readonly result?: StepResult;
+    }
   | { readonly kind: 'variable'; readonly name: string; readonly value?: PlainValue; readonly redacted?: boolean }
   | { readonly kind: 'rollback'; readonly scope: string; readonly step: string; readonly reason: 'failed' | 'left-open' }
   | { readonly kind: 'handler'; readonly container: string; readonly failedUnit: string }

@@ -46,7 +46,13 @@ function parseYaml(text: string, lineCounter: LineCounter): Document.Parsed {
   for (const doc of composer.compose(tokens(), true, text.length)) {
     if (document === undefined) document = doc;
     else {
-      document.errors.push(new YAMLParseError([doc.range[0], doc.range[1]], 'MULTIPLE_DOCS', 'a package file holds one document, and this is a second one (a "---" line starts another)'));
+      document.errors.push(
+        new YAMLParseError(
+          [doc.range[0], doc.range[1]],
+          'MULTIPLE_DOCS',
+          'a package file holds one document, and this is a second one (a "---" line starts another)',
+        ),
+      );
       break;
     }
   }
@@ -54,7 +60,10 @@ function parseYaml(text: string, lineCounter: LineCounter): Document.Parsed {
 }
 
 /** Parses package text (YAML, of which JSON is a subset) and compiles it. */
-export function parsePackageText(text: string, options: { readonly file: string; readonly baseDir?: string; readonly plugins?: readonly TaskPlugin[] }): Package {
+export function parsePackageText(
+  text: string,
+  options: { readonly file: string; readonly baseDir?: string; readonly plugins?: readonly TaskPlugin[] },
+): Package {
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > PackageLimits.fileBytes) throw tooLarge(options.file, bytes);
   const lineCounter = new LineCounter();
@@ -67,7 +76,9 @@ export function parsePackageText(text: string, options: { readonly file: string;
     document = parseYaml(text, lineCounter);
   } catch (error) {
     if (error instanceof TooDeep) {
-      throw new PackageDefinitionError(options.file, [`${where(error.offset)}: nested too deeply (more than ${PackageLimits.depth} levels of mappings and lists)`]);
+      throw new PackageDefinitionError(options.file, [
+        `${where(error.offset)}: nested too deeply (more than ${PackageLimits.depth} levels of mappings and lists)`,
+      ]);
     }
     throw error;
   }

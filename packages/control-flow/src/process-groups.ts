@@ -27,7 +27,8 @@ export type ProcessState = readonly RecordedGroup[];
 function int(event: ExtensionEvent, field: string, optional = false): number | undefined {
   const value = event[field];
   if (value === undefined && optional) return undefined;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new FoldError(`${event.type} event needs a non-negative integer "${field}"`);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0)
+    throw new FoldError(`${event.type} event needs a non-negative integer "${field}"`);
   return value;
 }
 
@@ -113,7 +114,9 @@ export async function takeOverGroups(groups: ProcessState, io: TakeoverIo): Prom
     const base = { unit: group.unit, pgid: group.pgid, attempt: group.attempt, host: group.host };
     const where = `process group ${group.pgid} of step ${group.unit} (attempt ${group.attempt}`;
     if (group.host !== here) {
-      io.warn(`${where}, host ${group.host}) was not seen to end, and this host (${here}) cannot check another host's processes: the step reruns; make sure nothing of it still runs on ${group.host}`);
+      io.warn(
+        `${where}, host ${group.host}) was not seen to end, and this host (${here}) cannot check another host's processes: the step reruns; make sure nothing of it still runs on ${group.host}`,
+      );
       io.record({ type: 'process/taken-over', ...base, outcome: 'not-checked' });
       continue;
     }
@@ -121,12 +124,16 @@ export async function takeOverGroups(groups: ProcessState, io: TakeoverIo): Prom
       io.record({ type: 'process/taken-over', ...base, outcome: 'gone' });
       continue;
     }
-    io.warn(`${where}) is still running although its ckpt process is gone: stopping it (SIGTERM, SIGKILL after ${STOP_GRACE_MS / 1000} s) before the step reruns`);
+    io.warn(
+      `${where}) is still running although its ckpt process is gone: stopping it (SIGTERM, SIGKILL after ${STOP_GRACE_MS / 1000} s) before the step reruns`,
+    );
     let outcome: GroupStop;
     try {
       outcome = await (io.stop ?? stopProcessGroup)(group.pgid);
     } catch (error) {
-      throw new Error(`${where}) is still running and cannot be stopped (${(error as Error).message}); stop it (kill -KILL -- -${group.pgid}), then rerun`);
+      throw new Error(
+        `${where}) is still running and cannot be stopped (${(error as Error).message}); stop it (kill -KILL -- -${group.pgid}), then rerun`,
+      );
     }
     io.record({ type: 'process/taken-over', ...base, outcome });
   }

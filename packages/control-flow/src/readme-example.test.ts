@@ -15,9 +15,15 @@ it('the README example runs', async () => {
   const pkg = definePackage(
     { id: 'nightly', version: 1, variables: { rows: { type: 'int', value: 0 } } },
     task('extract', async (ctx) => ctx.setVariable('rows', 1200)),
-    forEach('per-region', { items: ['eu', 'us'], as: 'region' }, [exec('load', ['sh', '-c', 'echo ${{ vars.region }}'])], { checkpointIterations: true }),
+    forEach('per-region', { items: ['eu', 'us'], as: 'region' }, [exec('load', ['sh', '-c', 'echo ${{ vars.region }}'])], {
+      checkpointIterations: true,
+    }),
   );
-  const result = await new Engine().run(new ControlFlowRunner(), { package: pkg }, { checkpoint: { path: join(t.dir, 'nightly.ckpt'), usage: 'if-exists', save: true } });
+  const result = await new Engine().run(
+    new ControlFlowRunner(),
+    { package: pkg },
+    { checkpoint: { path: join(t.dir, 'nightly.ckpt'), usage: 'if-exists', save: true } },
+  );
   // ---
   expect(result.outcome).toBe('success');
   expect(result.state.variables.get('rows')?.value).toBe(1200);

@@ -26,13 +26,15 @@ export interface ControlFlowState {
 
 function strings(event: ExtensionEvent, field: string): string[] {
   const value = event[field];
-  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || v === '')) throw new FoldError(`${event.type} event needs a list of step ids "${field}"`);
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || v === ''))
+    throw new FoldError(`${event.type} event needs a list of step ids "${field}"`);
   return value as string[];
 }
 
 function count(event: ExtensionEvent, field: string): number {
   const value = event[field];
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new FoldError(`${event.type} event needs a non-negative integer "${field}"`);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0)
+    throw new FoldError(`${event.type} event needs a non-negative integer "${field}"`);
   return value;
 }
 

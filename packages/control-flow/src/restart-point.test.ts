@@ -63,7 +63,11 @@ describe('restart point', () => {
   it('with the package: a transaction that failed and rolled back is named whole, not the step inside it', async () => {
     const fx = new Effects();
     fx.failing.add('y');
-    const pkg = definePackage({ id: 'p', version: 1 }, fx.task('a'), sequence('tx', [fx.task('x'), fx.task('y')], { transaction: 'required', rollback: () => undefined }));
+    const pkg = definePackage(
+      { id: 'p', version: 1 },
+      fx.task('a'),
+      sequence('tx', [fx.task('x'), fx.task('y')], { transaction: 'required', rollback: () => undefined }),
+    );
     const path = join(dir, 'p.ckpt');
     await runPackage(pkg, path);
     const state = (await readLog(new NodeStorage(), path, new Fold())).state;

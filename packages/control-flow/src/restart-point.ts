@@ -93,11 +93,15 @@ export function restartPointOf(state: CheckpointState, pkg?: Package): RestartPo
     cursors: new Map([...state.cursors].filter(([unit, c]) => !voidedByRerun(reruns, unit, c.attempt))),
   };
   const point = pointOf(effective, pkg);
-  const notes = reruns.map((r) => `--rerun ${r.requested.join(', ')} (attempt ${r.attempt}): ${r.steps.join(', ')} run again from there; what they recorded before attempt ${r.attempt} does not count`);
+  const notes = reruns.map(
+    (r) =>
+      `--rerun ${r.requested.join(', ')} (attempt ${r.attempt}): ${r.steps.join(', ')} run again from there; what they recorded before attempt ${r.attempt} does not count`,
+  );
   // Voided completions not since failed or started again (those are reported as such).
   const pending = voided.filter((u) => !state.failed.has(u) && !state.running.has(u));
   if (pending.length > 0) notes.push(`${pending.join(', ')} completed before a --rerun and ${pending.length > 1 ? 'run' : 'runs'} again`);
-  const rest = effective.completed.size === 0 && point.failed.length === 0 && point.inFlight.length === 0 && state.scopes.size === 0 ? [] : point.explanation;
+  const rest =
+    effective.completed.size === 0 && point.failed.length === 0 && point.inFlight.length === 0 && state.scopes.size === 0 ? [] : point.explanation;
   return { ...point, rerun: voided, explanation: [...notes, ...rest] };
 }
 
@@ -110,7 +114,8 @@ function pointOf(state: CheckpointState, pkg: Package | undefined): Omit<Restart
   const unfinished = [...state.failed.values()].filter((f) => !state.completed.has(f.unit) && !state.running.has(f.unit));
   const inside = (inner: string, outer: string) => inner !== outer && (inner.startsWith(`${outer}/`) || inner.startsWith(`${outer}[`));
   // A failed transaction was rolled back: everything in it reruns, so it is named, not its inner failure.
-  const rolledBack = pkg === undefined ? [] : unfinished.filter((f) => pkg.stepsById.get(stepOfUnit(f.unit))?.transaction === 'required').map((f) => f.unit);
+  const rolledBack =
+    pkg === undefined ? [] : unfinished.filter((f) => pkg.stepsById.get(stepOfUnit(f.unit))?.transaction === 'required').map((f) => f.unit);
   const outermost = rolledBack.filter((u) => !rolledBack.some((outer) => inside(u, outer)));
   // A container fails because a unit inside it failed: name the innermost failure only.
   const failed = unfinished
@@ -120,21 +125,36 @@ function pointOf(state: CheckpointState, pkg: Package | undefined): Omit<Restart
   const inFlight = [...state.running.keys()];
   const openTransactions = [...state.scopes.values()].filter((s) => s.kind === 'transaction').map((s) => s.scope.replace(/@transaction$/, ''));
   const openLoops = [...state.scopes.values()].filter((s) => s.kind === 'loop').map((s) => s.scope.replace(/@loop$/, ''));
-  const loopCursors = [...state.cursors.values()].filter((c) => !state.completed.has(c.unit)).flatMap((c) => {
-    const next = (c.cursor as { next?: unknown } | null)?.next;
-    return typeof next === 'number' ? [{ loop: c.unit, next }] : [];
-  });
+  const loopCursors = [...state.cursors.values()]
+    .filter((c) => !state.completed.has(c.unit))
+    .flatMap((c) => {
+      const next = (c.cursor as { next?: unknown } | null)?.next;
+      return typeof next === 'number' ? [{ loop: c.unit, next }] : [];
+    });
   const explanation: string[] = [];
-  if (openTransactions.length > 0) explanation.push(`a crash left ${openTransactions.join(', ')} open: ${openTransactions.length > 1 ? 'their rollbacks run' : 'its rollback runs'} first, then ${openTransactions.length > 1 ? 'they rerun' : 'it reruns'} whole`);
-  if (openLoops.length > 0) explanation.push(`${openLoops.join(', ')} ${openLoops.length > 1 ? 'were' : 'was'} interrupted and ${openLoops.length > 1 ? 'rerun' : 'reruns'} whole (no checkpointIterations)`);
+  if (openTransactions.length > 0)
+    explanation.push(
+      `a crash left ${openTransactions.join(', ')} open: ${openTransactions.length > 1 ? 'their rollbacks run' : 'its rollback runs'} first, then ${openTransactions.length > 1 ? 'they rerun' : 'it reruns'} whole`,
+    );
+  if (openLoops.length > 0)
+    explanation.push(
+      `${openLoops.join(', ')} ${openLoops.length > 1 ? 'were' : 'was'} interrupted and ${openLoops.length > 1 ? 'rerun' : 'reruns'} whole (no checkpointIterations)`,
+    );
   if (skipped.length > 0) explanation.push(`${skipped.length} unit(s) completed are skipped`);
   for (const f of failed) {
-    explanation.push(f.rolledBack ? `${f.unit} failed ("${f.message}"), was rolled back, and reruns whole` : `${f.unit} failed ("${f.message}") and runs again`);
+    explanation.push(
+      f.rolledBack ? `${f.unit} failed ("${f.message}"), was rolled back, and reruns whole` : `${f.unit} failed ("${f.message}") and runs again`,
+    );
   }
-  if (inFlight.length > 0) explanation.push(`${inFlight.join(', ')} ${inFlight.length > 1 ? 'were' : 'was'} running when the attempt stopped and run${inFlight.length > 1 ? '' : 's'} again`);
+  if (inFlight.length > 0)
+    explanation.push(
+      `${inFlight.join(', ')} ${inFlight.length > 1 ? 'were' : 'was'} running when the attempt stopped and run${inFlight.length > 1 ? '' : 's'} again`,
+    );
   for (const c of loopCursors) explanation.push(`${c.loop} resumes at iteration ${c.next}`);
   if (reachedIfAgain.length > 0) {
-    explanation.push(`${reachedIfAgain.join(', ')} completed on an earlier attempt after a step that runs again: skipped only if ${reachedIfAgain.length > 1 ? 'their' : 'its'} precedence constraints hold again`);
+    explanation.push(
+      `${reachedIfAgain.join(', ')} completed on an earlier attempt after a step that runs again: skipped only if ${reachedIfAgain.length > 1 ? 'their' : 'its'} precedence constraints hold again`,
+    );
   }
   if (explanation.length === 0) explanation.push('nothing is recorded yet: the next attempt starts from the beginning');
   return { skipped, reachedIfAgain, failed, inFlight, openTransactions, openLoops, loopCursors, explanation };

@@ -28,7 +28,9 @@ describe('SSIS rule 1: CheckpointUsage × SaveCheckpoints', () => {
   it('rule 1: usage always with no checkpoint fails before any task runs', async () => {
     const fx = new Effects();
     const pkg = definePackage({ id: 'p', version: 1 }, fx.task('a'));
-    await expect(new Engine().open(new ControlFlowRunner(), { package: pkg }, { checkpoint: { path, usage: 'always', save: true } })).rejects.toBeInstanceOf(CheckpointNotFoundError);
+    await expect(
+      new Engine().open(new ControlFlowRunner(), { package: pkg }, { checkpoint: { path, usage: 'always', save: true } }),
+    ).rejects.toBeInstanceOf(CheckpointNotFoundError);
     expect(fx.count('a')).toBe(0);
     expect(existsSync(path)).toBe(false);
   });
@@ -170,7 +172,10 @@ describe('SSIS rule 5: transacted containers are atomic', () => {
     const pkg = definePackage(
       { id: 'p', version: 1 },
       fx.task('a'),
-      sequence('tx', [fx.task('x'), fx.task('y')], { transaction: 'required', rollback: () => void rollbacks.push(`rollback after ${fx.log.join(',')}`) }),
+      sequence('tx', [fx.task('x'), fx.task('y')], {
+        transaction: 'required',
+        rollback: () => void rollbacks.push(`rollback after ${fx.log.join(',')}`),
+      }),
     );
     const first = await runPackage(pkg, path, { signal: controller.signal });
     expect(first.result.outcome).toBe('interrupted');
@@ -186,7 +191,10 @@ describe('SSIS rule 5: transacted containers are atomic', () => {
   it('rule 5: a transacted container whose child fails is rolled back, and its completed children rerun', async () => {
     const fx = new Effects();
     let rolledBack = 0;
-    const pkg = definePackage({ id: 'p', version: 1 }, sequence('tx', [fx.task('x'), fx.task('y')], { transaction: 'required', rollback: () => void rolledBack++ }));
+    const pkg = definePackage(
+      { id: 'p', version: 1 },
+      sequence('tx', [fx.task('x'), fx.task('y')], { transaction: 'required', rollback: () => void rolledBack++ }),
+    );
     fx.failing.add('y');
     await runPackage(pkg, path);
     expect(rolledBack).toBe(1);
@@ -202,7 +210,10 @@ describe('transaction options', () => {
     const fx = new Effects();
     const pkg = definePackage(
       { id: 'p', version: 1 },
-      sequence('tx', [fx.task('inside'), fx.task('audit', { transaction: 'not-supported' }), fx.task('last')], { transaction: 'required', rollback: () => undefined }),
+      sequence('tx', [fx.task('inside'), fx.task('audit', { transaction: 'not-supported' }), fx.task('last')], {
+        transaction: 'required',
+        rollback: () => undefined,
+      }),
     );
     fx.failing.add('last');
     await runPackage(pkg, path);
@@ -218,7 +229,10 @@ describe('transaction options', () => {
     const seen: unknown[] = [];
     const pkg = definePackage(
       { id: 'p', version: 1, variables: { rows: { type: 'int', value: 0 } } },
-      sequence('tx', [fx.task('set', {}, (ctx) => ctx.setVariable('rows', (ctx.getVariable('rows') as number) + 5)), fx.task('check')], { transaction: 'required', rollback: () => undefined }),
+      sequence('tx', [fx.task('set', {}, (ctx) => ctx.setVariable('rows', (ctx.getVariable('rows') as number) + 5)), fx.task('check')], {
+        transaction: 'required',
+        rollback: () => undefined,
+      }),
       fx.task('after', {}, (ctx) => void seen.push(ctx.getVariable('rows'))),
     );
     fx.failing.add('check');
@@ -233,7 +247,10 @@ describe('transaction options', () => {
     const fx = new Effects();
     const pkg = definePackage(
       { id: 'p', version: 1 },
-      sequence('outer', [fx.task('a'), sequence('inner', [fx.task('b')], { transaction: 'required' }), fx.task('c')], { transaction: 'required', rollback: () => undefined }),
+      sequence('outer', [fx.task('a'), sequence('inner', [fx.task('b')], { transaction: 'required' }), fx.task('c')], {
+        transaction: 'required',
+        rollback: () => undefined,
+      }),
     );
     fx.failing.add('c');
     await runPackage(pkg, path);
@@ -278,7 +295,11 @@ describe('SSIS rule 7: configuration is captured once', () => {
   it('rule 7: configuration is not re-read on restart: the captured values are used, and a warning names the keys that differ', async () => {
     const fx = new Effects();
     const seen: unknown[] = [];
-    const pkg = definePackage({ id: 'p', version: 1, config: { outDir: 'a', mode: 'x' } }, fx.task('a', {}, (ctx) => void seen.push(ctx.getConfig('outDir'))), fx.task('b', {}, (ctx) => void seen.push(ctx.getConfig('outDir'))));
+    const pkg = definePackage(
+      { id: 'p', version: 1, config: { outDir: 'a', mode: 'x' } },
+      fx.task('a', {}, (ctx) => void seen.push(ctx.getConfig('outDir'))),
+      fx.task('b', {}, (ctx) => void seen.push(ctx.getConfig('outDir'))),
+    );
     fx.failing.add('b');
     await runPackage(pkg, path, { config: { outDir: 'first' } });
     fx.failing.clear();
@@ -305,7 +326,13 @@ describe('SSIS rule 8: forceResult', () => {
   it('rule 8: forceResult success lets a failing task pass, and completion satisfies only completion constraints', async () => {
     const fx = new Effects();
     fx.failing.add('a');
-    const pkg = definePackage({ id: 'p', version: 1 }, fx.task('a', { forceResult: 'success' }), fx.task('b', { forceResult: 'completion' }), fx.task('c', { after: { b: 'success' } }), fx.task('d', { after: { b: 'completion' } }));
+    const pkg = definePackage(
+      { id: 'p', version: 1 },
+      fx.task('a', { forceResult: 'success' }),
+      fx.task('b', { forceResult: 'completion' }),
+      fx.task('c', { after: { b: 'success' } }),
+      fx.task('d', { after: { b: 'completion' } }),
+    );
     const { result } = await runPackage(pkg, path);
     expect(result.outcome).toBe('success');
     expect(fx.log).toEqual(['b', 'd']);
@@ -338,7 +365,12 @@ describe('SSIS rule 9: restart respects precedence', () => {
 
   it('rule 9: with the default maximum error count the failed task reruns; its failure path that already ran does not', async () => {
     const fx = new Effects();
-    const pkg = definePackage({ id: 'p', version: 1 }, fx.task('a'), fx.task('alert', { after: { a: 'failure' } }), fx.task('next', { after: { a: 'success' } }));
+    const pkg = definePackage(
+      { id: 'p', version: 1 },
+      fx.task('a'),
+      fx.task('alert', { after: { a: 'failure' } }),
+      fx.task('next', { after: { a: 'success' } }),
+    );
     fx.failing.add('a');
     expect((await runPackage(pkg, path)).result.outcome).toBe('failure');
     expect(fx.log).toEqual(['alert']);
@@ -369,7 +401,12 @@ describe('beyond SSIS', () => {
     const seen: number[] = [];
     const pkg = definePackage(
       { id: 'p', version: 1, variables: { i: { type: 'int', value: 0 } } },
-      forLoop('loop', { init: 'vars.i = 0', while: 'vars.i < 4', next: 'vars.i = vars.i + 1' }, [fx.task('body', {}, (ctx) => void seen.push(ctx.getVariable('i') as number))], { checkpointIterations: true }),
+      forLoop(
+        'loop',
+        { init: 'vars.i = 0', while: 'vars.i < 4', next: 'vars.i = vars.i + 1' },
+        [fx.task('body', {}, (ctx) => void seen.push(ctx.getVariable('i') as number))],
+        { checkpointIterations: true },
+      ),
     );
     fx.failing.add('loop[2]/body');
     await runPackage(pkg, path);
@@ -381,7 +418,11 @@ describe('beyond SSIS', () => {
   it('beyond: a committed transaction is recorded with its work and never repeated', async () => {
     const fx = new Effects();
     let rolledBack = 0;
-    const pkg = definePackage({ id: 'p', version: 1 }, sequence('tx', [fx.task('x'), fx.task('y')], { transaction: 'required', rollback: () => void rolledBack++ }), fx.task('after'));
+    const pkg = definePackage(
+      { id: 'p', version: 1 },
+      sequence('tx', [fx.task('x'), fx.task('y')], { transaction: 'required', rollback: () => void rolledBack++ }),
+      fx.task('after'),
+    );
     fx.failing.add('after');
     await runPackage(pkg, path);
     const state = await readState(path);
@@ -402,7 +443,10 @@ describe('beyond SSIS', () => {
       order.push(unit);
       if (unit === 'tx/y' && !controller.signal.aborted) controller.abort();
     };
-    const pkg = definePackage({ id: 'p', version: 1 }, sequence('tx', [fx.task('x'), fx.task('y')], { transaction: 'required', rollback: () => void order.push('rollback') }));
+    const pkg = definePackage(
+      { id: 'p', version: 1 },
+      sequence('tx', [fx.task('x'), fx.task('y')], { transaction: 'required', rollback: () => void order.push('rollback') }),
+    );
     await runPackage(pkg, path, { signal: controller.signal });
     expect((await readState(path)).scopes.has('tx@transaction')).toBe(true);
     await runPackage(pkg, path);
@@ -467,7 +511,10 @@ describe('beyond SSIS', () => {
   it('beyond: a container onError handler fires for failures inside it', async () => {
     const fx = new Effects();
     const fired: string[] = [];
-    const pkg = definePackage({ id: 'p', version: 1 }, { ...sequence('s', [fx.task('x')]), onError: [task('h', (ctx) => void fired.push(String(ctx.getVariable('failedStep'))))] });
+    const pkg = definePackage(
+      { id: 'p', version: 1 },
+      { ...sequence('s', [fx.task('x')]), onError: [task('h', (ctx) => void fired.push(String(ctx.getVariable('failedStep'))))] },
+    );
     fx.failing.add('x');
     await runPackage(pkg, path);
     expect(fired).toEqual(['s/x']);
@@ -476,13 +523,21 @@ describe('beyond SSIS', () => {
   it('beyond: secrets are never written in clear, and a restart needs the key or the value again', async () => {
     const fx = new Effects();
     const secret = 'hunter2-very-secret';
-    const pkg = definePackage({ id: 'p', version: 1, variables: { token: { type: 'string', value: '', sensitive: true } } }, fx.task('a'), fx.task('b'));
+    const pkg = definePackage(
+      { id: 'p', version: 1, variables: { token: { type: 'string', value: '', sensitive: true } } },
+      fx.task('a'),
+      fx.task('b'),
+    );
     fx.failing.add('b');
     await runPackage(pkg, path, { set: { token: secret }, secretKey: 'passphrase' });
     expect((await readFile(path)).includes(Buffer.from(secret))).toBe(false);
     fx.failing.clear();
     const seen: unknown[] = [];
-    const pkg2 = definePackage({ id: 'p', version: 1, variables: { token: { type: 'string', value: '', sensitive: true } } }, fx.task('a'), fx.task('b', {}, (ctx) => void seen.push(ctx.getVariable('token'))));
+    const pkg2 = definePackage(
+      { id: 'p', version: 1, variables: { token: { type: 'string', value: '', sensitive: true } } },
+      fx.task('a'),
+      fx.task('b', {}, (ctx) => void seen.push(ctx.getVariable('token'))),
+    );
     const { result } = await runPackage(pkg2, path, { secretKey: 'passphrase' });
     expect(result.outcome).toBe('success');
     expect(seen).toEqual([secret]);
@@ -490,7 +545,11 @@ describe('beyond SSIS', () => {
 
   it('beyond: without a key a sensitive value is not persisted, and the rerun asks for it by name', async () => {
     const fx = new Effects();
-    const pkg = definePackage({ id: 'p', version: 1, variables: { token: { type: 'string', value: '', sensitive: true } } }, fx.task('a'), fx.task('b'));
+    const pkg = definePackage(
+      { id: 'p', version: 1, variables: { token: { type: 'string', value: '', sensitive: true } } },
+      fx.task('a'),
+      fx.task('b'),
+    );
     fx.failing.add('b');
     await runPackage(pkg, path, { set: { token: 'abc-secret' } });
     expect((await readFile(path)).includes(Buffer.from('abc-secret'))).toBe(false);
@@ -520,8 +579,34 @@ describe('step options', () => {
     const ran: string[] = [];
     const pkg = definePackage(
       { id: 'p', version: 1 },
-      sequence('left', [task('l1', async () => { if (attempt1) await boomFailed; ran.push('l1'); }), task('l2', () => void ran.push('l2'))], { after: {} }),
-      sequence('right', [task('boom', () => { if (attempt1) { signalFailed(); throw new Error('boom'); } ran.push('boom'); }, { failPackageOnFailure: true })], { after: {} }),
+      sequence(
+        'left',
+        [
+          task('l1', async () => {
+            if (attempt1) await boomFailed;
+            ran.push('l1');
+          }),
+          task('l2', () => void ran.push('l2')),
+        ],
+        { after: {} },
+      ),
+      sequence(
+        'right',
+        [
+          task(
+            'boom',
+            () => {
+              if (attempt1) {
+                signalFailed();
+                throw new Error('boom');
+              }
+              ran.push('boom');
+            },
+            { failPackageOnFailure: true },
+          ),
+        ],
+        { after: {} },
+      ),
     );
     const first = await runPackage(pkg, path);
     expect(first.result.outcome).toBe('failure');
@@ -535,7 +620,10 @@ describe('step options', () => {
 
   it('failParentOnFailure fails the container even when its error count allows more', async () => {
     const fx = new Effects();
-    const pkg = definePackage({ id: 'p', version: 1 }, sequence('s', [fx.task('x', { failParentOnFailure: true }), fx.task('y', { after: { x: 'completion' } })], { maximumErrorCount: 5 }));
+    const pkg = definePackage(
+      { id: 'p', version: 1 },
+      sequence('s', [fx.task('x', { failParentOnFailure: true }), fx.task('y', { after: { x: 'completion' } })], { maximumErrorCount: 5 }),
+    );
     fx.failing.add('x');
     expect((await runPackage(pkg, path)).result.outcome).toBe('failure');
     expect(fx.count('s/y')).toBe(0);
@@ -555,7 +643,12 @@ describe('step options', () => {
   });
 
   it('timeout fails a task that runs too long', async () => {
-    const pkg = definePackage({ id: 'p', version: 1 }, task('slow', (ctx) => new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(new Error('aborted')))), { timeout: '50ms' }));
+    const pkg = definePackage(
+      { id: 'p', version: 1 },
+      task('slow', (ctx) => new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(new Error('aborted')))), {
+        timeout: '50ms',
+      }),
+    );
     const { result, notices } = await runPackage(pkg, path);
     expect(result.outcome).toBe('failure');
     expect(notices.some((n) => n.kind === 'step-finished' && n.error?.includes('timed out'))).toBe(true);
@@ -596,7 +689,11 @@ describe('step options', () => {
   it('variables set by a task are restored on restart', async () => {
     const fx = new Effects();
     const seen: unknown[] = [];
-    const pkg = definePackage({ id: 'p', version: 1, variables: { rows: { type: 'int', value: 0 } } }, fx.task('a', {}, (ctx) => ctx.setVariable('rows', 7)), fx.task('b', {}, (ctx) => void seen.push(ctx.getVariable('rows'))));
+    const pkg = definePackage(
+      { id: 'p', version: 1, variables: { rows: { type: 'int', value: 0 } } },
+      fx.task('a', {}, (ctx) => ctx.setVariable('rows', 7)),
+      fx.task('b', {}, (ctx) => void seen.push(ctx.getVariable('rows'))),
+    );
     fx.failing.add('b');
     await runPackage(pkg, path);
     fx.failing.clear();
@@ -612,7 +709,8 @@ describe('task plug-ins', () => {
     const copy = {
       kind: 'copy',
       validate: (spec: unknown, where: string) => {
-        if (typeof spec !== 'object' || spec === null || typeof (spec as { from?: unknown }).from !== 'string') throw new Error(`${where}.from: expected a path`);
+        if (typeof spec !== 'object' || spec === null || typeof (spec as { from?: unknown }).from !== 'string')
+          throw new Error(`${where}.from: expected a path`);
         return spec as { from: string; to: string };
       },
       run: async (spec: { from: string; to: string }, ctx: import('./task-context.js').TaskContext) => {
@@ -625,10 +723,13 @@ describe('task plug-ins', () => {
       },
     };
     const { parsePackageText } = await import('./package-file.js');
-    const pkg = parsePackageText('id: p\nversion: 1\nconfig: { dir: out }\nsteps:\n  - id: ship\n    copy: { from: "${{ config.dir }}/a.csv", to: "ckpt://beta/a.csv" }\n', {
-      file: join(dir, 'p.yaml'),
-      plugins: [copy],
-    });
+    const pkg = parsePackageText(
+      'id: p\nversion: 1\nconfig: { dir: out }\nsteps:\n  - id: ship\n    copy: { from: "${{ config.dir }}/a.csv", to: "ckpt://beta/a.csv" }\n',
+      {
+        file: join(dir, 'p.yaml'),
+        plugins: [copy],
+      },
+    );
     expect((await runPackage(pkg, path, { plugins: [copy] })).result.outcome).toBe('failure');
     expect((await runPackage(pkg, path, { plugins: [copy] })).result.outcome).toBe('success');
     expect(calls).toEqual([
@@ -637,6 +738,3 @@ describe('task plug-ins', () => {
     ]);
   });
 });
-
-
-

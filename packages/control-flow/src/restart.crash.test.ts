@@ -20,8 +20,17 @@ const shapeArb: fc.Arbitrary<Shape> = fc.letrec<{ node: Shape }>((tie) => ({
   node: fc.oneof(
     { depthSize: 'small', withCrossShrink: true },
     fc.record({ kind: fc.constant('task' as const), fails: fc.integer({ min: 0, max: 4 }).map((n) => n === 0) }),
-    fc.record({ kind: fc.constant('seq' as const), parallel: fc.boolean(), transaction: fc.boolean(), children: fc.array(tie('node'), { minLength: 1, maxLength: 3 }) }),
-    fc.record({ kind: fc.constant('loop' as const), items: fc.integer({ min: 1, max: 3 }), children: fc.array(tie('node'), { minLength: 1, maxLength: 2 }) }),
+    fc.record({
+      kind: fc.constant('seq' as const),
+      parallel: fc.boolean(),
+      transaction: fc.boolean(),
+      children: fc.array(tie('node'), { minLength: 1, maxLength: 3 }),
+    }),
+    fc.record({
+      kind: fc.constant('loop' as const),
+      items: fc.integer({ min: 1, max: 3 }),
+      children: fc.array(tie('node'), { minLength: 1, maxLength: 2 }),
+    }),
   ),
 })).node;
 
@@ -51,7 +60,12 @@ function build(shapes: readonly Shape[], fx: Effects, failOnce: Set<string>): St
             : options,
         );
       case 'loop':
-        return forEach(id, { items: Array.from({ length: shape.items }, (_, i) => i) }, shape.children.map((c) => of(c, false)), { ...options, checkpointIterations: true });
+        return forEach(
+          id,
+          { items: Array.from({ length: shape.items }, (_, i) => i) },
+          shape.children.map((c) => of(c, false)),
+          { ...options, checkpointIterations: true },
+        );
     }
   };
   return shapes.map((s) => of(s, false));
@@ -66,43 +80,47 @@ describe('crash-restart equivalence (property)', () => {
   it('crash (interrupt) at random points and rerun gives the same final outcome and runs each completed unit once', async () => {
     let round = 0;
     await fc.assert(
-      fc.asyncProperty(fc.array(shapeArb, { minLength: 1, maxLength: 4 }), fc.array(fc.integer({ min: 1, max: 30 }), { maxLength: 3 }), async (shapes, crashGaps) => {
-        // The reference: an uninterrupted run without failures.
-        const reference = new Effects();
-        const refPkg = definePackage({ id: 'prop', version: 1 }, ...build(shapes, reference, new Set()));
-        const refPath = join(dir, `ref-${round}.ckpt`);
-        const refRun = await runPackage(refPkg, refPath);
-        expect(refRun.result.outcome).toBe('success');
+      fc.asyncProperty(
+        fc.array(shapeArb, { minLength: 1, maxLength: 4 }),
+        fc.array(fc.integer({ min: 1, max: 30 }), { maxLength: 3 }),
+        async (shapes, crashGaps) => {
+          // The reference: an uninterrupted run without failures.
+          const reference = new Effects();
+          const refPkg = definePackage({ id: 'prop', version: 1 }, ...build(shapes, reference, new Set()));
+          const refPath = join(dir, `ref-${round}.ckpt`);
+          const refRun = await runPackage(refPkg, refPath);
+          expect(refRun.result.outcome).toBe('success');
 
-        const fx = new Effects();
-        const failOnce = new Set<string>();
-        const pkg = definePackage({ id: 'prop', version: 1 }, ...build(shapes, fx, failOnce));
-        const path = join(dir, `run-${round++}.ckpt`);
-        const crashes = [...crashGaps];
-        let effects = 0;
-        let controller = new AbortController();
-        let crashAt = crashes.length > 0 ? crashes.shift()! : Infinity;
-        fx.beforeEffect = (unit) => {
-          effects++;
-          if (effects >= crashAt) {
-            crashAt = crashes.length > 0 ? effects + crashes.shift()! : Infinity;
-            controller.abort();
+          const fx = new Effects();
+          const failOnce = new Set<string>();
+          const pkg = definePackage({ id: 'prop', version: 1 }, ...build(shapes, fx, failOnce));
+          const path = join(dir, `run-${round++}.ckpt`);
+          const crashes = [...crashGaps];
+          let effects = 0;
+          let controller = new AbortController();
+          let crashAt = crashes.length > 0 ? crashes.shift()! : Infinity;
+          fx.beforeEffect = (unit) => {
+            effects++;
+            if (effects >= crashAt) {
+              crashAt = crashes.length > 0 ? effects + crashes.shift()! : Infinity;
+              controller.abort();
+            }
+            const id = unit.slice(unit.lastIndexOf('/') + 1);
+            if (failOnce.has(id)) {
+              failOnce.delete(id);
+              fx.failing.add(unit);
+            } else fx.failing.delete(unit);
+          };
+          let outcome: string | undefined;
+          for (let attempt = 0; attempt < 50 && outcome !== 'success'; attempt++) {
+            controller = new AbortController();
+            outcome = (await runPackage(pkg, path, { signal: controller.signal })).result.outcome;
           }
-          const id = unit.slice(unit.lastIndexOf('/') + 1);
-          if (failOnce.has(id)) {
-            failOnce.delete(id);
-            fx.failing.add(unit);
-          } else fx.failing.delete(unit);
-        };
-        let outcome: string | undefined;
-        for (let attempt = 0; attempt < 50 && outcome !== 'success'; attempt++) {
-          controller = new AbortController();
-          outcome = (await runPackage(pkg, path, { signal: controller.signal })).result.outcome;
-        }
-        expect(outcome).toBe('success');
-        expect([...fx.counts.keys()].sort()).toEqual([...reference.counts.keys()].sort());
-        for (const [unit, count] of fx.counts) expect({ unit, count }).toEqual({ unit, count: 1 });
-      }),
+          expect(outcome).toBe('success');
+          expect([...fx.counts.keys()].sort()).toEqual([...reference.counts.keys()].sort());
+          for (const [unit, count] of fx.counts) expect({ unit, count }).toEqual({ unit, count: 1 });
+        },
+      ),
       { numRuns: Number(process.env['CKPT_PROPERTY_RUNS'] ?? 40) },
     );
   });

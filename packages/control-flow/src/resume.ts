@@ -39,7 +39,10 @@ export async function startAttempt(a: Attempt, tasks: Tasks): Promise<void> {
   let reruns = rerunsOf(startState);
   const requested = [...new Set(a.job.rerun ?? [])];
   if (requested.length > 0 && !a.ctx.resumed) {
-    a.notify({ kind: 'warning', message: `--rerun ${requested.join(', ')}: this run does not restart from a checkpoint (there is none, or usage is never), so every step runs anyway` });
+    a.notify({
+      kind: 'warning',
+      message: `--rerun ${requested.join(', ')}: this run does not restart from a checkpoint (there is none, or usage is never), so every step runs anyway`,
+    });
   } else if (requested.length > 0) {
     // Recorded before any step runs: `ckpt inspect` says why these steps ran again, and a
     // later restart still reruns what this attempt did not get to.

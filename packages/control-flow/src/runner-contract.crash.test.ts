@@ -22,7 +22,11 @@ const shapeArb: fc.Arbitrary<Shape> = fc.letrec<{ node: Shape }>((tie) => ({
     { depthSize: 'small', withCrossShrink: true },
     fc.constant({ kind: 'task' as const }),
     fc.record({ kind: fc.constant('seq' as const), parallel: fc.boolean(), children: fc.array(tie('node'), { minLength: 1, maxLength: 3 }) }),
-    fc.record({ kind: fc.constant('loop' as const), items: fc.integer({ min: 1, max: 3 }), children: fc.array(tie('node'), { minLength: 1, maxLength: 2 }) }),
+    fc.record({
+      kind: fc.constant('loop' as const),
+      items: fc.integer({ min: 1, max: 3 }),
+      children: fc.array(tie('node'), { minLength: 1, maxLength: 2 }),
+    }),
   ),
 })).node;
 
@@ -38,12 +42,21 @@ function build(shapes: readonly Shape[]): PackageRun {
       case 'task':
         return task(id, (context) => effects.ran(context.unit), options);
       case 'seq':
-        return sequence(id, shape.children.map((child) => of(child, shape.parallel)), options);
+        return sequence(
+          id,
+          shape.children.map((child) => of(child, shape.parallel)),
+          options,
+        );
       case 'loop':
-        return forEach(id, { items: Array.from({ length: shape.items }, (_, i) => i) }, shape.children.map((child) => of(child, false)), {
-          ...options,
-          checkpointIterations: true,
-        });
+        return forEach(
+          id,
+          { items: Array.from({ length: shape.items }, (_, i) => i) },
+          shape.children.map((child) => of(child, false)),
+          {
+            ...options,
+            checkpointIterations: true,
+          },
+        );
     }
   };
   return { package: definePackage({ id: 'contract', version: 1 }, ...shapes.map((shape) => of(shape, false))) };

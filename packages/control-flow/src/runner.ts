@@ -1,4 +1,13 @@
-import { createIdentity, defineRunner, type ExtensionReducer, type JobIdentity, type ResumeCheck, type RunContext, type Runner, type RunnerEmission } from '@ckpt/core';
+import {
+  createIdentity,
+  defineRunner,
+  type ExtensionReducer,
+  type JobIdentity,
+  type ResumeCheck,
+  type RunContext,
+  type Runner,
+  type RunnerEmission,
+} from '@ckpt/core';
 import type { Observable } from 'rxjs';
 import { PackageExecution } from './execution.js';
 import { own } from './frame.js';

@@ -1,7 +1,16 @@
 import { parseDuration } from '@ckpt/core/internal';
 import type { PackageProblem } from './errors.js';
 import { checkTemplate, parseAssignments, parseExpression, type Assignment } from './expression.js';
-import { StepResult, TransactionOption, type Constraint, type ForEachSource, type RetryPolicy, type RollbackAction, type Step, type StepCommon } from './model.js';
+import {
+  StepResult,
+  TransactionOption,
+  type Constraint,
+  type ForEachSource,
+  type RetryPolicy,
+  type RollbackAction,
+  type Step,
+  type StepCommon,
+} from './model.js';
 import type { StepDefinition } from './compile.js';
 import { precedenceProblems } from './precedence-graph.js';
 import type { TaskPlugin } from './task-context.js';
@@ -40,7 +49,8 @@ export class StepCompiler {
 
   /** Compiles one step (and, for a container, its children). */
   compileStep(d: StepDefinition, path: string): Step {
-    if (this.seenAt.has(d.id)) this.problems.push(`${path}.id: duplicate step id "${d.id}" (also at ${this.seenAt.get(d.id)}); step ids must be unique in the package`);
+    if (this.seenAt.has(d.id))
+      this.problems.push(`${path}.id: duplicate step id "${d.id}" (also at ${this.seenAt.get(d.id)}); step ids must be unique in the package`);
     else this.seenAt.set(d.id, path);
     const kinds = (['exec', 'copy', 'run', 'steps'] as const).filter((k) => d[k] !== undefined);
     const pluginKinds = [...this.plugins.keys()].filter((k) => k !== 'copy' && (d as unknown as Record<string, unknown>)[k] !== undefined);
@@ -51,12 +61,16 @@ export class StepCompiler {
           : `${path}: step "${d.id}" has ${kinds.join(' and ')}; a step is exactly one of exec, copy, or steps`,
       );
     }
-    if ((d.forEach !== undefined || d.for !== undefined) && d.steps === undefined) this.problems.push(`${path}: a ${d.forEach ? 'forEach' : 'for'} loop needs steps`);
+    if ((d.forEach !== undefined || d.for !== undefined) && d.steps === undefined)
+      this.problems.push(`${path}: a ${d.forEach ? 'forEach' : 'for'} loop needs steps`);
     if (d.forEach !== undefined && d.for !== undefined) this.problems.push(`${path}: a step is a forEach or a for loop, not both`);
-    if (d.checkpointIterations !== undefined && d.forEach === undefined && d.for === undefined) this.problems.push(`${path}.checkpointIterations: only forEach and for loops have iterations`);
+    if (d.checkpointIterations !== undefined && d.forEach === undefined && d.for === undefined)
+      this.problems.push(`${path}.checkpointIterations: only forEach and for loops have iterations`);
     if (d.onError !== undefined && d.steps === undefined) this.problems.push(`${path}.onError: only containers (steps) have event handlers`);
-    if (d.retry !== undefined && d.exec === undefined) this.problems.push(`${path}.retry: only exec steps have retry${d.copy !== undefined ? ' (a copy retries by itself: copy.retries)' : ''}`);
-    if (d.timeout !== undefined && d.steps !== undefined) this.problems.push(`${path}.timeout: only tasks have a timeout; set it on the tasks inside "${d.id}"`);
+    if (d.retry !== undefined && d.exec === undefined)
+      this.problems.push(`${path}.retry: only exec steps have retry${d.copy !== undefined ? ' (a copy retries by itself: copy.retries)' : ''}`);
+    if (d.timeout !== undefined && d.steps !== undefined)
+      this.problems.push(`${path}.timeout: only tasks have a timeout; set it on the tasks inside "${d.id}"`);
     const timeoutMs = d.timeout !== undefined ? this.guard(`${path}.timeout`, () => parseDuration(d.timeout!, `${path}.timeout`)) : undefined;
     let rollback: RollbackAction | undefined;
     if (typeof d.rollback === 'function') rollback = { kind: 'function', run: d.rollback };
@@ -64,7 +78,8 @@ export class StepCompiler {
       d.rollback.forEach((arg, i) => this.guard(`${path}.rollback[${i}]`, () => checkTemplate(arg)));
       rollback = { kind: 'exec', argv: d.rollback };
     }
-    if (rollback !== undefined && d.transaction !== 'required') this.problems.push(`${path}.rollback: a rollback belongs to a step with transaction: required`);
+    if (rollback !== undefined && d.transaction !== 'required')
+      this.problems.push(`${path}.rollback: a rollback belongs to a step with transaction: required`);
     const common: StepCommon = {
       id: d.id,
       path,
@@ -90,7 +105,8 @@ export class StepCompiler {
       if (d.forEach !== undefined) {
         const f = d.forEach;
         let sourceOf: ForEachSource = { kind: 'items', items: [] };
-        if ((f.items === undefined) === (f.files === undefined)) this.problems.push(`${path}.forEach: expected exactly one of items (a list) or files (a glob)`);
+        if ((f.items === undefined) === (f.files === undefined))
+          this.problems.push(`${path}.forEach: expected exactly one of items (a list) or files (a glob)`);
         else if (f.items !== undefined) sourceOf = { kind: 'items', items: f.items };
         else {
           this.guard(`${path}.forEach.files`, () => checkTemplate(f.files!));
@@ -100,10 +116,16 @@ export class StepCompiler {
         step = { ...container, kind: 'forEach', source: sourceOf, as: f.as ?? 'item', checkpointIterations: d.checkpointIterations === true };
       } else if (d.for !== undefined) {
         const f = d.for;
-        const initSource = typeof f.init === 'string' ? f.init : Object.entries(f.init ?? {}).map(([k, v]) => `vars.${k} = ${JSON.stringify(v)}`).join(', ');
+        const initSource =
+          typeof f.init === 'string'
+            ? f.init
+            : Object.entries(f.init ?? {})
+                .map(([k, v]) => `vars.${k} = ${JSON.stringify(v)}`)
+                .join(', ');
         const init: Assignment[] = initSource === '' ? [] : (this.guard(`${path}.for.init`, () => parseAssignments(initSource)) ?? []);
         const whileExpr = this.guard(`${path}.for.while`, () => parseExpression(f.while)) ?? { t: 'lit' as const, value: false };
-        const next: Assignment[] = f.next === undefined || f.next === '' ? [] : (this.guard(`${path}.for.next`, () => parseAssignments(f.next!)) ?? []);
+        const next: Assignment[] =
+          f.next === undefined || f.next === '' ? [] : (this.guard(`${path}.for.next`, () => parseAssignments(f.next!)) ?? []);
         step = {
           ...container,
           kind: 'for',
@@ -126,7 +148,9 @@ export class StepCompiler {
       const plugin = this.plugins.get(kind);
       let spec: unknown = raw;
       if (plugin === undefined) {
-        this.problems.push(`${path}.${kind}: step "${d.id}" is a ${kind} task, and no ${kind} task plug-in is registered in this runner (the file-transfer runner provides it)`);
+        this.problems.push(
+          `${path}.${kind}: step "${d.id}" is a ${kind} task, and no ${kind} task plug-in is registered in this runner (the file-transfer runner provides it)`,
+        );
       } else {
         spec = this.guard(`${path}.${kind}`, () => plugin.validate(raw, `${path}.${kind}`));
       }
@@ -178,7 +202,8 @@ function compileRetry(raw: unknown, where: string, problems: (string | PackagePr
   const fields = raw as Record<string, unknown>;
   const before = problems.length;
   for (const key of Object.keys(fields)) {
-    if (key !== 'attempts' && key !== 'wait' && key !== 'backoff') problems.push(`${where}.${key}: unknown field; retry has attempts, wait and backoff`);
+    if (key !== 'attempts' && key !== 'wait' && key !== 'backoff')
+      problems.push(`${where}.${key}: unknown field; retry has attempts, wait and backoff`);
   }
   const attempts = fields['attempts'];
   if (attempts === undefined) problems.push(`${where}.attempts: missing; say how many times a failed run is tried again (an integer, 0 or more)`);
@@ -203,4 +228,3 @@ function compileRetry(raw: unknown, where: string, problems: (string | PackagePr
   if (problems.length > before) return undefined;
   return { attempts: attempts as number, waitMs, backoff: backoff as number };
 }
-

@@ -111,7 +111,9 @@ export class Tasks {
         else {
           const plugin = this.plugins.get(step.task);
           if (plugin === undefined) {
-            throw new InvalidInputError(`step ${unit} is a ${step.task} task, and no ${step.task} task plug-in is registered`, { hint: 'the file-transfer runner provides copy; register it with the control-flow runner' });
+            throw new InvalidInputError(`step ${unit} is a ${step.task} task, and no ${step.task} task plug-in is registered`, {
+              hint: 'the file-transfer runner provides copy; register it with the control-flow runner',
+            });
           }
           const spec = expandSpec(step.spec, (text) => expandTemplate(text, a.vars.scope(frame)));
           result = (await plugin.run(spec, this.taskContext(unit, step.id, frame, signal, pending))) ?? undefined;
@@ -138,7 +140,13 @@ export class Tasks {
     }
   }
 
-  private async runExec(argvTemplate: readonly string[], unit: string, frame: Frame, signal: AbortSignal, pending: [string, unknown][]): Promise<void> {
+  private async runExec(
+    argvTemplate: readonly string[],
+    unit: string,
+    frame: Frame,
+    signal: AbortSignal,
+    pending: [string, unknown][],
+  ): Promise<void> {
     const { a } = this;
     const argv = argvTemplate.map((arg) => expandTemplate(arg, a.vars.scope(frame)));
     this.outputDir ??= await mkdtemp(join(tmpdir(), 'ckpt-run-'));

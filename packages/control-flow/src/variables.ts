@@ -25,7 +25,12 @@ export function typeProblem(type: VariableType, value: unknown): string | undefi
  * Converts text (from `--set` or `$CKPT_OUTPUT`) to a variable's type; throws naming the variable.
  * A sensitive variable's text is never quoted in the message.
  */
-export function coerceText(name: string, type: VariableType, text: string, options: { readonly sensitive?: boolean } = {}): string | number | boolean {
+export function coerceText(
+  name: string,
+  type: VariableType,
+  text: string,
+  options: { readonly sensitive?: boolean } = {},
+): string | number | boolean {
   const shown = options.sensitive === true ? 'the value given' : `"${text}"`;
   switch (type) {
     case 'string':
@@ -101,13 +106,20 @@ export class Variables {
   seed(set: { readonly [name: string]: string }, ctx: RunContext): VariableSet[] {
     const initial: VariableSet[] = [];
     for (const [name, decl] of this.pkg.variables) {
-      this.vars.set(name, { value: decl.value ?? (decl.type === 'object' ? undefined : defaultOf(decl.type)), type: decl.type, sensitive: decl.sensitive });
+      this.vars.set(name, {
+        value: decl.value ?? (decl.type === 'object' ? undefined : defaultOf(decl.type)),
+        type: decl.type,
+        sensitive: decl.sensitive,
+      });
     }
     for (const [name, text] of Object.entries(set)) {
       const decl = this.pkg.variables.get(name);
       const recorded = ctx.variables.get(name);
       if (recorded?.status === 'known') {
-        this.notify({ kind: 'warning', message: `--set ${name} is ignored: the checkpoint holds its value from an earlier attempt, and a restart uses it` });
+        this.notify({
+          kind: 'warning',
+          message: `--set ${name} is ignored: the checkpoint holds its value from an earlier attempt, and a restart uses it`,
+        });
         continue;
       }
       const value = coerceText(name, decl?.type ?? 'string', text, { sensitive: decl?.sensitive === true });
@@ -117,7 +129,11 @@ export class Variables {
     for (const [name, revealed] of ctx.variables) {
       if (revealed.status === 'known') {
         const decl = this.pkg.variables.get(name);
-        this.vars.set(name, { value: revealed.value as ExprValue, type: decl?.type ?? ((revealed.valueType as VariableType | undefined) ?? 'string'), sensitive: decl?.sensitive ?? revealed.sensitive });
+        this.vars.set(name, {
+          value: revealed.value as ExprValue,
+          type: decl?.type ?? (revealed.valueType as VariableType | undefined) ?? 'string',
+          sensitive: decl?.sensitive ?? revealed.sensitive,
+        });
       } else if (own(set, name) === undefined) {
         throw unrecoverableVariable(name, revealed.reason);
       }
@@ -168,7 +184,8 @@ export class Variables {
     const existing = this.vars.get(name);
     let stored = value;
     if (existing !== undefined) {
-      if (typeof value === 'string' && existing.type !== 'string' && existing.type !== 'object') stored = coerceText(name, existing.type, value, { sensitive: existing.sensitive });
+      if (typeof value === 'string' && existing.type !== 'string' && existing.type !== 'object')
+        stored = coerceText(name, existing.type, value, { sensitive: existing.sensitive });
       else if (existing.type === 'int' && typeof value === 'number' && Number.isInteger(value)) stored = value;
       else {
         const problem = typeProblem(existing.type, value);
@@ -176,7 +193,16 @@ export class Variables {
       }
       existing.value = stored;
     } else {
-      const type: VariableType = typeof value === 'number' ? (Number.isSafeInteger(value) ? 'int' : 'number') : typeof value === 'boolean' ? 'boolean' : typeof value === 'string' || value === null ? 'string' : 'object';
+      const type: VariableType =
+        typeof value === 'number'
+          ? Number.isSafeInteger(value)
+            ? 'int'
+            : 'number'
+          : typeof value === 'boolean'
+            ? 'boolean'
+            : typeof value === 'string' || value === null
+              ? 'string'
+              : 'object';
       this.vars.set(name, { value: stored, type, sensitive: false });
     }
     return this.variableEvent(name);

@@ -142,7 +142,10 @@ export class CheckpointLockedError extends CkptError {
 /** This writer's lock was lost (removed, taken over, or not refreshed in time); writing stopped. */
 export class LockCompromisedError extends CkptError {
   readonly code = ErrorCode.Compromised;
-  constructor(readonly file: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly file: string,
+    options?: { cause?: unknown },
+  ) {
     super(`lost the writer lock of checkpoint ${file}; this run stopped writing to it`, {
       cause: options?.cause,
       hint: 'another process may be running the same job; check for it, then rerun to resume from the checkpoint',

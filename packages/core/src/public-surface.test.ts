@@ -50,7 +50,16 @@ describe('the public surface of @ckpt/core', () => {
 
   it('@ckpt/core/internal is a superset: the same objects, plus the building blocks', () => {
     for (const [name, value] of Object.entries(core)) expect((internal as Record<string, unknown>)[name], name).toBe(value);
-    for (const name of ['MAGIC', 'RECORD_HEADER_BYTES', 'readLogBytes', 'foldEvents', 'snapshotState', 'scanLog', 'sealSensitive', 'formatDuration']) {
+    for (const name of [
+      'MAGIC',
+      'RECORD_HEADER_BYTES',
+      'readLogBytes',
+      'foldEvents',
+      'snapshotState',
+      'scanLog',
+      'sealSensitive',
+      'formatDuration',
+    ]) {
       expect(name in internal, name).toBe(true);
       expect(name in core, name).toBe(false);
     }

@@ -115,7 +115,7 @@ const record = (key, sample) => {
   if (!samples.has(key)) samples.set(key, []);
   samples.get(key).push(sample);
   const server = sample.serverCpu === undefined ? '' : ` server ${sample.serverCpu.toFixed(2)} s`;
-  const client = Number.isNaN(sample.cpu) ? "" : `  client CPU ${sample.cpu.toFixed(2)} s`;
+  const client = Number.isNaN(sample.cpu) ? '' : `  client CPU ${sample.cpu.toFixed(2)} s`;
   console.error(`${key.padEnd(16)} ${Math.round(sample.ms)} ms${client}${server}`);
 };
 
@@ -126,8 +126,15 @@ try {
     fs.mkdirSync(build.root);
     fs.linkSync(source, join(build.root, 'pull-source.bin'));
     build.netmap = join(work, `netmap-${build.label}.yaml`);
-    fs.writeFileSync(build.netmap, `nodes:\n  alpha: { address: 127.0.0.1:1, secret: "bench-a" }\n  beta: { address: 127.0.0.1:${build.port}, secret: "bench-b" }\n`);
-    build.server = spawn(process.execPath, [build.cli, 'serve', '--root', build.root, '--listen', `127.0.0.1:${build.port}`, '--name', 'beta', '--netmap', build.netmap], { stdio: 'ignore' });
+    fs.writeFileSync(
+      build.netmap,
+      `nodes:\n  alpha: { address: 127.0.0.1:1, secret: "bench-a" }\n  beta: { address: 127.0.0.1:${build.port}, secret: "bench-b" }\n`,
+    );
+    build.server = spawn(
+      process.execPath,
+      [build.cli, 'serve', '--root', build.root, '--listen', `127.0.0.1:${build.port}`, '--name', 'beta', '--netmap', build.netmap],
+      { stdio: 'ignore' },
+    );
     await waitForPort(build.port);
   }
   for (let round = 0; round < rounds; round++) {
@@ -156,7 +163,9 @@ try {
   }
 } finally {
   for (const build of builds) build.server?.kill('SIGTERM');
-  await Promise.all(builds.map((build) => build.server && new Promise((done) => (build.server.exitCode !== null ? done() : build.server.on('exit', done)))));
+  await Promise.all(
+    builds.map((build) => build.server && new Promise((done) => (build.server.exitCode !== null ? done() : build.server.on('exit', done)))),
+  );
   fs.rmSync(work, { recursive: true, force: true });
 }
 

@@ -59,16 +59,19 @@ export async function copyFile(options: CopyFileOptions): Promise<TransferResult
   const verify = options.verify ?? 'tail';
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
   for (const [field, value] of Object.entries(policy)) {
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new InvalidInputError(`retry ${field} must be a non-negative number`);
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+      throw new InvalidInputError(`retry ${field} must be a non-negative number`);
   }
   // Each retry is announced when it is decided, with its count and wait: a copy to a node that is
   // down says so at once, not after the wait. The attempt that follows records it again (in the
   // receiver's log) and would announce it a second time; that echo is dropped.
   let announcedRetry = 0;
-  const onEvent = options.onEvent && ((event: TransferEvent) => {
-    if (event.type === 'transfer/retry' && Number(event['retry']) <= announcedRetry) return;
-    options.onEvent!(event);
-  });
+  const onEvent =
+    options.onEvent &&
+    ((event: TransferEvent) => {
+      if (event.type === 'transfer/retry' && Number(event['retry']) <= announcedRetry) return;
+      options.onEvent!(event);
+    });
   const common = {
     ...(options.signal && { signal: options.signal }),
     ...(onEvent && { onEvent }),
@@ -115,7 +118,9 @@ export async function copyFile(options: CopyFileOptions): Promise<TransferResult
     });
   }
   if (from.kind === 'remote' && to.kind === 'remote') {
-    throw new InvalidInputError('both SOURCE and DESTINATION are remote', { hint: 'one side of a copy is a local path; run the copy on one of the nodes' });
+    throw new InvalidInputError('both SOURCE and DESTINATION are remote', {
+      hint: 'one side of a copy is a local path; run the copy on one of the nodes',
+    });
   }
   if (!options.netmap) throw new InvalidInputError('a remote copy needs a netmap', { hint: 'pass --netmap FILE' });
   if (!options.node) throw new InvalidInputError("a remote copy needs this node's name", { hint: 'pass --node NAME (this node in the netmap)' });
@@ -134,10 +139,20 @@ export async function copyFile(options: CopyFileOptions): Promise<TransferResult
   };
   if (from.kind === 'local') {
     await checkSource(from.path);
-    return retrying((previous) => pushFile(from.path, remote.path, { ...remoteOptions, ...(previous && { retry: { retry: previous.retry, waitMs: previous.waitMs, error: previous.error } }) }));
+    return retrying((previous) =>
+      pushFile(from.path, remote.path, {
+        ...remoteOptions,
+        ...(previous && { retry: { retry: previous.retry, waitMs: previous.waitMs, error: previous.error } }),
+      }),
+    );
   }
   const destination = localDestination((to as { path: string }).path, remote.path);
-  return retrying((previous) => pullFile(remote.path, destination, { ...remoteOptions, ...(previous && { retry: { retry: previous.retry, waitMs: previous.waitMs, error: previous.error } }) }));
+  return retrying((previous) =>
+    pullFile(remote.path, destination, {
+      ...remoteOptions,
+      ...(previous && { retry: { retry: previous.retry, waitMs: previous.waitMs, error: previous.error } }),
+    }),
+  );
 }
 
 /** Refuses a missing or unreadable local source before anything is created or sent. */

@@ -53,7 +53,8 @@ async function walk(root: string, prefix = ''): Promise<Entry[]> {
     const path = prefix === '' ? name : `${prefix}/${name}`;
     const info = await lstat(join(root, path));
     if (info.isSymbolicLink()) entries.push({ kind: 'skip', path, mode: 0, reason: 'a symbolic link (links are not followed)' });
-    else if (isReservedName(name)) entries.push({ kind: 'skip', path, mode: 0, reason: "a file ckpt keeps beside a transfer (a checkpoint or partial data), not data" });
+    else if (isReservedName(name))
+      entries.push({ kind: 'skip', path, mode: 0, reason: 'a file ckpt keeps beside a transfer (a checkpoint or partial data), not data' });
     else if (info.isDirectory()) {
       entries.push({ kind: 'folder', path, mode: info.mode & 0o7777 });
       entries.push(...(await walk(root, path)));
@@ -74,11 +75,14 @@ export async function copyTree(options: CopyTreeOptions): Promise<TreeResult> {
   const from = parseEndpoint(options.source, 'SOURCE');
   const to = parseEndpoint(options.destination, 'DESTINATION');
   if (from.kind === 'remote') {
-    throw new InvalidInputError('--recursive copies a local folder (local → local or local → node)', { hint: 'pull the files one by one, or run the copy on the node that holds them' });
+    throw new InvalidInputError('--recursive copies a local folder (local → local or local → node)', {
+      hint: 'pull the files one by one, or run the copy on the node that holds them',
+    });
   }
   const root = resolve(from.path);
   const rootInfo = await stat(root).catch((error: unknown) => {
-    if (errorCode(error) === 'ENOENT') throw new InvalidInputError(`source ${from.path} does not exist`, { hint: 'check the path of the folder to copy' });
+    if (errorCode(error) === 'ENOENT')
+      throw new InvalidInputError(`source ${from.path} does not exist`, { hint: 'check the path of the folder to copy' });
     throw new StorageIoError(root, 'reading the source folder', { cause: error });
   });
   if (!rootInfo.isDirectory()) throw new InvalidInputError(`source ${from.path} is not a folder`, { hint: 'drop --recursive to copy one file' });
@@ -100,8 +104,12 @@ export async function copyTree(options: CopyTreeOptions): Promise<TreeResult> {
     } catch (error) {
       const code = errorCode(error);
       if (code === 'EEXIST' && (await stat(path)).isDirectory()) return;
-      if (code === 'ENOENT') throw new InvalidInputError(`destination folder ${resolve(path, '..')} does not exist; nothing was written there`, { hint: 'create it first, or check the path' });
-      if (code === 'EACCES' || code === 'EPERM') throw new InvalidInputError(`cannot create ${path} (permission denied)`, { hint: 'check the permissions of the destination folder' });
+      if (code === 'ENOENT')
+        throw new InvalidInputError(`destination folder ${resolve(path, '..')} does not exist; nothing was written there`, {
+          hint: 'create it first, or check the path',
+        });
+      if (code === 'EACCES' || code === 'EPERM')
+        throw new InvalidInputError(`cannot create ${path} (permission denied)`, { hint: 'check the permissions of the destination folder' });
       throw new StorageIoError(path, 'creating a destination folder', { cause: error });
     }
   };
@@ -135,7 +143,15 @@ export async function copyTree(options: CopyTreeOptions): Promise<TreeResult> {
     totals.bytes += result.bytes;
     totals.sent += result.sent;
     if (upToDate) totals.upToDate++;
-    onEvent?.({ type: 'transfer/file-completed', path: entry.path, bytes: result.bytes, sent: result.sent, resumedFrom: result.resumedFrom, upToDate, digest: result.digest });
+    onEvent?.({
+      type: 'transfer/file-completed',
+      path: entry.path,
+      bytes: result.bytes,
+      sent: result.sent,
+      resumedFrom: result.resumedFrom,
+      upToDate,
+      digest: result.digest,
+    });
   }
   return totals;
 }

@@ -21,6 +21,14 @@ export type { Endpoint } from './net/netmap.js';
 export { checkPathText, confinePath } from './net/confine.js';
 export { encodeHeader, FrameDecoder } from './net/frame-codec.js';
 export type { DataMemory, DecodedFrame, DecodeFailure } from './net/frame-codec.js';
-export { FrameType, FramedConnection, MAX_COMPRESSED_SLICE, MAX_CONTROL_BYTES, MAX_DATA_PAYLOAD, MAX_FRAME_BYTES, ProtocolError } from './net/framed-connection.js';
+export {
+  FrameType,
+  FramedConnection,
+  MAX_COMPRESSED_SLICE,
+  MAX_CONTROL_BYTES,
+  MAX_DATA_PAYLOAD,
+  MAX_FRAME_BYTES,
+  ProtocolError,
+} from './net/framed-connection.js';
 export type { ConnectionOptions, ControlMessage, Frame, ReadInto } from './net/framed-connection.js';
 export { PROTOCOL, authenticateClient } from './net/handshake.js';

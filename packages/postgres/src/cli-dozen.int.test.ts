@@ -37,7 +37,9 @@ describe.skipIf(pgSkipped)(`ckpt run --store postgres://…, many jobs at once${
     expect(pgBinaries, PG_SKIP_NOTE).toBeDefined();
     const url = pgc.url('dozen');
     for (let i = 0; i < 12; i++) writePackage(`job${i}`, 2);
-    const results = await Promise.all(Array.from({ length: 12 }, (_, i) => runCkpt(['run', `job${i}.yaml`, '--store', url], { cwd: dir, timeoutMs: 60_000 })));
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => runCkpt(['run', `job${i}.yaml`, '--store', url], { cwd: dir, timeoutMs: 60_000 })),
+    );
     for (const [i, result] of results.entries()) {
       expect(result.code, result.stdout + result.stderr).toBe(0);
       expect(startsOf(`job${i}`)).toEqual([1, 2]);

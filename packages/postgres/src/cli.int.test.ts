@@ -34,11 +34,20 @@ function writePackage(id: string, steps: number, sleep: number): string {
   return file;
 }
 
-const logOf = (id: string): string[] => (existsSync(join(dir, `${id}.log`)) ? readFileSync(join(dir, `${id}.log`), 'utf8').trim().split('\n') : []);
+const logOf = (id: string): string[] =>
+  existsSync(join(dir, `${id}.log`))
+    ? readFileSync(join(dir, `${id}.log`), 'utf8')
+        .trim()
+        .split('\n')
+    : [];
 const startsOf = (id: string): number[] => logOf(id).flatMap((line) => (line.startsWith('start ') ? [Number(line.split(' ')[1])] : []));
 
 function spawnRun(args: readonly string[], env: NodeJS.ProcessEnv): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [ckptBin(), ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', ...env } });
+  const child = spawn(process.execPath, [ckptBin(), ...args], {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NO_COLOR: '1', ...env },
+  });
   children.push(child);
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -76,11 +85,17 @@ describe.skipIf(pgSkipped)(`ckpt run --store postgres://… as real processes${p
     const starts = startsOf('job');
     // Every step ran, in order; step 3 (in flight at the kill) at most twice, every other once.
     expect([...new Set(starts)]).toEqual([1, 2, 3, 4, 5]);
-    for (const step of [1, 2, 4, 5]) expect(starts.filter((s) => s === step), `step ${step}`).toHaveLength(1);
+    for (const step of [1, 2, 4, 5])
+      expect(
+        starts.filter((s) => s === step),
+        `step ${step}`,
+      ).toHaveLength(1);
     expect(starts.filter((s) => s === 3)).toHaveLength(2);
     // The new owner's first step started within 2 s of the kill: a dead owner is taken over at
     // once (its database session closed), not when its 30 s lease runs out.
-    const takenOverStart = logOf('job').filter((line) => line.startsWith('start 3 ')).at(-1)!;
+    const takenOverStart = logOf('job')
+      .filter((line) => line.startsWith('start 3 '))
+      .at(-1)!;
     expect(Number(takenOverStart.split(' ')[2]) - killedAt).toBeLessThan(2_000);
     expect(second.output()).toContain('resuming job');
   });
@@ -120,7 +135,11 @@ describe.skipIf(pgSkipped)(`ckpt run --store postgres://… as real processes${p
     // Step 1 was committed before the stop: never repeated. The step in flight (the last one the
     // first run started) runs again; nothing else does.
     const inFlight = startedBefore.at(-1)!;
-    for (const step of [1, 2, 3, 4]) expect(starts.filter((s) => s === step), `step ${step}`).toHaveLength(step === inFlight ? 2 : 1);
+    for (const step of [1, 2, 3, 4])
+      expect(
+        starts.filter((s) => s === step),
+        `step ${step}`,
+      ).toHaveLength(step === inFlight ? 2 : 1);
   });
 
   it('an owner paused (SIGSTOP) past its --lease is taken over; resumed (SIGCONT) it starts nothing, records nothing, and exits 1 naming the new owner', async () => {

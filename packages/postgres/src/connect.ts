@@ -16,7 +16,7 @@ function reasonOf(error: unknown, url: StoreUrl): { reason: string; hint?: strin
       return { reason: 'the host is unreachable' };
     case '28P01':
     case '28000':
-      return { reason: `the server refused the login (${e.message})`, hint: 'check the user and password in the URL, and the server\'s pg_hba.conf' };
+      return { reason: `the server refused the login (${e.message})`, hint: "check the user and password in the URL, and the server's pg_hba.conf" };
     case '3D000':
       return { reason: `database "${url.database}" does not exist`, hint: `create it (createdb ${url.database}) or name another one in the URL` };
     case '57P03':

@@ -8,7 +8,13 @@ import { useCluster } from './test-support/use-cluster.js';
 
 const identity: JobIdentity = createIdentity({ kind: 'test', id: 'nightly', version: 1, structure: ['a'] });
 const done = (unit: string): CkptEvent => ({ type: 'unit-completed', unit, outcome: 'success' });
-const opts = (overrides: Partial<StoreOpenOptions> = {}): StoreOpenOptions => ({ name: 'nightly', identity, usage: 'if-exists', save: true, ...overrides });
+const opts = (overrides: Partial<StoreOpenOptions> = {}): StoreOpenOptions => ({
+  name: 'nightly',
+  identity,
+  usage: 'if-exists',
+  save: true,
+  ...overrides,
+});
 const unitsOf = (entries: readonly LogEntry[] | undefined) =>
   (entries ?? []).flatMap((e) => (e.kind === 'event' && e.event.type === 'unit-completed' ? [(e.event as { unit: string }).unit] : []));
 
@@ -83,7 +89,10 @@ describe.skipIf(pgSkipped)(`PostgreSQL store: ownership, leases and fencing${pgS
     expect(second.tookOver).toMatchObject({ from: { host: 'host-a', pid: process.pid, epoch: 1 }, reason: 'its lease ran out' });
     expect([...second.startState.completed.keys()]).toEqual(['before']);
 
-    const lost = await first.log.append([done('after')], { durability: 'buffered' }).then(() => first.log.sync()).catch((error: unknown) => error);
+    const lost = await first.log
+      .append([done('after')], { durability: 'buffered' })
+      .then(() => first.log.sync())
+      .catch((error: unknown) => error);
     expect(lost).toBeInstanceOf(OwnershipLostError);
     expect(lost).toMatchObject({ code: 'compromised' });
     expect(String((lost as Error).message)).toContain(`lost checkpoint "nightly" to pid ${process.pid} on host host-b (epoch 2)`);
@@ -145,7 +154,7 @@ describe.skipIf(pgSkipped)(`PostgreSQL store: ownership, leases and fencing${pgS
     await second.close({ remove: true });
   });
 
-  it('a dead session is taken over at once: terminating the owner\'s backend lets another open without waiting for the lease', async () => {
+  it("a dead session is taken over at once: terminating the owner's backend lets another open without waiting for the lease", async () => {
     const url = pgc.url();
     const a = await connect(url, 'host-a');
     const b = await connect(url, 'host-b');

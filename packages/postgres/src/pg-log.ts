@@ -137,7 +137,8 @@ export class PgLog implements EventLog {
     // A connection that drops while idle is a failure of the store: nothing more is acknowledged.
     this.client.on('error', (error) => this.fail(new StoreFailedError(options.name, 'the connection', options.where, { cause: error })));
     this.client.on('end', () => {
-      if (!this.closed) this.fail(new StoreFailedError(options.name, 'the connection', options.where, { cause: new Error('the server closed the connection') }));
+      if (!this.closed)
+        this.fail(new StoreFailedError(options.name, 'the connection', options.where, { cause: new Error('the server closed the connection') }));
     });
     const every = options.renewEveryMs ?? Math.max(50, Math.floor(options.leaseMs / 3));
     if (every > 0) {

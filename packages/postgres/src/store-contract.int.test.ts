@@ -50,7 +50,12 @@ async function harness(): Promise<StoreHarness> {
       const rows: string[] = [];
       for (const table of ['checkpoints', 'owners', 'events', 'snapshots']) {
         const result = await admin.query(`SELECT * FROM "${schema}".${table}`).catch(() => ({ rows: [] as Record<string, unknown>[] }));
-        for (const row of result.rows) rows.push(Object.values(row).map((v) => (Buffer.isBuffer(v) ? v.toString('latin1') : String(v))).join('|'));
+        for (const row of result.rows)
+          rows.push(
+            Object.values(row)
+              .map((v) => (Buffer.isBuffer(v) ? v.toString('latin1') : String(v)))
+              .join('|'),
+          );
       }
       return rows.join('\n');
     },
@@ -71,7 +76,7 @@ async function harness(): Promise<StoreHarness> {
         await cluster.cluster().restart();
         admin = await adminClient();
       } else {
-        await terminate("application_name LIKE $1", [`ckpt contract ${schema} %`]);
+        await terminate('application_name LIKE $1', [`ckpt contract ${schema} %`]);
       }
       return connect();
     },

@@ -1,5 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { createIdentity, deriveSecretKey, revealVariables, sealSensitive, type CkptEvent, type JobIdentity, type ListedCheckpoint } from '@ckpt/core/internal';
+import {
+  createIdentity,
+  deriveSecretKey,
+  revealVariables,
+  sealSensitive,
+  type CkptEvent,
+  type JobIdentity,
+  type ListedCheckpoint,
+} from '@ckpt/core/internal';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { StoreSchemaError, StoreUnreachableError } from './errors.js';

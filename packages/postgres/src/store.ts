@@ -561,7 +561,13 @@ export class PostgresStore implements CheckpointStore {
       reading = await readStoreLog(this.admin, this.url.schema, name, fold, entries && ((entry) => entries.push(entry)));
     } catch (error) {
       if (!(error instanceof StoreCorruptError) || options.salvage !== true) throw error;
-      return { ...common, state: cloneState(fold.initial()), epoch: 0, entries: entries ?? [], damage: { offset: error.seq, reason: error.reason, error } };
+      return {
+        ...common,
+        state: cloneState(fold.initial()),
+        epoch: 0,
+        entries: entries ?? [],
+        damage: { offset: error.seq, reason: error.reason, error },
+      };
     }
     return {
       ...common,
@@ -580,7 +586,11 @@ export class PostgresStore implements CheckpointStore {
         yield { name: row.name, reading, ...(reading.owner !== undefined && { owner: reading.owner }) };
       } catch (error) {
         const owner = portOwner(await this.owner(row.name).catch(() => undefined));
-        yield { name: row.name, ...(owner !== undefined && { owner }), problem: (error instanceof Error ? error.message : String(error)).split('\n')[0]! };
+        yield {
+          name: row.name,
+          ...(owner !== undefined && { owner }),
+          problem: (error instanceof Error ? error.message : String(error)).split('\n')[0]!,
+        };
       }
     }
   }

@@ -187,7 +187,17 @@ describe('progress and retries in logs', () => {
 describe('--help shows every default', () => {
   it('copy and serve', () => {
     const copy = ckpt(['copy', '--help']).stdout.replace(/\s+/g, ' ');
-    for (const text of ['(default: 8MiB)', '(default: 3)', '(default: 2s)', '(default: 0, none)', '(default: 5m)', '(default: tail)', '(default: 5s;', 'default: unlimited', 'default: mode 0666 & ~umask']) {
+    for (const text of [
+      '(default: 8MiB)',
+      '(default: 3)',
+      '(default: 2s)',
+      '(default: 0, none)',
+      '(default: 5m)',
+      '(default: tail)',
+      '(default: 5s;',
+      'default: unlimited',
+      'default: mode 0666 & ~umask',
+    ]) {
       expect(copy).toContain(text);
     }
     const serve = ckpt(['serve', '--help']).stdout.replace(/\s+/g, ' ');
@@ -238,7 +248,9 @@ describe('ckpt copy --recursive', () => {
     await new Promise<void>((resolvePromise, reject) => {
       const timer = setTimeout(() => reject(new Error(`no checkpoints of b/d/e.bin: ${out}`)), 30_000);
       child.stdout.on('data', () => {
-        const seen = jsonLines(out.slice(0, out.lastIndexOf('\n') + 1)).filter((l) => l['type'] === 'transfer/checkpoint' && l['path'] === 'b/d/e.bin');
+        const seen = jsonLines(out.slice(0, out.lastIndexOf('\n') + 1)).filter(
+          (l) => l['type'] === 'transfer/checkpoint' && l['path'] === 'b/d/e.bin',
+        );
         if (seen.length >= 2) {
           clearTimeout(timer);
           resolvePromise();

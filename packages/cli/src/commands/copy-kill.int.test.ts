@@ -45,7 +45,10 @@ function expectResumesNeverGoBack(report: KillAndRerunReport, size: number): voi
     const now = eventsOf(report.runs[i]!.stdout);
     const announced = Math.max(0, ...before.filter(isCheckpoint).map((event) => Number(event['offset'])));
     const resumed = now.find((event) => event['type'] === 'transfer/resumed');
-    expect(now.some((event) => event['type'] === 'transfer/restarted'), `run ${i + 1} started over`).toBe(false);
+    expect(
+      now.some((event) => event['type'] === 'transfer/restarted'),
+      `run ${i + 1} started over`,
+    ).toBe(false);
     if (announced > 0) {
       expect(resumed, `run ${i + 1} resumed`).toBeDefined();
       expect(Number(resumed!['offset']), `run ${i + 1} resumes at or after run ${i}'s last checkpoint`).toBeGreaterThanOrEqual(announced);

@@ -18,12 +18,19 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const run = (file: string, env: Record<string, string> = {}) =>
   spawnSync(process.execPath, [main, 'run', file, '--json'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...env } });
-const eventsOf = (stdout: string) => stdout.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+const eventsOf = (stdout: string) =>
+  stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
 
 describe('the copy task of packages', () => {
   it('refuses a malformed copy spec at load, naming the field', () => {
     expect(() => copyTaskPlugin.validate({ from: 'a' }, 'steps[3].copy')).toThrow(/steps\[3\]\.copy\.to: missing/);
-    expect(() => copyTaskPlugin.validate({ from: 'a', to: 'b', checkpointInterval: 'lots' }, 'steps[3].copy')).toThrow(/steps\[3\]\.copy\.checkpointInterval/);
+    expect(() => copyTaskPlugin.validate({ from: 'a', to: 'b', checkpointInterval: 'lots' }, 'steps[3].copy')).toThrow(
+      /steps\[3\]\.copy\.checkpointInterval/,
+    );
     expect(() => copyTaskPlugin.validate({ from: 'a', to: 'b', colour: 'red' }, 'steps[3].copy')).toThrow(/steps\[3\]\.copy\.colour: unknown field/);
   });
 
@@ -44,7 +51,9 @@ describe('the copy task of packages', () => {
     writeFileSync(join(dir, 'ready'), '');
     const second = run(file);
     expect(second.status).toBe(0);
-    const units = eventsOf(second.stdout).filter((e) => e['type'] === 'unit-started').map((e) => e['unit']);
+    const units = eventsOf(second.stdout)
+      .filter((e) => e['type'] === 'unit-started')
+      .map((e) => e['unit']);
     expect(units).toEqual(['check']);
   });
 
@@ -52,9 +61,16 @@ describe('the copy task of packages', () => {
     const data = randomBytes(4 * 1024 * 1024);
     writeFileSync(join(dir, 'data.bin'), data);
     const file = join(dir, 'ship.yaml');
-    writeFileSync(file, `id: ship\nversion: 1\ncheckpoint: { usage: if-exists, save: true }\nsteps:\n  - { id: ship, copy: { from: data.bin, to: out/data.bin, checkpointInterval: 256KiB } }\n`);
+    writeFileSync(
+      file,
+      `id: ship\nversion: 1\ncheckpoint: { usage: if-exists, save: true }\nsteps:\n  - { id: ship, copy: { from: data.bin, to: out/data.bin, checkpointInterval: 256KiB } }\n`,
+    );
     const partial = join(dir, 'out', '.data.bin.ckpt-part');
-    const child = spawn(process.execPath, [main, 'run', file, '--json'], { env: { ...process.env, CKPT_COPY_RATE_LIMIT: '4MiB' }, stdio: 'ignore', detached: true });
+    const child = spawn(process.execPath, [main, 'run', file, '--json'], {
+      env: { ...process.env, CKPT_COPY_RATE_LIMIT: '4MiB' },
+      stdio: 'ignore',
+      detached: true,
+    });
     const exited = new Promise((done) => child.once('exit', done));
     // Kill once at least a megabyte (four checkpoints) has been received.
     await expect.poll(() => (existsSync(partial) ? statSync(partial).size : 0), { timeout: 30_000, interval: 20 }).toBeGreaterThan(1024 * 1024);

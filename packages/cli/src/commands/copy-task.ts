@@ -40,13 +40,23 @@ function validateCopySpec(spec: unknown, path: string): CopyTaskSpec {
     const kind = FIELDS[key as keyof CopyTaskSpec];
     if (kind === undefined) throw new InvalidInputError(`${path}.${key}: unknown field; a copy step takes ${Object.keys(FIELDS).join(', ')}`);
     const ok =
-      kind === 'string' ? typeof value === 'string' && value.length > 0
-      : kind === 'boolean' ? typeof value === 'boolean'
-      : kind === 'verify' ? value === 'tail' || value === 'full'
-      : kind === 'count' ? Number.isSafeInteger(value) || (typeof value === 'string' && /^\d+$/.test(value))
-      : typeof value === 'string' || (typeof value === 'number' && value >= 0);
+      kind === 'string'
+        ? typeof value === 'string' && value.length > 0
+        : kind === 'boolean'
+          ? typeof value === 'boolean'
+          : kind === 'verify'
+            ? value === 'tail' || value === 'full'
+            : kind === 'count'
+              ? Number.isSafeInteger(value) || (typeof value === 'string' && /^\d+$/.test(value))
+              : typeof value === 'string' || (typeof value === 'number' && value >= 0);
     if (!ok) {
-      const expected = { string: 'a non-empty text', boolean: 'true or false', verify: 'tail or full', count: 'a whole number', size: 'a size or duration like 4MiB or 30s' }[kind];
+      const expected = {
+        string: 'a non-empty text',
+        boolean: 'true or false',
+        verify: 'tail or full',
+        count: 'a whole number',
+        size: 'a size or duration like 4MiB or 30s',
+      }[kind];
       throw new InvalidInputError(`${path}.${key}: ${JSON.stringify(value)} is not ${expected}`);
     }
   }
@@ -69,7 +79,9 @@ async function runCopyTask(spec: CopyTaskSpec, context: TaskContext): Promise<Pl
   const result = await copyFile({
     source: local(context.baseDir, spec.from),
     destination: local(context.baseDir, spec.to),
-    ...(interval !== undefined && { checkpointInterval: typeof interval === 'number' ? interval : parseSize(interval, `step ${context.stepId}: checkpointInterval`) }),
+    ...(interval !== undefined && {
+      checkpointInterval: typeof interval === 'number' ? interval : parseSize(interval, `step ${context.stepId}: checkpointInterval`),
+    }),
     ...(spec.verify !== undefined && { verify: spec.verify }),
     retry: retryOptions(spec, (field) => `step ${context.stepId}: ${field}`),
     ...(netmapFile !== undefined && { netmap: loadNetmap(local(context.baseDir, netmapFile)) }),

@@ -41,7 +41,11 @@ describe('ckpt copy', () => {
   });
 
   it('refuses bad arguments and a missing source with exit 2 and no stack trace', () => {
-    for (const args of [['copy', 'missing', 'b'], ['copy', 'a', 'b', '--checkpoint-interval', 'lots'], ['copy', 'a', 'b', '--short-retries', '-1']]) {
+    for (const args of [
+      ['copy', 'missing', 'b'],
+      ['copy', 'a', 'b', '--checkpoint-interval', 'lots'],
+      ['copy', 'a', 'b', '--short-retries', '-1'],
+    ]) {
       const run = ckpt(args);
       expect(run.status, args.join(' ')).toBe(2);
       expect(run.stderr).not.toMatch(/\n\s+at /);

@@ -14,7 +14,11 @@ describe('the copy view describes transfer events', () => {
   });
 
   it('a transfer an earlier run completed, and a start-over with its reason', () => {
-    expect(describeTransferEvent({ type: 'transfer/resumed', offset: 10, size: 10, verified: 'published' })).toBe('already complete (published by an earlier run)');
-    expect(describeTransferEvent({ type: 'transfer/restarted', reason: "the source's size changed" })).toBe("starting over: the source's size changed");
+    expect(describeTransferEvent({ type: 'transfer/resumed', offset: 10, size: 10, verified: 'published' })).toBe(
+      'already complete (published by an earlier run)',
+    );
+    expect(describeTransferEvent({ type: 'transfer/restarted', reason: "the source's size changed" })).toBe(
+      "starting over: the source's size changed",
+    );
   });
 });

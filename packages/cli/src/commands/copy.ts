@@ -5,7 +5,8 @@ import { onInterrupt } from '../interrupt.js';
 import { colors, escapeControlChars, writeJsonLine, type CliIo } from '../output.js';
 
 function parseCount(text: string | number, where: string): number {
-  if (!/^\d+$/.test(String(text).trim())) throw new InvalidInputError(`${where}: "${text}" is not a whole number`, { hint: 'write e.g. 3 (0 disables)' });
+  if (!/^\d+$/.test(String(text).trim()))
+    throw new InvalidInputError(`${where}: "${text}" is not a whole number`, { hint: 'write e.g. 3 (0 disables)' });
   return Number(String(text).trim());
 }
 
@@ -111,7 +112,9 @@ export function parseRate(text: string, where: string): number {
   try {
     return parseSize(size, where);
   } catch {
-    throw new InvalidInputError(`${where}: "${text}" is not a rate`, { hint: 'write bytes per second, e.g. 50MiB/s, 512KiB/s or 50MiB (0: unlimited)' });
+    throw new InvalidInputError(`${where}: "${text}" is not a rate`, {
+      hint: 'write bytes per second, e.g. 50MiB/s, 512KiB/s or 50MiB (0: unlimited)',
+    });
   }
 }
 
@@ -200,18 +203,42 @@ export async function copyCommand(source: string, destination: string, options: 
       const tree = await copyTree(common);
       const durationMs = Date.now() - began;
       if (options.json) {
-        writeJsonLine(io, { type: 'transfer-completed', files: tree.files, upToDate: tree.upToDate, skipped: tree.skipped, bytes: tree.bytes, sent: tree.sent, duration: durationMs, durationMs, source, destination });
+        writeJsonLine(io, {
+          type: 'transfer-completed',
+          files: tree.files,
+          upToDate: tree.upToDate,
+          skipped: tree.skipped,
+          bytes: tree.bytes,
+          sent: tree.sent,
+          duration: durationMs,
+          durationMs,
+          source,
+          destination,
+        });
       } else {
         view?.clear();
         const skipped = tree.skipped > 0 ? `, ${tree.skipped} skipped` : '';
-        io.stdout.write(`copied ${source} → ${destination}: ${tree.files} files (${tree.upToDate} up to date${skipped}), ${formatBytes(tree.bytes)} in ${formatDuration(durationMs)} (${formatBytes(tree.sent)} sent)\n`);
+        io.stdout.write(
+          `copied ${source} → ${destination}: ${tree.files} files (${tree.upToDate} up to date${skipped}), ${formatBytes(tree.bytes)} in ${formatDuration(durationMs)} (${formatBytes(tree.sent)} sent)\n`,
+        );
       }
       return 0;
     }
     const result = await copyFile(common);
     const durationMs = Date.now() - began;
     if (options.json) {
-      writeJsonLine(io, { type: 'transfer-completed', bytes: result.bytes, sent: result.sent, resumedFrom: result.resumedFrom, upToDate, digest: result.digest, duration: durationMs, durationMs, source, destination });
+      writeJsonLine(io, {
+        type: 'transfer-completed',
+        bytes: result.bytes,
+        sent: result.sent,
+        resumedFrom: result.resumedFrom,
+        upToDate,
+        digest: result.digest,
+        duration: durationMs,
+        durationMs,
+        source,
+        destination,
+      });
     } else if (upToDate) {
       view?.clear();
       io.stdout.write(`up to date ${source} → ${destination}: ${formatBytes(result.bytes)}, nothing sent\n`);
@@ -219,7 +246,9 @@ export async function copyCommand(source: string, destination: string, options: 
       view?.update({ offset: result.bytes, size: result.bytes, sent: result.sent, resumedFrom: result.resumedFrom }, true);
       view?.clear();
       const resumed = result.resumedFrom > 0 ? `, resumed at ${formatBytes(result.resumedFrom)}` : '';
-      io.stdout.write(`copied ${source} → ${destination}: ${formatBytes(result.bytes)} in ${formatDuration(durationMs)} (${formatBytes(result.sent)} sent${resumed})\n`);
+      io.stdout.write(
+        `copied ${source} → ${destination}: ${formatBytes(result.bytes)} in ${formatDuration(durationMs)} (${formatBytes(result.sent)} sent${resumed})\n`,
+      );
     }
     return 0;
   } catch (error) {

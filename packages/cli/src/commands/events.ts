@@ -54,7 +54,9 @@ function describe(entry: LogEntry): string {
       return (
         `${where} ${colors.cyan('epoch')} ${epoch.epoch}${epoch.pid ? ` pid ${epoch.pid}` : ''}${epoch.host ? ` on ${safe(epoch.host)}` : ''} ${formatTime(epoch.startedAt)}` +
         (tail !== undefined
-          ? colors.yellow(`  recovery truncated ${tail.bytes} bytes at offset ${tail.offset}, after record ${tail.lastGoodSeq} (${safe(tail.reason)})`)
+          ? colors.yellow(
+              `  recovery truncated ${tail.bytes} bytes at offset ${tail.offset}, after record ${tail.lastGoodSeq} (${safe(tail.reason)})`,
+            )
           : '')
       );
     }

@@ -27,7 +27,7 @@ it('draws unit paths as a tree, each with its state for the next attempt', () =>
   ]);
 });
 
-it('the generic restart point reads core\'s folded state alone: completed units, units in flight, failures not since completed, open scopes', () => {
+it("the generic restart point reads core's folded state alone: completed units, units in flight, failures not since completed, open scopes", () => {
   const state = foldEvents([
     { type: 'unit-started', unit: 'extract' },
     { type: 'unit-completed', unit: 'extract', outcome: 'success' },
@@ -40,11 +40,20 @@ it('the generic restart point reads core\'s folded state alone: completed units,
     { type: 'scope-opened', scope: 'publish@transaction', kind: 'transaction' },
     { type: 'unit-started', unit: 'publish/swap', scope: 'publish@transaction' },
   ]);
-  expect(genericRestartPointOf(state)).toEqual({ skipped: ['extract', 'load'], inFlight: ['publish/swap'], failed: ['report'], openScopes: ['publish@transaction'] });
+  expect(genericRestartPointOf(state)).toEqual({
+    skipped: ['extract', 'load'],
+    inFlight: ['publish/swap'],
+    failed: ['report'],
+    openScopes: ['publish@transaction'],
+  });
 });
 
-it('the generic restart point and control-flow\'s restartPointOf answer different questions: only the runner knows a --rerun voids a completion', () => {
-  const pkg = definePackage({ id: 'p', version: 1 }, task('extract', async () => undefined), sequence('publish', [task('swap', async () => undefined)]));
+it("the generic restart point and control-flow's restartPointOf answer different questions: only the runner knows a --rerun voids a completion", () => {
+  const pkg = definePackage(
+    { id: 'p', version: 1 },
+    task('extract', async () => undefined),
+    sequence('publish', [task('swap', async () => undefined)]),
+  );
   const state = new Fold([controlFlowReducer as ExtensionReducer]).foldEvents([
     { type: 'attempt-started', attempt: 1 },
     { type: 'unit-started', unit: 'extract' },

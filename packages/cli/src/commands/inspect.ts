@@ -1,6 +1,13 @@
 import { writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { InvalidInputError, formatBytes, type CheckpointOwner, type CheckpointReading, type CheckpointState, type ExtensionReducer } from '@ckpt/core/internal';
+import {
+  InvalidInputError,
+  formatBytes,
+  type CheckpointOwner,
+  type CheckpointReading,
+  type CheckpointState,
+  type ExtensionReducer,
+} from '@ckpt/core/internal';
 import { colors, escapeControlChars as safe, formatTime, writeJsonLine, type CliIo } from '../output.js';
 import { maskStoreUrl, storeUrlOf, withStore } from '../store.js';
 
@@ -90,7 +97,9 @@ export function renderUnitTree(state: CheckpointState, rerun: ReadonlySet<string
 }
 
 /** Runner-specific restart point (its explanation, and the units a `--rerun` voided), for runners the CLI knows. */
-async function runnerRestartPoint(reading: Pick<CheckpointReading, 'identity' | 'state'>): Promise<{ readonly explanation: readonly string[]; readonly rerun: readonly string[] } | undefined> {
+async function runnerRestartPoint(
+  reading: Pick<CheckpointReading, 'identity' | 'state'>,
+): Promise<{ readonly explanation: readonly string[]; readonly rerun: readonly string[] } | undefined> {
   if (reading.identity.kind !== 'control-flow') return undefined;
   const { restartPointOf } = await import('@ckpt/control-flow');
   return restartPointOf(reading.state);
@@ -106,7 +115,9 @@ export async function inspectCommand(path: string, options: { json?: boolean; ht
   // The control-flow reducer folds its `--rerun` records, which the restart point explains.
   const { controlFlowReducer } = await import('@ckpt/control-flow');
   const url = storeUrlOf(options.store);
-  const reading = await withStore(url, (store) => store.read(path, { withEntries: options.html !== undefined, reducers: [controlFlowReducer as ExtensionReducer] }));
+  const reading = await withStore(url, (store) =>
+    store.read(path, { withEntries: options.html !== undefined, reducers: [controlFlowReducer as ExtensionReducer] }),
+  );
   const where = url === undefined ? undefined : maskStoreUrl(url);
   if (options.html !== undefined) {
     const { renderTimelineHtml } = await import('./timeline.js');
@@ -139,7 +150,8 @@ async function writeTimeline(file: string, html: string): Promise<void> {
               : (code ?? String(error));
     throw new InvalidInputError(`--html ${file}: cannot write the timeline: ${problem}`, {
       cause: error,
-      hint: code === 'ENOENT' ? `create ${folder} first, or name a file in an existing directory` : 'name a file you may write, in an existing directory',
+      hint:
+        code === 'ENOENT' ? `create ${folder} first, or name a file in an existing directory` : 'name a file you may write, in an existing directory',
     });
   }
 }
@@ -171,7 +183,13 @@ function inspection(path: string, reading: CheckpointReading, store: string | un
   };
 }
 
-function renderInspection(path: string, reading: CheckpointReading, store: string | undefined, explanation: readonly string[] | undefined, rerun: ReadonlySet<string>): string {
+function renderInspection(
+  path: string,
+  reading: CheckpointReading,
+  store: string | undefined,
+  explanation: readonly string[] | undefined,
+  rerun: ReadonlySet<string>,
+): string {
   const { state, identity } = reading;
   const lines: string[] = [];
   const heading = (text: string) => lines.push('', colors.bold(text));
@@ -180,19 +198,31 @@ function renderInspection(path: string, reading: CheckpointReading, store: strin
   lines.push(`  job        ${safe(identity.kind)} "${safe(identity.id)}" version ${safe(identity.version)}`);
   lines.push(`  structure  ${safe(identity.structureHash.slice(0, 16))}`);
   lines.push(`  created    ${formatTime(reading.createdAt)}`);
-  lines.push(`  size       ${reading.sizeBytes !== undefined ? `${formatBytes(reading.sizeBytes)}, ` : ''}${state.eventCount} events, writer session ${reading.epoch}`);
+  lines.push(
+    `  size       ${reading.sizeBytes !== undefined ? `${formatBytes(reading.sizeBytes)}, ` : ''}${state.eventCount} events, writer session ${reading.epoch}`,
+  );
   if (reading.owner !== undefined) lines.push(`  owner      ${safe(ownerLine(reading.owner))}`);
   if (reading.tail !== undefined) {
-    lines.push(colors.yellow(`  torn tail  ${reading.tail.bytes} bytes after the last valid record (${safe(reading.tail.reason)}); the next writer truncates them and records it`));
+    lines.push(
+      colors.yellow(
+        `  torn tail  ${reading.tail.bytes} bytes after the last valid record (${safe(reading.tail.reason)}); the next writer truncates them and records it`,
+      ),
+    );
   }
   for (const tail of reading.truncatedTails ?? []) {
-    lines.push(colors.yellow(`  truncated  ${tail.bytes} bytes at offset ${tail.offset}, after record ${tail.lastGoodSeq}, by recovery (${safe(tail.reason)})`));
+    lines.push(
+      colors.yellow(
+        `  truncated  ${tail.bytes} bytes at offset ${tail.offset}, after record ${tail.lastGoodSeq}, by recovery (${safe(tail.reason)})`,
+      ),
+    );
   }
   heading(`attempts (${state.attempts.length})`);
   for (const attempt of state.attempts) {
     const outcome = safe(attempt.outcome ?? 'did not end (crashed or killed)');
     const color = attempt.outcome === 'success' ? colors.green : colors.red;
-    lines.push(`  #${attempt.attempt}  ${formatTime(attempt.startedAt)}  ${color(outcome)}${attempt.error ? `: ${safe(attempt.error.message)}` : ''}`);
+    lines.push(
+      `  #${attempt.attempt}  ${formatTime(attempt.startedAt)}  ${color(outcome)}${attempt.error ? `: ${safe(attempt.error.message)}` : ''}`,
+    );
   }
   const tree = renderUnitTree(state, rerun);
   heading(`units (${state.completed.size} completed, ${state.running.size} in flight, ${state.failed.size} failed)`);
@@ -204,7 +234,11 @@ function renderInspection(path: string, reading: CheckpointReading, store: strin
   if (state.variables.size > 0) {
     heading('variables');
     for (const variable of state.variables.values()) {
-      const shown = variable.sealed ? colors.dim('(sensitive, encrypted)') : variable.redacted ? colors.dim('(sensitive, not persisted)') : safe(JSON.stringify(variable.value) ?? 'undefined');
+      const shown = variable.sealed
+        ? colors.dim('(sensitive, encrypted)')
+        : variable.redacted
+          ? colors.dim('(sensitive, not persisted)')
+          : safe(JSON.stringify(variable.value) ?? 'undefined');
       lines.push(`  ${safe(variable.name)}${variable.valueType ? `: ${safe(variable.valueType)}` : ''} = ${shown}`);
     }
   }

@@ -29,7 +29,8 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const ckpt = (...args: string[]) => spawnSync(process.execPath, [MAIN, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, timeout: 20_000 });
+const ckpt = (...args: string[]) =>
+  spawnSync(process.execPath, [MAIN, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, timeout: 20_000 });
 
 interface Row {
   file: string;
@@ -46,7 +47,11 @@ interface Row {
 const listJson = (...args: string[]): Row[] => {
   const result = ckpt('list', ...args, '--json');
   expect(result.status, result.stderr).toBe(0);
-  return result.stdout.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Row);
+  return result.stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Row);
 };
 
 const waitFor = async (path: string, ms = 10_000) => {
@@ -102,19 +107,26 @@ describe('ckpt list', () => {
     const before = snapshot(dir);
 
     const rows = listJson();
-    expect(rows.map((r) => r.file).sort()).toEqual([good, join('in', 'broken.ckpt'), join('in', 'deep', '.orders.csv.ckpt'), join('in', 'empty.ckpt'), 'state.bin'].sort());
+    expect(rows.map((r) => r.file).sort()).toEqual(
+      [good, join('in', 'broken.ckpt'), join('in', 'deep', '.orders.csv.ckpt'), join('in', 'empty.ckpt'), 'state.bin'].sort(),
+    );
     const row = rows.find((r) => r.file === good)!;
     expect(row).toMatchObject({ kind: 'control-flow', id: 'p', version: '3', attempts: 1, status: 'failure', owner: { state: 'none' } });
     expect(row.lastAttempt?.outcome).toBe('failure');
     expect(typeof row.lastAttempt?.endedAt).toBe('number');
-    expect(row.restart).toEqual(['1 unit(s) completed are skipped', 'b failed ("command "sh" exited with code 1; its stderr ends with: broken") and runs again']);
+    expect(row.restart).toEqual([
+      '1 unit(s) completed are skipped',
+      'b failed ("command "sh" exited with code 1; its stderr ends with: broken") and runs again',
+    ]);
     expect(rows.find((r) => r.file.endsWith('empty.ckpt'))?.problem).toMatch(/the file is empty/);
     expect(rows.find((r) => r.file.endsWith('broken.ckpt'))?.problem).toBeTruthy();
 
     const human = ckpt('list');
     expect(human.status).toBe(0);
     expect(human.stdout).toMatch(/^CHECKPOINT\s+JOB\s+ATTEMPTS\s+LAST ENDED\s+OUTCOME\s+OWNER$/m);
-    expect(human.stdout).toMatch(new RegExp(`^${good.replace('.', '\\.')}\\s+control-flow p v3\\s+1\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\dZ\\s+failure\\s+none$`, 'm'));
+    expect(human.stdout).toMatch(
+      new RegExp(`^${good.replace('.', '\\.')}\\s+control-flow p v3\\s+1\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\dZ\\s+failure\\s+none$`, 'm'),
+    );
     expect(human.stdout).toContain('  next: 1 unit(s) completed are skipped; b failed');
     expect(human.stdout).toMatch(/in\/empty\.ckpt\s+-\s+-\s+-\s+unreadable\s+none\n {2}problem: .*empty/);
     // Reading never changes a file and never takes a lock.
@@ -122,7 +134,10 @@ describe('ckpt list', () => {
   });
 
   it('says whether the owner is alive: a running attempt holds the lock, a killed one leaves it stale', async () => {
-    await writeFile(join(dir, 'w.yaml'), `id: w\nversion: 1\ncheckpoint: { usage: if-exists, save: true }\nsteps:\n  - { id: wait, exec: [sh, -c, 'touch started; exec sleep 30'] }\n`);
+    await writeFile(
+      join(dir, 'w.yaml'),
+      `id: w\nversion: 1\ncheckpoint: { usage: if-exists, save: true }\nsteps:\n  - { id: wait, exec: [sh, -c, 'touch started; exec sleep 30'] }\n`,
+    );
     const child = spawn(process.execPath, [MAIN, 'run', 'w.yaml'], { cwd: dir, detached: true, stdio: 'ignore' });
     children.push(child.pid!);
     const exited = new Promise((done) => child.on('close', done));

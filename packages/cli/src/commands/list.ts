@@ -67,7 +67,12 @@ async function describe(found: StoreRow, inStore: boolean): Promise<ListedCheckp
   const where = inStore ? { name: found.name } : { file: found.name };
   const owner: NonNullable<ListedCheckpoint['owner']> = found.owner === undefined ? { state: 'none' } : ownerRow(found.owner);
   const { reading } = found;
-  if (reading === undefined) return { ...where, ...(found.owner !== undefined || found.problem?.startsWith('cannot list') !== true ? { owner } : {}), problem: found.problem ?? 'unreadable' };
+  if (reading === undefined)
+    return {
+      ...where,
+      ...(found.owner !== undefined || found.problem?.startsWith('cannot list') !== true ? { owner } : {}),
+      problem: found.problem ?? 'unreadable',
+    };
   const { identity, state } = reading;
   const last = state.attempts.at(-1);
   const explanation = await explanationOf(reading).catch(() => undefined);
@@ -81,12 +86,15 @@ async function describe(found: StoreRow, inStore: boolean): Promise<ListedCheckp
     status: last === undefined ? 'none' : (last.outcome ?? (owner.state === 'live' || owner.state === 'remote' ? 'running' : 'crashed')),
     owner,
     restart: restartPointLines(state, explanation),
-    ...(reading.tail !== undefined && { problem: `torn tail: ${reading.tail.bytes} bytes after the last valid record (the next writer truncates them)` }),
+    ...(reading.tail !== undefined && {
+      problem: `torn tail: ${reading.tail.bytes} bytes after the last valid record (the next writer truncates them)`,
+    }),
   };
 }
 
 function ownerRow(owner: CheckpointOwner): NonNullable<ListedCheckpoint['owner']> {
-  if (owner.state === 'unknown') return { state: 'unknown', ...(owner.since > 0 && { since: owner.since }), ...(owner.problem !== undefined && { problem: owner.problem }) };
+  if (owner.state === 'unknown')
+    return { state: 'unknown', ...(owner.since > 0 && { since: owner.since }), ...(owner.problem !== undefined && { problem: owner.problem }) };
   return {
     state: owner.state,
     pid: owner.pid,
@@ -103,7 +111,9 @@ function ownerText(owner: ListedCheckpoint['owner']): string {
     case 'none':
       return 'none';
     case 'live':
-      return owner.leaseExpiresAt !== undefined ? `pid ${owner.pid} on ${owner.host} (running, lease until ${formatTime(owner.leaseExpiresAt)})` : `pid ${owner.pid} (running)`;
+      return owner.leaseExpiresAt !== undefined
+        ? `pid ${owner.pid} on ${owner.host} (running, lease until ${formatTime(owner.leaseExpiresAt)})`
+        : `pid ${owner.pid} (running)`;
     case 'expired':
       return `pid ${owner.pid} on ${owner.host} (lease ran out)`;
     case 'stale':

@@ -19,9 +19,13 @@ export async function pruneCommand(
     });
   }
   if (url === undefined) {
-    if (dir === undefined) throw new InvalidInputError('ckpt prune: name the directory that holds the checkpoints, or a store with --store URL', { hint: 'e.g. ckpt prune .ckpt' });
+    if (dir === undefined)
+      throw new InvalidInputError('ckpt prune: name the directory that holds the checkpoints, or a store with --store URL', {
+        hint: 'e.g. ckpt prune .ckpt',
+      });
     const info = await new NodeStorage().stat(dir);
-    if (info === undefined || !info.isDirectory) throw new InvalidInputError(`${dir}: no such directory`, { hint: 'give the directory that holds the checkpoints' });
+    if (info === undefined || !info.isDirectory)
+      throw new InvalidInputError(`${dir}: no such directory`, { hint: 'give the directory that holds the checkpoints' });
   }
   const olderThanMs = options.olderThan !== undefined ? parseDuration(options.olderThan, '--older-than') : undefined;
   const report = await withStore(url, (store) =>
@@ -40,7 +44,9 @@ export async function pruneCommand(
   }
   const verb = options.dryRun ? 'would remove' : 'removed';
   for (const removed of report.removed) {
-    io.stdout.write(`${verb} ${removed.path} (${formatBytes(removed.bytes)}, last written ${formatDuration(Date.now() - removed.lastWriteMs)} ago)\n`);
+    io.stdout.write(
+      `${verb} ${removed.path} (${formatBytes(removed.bytes)}, last written ${formatDuration(Date.now() - removed.lastWriteMs)} ago)\n`,
+    );
     for (const companion of removed.removed.slice(1)) io.stdout.write(`  and ${companion}\n`);
   }
   for (const skipped of report.skipped) io.stdout.write(`skipped ${skipped.path}: ${skipped.reason}\n`);

@@ -20,12 +20,19 @@ beforeEach(async () => {
 afterEach(async () => rm(dir, { recursive: true, force: true }));
 
 function start(args: string[]) {
-  const child = spawn(process.execPath, [MAIN, ...args], { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+  const child = spawn(process.execPath, [MAIN, ...args], {
+    cwd: dir,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NO_COLOR: '1' },
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const exited = new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => child.on('close', (code) => done({ code, stdout, stderr })));
+  const exited = new Promise<{ code: number | null; stdout: string; stderr: string }>((done) =>
+    child.on('close', (code) => done({ code, stdout, stderr })),
+  );
   return { child, exited, output: () => stdout };
 }
 
@@ -47,7 +54,8 @@ const jsonLines = (text: string) =>
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 /** A command that fails while the counter file `count` (after incrementing) is below `okFrom`. */
-const flaky = (okFrom: number) => `n=$(cat count 2>/dev/null || echo 0); n=$((n+1)); echo $n > count; [ $n -ge ${okFrom} ] || { echo "try $n failed" >&2; exit 1; }`;
+const flaky = (okFrom: number) =>
+  `n=$(cat count 2>/dev/null || echo 0); n=$((n+1)); echo $n > count; [ $n -ge ${okFrom} ] || { echo "try $n failed" >&2; exit 1; }`;
 
 function retryPackage(okFrom: number, retry: string): string {
   return `id: r\nversion: 1\ncheckpoint: { usage: if-exists, save: true }\nsteps:\n  - id: flaky\n    exec: [sh, -c, '${flaky(okFrom)}']\n    retry: ${retry}\n  - { id: after, exec: [sh, -c, 'echo after >> log'] }\n`;
@@ -84,7 +92,9 @@ describe('exec step retry', () => {
     const events = await ckpt('events', join(dir, '.ckpt', 'r.ckpt'));
     expect(events.code).toBe(0);
     expect(events.stdout.match(/control-flow\/retry/g)).toHaveLength(2);
-    expect(events.stdout).toMatch(/control-flow\/retry \{"unit":"flaky","step":"flaky","retry":2,"of":2,"waitMs":10,"error":"command \\"sh\\" exited with code 1; its stderr ends with: try 2 failed"\}/);
+    expect(events.stdout).toMatch(
+      /control-flow\/retry \{"unit":"flaky","step":"flaky","retry":2,"of":2,"waitMs":10,"error":"command \\"sh\\" exited with code 1; its stderr ends with: try 2 failed"\}/,
+    );
   });
 
   it('attempts: 0 never retries', async () => {
@@ -115,7 +125,10 @@ describe('exec step retry', () => {
 
   it('retry on a container is refused, naming the field', async () => {
     const file = join(dir, 'r.yaml');
-    await writeFile(file, `id: r\nversion: 1\nsteps:\n  - id: g\n    retry: { attempts: 1 }\n    steps:\n      - { id: a, exec: [sh, -c, 'true'] }\n`);
+    await writeFile(
+      file,
+      `id: r\nversion: 1\nsteps:\n  - id: g\n    retry: { attempts: 1 }\n    steps:\n      - { id: a, exec: [sh, -c, 'true'] }\n`,
+    );
     const run = await ckpt('run', file);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/steps\[0\]\.retry: only exec steps have retry/);
@@ -242,7 +255,9 @@ describe('ckpt run --rerun', () => {
     await writeFile(join(dir, 'ok'), '');
     const run = await ckpt('run', file, '--rerun', 'b2');
     expect(run.code).toBe(0);
-    expect(run.stderr).toMatch(/--rerun b2: this run does not restart from a checkpoint \(there is none, or usage is never\), so every step runs anyway/);
+    expect(run.stderr).toMatch(
+      /--rerun b2: this run does not restart from a checkpoint \(there is none, or usage is never\), so every step runs anyway/,
+    );
     expect(await readFile(join(dir, 'log'), 'utf8')).toBe('a\nb1\nb2\nc\n');
   });
 });

@@ -18,7 +18,12 @@ beforeEach(async () => {
 afterEach(async () => rm(dir, { recursive: true, force: true }));
 
 const run = (file: string) => {
-  const result = spawnSync(process.execPath, [MAIN, 'run', file], { cwd: dir, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, timeout: 30_000 });
+  const result = spawnSync(process.execPath, [MAIN, 'run', file], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1' },
+    timeout: 30_000,
+  });
   return { status: result.status, out: result.stdout, err: result.stderr };
 };
 
@@ -35,7 +40,9 @@ describe('the restart summary of ckpt run', () => {
     expect(second.status).toBe(0);
     expect(second.out).toContain('resuming p (attempt 2) from its checkpoint: 1 unit(s) done and skipped; restarting at b\n');
     expect(second.out).toContain('  · 1 unit(s) completed are skipped\n');
-    expect(second.out).toContain('  · d completed on an earlier attempt after a step that runs again: skipped only if its precedence constraints hold again\n');
+    expect(second.out).toContain(
+      '  · d completed on an earlier attempt after a step that runs again: skipped only if its precedence constraints hold again\n',
+    );
     expect(second.out).toContain('↷ a  skipped: the checkpoint has it');
     expect(second.out).toContain('- d  not run: its precedence constraints are not met');
   });
@@ -59,7 +66,8 @@ describe('task output in the run view', () => {
   it('is labelled with its step while steps run in parallel, and unlabelled for a step that runs alone', async () => {
     // left and right each wait (bounded) until the other has started: their lines are written
     // while both run. solo runs after both, alone.
-    const meet = (me: string, other: string) => `touch ${me}.started; i=0; while [ ! -f ${other}.started ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; echo ${me} one; echo ${me} two`;
+    const meet = (me: string, other: string) =>
+      `touch ${me}.started; i=0; while [ ! -f ${other}.started ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; echo ${me} one; echo ${me} two`;
     await writeFile(
       join(dir, 'par.yaml'),
       `id: par\nversion: 1\nsteps:\n  - { id: left, after: {}, exec: [sh, -c, '${meet('left', 'right')}'] }\n  - { id: right, after: {}, exec: [sh, -c, '${meet('right', 'left')}'] }\n  - { id: solo, after: { left: success, right: success }, exec: [sh, -c, 'echo alone'] }\n`,

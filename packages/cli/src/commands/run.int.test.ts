@@ -21,11 +21,18 @@ beforeEach(async () => {
 afterEach(async () => rm(dir, { recursive: true, force: true }));
 
 function start(file: string, args: string[] = []) {
-  const child = spawn(process.execPath, [MAIN, 'run', file, ...args], { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+  const child = spawn(process.execPath, [MAIN, 'run', file, ...args], {
+    cwd: dir,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NO_COLOR: '1' },
+  });
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }>((done) => child.on('close', (code, signal) => done({ code, signal, out })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }>((done) =>
+    child.on('close', (code, signal) => done({ code, signal, out })),
+  );
   return { child, exited };
 }
 
@@ -57,7 +64,10 @@ describe('ckpt run as a process', () => {
 
   it('Ctrl-C (SIGINT to the whole process group) exits 130 even when the command dies of it first', async () => {
     const file = join(dir, 'p.yaml');
-    await writeFile(file, `id: p\nversion: 1\ncheckpoint: { usage: if-exists, save: true }\nsteps:\n  - { id: wait, exec: [sh, -c, 'touch started; exec sleep 30'] }\n`);
+    await writeFile(
+      file,
+      `id: p\nversion: 1\ncheckpoint: { usage: if-exists, save: true }\nsteps:\n  - { id: wait, exec: [sh, -c, 'touch started; exec sleep 30'] }\n`,
+    );
     const proc = start(file);
     await waitFor(join(dir, 'started'));
     process.kill(-proc.child.pid!, 'SIGINT');

@@ -89,7 +89,9 @@ describe('ckpt run', () => {
   });
 
   it('exits 2 for a schema error that names the file and the path, without a stack trace', async () => {
-    const file = await writePackage('id: p\nversion: 1\nsteps:\n  - { id: a, exec: [echo] }\n  - { id: b, forEach: { items: nope }, steps: [{ id: c, exec: [echo] }] }\n');
+    const file = await writePackage(
+      'id: p\nversion: 1\nsteps:\n  - { id: a, exec: [echo] }\n  - { id: b, forEach: { items: nope }, steps: [{ id: c, exec: [echo] }] }\n',
+    );
     const { code, err } = await run(file);
     expect(code).toBe(2);
     expect(err).toContain(file);
@@ -152,7 +154,9 @@ steps:
   });
 
   it('--set with a value that does not fit the variable type is refused before any work', async () => {
-    const file = await writePackage('id: p\nversion: 1\ncheckpoint: { usage: if-exists, save: true }\nvariables: { rows: { type: int, value: 0 } }\nsteps:\n  - { id: a, exec: [sh, -c, "echo a > ran"] }\n');
+    const file = await writePackage(
+      'id: p\nversion: 1\ncheckpoint: { usage: if-exists, save: true }\nvariables: { rows: { type: int, value: 0 } }\nsteps:\n  - { id: a, exec: [sh, -c, "echo a > ran"] }\n',
+    );
     const { code, err } = await run(file, { set: ['rows=many'] });
     expect(code).toBe(2);
     expect(err).toMatch(/variable "rows" is an int; "many" is not an integer/);
@@ -162,7 +166,15 @@ steps:
 
   it('runs a package written as JSON', async () => {
     const file = join(dir, 'pkg.json');
-    await writeFile(file, JSON.stringify({ id: 'j', version: 1, variables: { who: { type: 'string', value: 'json' } }, steps: [{ id: 'a', exec: ['sh', '-c', 'echo "$CKPT_VAR_WHO" > out.txt'] }] }));
+    await writeFile(
+      file,
+      JSON.stringify({
+        id: 'j',
+        version: 1,
+        variables: { who: { type: 'string', value: 'json' } },
+        steps: [{ id: 'a', exec: ['sh', '-c', 'echo "$CKPT_VAR_WHO" > out.txt'] }],
+      }),
+    );
     expect((await run(file)).code).toBe(0);
     expect(await readFile(join(dir, 'out.txt'), 'utf8')).toBe('json\n');
   });
@@ -185,7 +197,10 @@ steps:
     await writeFile(join(dir, 'ready'), '');
     const { code, out } = await run(file, { json: true });
     expect(code).toBe(0);
-    const events = out.trim().split('\n').map((line) => JSON.parse(line) as { type: string; unit?: string });
+    const events = out
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { type: string; unit?: string });
     expect(events[0]?.type).toBe('run-started');
     expect(events.at(-1)).toMatchObject({ type: 'run-ended', outcome: 'success', exitCode: 0 });
     expect(events.filter((e) => e.type === 'unit-completed').map((e) => e.unit)).toEqual(['a', 'b', 'c']);
@@ -196,7 +211,10 @@ steps:
     await writeFile(join(dir, 'ready'), '');
     const { code, out } = await run(file, { json: true });
     expect(code).toBe(0);
-    const lines = out.trim().split('\n').map((line) => JSON.parse(line) as { type: string; unit?: string; at?: unknown });
+    const lines = out
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { type: string; unit?: string; at?: unknown });
     expect(lines.slice(0, 2).map((e) => e.type)).toEqual(['run-started', 'attempt-started']);
     expect(lines.at(-2)?.type).toBe('attempt-ended');
     expect(lines.filter((e) => e.type === 'unit-completed').every((e) => typeof e.at === 'number')).toBe(true);
@@ -206,7 +224,9 @@ steps:
   });
 
   it('a sensitive --set value never appears in --json output', async () => {
-    const file = await writePackage(`id: p\nversion: 1\nvariables: { token: { type: string, value: "", sensitive: true } }\nsteps:\n  - { id: a, exec: [sh, -c, 'test -n "$CKPT_VAR_TOKEN"'] }\n`);
+    const file = await writePackage(
+      `id: p\nversion: 1\nvariables: { token: { type: string, value: "", sensitive: true } }\nsteps:\n  - { id: a, exec: [sh, -c, 'test -n "$CKPT_VAR_TOKEN"'] }\n`,
+    );
     const { code, out } = await run(file, { json: true, set: ['token=s3cr3t-value'] });
     expect(code).toBe(0);
     expect(out).not.toContain('s3cr3t-value');

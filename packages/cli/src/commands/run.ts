@@ -1,6 +1,27 @@
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { Engine, InvalidInputError, describeTailTruncation, formatDuration, isCkptError, parseDuration, type CheckpointStore, type CheckpointUsage, type CkptEvent } from '@ckpt/core/internal';
-import { ControlFlowRunner, closestName, coerceText, loadPackageFile, rerunSelection, type Package, type PackageRun, type RunNotice, type StepResult, type TaskPlugin } from '@ckpt/control-flow';
+import {
+  Engine,
+  InvalidInputError,
+  describeTailTruncation,
+  formatDuration,
+  isCkptError,
+  parseDuration,
+  type CheckpointStore,
+  type CheckpointUsage,
+  type CkptEvent,
+} from '@ckpt/core/internal';
+import {
+  ControlFlowRunner,
+  closestName,
+  coerceText,
+  loadPackageFile,
+  rerunSelection,
+  type Package,
+  type PackageRun,
+  type RunNotice,
+  type StepResult,
+  type TaskPlugin,
+} from '@ckpt/control-flow';
 import type { RunVerbOptions } from '../cli.js';
 import { copyTaskPlugin } from './copy-task.js';
 import { ExitCode, exitCodeOf } from '../exit-codes.js';
@@ -112,7 +133,10 @@ export async function runCommand(file: string, options: RunVerbOptions, io: CliI
   const forceText = pairs(options.forceResult, '--force-result');
   const forceResults: Record<string, StepResult> = {};
   for (const [step, result] of Object.entries(forceText)) {
-    if (!pkg.stepsById.has(step)) throw new InvalidInputError(`--force-result ${step}=${result}: ${file} has no step "${step}"`, { hint: `the steps are: ${[...pkg.stepsById.keys()].join(', ')}` });
+    if (!pkg.stepsById.has(step))
+      throw new InvalidInputError(`--force-result ${step}=${result}: ${file} has no step "${step}"`, {
+        hint: `the steps are: ${[...pkg.stepsById.keys()].join(', ')}`,
+      });
     if (result !== 'success' && result !== 'failure' && result !== 'completion') {
       throw new InvalidInputError(`--force-result ${step}=${result}: expected success, failure or completion`);
     }
@@ -122,17 +146,23 @@ export async function runCommand(file: string, options: RunVerbOptions, io: CliI
   for (const step of rerun) {
     if (!pkg.stepsById.has(step)) {
       const closest = closestName(step, pkg.stepsById.keys());
-      throw new InvalidInputError(`--rerun ${step}: ${file} has no step "${step}"`, { hint: closest !== undefined ? `did you mean --rerun ${closest}?` : 'name a step id of the package' });
+      throw new InvalidInputError(`--rerun ${step}: ${file} has no step "${step}"`, {
+        hint: closest !== undefined ? `did you mean --rerun ${closest}?` : 'name a step id of the package',
+      });
     }
     // Only onError handler steps are outside the order a rerun follows.
     if (!rerunSelection(pkg, [step]).includes(step)) {
-      throw new InvalidInputError(`--rerun ${step}: "${step}" is a step of an onError handler, which runs when a failure fires it, not from the checkpoint`, { hint: 'name the step whose failure fires the handler, or a step before it' });
+      throw new InvalidInputError(
+        `--rerun ${step}: "${step}" is a step of an onError handler, which runs when a failure fires it, not from the checkpoint`,
+        { hint: 'name the step whose failure fires the handler, or a step before it' },
+      );
     }
   }
   const storeUrl = storeUrlOf(options.store);
   if (storeUrl !== undefined) adapterOf(storeUrl);
   const leaseMs = options.lease !== undefined ? parseDuration(options.lease, '--lease') : undefined;
-  if (leaseMs !== undefined && leaseMs <= 0) throw new InvalidInputError(`--lease ${options.lease}: a lease must be longer than 0`, { hint: 'e.g. --lease 30s (the default)' });
+  if (leaseMs !== undefined && leaseMs <= 0)
+    throw new InvalidInputError(`--lease ${options.lease}: a lease must be longer than 0`, { hint: 'e.g. --lease 30s (the default)' });
   // --wait alone waits as long as the owner runs; --wait DURATION at most that long.
   const waitMs = options.wait === undefined ? undefined : options.wait === true ? Number.POSITIVE_INFINITY : waitDuration(options.wait);
   const settings = checkpointSettingsOf(pkg, options, storeUrl !== undefined);
@@ -211,7 +241,11 @@ export async function runCommand(file: string, options: RunVerbOptions, io: CliI
   } catch (error) {
     if (storeUrl !== undefined) scrubPassword(error, storeUrl);
     if (options.json) {
-      writeJsonLine(io, { type: 'run-refused', error: error instanceof Error ? error.message.split('\n')[0] : String(error), exitCode: exitCodeOf(error) });
+      writeJsonLine(io, {
+        type: 'run-refused',
+        error: error instanceof Error ? error.message.split('\n')[0] : String(error),
+        exitCode: exitCodeOf(error),
+      });
     }
     throw error;
   } finally {
@@ -299,7 +333,8 @@ class HumanView implements View {
   private readonly overlapped = new Set<string>();
   /** Records a start; two running units neither of which contains the other are steps in parallel. */
   private track(unit: string): void {
-    const related = (a: string, b: string) => a === b || a.startsWith(`${b}/`) || b.startsWith(`${a}/`) || a.startsWith(`${b}[`) || b.startsWith(`${a}[`);
+    const related = (a: string, b: string) =>
+      a === b || a.startsWith(`${b}/`) || b.startsWith(`${a}/`) || a.startsWith(`${b}[`) || b.startsWith(`${a}[`);
     for (const other of this.running) {
       if (!related(unit, other)) {
         this.overlapped.add(unit);
@@ -312,14 +347,20 @@ class HumanView implements View {
     return '  '.repeat(unit.split('/').length - 1);
   }
   started(pkg: Package, settings: Settings, resumed: boolean, advice: string | undefined): void {
-    if (!resumed) this.write(this.c.bold(`running ${pkg.id} version ${pkg.version}`) + this.c.dim(`  (checkpoint ${settings.save ? whereOf(settings) : 'not saved'}, usage ${settings.usage})`));
+    if (!resumed)
+      this.write(
+        this.c.bold(`running ${pkg.id} version ${pkg.version}`) +
+          this.c.dim(`  (checkpoint ${settings.save ? whereOf(settings) : 'not saved'}, usage ${settings.usage})`),
+      );
     if (advice !== undefined) this.io.stderr.write(`${this.c.yellow('warning:')} ${advice}\n`);
   }
   recorded(event: CkptEvent): void {
     if (event.type === 'control-flow/retry') {
       const e = event as { unit?: unknown; retry?: unknown; of?: unknown; waitMs?: unknown; error?: unknown };
       const unit = String(e.unit);
-      this.write(`${this.indent(unit)}${this.c.yellow('↻')} retry ${String(e.retry)}/${String(e.of)} of step ${unit} in ${formatDuration(Number(e.waitMs))}: ${this.c.red(safe(String(e.error)))}`);
+      this.write(
+        `${this.indent(unit)}${this.c.yellow('↻')} retry ${String(e.retry)}/${String(e.of)} of step ${unit} in ${formatDuration(Number(e.waitMs))}: ${this.c.red(safe(String(e.error)))}`,
+      );
     }
   }
   notice(n: RunNotice): void {
@@ -347,8 +388,15 @@ class HumanView implements View {
         this.running.delete(n.unit);
         this.overlapped.delete(n.unit);
         const mark = n.result === 'failure' ? c.red('✗') : c.green('✓');
-        const how = n.result === 'failure' ? c.red(`failed${n.recorded === 'completed' ? ' (failure path taken)' : ''}`) : n.result === 'completion' ? 'completed' : 'done';
-        this.write(`${this.indent(n.unit)}${mark} ${n.unit}  ${how}${n.forced ? c.yellow(' (forced)') : ''}  ${c.dim(formatDuration(n.durationMs))}${n.error ? `\n${this.indent(n.unit)}    ${c.red(safe(n.error))}` : ''}`);
+        const how =
+          n.result === 'failure'
+            ? c.red(`failed${n.recorded === 'completed' ? ' (failure path taken)' : ''}`)
+            : n.result === 'completion'
+              ? 'completed'
+              : 'done';
+        this.write(
+          `${this.indent(n.unit)}${mark} ${n.unit}  ${how}${n.forced ? c.yellow(' (forced)') : ''}  ${c.dim(formatDuration(n.durationMs))}${n.error ? `\n${this.indent(n.unit)}    ${c.red(safe(n.error))}` : ''}`,
+        );
         return;
       }
       case 'step-skipped':
@@ -386,7 +434,9 @@ class HumanView implements View {
     if (result.outcome === 'success') {
       this.write(c.green(`✓ ${pkg.id} succeeded`) + c.dim(` (attempt ${result.attempt}${result.checkpointRemoved ? ', checkpoint deleted' : ''})`));
     } else if (result.outcome === 'interrupted') {
-      this.io.stderr.write(`${c.yellow(`■ ${pkg.id} interrupted`)}; ${settings.save ? `progress is in ${whereOf(settings)}; rerun the same command to resume` : 'checkpoints are not saved; a rerun starts over'}\n`);
+      this.io.stderr.write(
+        `${c.yellow(`■ ${pkg.id} interrupted`)}; ${settings.save ? `progress is in ${whereOf(settings)}; rerun the same command to resume` : 'checkpoints are not saved; a rerun starts over'}\n`,
+      );
     } else {
       if (result.error !== undefined && code === ExitCode.Refused) reportError(this.io, result.error);
       else this.io.stderr.write(`${c.red('✗')} ${safe(result.error?.message.split('\n')[0] ?? `${pkg.id} failed`)}\n`);

@@ -34,7 +34,23 @@ it('kill -9 of the receiving server mid-push: the client retries, the restarted 
   const first = await serve(port);
   const client = spawn(
     process.execPath,
-    [MAIN, 'copy', 'a', 'ckpt://beta/in/a', '--netmap', 'netmap.yaml', '--node', 'alpha', '--json', '--checkpoint-interval', '1MiB', '--short-retries', '20', '--short-wait', '250ms'],
+    [
+      MAIN,
+      'copy',
+      'a',
+      'ckpt://beta/in/a',
+      '--netmap',
+      'netmap.yaml',
+      '--node',
+      'alpha',
+      '--json',
+      '--checkpoint-interval',
+      '1MiB',
+      '--short-retries',
+      '20',
+      '--short-wait',
+      '250ms',
+    ],
     { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   started.push(client);
@@ -48,7 +64,10 @@ it('kill -9 of the receiving server mid-push: the client retries, the restarted 
   const left = statSync(partial).size;
   await serve(port);
   expect(await clientExit, out).toBe(0);
-  const lines = out.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+  const lines = out
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
   expect(lines.some((line) => line['type'] === 'transfer/retry')).toBe(true);
   expect(lines.at(-1)).toMatchObject({ type: 'transfer-completed', bytes: data.length });
   // The restarted server keeps everything the killed one wrote (it verifies against the

@@ -20,11 +20,18 @@ afterEach(async () => {
 describe('ckpt serve', () => {
   it('serves pushes and pulls for the netmap, refuses a wrong secret with exit 2, stops on SIGTERM with 0', async () => {
     await mkdir(join(dir, 'root'));
-    await writeFile(join(dir, 'server.yaml'), 'nodes:\n  alpha: { address: 127.0.0.1:1, secret: "a-secret" }\n  beta: { address: 127.0.0.1:0, secret: "b-secret" }\n');
-    const server = spawn(process.execPath, [MAIN, 'serve', '--root', 'root', '--listen', '127.0.0.1:0', '--name', 'beta', '--netmap', 'server.yaml', '--json'], {
-      cwd: dir,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    await writeFile(
+      join(dir, 'server.yaml'),
+      'nodes:\n  alpha: { address: 127.0.0.1:1, secret: "a-secret" }\n  beta: { address: 127.0.0.1:0, secret: "b-secret" }\n',
+    );
+    const server = spawn(
+      process.execPath,
+      [MAIN, 'serve', '--root', 'root', '--listen', '127.0.0.1:0', '--name', 'beta', '--netmap', 'server.yaml', '--json'],
+      {
+        cwd: dir,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     try {
       const port = await new Promise<number>((resolvePort, reject) => {
         let out = '';
@@ -38,8 +45,14 @@ describe('ckpt serve', () => {
           }
         });
       });
-      await writeFile(join(dir, 'client.yaml'), `nodes:\n  alpha: { address: 127.0.0.1:1, secret: "a-secret" }\n  beta: { address: 127.0.0.1:${port}, secret: "b-secret" }\n`);
-      await writeFile(join(dir, 'wrong.yaml'), `nodes:\n  alpha: { address: 127.0.0.1:1, secret: "guess" }\n  beta: { address: 127.0.0.1:${port}, secret: "b-secret" }\n`);
+      await writeFile(
+        join(dir, 'client.yaml'),
+        `nodes:\n  alpha: { address: 127.0.0.1:1, secret: "a-secret" }\n  beta: { address: 127.0.0.1:${port}, secret: "b-secret" }\n`,
+      );
+      await writeFile(
+        join(dir, 'wrong.yaml'),
+        `nodes:\n  alpha: { address: 127.0.0.1:1, secret: "guess" }\n  beta: { address: 127.0.0.1:${port}, secret: "b-secret" }\n`,
+      );
       const data = randomBytes(512 * 1024);
       await writeFile(join(dir, 'a'), data);
       const run = (args: string[]) => spawnSync(process.execPath, [MAIN, ...args], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
@@ -49,7 +62,19 @@ describe('ckpt serve', () => {
       const pull = run(['copy', 'ckpt://beta/in/a', 'back', '--netmap', 'client.yaml', '--node', 'alpha', '--json']);
       expect(pull.status, pull.stderr).toBe(0);
       expect(firstDifference(await readFile(join(dir, 'back')), data)).toBeUndefined();
-      const wrong = run(['copy', 'a', 'ckpt://beta/in/b', '--netmap', 'wrong.yaml', '--node', 'alpha', '--short-retries', '3', '--short-wait', '30s']);
+      const wrong = run([
+        'copy',
+        'a',
+        'ckpt://beta/in/b',
+        '--netmap',
+        'wrong.yaml',
+        '--node',
+        'alpha',
+        '--short-retries',
+        '3',
+        '--short-wait',
+        '30s',
+      ]);
       expect(wrong.status).toBe(2);
       expect(wrong.stderr).toMatch(/failed to prove its secret/);
       expect(wrong.stderr).not.toContain('b-secret');

@@ -27,7 +27,8 @@ function describe(event: ServerEvent): string | undefined {
  */
 export async function serveCommand(options: ServeVerbOptions, io: CliIo): Promise<number> {
   const info = await stat(options.root).catch(() => undefined);
-  if (!info?.isDirectory()) throw new InvalidInputError(`--root ${options.root} is not a directory`, { hint: 'create it first, or name an existing folder' });
+  if (!info?.isDirectory())
+    throw new InvalidInputError(`--root ${options.root} is not a directory`, { hint: 'create it first, or name an existing folder' });
   const { host, port } = parseAddress(options.listen, '--listen');
   const netmap = loadNetmap(options.netmap);
   const retentionMs = options.retention !== undefined ? parseDuration(options.retention, '--retention') : undefined;

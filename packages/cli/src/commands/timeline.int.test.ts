@@ -14,7 +14,8 @@ const chromium = ['chromium', 'chromium-browser', 'google-chrome'].find((name) =
 /** In CI the browser test always runs (and fails without a browser); elsewhere it needs one. */
 const inCi = process.env['CI'] !== undefined && process.env['CI'] !== '' && process.env['CI'] !== 'false' && process.env['CI'] !== '0';
 const browserSkipped = chromium === undefined && !inCi;
-const BROWSER_SKIP_NOTE = 'no Chromium on this machine: install it (apt-get install chromium) to render the timeline in a browser; CI=true makes a missing browser a failure (.ci/run)';
+const BROWSER_SKIP_NOTE =
+  'no Chromium on this machine: install it (apt-get install chromium) to render the timeline in a browser; CI=true makes a missing browser a failure (.ci/run)';
 // Said once when the file loads, so the run's output shows why the test did not run.
 if (browserSkipped) console.warn(`skipped: the timeline browser test — ${BROWSER_SKIP_NOTE}`);
 const artifacts = fileURLToPath(new URL('../../test-results/', import.meta.url));
@@ -38,7 +39,8 @@ async function threeAttempts(): Promise<string> {
     { type: 'unit-started', unit: 'extract' },
     { type: 'unit-completed', unit: 'extract', outcome: 'success' },
     { type: 'unit-started', unit: 'load' },
-  ] as CkptEvent[]) await journal.append([at(event)]);
+  ] as CkptEvent[])
+    await journal.append([at(event)]);
   await journal.close();
   t += 3_600_000; // an hour passes before the restart
   const second = await Journal.open(path, { storage, fold });
@@ -49,7 +51,8 @@ async function threeAttempts(): Promise<string> {
     { type: 'unit-started', unit: 'publish' },
     { type: 'unit-failed', unit: 'publish', error: { message: 'table locked' } },
     { type: 'attempt-ended', attempt: 2, outcome: 'failure', error: { message: 'table locked' } },
-  ] as CkptEvent[]) await second.append([at(event)]);
+  ] as CkptEvent[])
+    await second.append([at(event)]);
   await second.close();
   const third = await Journal.open(path, { storage, fold });
   for (const event of [
@@ -57,7 +60,8 @@ async function threeAttempts(): Promise<string> {
     { type: 'unit-started', unit: 'publish' },
     { type: 'unit-completed', unit: 'publish', outcome: 'success' },
     { type: 'attempt-ended', attempt: 3, outcome: 'success' },
-  ] as CkptEvent[]) await third.append([at(event)]);
+  ] as CkptEvent[])
+    await third.append([at(event)]);
   await third.close();
   return path;
 }
@@ -87,27 +91,37 @@ describe('the timeline of all attempts', () => {
 
   // Without a browser and outside CI the test is skipped, saying so and how to enable it; in
   // CI (CI=true, set by .ci/run, which installs Chromium) a missing browser fails the run.
-  it.skipIf(browserSkipped)(`headless Chromium renders the page: five bars, one crash mark, two restart lines${browserSkipped ? ' [skipped: no Chromium; apt-get install chromium]' : ''}`, async () => {
-    expect(chromium, `headless Chromium is needed for this test (CI=${process.env['CI'] ?? ''}): apt-get install chromium (.ci/run does)`).toBeDefined();
-    const page = await writePage();
-    const flags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', `--user-data-dir=${join(dir, 'profile')}`];
-    const dom = execFileSync(chromium!, [...flags, '--dump-dom', `file://${page}`], { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'ignore'] });
-    // What the browser parsed: five bars, one crash mark, two restart lines.
-    expect(dom.match(/<rect class="span /g)).toHaveLength(5);
-    expect(dom.match(/class="crash"/g)).toHaveLength(1);
-    expect(dom.match(/class="restart"/g)).toHaveLength(2);
-    mkdirSync(artifacts, { recursive: true });
-    const screenshot = join(artifacts, 'timeline.png');
-    rmSync(screenshot, { force: true });
-    execFileSync(chromium!, [...flags, '--hide-scrollbars', '--window-size=1300,260', `--screenshot=${screenshot}`, `file://${page}`], {
-      timeout: 60_000,
-      stdio: 'ignore',
-    });
-    expect(existsSync(screenshot)).toBe(true);
-    const png = readFileSync(screenshot);
-    expect(png.subarray(1, 4).toString()).toBe('PNG');
-    expect(png.readUInt32BE(16)).toBe(1300); // width from the IHDR chunk
-  });
+  it.skipIf(browserSkipped)(
+    `headless Chromium renders the page: five bars, one crash mark, two restart lines${browserSkipped ? ' [skipped: no Chromium; apt-get install chromium]' : ''}`,
+    async () => {
+      expect(
+        chromium,
+        `headless Chromium is needed for this test (CI=${process.env['CI'] ?? ''}): apt-get install chromium (.ci/run does)`,
+      ).toBeDefined();
+      const page = await writePage();
+      const flags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', `--user-data-dir=${join(dir, 'profile')}`];
+      const dom = execFileSync(chromium!, [...flags, '--dump-dom', `file://${page}`], {
+        encoding: 'utf8',
+        timeout: 60_000,
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+      // What the browser parsed: five bars, one crash mark, two restart lines.
+      expect(dom.match(/<rect class="span /g)).toHaveLength(5);
+      expect(dom.match(/class="crash"/g)).toHaveLength(1);
+      expect(dom.match(/class="restart"/g)).toHaveLength(2);
+      mkdirSync(artifacts, { recursive: true });
+      const screenshot = join(artifacts, 'timeline.png');
+      rmSync(screenshot, { force: true });
+      execFileSync(chromium!, [...flags, '--hide-scrollbars', '--window-size=1300,260', `--screenshot=${screenshot}`, `file://${page}`], {
+        timeout: 60_000,
+        stdio: 'ignore',
+      });
+      expect(existsSync(screenshot)).toBe(true);
+      const png = readFileSync(screenshot);
+      expect(png.subarray(1, 4).toString()).toBe('PNG');
+      expect(png.readUInt32BE(16)).toBe(1300); // width from the IHDR chunk
+    },
+  );
 });
 
 /** Runs `ckpt inspect --html` on the three-attempt checkpoint and returns the page's path. */

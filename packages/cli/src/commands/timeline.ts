@@ -138,9 +138,14 @@ export function renderTimelineHtml(path: string, reading: Pick<CheckpointReading
     parts.push(
       `<text class="attempt-label" x="${x0 + 4}" y="${TOP - 8}">attempt ${attempt.attempt}: ${escapeHtml(attempt.outcome)}${index > 0 ? ' (restart)' : ''}</text>`,
     );
-    if (index > 0) parts.push(`<line class="restart" x1="${x0}" x2="${x0}" y1="${TOP - 22}" y2="${height - 12}"><title>restart: attempt ${attempt.attempt}</title></line>`);
+    if (index > 0)
+      parts.push(
+        `<line class="restart" x1="${x0}" x2="${x0}" y1="${TOP - 22}" y2="${height - 12}"><title>restart: attempt ${attempt.attempt}</title></line>`,
+      );
     if (attempt.outcome === 'crashed') {
-      parts.push(`<text class="crash" x="${x1}" y="${height - 16}" text-anchor="middle">✕<title>attempt ${attempt.attempt} stopped without recording its end (crash or kill)</title></text>`);
+      parts.push(
+        `<text class="crash" x="${x1}" y="${height - 16}" text-anchor="middle">✕<title>attempt ${attempt.attempt} stopped without recording its end (crash or kill)</title></text>`,
+      );
     }
   });
   for (const span of timeline.spans) {

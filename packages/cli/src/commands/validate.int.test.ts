@@ -72,16 +72,34 @@ describe('ckpt validate', () => {
     expect(result.code).toBe(2);
     const lines = result.stdout.trim().split('\n');
     expect(lines).toHaveLength(1);
-    const report = JSON.parse(lines[0]!) as { valid: boolean; file: string; problems: { path: string; step: string; line: number; column: number; message: string; suggestion?: string }[] };
+    const report = JSON.parse(lines[0]!) as {
+      valid: boolean;
+      file: string;
+      problems: { path: string; step: string; line: number; column: number; message: string; suggestion?: string }[];
+    };
     expect(report.valid).toBe(false);
     expect(report.file).toBe('typos.yaml');
-    expect(report.problems).toContainEqual({ path: 'steps[1].exec[2]', step: 'report', line: 11, column: 20, message: 'vars.cuont is not defined; did you mean vars.count?', suggestion: 'count' });
+    expect(report.problems).toContainEqual({
+      path: 'steps[1].exec[2]',
+      step: 'report',
+      line: 11,
+      column: 20,
+      message: 'vars.cuont is not defined; did you mean vars.count?',
+      suggestion: 'count',
+    });
     expect(report.problems.map((p) => p.path)).toEqual(['steps[1].exec[2]', 'steps[1].exec[2]', 'steps[3].after.eahc', 'steps[3].after[0].when']);
 
     await writeFile(join(dir, 'ok.yaml'), 'id: ok\nversion: 2\nsteps:\n  - { id: a, exec: ["true"] }\n');
     const ok = await ckpt(['validate', 'ok.yaml', '--json']);
     expect(ok.code).toBe(0);
-    expect(JSON.parse(ok.stdout)).toEqual({ type: 'validation', file: 'ok.yaml', valid: true, package: { id: 'ok', version: '2', steps: 1 }, problems: [], exitCode: 0 });
+    expect(JSON.parse(ok.stdout)).toEqual({
+      type: 'validation',
+      file: 'ok.yaml',
+      valid: true,
+      package: { id: 'ok', version: '2', steps: 1 },
+      problems: [],
+      exitCode: 0,
+    });
   });
 
   it('a file that cannot be read is one problem, exit 2, without a stack trace', async () => {
@@ -104,7 +122,10 @@ describe('ckpt run refuses what validate reports', () => {
   });
 
   it('an unknown --set variable or --config key: exit 2 naming the closest name, the value never quoted', async () => {
-    await writeFile(join(dir, 'p.yaml'), 'id: p\nversion: 1\ncheckpoint: { file: p.ckpt, usage: if-exists, save: true }\nvariables:\n  count: { type: int, value: 0 }\nconfig:\n  outDir: out\nsteps:\n  - { id: a, exec: [sh, -c, "touch ran"] }\n');
+    await writeFile(
+      join(dir, 'p.yaml'),
+      'id: p\nversion: 1\ncheckpoint: { file: p.ckpt, usage: if-exists, save: true }\nvariables:\n  count: { type: int, value: 0 }\nconfig:\n  outDir: out\nsteps:\n  - { id: a, exec: [sh, -c, "touch ran"] }\n',
+    );
     const config = await ckpt(['run', 'p.yaml', '--config', 'outdir=x']);
     expect(config.code).toBe(2);
     expect(config.stderr).toMatch(/^error: unknown config key outdir \(--config outdir=\.\.\.\); did you mean outDir\?/);
@@ -125,7 +146,10 @@ describe('ckpt run refuses what validate reports', () => {
 
 describe('--checkpointing on with an explicit --usage', () => {
   it('--usage wins: a first run (no checkpoint) runs, as the --help example does', async () => {
-    await writeFile(join(dir, 'p.yaml'), 'id: p\nversion: 1\nsteps:\n  - { id: extract, exec: [sh, -c, "touch ran"] }\n  - { id: b, exec: ["true"] }\n');
+    await writeFile(
+      join(dir, 'p.yaml'),
+      'id: p\nversion: 1\nsteps:\n  - { id: extract, exec: [sh, -c, "touch ran"] }\n  - { id: b, exec: ["true"] }\n',
+    );
     const first = await ckpt(['run', 'p.yaml', '--checkpointing', 'on', '--usage', 'if-exists', '--force-result', 'extract=failure', '--json']);
     expect(first.code).toBe(1);
     expect(first.stdout).toContain('"usage":"if-exists","save":true');

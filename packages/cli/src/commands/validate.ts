@@ -18,14 +18,20 @@ function location(file: string, problem: Reported): string {
  * name read in templates and expressions — and runs nothing, opens no checkpoint. Exit 0 when
  * valid, 2 with every problem listed otherwise.
  */
-export async function validateCommand(file: string, options: { readonly json?: boolean }, io: CliIo, plugins: readonly TaskPlugin[] = runTaskPlugins): Promise<number> {
+export async function validateCommand(
+  file: string,
+  options: { readonly json?: boolean },
+  io: CliIo,
+  plugins: readonly TaskPlugin[] = runTaskPlugins,
+): Promise<number> {
   let pkg: Package | undefined;
   let problems: Reported[] = [];
   try {
     pkg = await loadPackageFile(file, { plugins });
   } catch (error) {
     // In the file's order (problems without a position, such as an unreadable file, first).
-    if (error instanceof PackageDefinitionError) problems = [...error.details].sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
+    if (error instanceof PackageDefinitionError)
+      problems = [...error.details].sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
     else if (isCkptError(error, 'invalid')) {
       // The file cannot be read, or is too large: one problem, with the error's own advice.
       problems = [{ message: error.message.split('\n')[0]!, ...(error.hint !== undefined && { hint: error.hint }) }];
@@ -45,7 +51,9 @@ export async function validateCommand(file: string, options: { readonly json?: b
   }
   const c = colors;
   if (pkg !== undefined) {
-    io.stdout.write(`${c.green('✓')} ${safe(file)}: valid (package ${safe(pkg.id)} version ${safe(pkg.version)}, ${pkg.stepsById.size} step${pkg.stepsById.size === 1 ? '' : 's'})\n`);
+    io.stdout.write(
+      `${c.green('✓')} ${safe(file)}: valid (package ${safe(pkg.id)} version ${safe(pkg.version)}, ${pkg.stepsById.size} step${pkg.stepsById.size === 1 ? '' : 's'})\n`,
+    );
     return code;
   }
   io.stdout.write(`${c.red('✗')} ${safe(file)}: not a valid package, ${problems.length} problem${problems.length === 1 ? '' : 's'}\n`);

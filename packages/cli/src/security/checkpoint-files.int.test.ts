@@ -17,7 +17,13 @@ import { ckptBin } from '../test-support/ckpt-bin.js';
 
 const main = ckptBin();
 const ckpt = (args: readonly string[], options: SpawnSyncOptions = {}) => {
-  const result = spawnSync(process.execPath, [main, ...args], { cwd: dir, timeout: 30_000, ...options, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  const result = spawnSync(process.execPath, [main, ...args], {
+    cwd: dir,
+    timeout: 30_000,
+    ...options,
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1' },
+  });
   return { status: result.status, stdout: String(result.stdout), stderr: String(result.stderr) };
 };
 const noStackTrace = /\n\s+at |node:internal/;
@@ -48,7 +54,10 @@ async function failedCheckpoint(name = 'nightly.ckpt'): Promise<string> {
 /** A package whose checkpoint is `checkpointFile` (relative to the package's folder). */
 function packageWith(checkpointFile: string): string {
   const file = join(dir, 'job.yaml');
-  writeFileSync(file, `id: job\nversion: 1\ncheckpoint: { file: ${checkpointFile}, usage: if-exists, save: true }\nsteps:\n  - { id: only, exec: [sh, -c, "echo ran >> ran.txt"] }\n`);
+  writeFileSync(
+    file,
+    `id: job\nversion: 1\ncheckpoint: { file: ${checkpointFile}, usage: if-exists, save: true }\nsteps:\n  - { id: only, exec: [sh, -c, "echo ran >> ran.txt"] }\n`,
+  );
   return file;
 }
 
@@ -139,7 +148,8 @@ describe('a file that is not a checkpoint', () => {
     const fifo = spawnSync('mkfifo', [join(dir, 'fifo.ckpt')]);
     expect(fifo.status).toBe(0);
     symlinkSync('fifo.ckpt', join(dir, 'to-fifo.ckpt'));
-    for (const path of ['fifo.ckpt', 'to-fifo.ckpt']) expectRefusal(ckpt(['inspect', path], { timeout: 10_000 }), /is not a checkpoint file: it is a special file/);
+    for (const path of ['fifo.ckpt', 'to-fifo.ckpt'])
+      expectRefusal(ckpt(['inspect', path], { timeout: 10_000 }), /is not a checkpoint file: it is a special file/);
     expectRefusal(ckpt(['events', '.']), /\. is not a checkpoint file: it is a directory/);
   });
 });
@@ -148,7 +158,10 @@ describe('inspect --html', () => {
   it('into a missing directory: one line naming the directory, exit 2, nothing on stdout', async () => {
     const path = await failedCheckpoint();
     const result = ckpt(['inspect', path, '--html', 'no/such/dir/timeline.html']);
-    expectRefusal(result, new RegExp(`cannot write the timeline: the directory ${join(dir, 'no/such/dir').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} does not exist`));
+    expectRefusal(
+      result,
+      new RegExp(`cannot write the timeline: the directory ${join(dir, 'no/such/dir').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} does not exist`),
+    );
     expect(result.stdout).toBe('');
   });
 

@@ -50,7 +50,10 @@ function runIntoClosingPipe(args: readonly string[], lines: number): Promise<End
     });
   }
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`ckpt ${args.join(' ')} did not end within 60 s after its reader went away; stderr: ${stderr}`)), 60_000);
+    const timer = setTimeout(
+      () => reject(new Error(`ckpt ${args.join(' ')} did not end within 60 s after its reader went away; stderr: ${stderr}`)),
+      60_000,
+    );
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       resolve({ code, signal, stderr, read });
@@ -63,10 +66,14 @@ async function bigCheckpoint(): Promise<string> {
   const path = join(dir, 'big.ckpt');
   const identity = createIdentity({ kind: 'demo', id: 'big', version: 1, structure: ['a'] });
   const journal = await Journal.create(path, identity, { storage: new NodeStorage(), fold: new Fold([], 'count'), compaction: false });
-  await journal.append([{ type: 'attempt-started', attempt: 1 }, { type: 'unit-started', unit: 'a' }] as CkptEvent[]);
+  await journal.append([
+    { type: 'attempt-started', attempt: 1 },
+    { type: 'unit-started', unit: 'a' },
+  ] as CkptEvent[]);
   for (let batch = 0; batch < 10; batch++) {
     const events: CkptEvent[] = [];
-    for (let i = 0; i < 1000; i++) events.push({ type: 'cursor-set', unit: 'a', cursor: { row: batch * 1000 + i, pad: 'x'.repeat(60) } } as CkptEvent);
+    for (let i = 0; i < 1000; i++)
+      events.push({ type: 'cursor-set', unit: 'a', cursor: { row: batch * 1000 + i, pad: 'x'.repeat(60) } } as CkptEvent);
     await journal.append(events);
   }
   await journal.close();

@@ -44,7 +44,10 @@ function expectRefusedNamingFolder(run: ReturnType<typeof ckpt>, folder: string,
   expect(lines[0]).toMatch(/^error: /);
   expect(lines[0]).toContain(folder);
   expect(lines[0]).toMatch(what);
-  expect(lines.slice(1).every((line) => line.startsWith('  hint: ')), run.stderr).toBe(true);
+  expect(
+    lines.slice(1).every((line) => line.startsWith('  hint: ')),
+    run.stderr,
+  ).toBe(true);
   expect(run.stderr).not.toMatch(/\.lock|rerun|\n\s+at /);
 }
 

@@ -22,7 +22,12 @@ beforeEach(async () => {
 afterEach(async () => rm(dir, { recursive: true, force: true }));
 
 function ckpt(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, [MAIN, ...args], { cwd: dir, encoding: 'utf8', timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } });
+  const result = spawnSync(process.execPath, [MAIN, ...args], {
+    cwd: dir,
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, NO_COLOR: '1' },
+  });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -45,7 +50,10 @@ async function failedRunCheckpoint(): Promise<{ pkg: string; file: string; recor
   const file = join(dir, 'p.ckpt');
   const listed = ckpt('events', file, '--json');
   expect(listed.code).toBe(0);
-  const records = listed.stdout.trim().split('\n').map((line) => JSON.parse(line) as Listed);
+  const records = listed.stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Listed);
   return { pkg, file, records };
 }
 
@@ -79,7 +87,10 @@ describe('security: damaged checkpoints through the CLI', () => {
 
     const json = ckpt('events', file, '--json');
     expect(json.code).toBe(2);
-    const parsed = json.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    const parsed = json.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(parsed.slice(0, -1)).toEqual(records.filter((r) => r.seq < damaged.seq));
     expect(parsed.at(-1)).toMatchObject({ record: 'damage', offset: damaged.offset });
     expect((await readFile(file)).equals(before)).toBe(true);
@@ -108,7 +119,11 @@ describe('security: damaged checkpoints through the CLI', () => {
 
     // Again, with --json: the warning is a JSON line.
     const now = await readFile(file);
-    const lastNow = (ckpt('events', file, '--json').stdout.trim().split('\n').map((line) => JSON.parse(line) as Listed)).at(-1)!;
+    const lastNow = ckpt('events', file, '--json')
+      .stdout.trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Listed)
+      .at(-1)!;
     await flipBit(file, now.length - 2);
     const json = ckpt('run', pkg, '--json');
     expect(json.code).toBe(1);
@@ -118,7 +133,9 @@ describe('security: damaged checkpoints through the CLI', () => {
       .map((line) => JSON.parse(line) as { type?: string; message?: string })
       .filter((line) => line.type === 'warning');
     expect(warnings.map((w) => w.message)).toContainEqual(
-      expect.stringContaining(`recovery truncated ${file} at byte offset ${lastNow.offset}: ${now.length - lastNow.offset} byte(s) after record ${lastNow.seq - 1}`),
+      expect.stringContaining(
+        `recovery truncated ${file} at byte offset ${lastNow.offset}: ${now.length - lastNow.offset} byte(s) after record ${lastNow.seq - 1}`,
+      ),
     );
   });
 
@@ -141,14 +158,23 @@ describe('security: damaged checkpoints through the CLI', () => {
     expect(code, out).toBe(130);
     const file = join(dir, 'out', '.dst.bin.ckpt');
     const size = (await readFile(file)).length;
-    const last = ckpt('events', file, '--json').stdout.trim().split('\n').map((line) => JSON.parse(line) as Listed).at(-1)!;
+    const last = ckpt('events', file, '--json')
+      .stdout.trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Listed)
+      .at(-1)!;
     await flipBit(file, size - 2);
 
     const rerun = ckpt('copy', 'src.bin', 'out/dst.bin', '--json', '--checkpoint-interval', '64KiB');
     expect(rerun.code, rerun.stderr).toBe(0);
-    const lines = rerun.stdout.trim().split('\n').map((line) => JSON.parse(line) as { type?: string; message?: string });
+    const lines = rerun.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { type?: string; message?: string });
     expect(lines.filter((line) => line.type === 'transfer/warning').map((line) => line.message)).toContainEqual(
-      expect.stringContaining(`recovery truncated .dst.bin.ckpt at byte offset ${last.offset}: ${size - last.offset} byte(s) after record ${last.seq - 1}`),
+      expect.stringContaining(
+        `recovery truncated .dst.bin.ckpt at byte offset ${last.offset}: ${size - last.offset} byte(s) after record ${last.seq - 1}`,
+      ),
     );
     expect((await readFile(join(dir, 'out', 'dst.bin'))).equals(data), 'out/dst.bin is byte-identical to src.bin').toBe(true);
   });

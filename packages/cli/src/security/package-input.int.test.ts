@@ -11,7 +11,6 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCkpt } from '../test-support/run-ckpt.js';
 
-
 let dir: string;
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ckpt-input-'));
@@ -36,7 +35,12 @@ function expectRefusal(result: { code: number | null; stderr: string }, ...patte
 describe('package files that would exhaust the runner', () => {
   it('a YAML alias bomb: one message, exit 2', async () => {
     const levels = ['x0: &x0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
-    for (let i = 1; i < 9; i++) levels.push(`x${i}: &x${i} [${Array(9).fill(`*x${i - 1}`).join(',')}]`);
+    for (let i = 1; i < 9; i++)
+      levels.push(
+        `x${i}: &x${i} [${Array(9)
+          .fill(`*x${i - 1}`)
+          .join(',')}]`,
+      );
     await writeFile(join(dir, 'bomb.yaml'), `${HEAD}${levels.join('\n')}\n`);
     expectRefusal(await ckpt(['run', 'bomb.yaml']), /bomb\.yaml is not a valid package/, /alias/, /100/);
   });
@@ -44,7 +48,10 @@ describe('package files that would exhaust the runner', () => {
   it('deep nesting in YAML and JSON: "nested too deeply" with the limit, exit 2', async () => {
     await writeFile(join(dir, 'deep.yaml'), `${HEAD}extra: ${'['.repeat(20_000)}${']'.repeat(20_000)}\n`);
     expectRefusal(await ckpt(['run', 'deep.yaml']), /nested too deeply \(more than 64 levels/);
-    await writeFile(join(dir, 'deep.json'), `{"id":"p","version":1,"steps":[{"id":"a","exec":["touch","ran"]}],"x":${'{"a":'.repeat(5_000)}1${'}'.repeat(5_000)}}`);
+    await writeFile(
+      join(dir, 'deep.json'),
+      `{"id":"p","version":1,"steps":[{"id":"a","exec":["touch","ran"]}],"x":${'{"a":'.repeat(5_000)}1${'}'.repeat(5_000)}}`,
+    );
     expectRefusal(await ckpt(['run', 'deep.json']), /deep\.json is not a valid package/, /nested too deeply \(more than 64 levels/);
   });
 
@@ -75,7 +82,10 @@ describe('prototype names', () => {
   });
 
   it('${{ config.constructor }} is "not defined": refused before any step (exit 2), its command never runs', async () => {
-    await writeFile(join(dir, 'p.yaml'), 'id: p\nversion: 1\nconfig: { real: 1 }\nsteps:\n  - { id: a, exec: [sh, -c, "echo ${{ config.constructor }} > ran"] }\n');
+    await writeFile(
+      join(dir, 'p.yaml'),
+      'id: p\nversion: 1\nconfig: { real: 1 }\nsteps:\n  - { id: a, exec: [sh, -c, "echo ${{ config.constructor }} > ran"] }\n',
+    );
     const result = await ckpt(['run', 'p.yaml']);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('config.constructor is not defined');

@@ -75,11 +75,15 @@ describe('a symbolic link planted beside a local destination', () => {
 
   it('swapped in for the partial file while the copy runs: nothing is published', async () => {
     await writeFile(join(dir, 'big'), randomBytes(2 * 1024 * 1024));
-    const child = spawn(process.execPath, [MAIN, 'copy', 'big', 'shared/report.csv', '--json', '--checkpoint-interval', '256KiB', '--short-retries', '0'], {
-      cwd: dir,
-      env: { ...process.env, CKPT_COPY_RATE_LIMIT: '2MiB' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [MAIN, 'copy', 'big', 'shared/report.csv', '--json', '--checkpoint-interval', '256KiB', '--short-retries', '0'],
+      {
+        cwd: dir,
+        env: { ...process.env, CKPT_COPY_RATE_LIMIT: '2MiB' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

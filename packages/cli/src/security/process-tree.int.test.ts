@@ -42,7 +42,12 @@ afterEach(async () => {
 
 function start(file: string) {
   // Its own group so that afterEach can clean up; the tests signal the ckpt process alone.
-  const child = spawn(process.execPath, [MAIN, 'run', file], { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+  const child = spawn(process.execPath, [MAIN, 'run', file], {
+    cwd: dir,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NO_COLOR: '1' },
+  });
   children.add(child);
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
@@ -76,7 +81,8 @@ function liveMembers(pgid: number): { pid: number; start: number }[] {
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     const fields = statFields(Number(name));
-    if (fields !== undefined && Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X') members.push({ pid: Number(name), start: Number(fields[19]) });
+    if (fields !== undefined && Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X')
+      members.push({ pid: Number(name), start: Number(fields[19]) });
   }
   return members;
 }
@@ -99,23 +105,35 @@ function track(pgid: number): void {
 
 /** The pid a step wrote to file `name` (its shell's `$$`: the group id), once it is there. */
 const readPid = (name: string, ms?: number) =>
-  poll(`${name} written by the step`, () => {
-    const path = join(dir, name);
-    const pid = existsSync(path) ? Number(readFileSync(path, 'utf8')) : 0;
-    return pid > 0 ? pid : false;
-  }, ms);
+  poll(
+    `${name} written by the step`,
+    () => {
+      const path = join(dir, name);
+      const pid = existsSync(path) ? Number(readFileSync(path, 'utf8')) : 0;
+      return pid > 0 ? pid : false;
+    },
+    ms,
+  );
 
 /** The `$$ $!` a step wrote to file `name`: its shell (the group leader) and its background child. */
 const readPids = (name: string, ms?: number) =>
-  poll(`${name} written by the step`, () => {
-    const path = join(dir, name);
-    const [shell, child] = existsSync(path) ? readFileSync(path, 'utf8').trim().split(' ').map(Number) : [];
-    return shell! > 0 && child! > 0 ? { shell: shell!, child: child! } : false;
-  }, ms);
+  poll(
+    `${name} written by the step`,
+    () => {
+      const path = join(dir, name);
+      const [shell, child] = existsSync(path) ? readFileSync(path, 'utf8').trim().split(' ').map(Number) : [];
+      return shell! > 0 && child! > 0 ? { shell: shell!, child: child! } : false;
+    },
+    ms,
+  );
 
 /** Polls until neither the shell nor its child runs, nor anything else of the shell's group. */
 const treeGone = (pids: { shell: number; child: number }, ms = 5000) =>
-  poll(`the end of step ${pids.shell} and its child ${pids.child}`, () => processGone(pids.shell) && processGone(pids.child) && liveMembers(pids.shell).length === 0, ms);
+  poll(
+    `the end of step ${pids.shell} and its child ${pids.child}`,
+    () => processGone(pids.shell) && processGone(pids.child) && liveMembers(pids.shell).length === 0,
+    ms,
+  );
 
 const lines = async (name: string) => (existsSync(join(dir, name)) ? (await readFile(join(dir, name), 'utf8')).split('\n').filter(Boolean) : []);
 
@@ -144,7 +162,11 @@ steps:
     // The group is recorded durably right after the spawn: kill after the checkpoint shows it
     // (a build without the record — today's main — is killed after 2 s, and the step overlaps).
     const checkpoint = join(dir, '.ckpt', 'p.ckpt');
-    await poll('process/started on disk', () => spawnSync(process.execPath, [MAIN, 'events', checkpoint, '--json'], { encoding: 'utf8' }).stdout.includes('"process/started"'), 2000).catch(() => undefined);
+    await poll(
+      'process/started on disk',
+      () => spawnSync(process.execPath, [MAIN, 'events', checkpoint, '--json'], { encoding: 'utf8' }).stdout.includes('"process/started"'),
+      2000,
+    ).catch(() => undefined);
     process.kill(first.child.pid!, 'SIGKILL'); // ckpt alone, not its group nor the step's
     expect((await first.exited).code).toBe(null);
 
@@ -176,7 +198,9 @@ steps:
       }
     }
     expect(log).toEqual([`start ${firstStep}`, `stop ${firstStep}`, expect.stringMatching(/^start \d+$/), expect.stringMatching(/^end \d+$/)]);
-    expect(ended.out).toMatch(new RegExp(`process group ${firstStep} of step slow \\(attempt 1\\) is still running although its ckpt process is gone: stopping it`));
+    expect(ended.out).toMatch(
+      new RegExp(`process group ${firstStep} of step slow \\(attempt 1\\) is still running although its ckpt process is gone: stopping it`),
+    );
   });
 
   it('the takeover is recorded: ckpt events shows process/taken-over with how the group ended', async () => {
@@ -197,7 +221,9 @@ steps:
     const pgid = await readPid('pgid');
     track(pgid);
     const checkpoint = join(dir, '.ckpt', 'p.ckpt');
-    await poll('process/started on disk', () => spawnSync(process.execPath, [MAIN, 'events', checkpoint, '--json'], { encoding: 'utf8' }).stdout.includes('"process/started"'));
+    await poll('process/started on disk', () =>
+      spawnSync(process.execPath, [MAIN, 'events', checkpoint, '--json'], { encoding: 'utf8' }).stdout.includes('"process/started"'),
+    );
     process.kill(first.child.pid!, 'SIGKILL');
     await first.exited;
     expect(liveMembers(pgid).length, 'the step group should outlive its ckpt here').toBeGreaterThan(0);
@@ -216,12 +242,17 @@ steps:
     const takeover = events.find((e) => e.type === 'process/taken-over');
     expect(takeover).toMatchObject({ unit: 'slow', pgid, attempt: 1, outcome: 'terminated' });
     // The takeover comes before the rerun of the step starts.
-    expect(events.findIndex((e) => e.type === 'process/taken-over')).toBeLessThan(events.findIndex((e) => e.type === 'process/started' && e['attempt'] === 2));
+    expect(events.findIndex((e) => e.type === 'process/taken-over')).toBeLessThan(
+      events.findIndex((e) => e.type === 'process/started' && e['attempt'] === 2),
+    );
   });
 
   it('SIGTERM to ckpt run stops the task group, children included, and exits 130', async () => {
     const file = join(dir, 'p.yaml');
-    await writeFile(file, `id: p\nversion: 1\ncheckpoint: { usage: if-exists, save: true }\nsteps:\n  - { id: wait, exec: [sh, -c, 'sleep 30 & echo "$$ $!" > pids; wait'] }\n`);
+    await writeFile(
+      file,
+      `id: p\nversion: 1\ncheckpoint: { usage: if-exists, save: true }\nsteps:\n  - { id: wait, exec: [sh, -c, 'sleep 30 & echo "$$ $!" > pids; wait'] }\n`,
+    );
     const run = start(file);
     const pids = await readPids('pids');
     track(pids.shell);

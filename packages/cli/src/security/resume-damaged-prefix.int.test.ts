@@ -55,7 +55,9 @@ async function copyKilledMidway(args: readonly string[]): Promise<void> {
   await new Promise<void>((killed, fail) => {
     child.stdout!.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
-      if (eventsOf(stdout.slice(0, stdout.lastIndexOf('\n') + 1)).filter((e) => e['type'] === 'transfer/checkpoint').length >= CHECKPOINTS_BEFORE_KILL) {
+      if (
+        eventsOf(stdout.slice(0, stdout.lastIndexOf('\n') + 1)).filter((e) => e['type'] === 'transfer/checkpoint').length >= CHECKPOINTS_BEFORE_KILL
+      ) {
         child.kill('SIGKILL');
         killed();
       }

@@ -72,14 +72,20 @@ describe('sensitive values through the CLI', () => {
     await writeFile(join(dir, 'p.yaml'), PACKAGE);
     const run = await ckpt(['run', 'p.yaml', '--json', '--set', `token=${SECRET}`]);
     expect(run.code).toBe(1);
-    const lines = run.stdout.trim().split('\n').map((line) => JSON.parse(line) as { type: string });
+    const lines = run.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { type: string });
     expect(lines.some((l) => l.type === 'unit-failed')).toBe(true);
     expect(lines.at(-1)).toMatchObject({ type: 'run-ended', exitCode: 1 });
     for (const secret of [SECRET, FROM_OUTPUT]) expect(run.stdout + run.stderr).not.toContain(secret);
   });
 
   it('with a secret key the values are sealed, a rerun still masks them, and a wrong --set type is refused without echoing it', async () => {
-    await writeFile(join(dir, 'p.yaml'), PACKAGE.replace('  url: { type: string }', '  url: { type: string }\n  pin: { type: int, sensitive: true }'));
+    await writeFile(
+      join(dir, 'p.yaml'),
+      PACKAGE.replace('  url: { type: string }', '  url: { type: string }\n  pin: { type: int, sensitive: true }'),
+    );
     const env = { CKPT_SECRET_KEY: 'key for the masking test' };
     const first = await ckpt(['run', 'p.yaml', '--set', `token=${SECRET}`], env);
     expect(first.code).toBe(1);

@@ -13,7 +13,10 @@ let dir: string;
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ckpt-serve-signal-'));
   await mkdir(join(dir, 'root'));
-  await writeFile(join(dir, 'netmap.yaml'), 'nodes:\n  alpha: { address: 127.0.0.1:1, secret: "a-secret" }\n  beta: { address: 127.0.0.1:0, secret: "b-secret" }\n');
+  await writeFile(
+    join(dir, 'netmap.yaml'),
+    'nodes:\n  alpha: { address: 127.0.0.1:1, secret: "a-secret" }\n  beta: { address: 127.0.0.1:0, secret: "b-secret" }\n',
+  );
 });
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -21,10 +24,14 @@ afterEach(async () => {
 
 describe('ckpt serve stopped by a signal', () => {
   it.each(['SIGINT', 'SIGTERM'] as const)('exits 0 on %s, saying it stopped', async (signal) => {
-    const server = spawn(process.execPath, [MAIN, 'serve', '--root', 'root', '--listen', '127.0.0.1:0', '--name', 'beta', '--netmap', 'netmap.yaml'], {
-      cwd: dir,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const server = spawn(
+      process.execPath,
+      [MAIN, 'serve', '--root', 'root', '--listen', '127.0.0.1:0', '--name', 'beta', '--netmap', 'netmap.yaml'],
+      {
+        cwd: dir,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     server.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => server.once('close', (code) => resolve(code)));

@@ -14,7 +14,8 @@ import { ckptBin } from '../test-support/ckpt-bin.js';
  */
 
 const main = ckptBin();
-const ckpt = (...args: string[]) => spawnSync(process.execPath, [main, ...args], { cwd: dir, encoding: 'utf8', timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } });
+const ckpt = (...args: string[]) =>
+  spawnSync(process.execPath, [main, ...args], { cwd: dir, encoding: 'utf8', timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } });
 /** C0 controls but newline, DEL and C1 controls: nothing of these may reach the terminal raw. */
 // eslint-disable-next-line no-control-regex
 const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;

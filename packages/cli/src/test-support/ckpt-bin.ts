@@ -17,7 +17,9 @@ export function ckptBin(): string {
   for (const project of ['core', 'control-flow', 'file-transfer', 'cli']) {
     const buildInfo = `${packages}${project}/tsconfig.tsbuildinfo`;
     if (existsSync(buildInfo) && statSync(buildInfo).mtimeMs > bundledAt) {
-      throw new Error(`${bundle} is older than the tsc -b output of packages/${project}: run \`pnpm build\` (or \`node packages/cli/scripts/bundle.mjs\`)`);
+      throw new Error(
+        `${bundle} is older than the tsc -b output of packages/${project}: run \`pnpm build\` (or \`node packages/cli/scripts/bundle.mjs\`)`,
+      );
     }
   }
   return `${packages}cli/bin/ckpt.js`;

@@ -19,15 +19,22 @@ export async function freePort(): Promise<number> {
  */
 export async function prepareLoopbackNode(dir: string, port: number): Promise<void> {
   await mkdir(join(dir, 'root'), { recursive: true });
-  await writeFile(join(dir, 'netmap.yaml'), `nodes:\n  alpha: { address: 127.0.0.1:1, secret: "a-secret" }\n  beta: { address: 127.0.0.1:${port}, secret: "b-secret" }\n`);
+  await writeFile(
+    join(dir, 'netmap.yaml'),
+    `nodes:\n  alpha: { address: 127.0.0.1:1, secret: "a-secret" }\n  beta: { address: 127.0.0.1:${port}, secret: "b-secret" }\n`,
+  );
 }
 
 /** Starts `ckpt serve` as node `beta` in `dir` (see {@link prepareLoopbackNode}) and resolves once it listens. */
 export async function startLoopbackNode(dir: string, port: number): Promise<ChildProcess> {
-  const node = spawn(process.execPath, [ckptBin(), 'serve', '--root', 'root', '--listen', `127.0.0.1:${port}`, '--name', 'beta', '--netmap', 'netmap.yaml', '--json'], {
-    cwd: dir,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const node = spawn(
+    process.execPath,
+    [ckptBin(), 'serve', '--root', 'root', '--listen', `127.0.0.1:${port}`, '--name', 'beta', '--netmap', 'netmap.yaml', '--json'],
+    {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   await new Promise<void>((ready, fail) => {
     let out = '';
     node.once('exit', (code) => fail(new Error(`ckpt serve exited with ${code}: ${out}`)));

@@ -19,7 +19,11 @@ export interface CkptOutcome {
 export function runCkpt(args: readonly string[], options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<CkptOutcome> {
   const started = Date.now();
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [ckptBin(), ...args], { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', ...options.env } });
+    const child = spawn(process.execPath, [ckptBin(), ...args], {
+      cwd: options.cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NO_COLOR: '1', ...options.env },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

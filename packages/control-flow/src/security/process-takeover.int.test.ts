@@ -24,7 +24,15 @@ function group(): { record: RecordedGroup; child: ChildProcess } {
   const boot = bootId();
   return {
     child,
-    record: { unit: 'slow', attempt: 1, host: hostname(), pid, pgid: pid, ...(startTicks !== undefined && { startTicks }), ...(boot !== undefined && { bootId: boot }) },
+    record: {
+      unit: 'slow',
+      attempt: 1,
+      host: hostname(),
+      pid,
+      pgid: pid,
+      ...(startTicks !== undefined && { startTicks }),
+      ...(boot !== undefined && { bootId: boot }),
+    },
   };
 }
 
@@ -40,7 +48,9 @@ describe('security: a takeover stops only the recorded group, and says when it c
     const { record, child } = group();
     const exited = new Promise((resolve) => child.on('exit', resolve));
     const { warnings, records } = await settle([record]);
-    expect(warnings).toEqual([expect.stringMatching(new RegExp(`process group ${record.pgid} of step slow \\(attempt 1\\) is still running .*stopping it`))]);
+    expect(warnings).toEqual([
+      expect.stringMatching(new RegExp(`process group ${record.pgid} of step slow \\(attempt 1\\) is still running .*stopping it`)),
+    ]);
     expect(records).toEqual([{ type: 'process/taken-over', unit: 'slow', pgid: record.pgid, attempt: 1, host: hostname(), outcome: 'terminated' }]);
     expect(groupAlive(record.pgid)).toBe(false);
     await exited;

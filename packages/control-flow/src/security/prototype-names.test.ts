@@ -28,9 +28,9 @@ function problemsOf(make: () => unknown): readonly string[] {
 
 describe('__proto__ as a name', () => {
   it('a variable named __proto__ is refused, not dropped', () => {
-    expect(problemsOf(() => load('id: p\nversion: 1\nvariables:\n  __proto__: { type: string, value: x }\nsteps: [{ id: a, exec: ["true"] }]\n'))).toEqual([
-      'variables.__proto__: "__proto__" cannot be a name or key (it would be dropped silently); rename it',
-    ]);
+    expect(
+      problemsOf(() => load('id: p\nversion: 1\nvariables:\n  __proto__: { type: string, value: x }\nsteps: [{ id: a, exec: ["true"] }]\n')),
+    ).toEqual(['variables.__proto__: "__proto__" cannot be a name or key (it would be dropped silently); rename it']);
   });
   it('a config key named __proto__ is refused, in YAML and in JSON', () => {
     expect(problemsOf(() => load('id: p\nversion: 1\nconfig: { __proto__: x, ok: 1 }\nsteps: [{ id: a, exec: ["true"] }]\n'))).toEqual([
@@ -51,7 +51,9 @@ describe('__proto__ as a name', () => {
       expect(() => parseExpression(source)).toThrow(ExpressionError);
       expect(() => parseExpression(source)).toThrow(/__proto__" is not a name a variable or configuration key can have/);
     }
-    expect(problemsOf(() => load('id: p\nversion: 1\nsteps: [{ id: a, exec: [echo, "${{ config.__proto__ }}"] }]\n'))[0]).toMatch(/^steps\[0\]\.exec\[1\]: expression "config.__proto__"/);
+    expect(problemsOf(() => load('id: p\nversion: 1\nsteps: [{ id: a, exec: [echo, "${{ config.__proto__ }}"] }]\n'))[0]).toMatch(
+      /^steps\[0\]\.exec\[1\]: expression "config.__proto__"/,
+    );
   });
 });
 
@@ -63,9 +65,11 @@ describe('references resolve own names only', () => {
 
   for (const name of ['constructor', 'toString', 'hasOwnProperty', '__defineGetter__']) {
     it(`\${{ config.${name} }} is "not defined": the package is refused when it loads, before any step runs`, () => {
-      expect(problemsOf(() => load(`id: p\nversion: 1\nconfig: { real: 1 }\nsteps:\n  - { id: a, exec: [sh, -c, 'echo "\${{ config.${name} }}" > out.txt'] }\n`))).toEqual([
-        `steps[0].exec[2]: config.${name} is not defined (config has: real); add it under config:`,
-      ]);
+      expect(
+        problemsOf(() =>
+          load(`id: p\nversion: 1\nconfig: { real: 1 }\nsteps:\n  - { id: a, exec: [sh, -c, 'echo "\${{ config.${name} }}" > out.txt'] }\n`),
+        ),
+      ).toEqual([`steps[0].exec[2]: config.${name} is not defined (config has: real); add it under config:`]);
     });
   }
 

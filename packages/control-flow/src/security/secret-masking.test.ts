@@ -24,7 +24,13 @@ afterEach(async () => cleanup());
 async function everything(path: string, outcome: { result: unknown; notices: unknown[] }): Promise<string> {
   const bytes = await readFile(path).catch(() => Buffer.alloc(0));
   const error = (outcome.result as { error?: Error }).error;
-  return [bytes.toString('latin1'), JSON.stringify(outcome.notices), error?.message ?? '', error?.stack ?? '', JSON.stringify(outcome.result, (_k, v: unknown) => (v instanceof Map ? [...v] : v))].join('\n');
+  return [
+    bytes.toString('latin1'),
+    JSON.stringify(outcome.notices),
+    error?.message ?? '',
+    error?.stack ?? '',
+    JSON.stringify(outcome.result, (_k, v: unknown) => (v instanceof Map ? [...v] : v)),
+  ].join('\n');
 }
 
 describe('sensitive values are masked in records and notices', () => {
@@ -128,12 +134,21 @@ describe('SecretMask', () => {
       scope: 'step@loop',
       error: { message: `${MASK} failed` },
     });
-    expect(mask.event({ type: 'variable-set', name: 'step', value: 'step', sensitive: true })).toEqual({ type: 'variable-set', name: 'step', value: 'step', sensitive: true });
+    expect(mask.event({ type: 'variable-set', name: 'step', value: 'step', sensitive: true })).toEqual({
+      type: 'variable-set',
+      name: 'step',
+      value: 'step',
+      sensitive: true,
+    });
     expect(mask.event({ type: 'variable-set', name: 'step', value: 'step' })).toEqual({ type: 'variable-set', name: 'step', value: MASK });
     expect(mask.event({ type: 'x/y', unit: 'step', note: 'a step' })).toEqual({ type: 'x/y', unit: MASK, note: `a ${MASK}` });
     const completion = new SecretMask();
     completion.add('completion');
-    expect(completion.event({ type: 'unit-completed', unit: 'a', outcome: 'success', result: { result: 'completion' } })).toMatchObject({ result: { result: 'completion' } });
-    expect(completion.event({ type: 'unit-completed', unit: 'a', outcome: 'success', result: { note: 'completion' } })).toMatchObject({ result: { note: MASK } });
+    expect(completion.event({ type: 'unit-completed', unit: 'a', outcome: 'success', result: { result: 'completion' } })).toMatchObject({
+      result: { result: 'completion' },
+    });
+    expect(completion.event({ type: 'unit-completed', unit: 'a', outcome: 'success', result: { note: 'completion' } })).toMatchObject({
+      result: { note: MASK },
+    });
   });
 });

@@ -42,7 +42,10 @@ const copyRunner = defineRunner<CopyJob, CopyResult, CopyNotice>({
         emit.record({ type: 'unit-failed', unit, error: { message: `${unit} failed` } });
         throw new Error(`${unit} failed`);
       }
-      emit.record([{ type: 'cursor-set', unit, cursor: 1 }, { type: 'unit-completed', unit, outcome: 'success' }]);
+      emit.record([
+        { type: 'cursor-set', unit, cursor: 1 },
+        { type: 'unit-completed', unit, outcome: 'success' },
+      ]);
       emit.notice({ kind: 'progress', done: ++done });
       await job.between?.(unit, context);
     }
@@ -184,7 +187,11 @@ describe('entries(): replayed or new, durable or not yet', () => {
   });
 
   it('with save off, entries are new and durable at once (nothing is persisted; the barrier resolves at once)', async () => {
-    const execution = await new Engine().open(copyRunner, { units: ['a'] }, { checkpoint: { path: join(dir.path, 'off.ckpt'), usage: 'never', save: false } });
+    const execution = await new Engine().open(
+      copyRunner,
+      { units: ['a'] },
+      { checkpoint: { path: join(dir.path, 'off.ckpt'), usage: 'never', save: false } },
+    );
     const all = firstValueFrom(execution.entries().pipe(toArray()));
     await execution.run();
     const seen = events(await all);
@@ -192,4 +199,3 @@ describe('entries(): replayed or new, durable or not yet', () => {
     expect(seen.every((e) => !e.replayed && e.durable)).toBe(true);
   });
 });
-

@@ -4,7 +4,13 @@ import { InterruptedError, isCkptError } from '../errors.js';
 import { AttemptOutcome, type CkptEvent, type ErrorInfo } from '../fold/events.js';
 import { cloneState, currentAttempt, type CheckpointState } from '../fold/state.js';
 import type { LogEntry } from '../log/read-log.js';
-import { DEFAULT_RETENTION_MS, type CheckpointOptions, type CheckpointUsage, type OpenedCheckpoint, type StoreEnvironment } from '../store/checkpoint-store.js';
+import {
+  DEFAULT_RETENTION_MS,
+  type CheckpointOptions,
+  type CheckpointUsage,
+  type OpenedCheckpoint,
+  type StoreEnvironment,
+} from '../store/checkpoint-store.js';
 import { FileStore } from '../store/file-store.js';
 import type { OpenCheckpointOptions, OwnerClaim } from '../store/port.js';
 import { deriveSecretKey, revealVariables, sealSensitive, type SecretKey } from '../store/secrets.js';
@@ -275,10 +281,9 @@ export class Execution<Job, Result = void, N extends Notice = Notice> {
       error = logError;
     } else {
       try {
-        await log.append(
-          [{ type: 'attempt-ended', attempt, outcome, ...(error !== undefined && { error: toErrorInfo(error) }), at: now() }],
-          { durability: 'durable' },
-        );
+        await log.append([{ type: 'attempt-ended', attempt, outcome, ...(error !== undefined && { error: toErrorInfo(error) }), at: now() }], {
+          durability: 'durable',
+        });
       } catch (syncError) {
         outcome = AttemptOutcome.Failure;
         error = syncError as Error;
@@ -351,7 +356,11 @@ export class Engine {
   }
 
   /** Opens and runs `job`: {@link Engine.open} then {@link Execution.run}. */
-  async run<Job, Result = void, N extends Notice = Notice>(runner: Runner<Job, Result, N>, job: Job, options: RunOptions): Promise<RunResult<Result>> {
+  async run<Job, Result = void, N extends Notice = Notice>(
+    runner: Runner<Job, Result, N>,
+    job: Job,
+    options: RunOptions,
+  ): Promise<RunResult<Result>> {
     return (await this.open(runner, job, options)).run();
   }
 }

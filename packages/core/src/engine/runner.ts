@@ -169,10 +169,13 @@ export function defineRunner<Job, Result = void, N extends Notice = Notice>(
         };
         const signal = AbortSignal.any([context.signal, stopped.signal]);
         // The same context (its live `state` getter included), with the signal that also stops on unsubscribe.
-        const own = Object.defineProperties({}, {
-          ...Object.getOwnPropertyDescriptors(context),
-          signal: { value: signal, enumerable: true },
-        }) as RunContext;
+        const own = Object.defineProperties(
+          {},
+          {
+            ...Object.getOwnPropertyDescriptors(context),
+            signal: { value: signal, enumerable: true },
+          },
+        ) as RunContext;
         run(job, own, emit).then(
           (result) => {
             if (subscriber.closed) return;

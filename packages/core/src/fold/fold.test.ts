@@ -126,10 +126,16 @@ describe('applyAllInPlace: one record, all or nothing', () => {
       { type: 'unit-started', unit: 'r', scope: 'tx' },
     ]);
     const batches: CkptEvent[][] = [
-      [{ type: 'attempt-ended', attempt: 1, outcome: 'failure' }, { type: 'attempt-started', attempt: 2 }],
+      [
+        { type: 'attempt-ended', attempt: 1, outcome: 'failure' },
+        { type: 'attempt-started', attempt: 2 },
+      ],
       [{ type: 'config-captured', config: { a: 1 } }],
       [{ type: 'scope-opened', scope: 'other', kind: 'transaction' }],
-      [{ type: 'scope-committed', scope: 'inner' }, { type: 'scope-committed', scope: 'tx' }],
+      [
+        { type: 'scope-committed', scope: 'inner' },
+        { type: 'scope-committed', scope: 'tx' },
+      ],
       [{ type: 'scope-aborted', scope: 'tx' }],
       [{ type: 'variable-set', name: 'v', value: 1, valueType: 'int', sensitive: false }],
     ];

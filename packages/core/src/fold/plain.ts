@@ -6,14 +6,7 @@
  */
 
 /** A value that can be stored in the log. */
-export type PlainValue =
-  | null
-  | boolean
-  | number
-  | string
-  | Uint8Array
-  | readonly PlainValue[]
-  | { readonly [key: string]: PlainValue | undefined };
+export type PlainValue = null | boolean | number | string | Uint8Array | readonly PlainValue[] | { readonly [key: string]: PlainValue | undefined };
 
 /** Deepest nesting accepted; deeper values are refused rather than risk exhausting the stack. */
 export const MAX_PLAIN_DEPTH = 64;

@@ -45,7 +45,11 @@ describe('FileLocker', () => {
     // The child takes the lock, says so, and waits to be killed.
     const child = spawn(
       process.execPath,
-      ['--input-type=module', '-e', `const { FileLocker } = await import(${JSON.stringify(lockerModule)}); await new FileLocker({ staleMs: 60000 }).acquire(${JSON.stringify(path)}, { onCompromised() {} }); console.log('locked'); setInterval(() => {}, 1000);`],
+      [
+        '--input-type=module',
+        '-e',
+        `const { FileLocker } = await import(${JSON.stringify(lockerModule)}); await new FileLocker({ staleMs: 60000 }).acquire(${JSON.stringify(path)}, { onCompromised() {} }); console.log('locked'); setInterval(() => {}, 1000);`,
+      ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     const [chunk] = (await once(child.stdout!, 'data')) as [Buffer];

@@ -89,10 +89,9 @@ function foreignLockEntry(lockDir: string): string | undefined {
 }
 
 function foreignLockError(lockDir: string, what: string): InvalidInputError {
-  return new InvalidInputError(
-    `the writer lock ${lockDir} is ${what}; ckpt creates its lock as a directory and never follows a link there`,
-    { hint: `nothing was changed; remove ${lockDir} (it was not made by ckpt) and rerun` },
-  );
+  return new InvalidInputError(`the writer lock ${lockDir} is ${what}; ckpt creates its lock as a directory and never follows a link there`, {
+    hint: `nothing was changed; remove ${lockDir} (it was not made by ckpt) and rerun`,
+  });
 }
 
 /**

@@ -100,12 +100,7 @@ function viewOf(bytes: Uint8Array): DataView {
 }
 
 /** Builds a header. */
-export function encodeHeader(fields: {
-  salt: Uint8Array;
-  firstSeq: number;
-  createdAt: number;
-  identityBytes: Uint8Array;
-}): Uint8Array {
+export function encodeHeader(fields: { salt: Uint8Array; firstSeq: number; createdAt: number; identityBytes: Uint8Array }): Uint8Array {
   const length = HEADER_FIXED_BYTES + fields.identityBytes.length + HEADER_CRC_BYTES;
   if (length > MAX_HEADER_BYTES) {
     throw new RangeError(`the identity is too large for a header (${length} > ${MAX_HEADER_BYTES} bytes)`);
@@ -266,12 +261,7 @@ export function parseRecordInto(bytes: Uint8Array, view: DataView, offset: numbe
  * Parses the record at `offset` and checks its CRC. Returns `undefined` if it is not a valid
  * record of this file. Never allocates more than the bytes already in `bytes`.
  */
-export function parseRecordAt(
-  bytes: Uint8Array,
-  view: DataView,
-  offset: number,
-  saltCrc: number,
-): ScannedRecord | undefined {
+export function parseRecordAt(bytes: Uint8Array, view: DataView, offset: number, saltCrc: number): ScannedRecord | undefined {
   const span = emptySpan();
   if (!parseRecordInto(bytes, view, offset, saltCrc, span)) return undefined;
   return {

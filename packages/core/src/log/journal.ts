@@ -245,10 +245,23 @@ export class Journal {
     const removedTemporaryFiles = await removeTemporaryFiles(storage, path);
     const file = await writeReplacing(storage, path, 'new', bytes, random);
     const reading = readLogBytes(path, bytes, options.fold);
-    return new Journal(path, file, reading.header, identity, reading.state, 1, 2, bytes.length, reading.snapshotEnd, options, {
-      truncatedBytes: 0,
-      removedTemporaryFiles,
-    }, 0);
+    return new Journal(
+      path,
+      file,
+      reading.header,
+      identity,
+      reading.state,
+      1,
+      2,
+      bytes.length,
+      reading.snapshotEnd,
+      options,
+      {
+        truncatedBytes: 0,
+        removedTemporaryFiles,
+      },
+      0,
+    );
   }
 
   /**
@@ -462,9 +475,12 @@ export class Journal {
     } catch (error) {
       if (!(error instanceof FoldError)) throw error;
       const index = error.index ?? 0;
-      throw new InvalidInputError(`event ${index} (${String(events[index]?.type)}) is invalid: ${error.message}; nothing of this record was appended`, {
-        cause: error,
-      });
+      throw new InvalidInputError(
+        `event ${index} (${String(events[index]?.type)}) is invalid: ${error.message}; nothing of this record was appended`,
+        {
+          cause: error,
+        },
+      );
     }
     this.enqueue(RecordType.Events, payload, events);
     // The live entries exist only for subscribers (entries() subscribes before it reads).
@@ -498,10 +514,12 @@ export class Journal {
       // the same synchronous run still land together), and a lone durable appender does not
       // pay a trip through the event loop's check phase per append.
       const start = this.lastReleased <= 1 ? Promise.resolve() : new Promise<void>((resolve) => setImmediate(resolve));
-      this.flushing = start.then(() => this.flushLoop()).finally(() => {
-        this.flushing = undefined;
-        if (!this.failure && (this.pending.length > 0 || this.needsSync())) this.kick();
-      });
+      this.flushing = start
+        .then(() => this.flushLoop())
+        .finally(() => {
+          this.flushing = undefined;
+          if (!this.failure && (this.pending.length > 0 || this.needsSync())) this.kick();
+        });
     }
   }
 
@@ -770,9 +788,13 @@ async function writeReplacing(
   } catch (error) {
     await file?.close().catch(() => undefined);
     if (step !== 'creating') await storage.unlink(temporary).catch(() => undefined);
-    throw new StorageIoError(step === 'creating' ? temporary : path, `${step} (writing ${purpose === 'new' ? 'a new checkpoint' : 'a compacted checkpoint'})`, {
-      cause: error,
-    });
+    throw new StorageIoError(
+      step === 'creating' ? temporary : path,
+      `${step} (writing ${purpose === 'new' ? 'a new checkpoint' : 'a compacted checkpoint'})`,
+      {
+        cause: error,
+      },
+    );
   }
   try {
     await storage.syncDir(dir);

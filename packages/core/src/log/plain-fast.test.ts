@@ -8,7 +8,7 @@ import { isPlainQuick } from './plain-fast.js';
 function hasProtoKey(value: unknown): boolean {
   if (typeof value !== 'object' || value === null || value instanceof Uint8Array) return false;
   if (Array.isArray(value)) return value.some(hasProtoKey);
-  if (Object.prototype.hasOwnProperty.call(value, '__proto__')) return true;
+  if (Object.hasOwn(value, '__proto__')) return true;
   return Object.values(value).some(hasProtoKey);
 }
 

@@ -28,7 +28,7 @@ export function isPlainQuick(value: unknown, depth: number, refuseProtoKey: bool
   if (value instanceof Uint8Array) return true;
   const proto = Object.getPrototypeOf(value) as unknown;
   if (proto !== Object.prototype && proto !== null) return false;
-  if (refuseProtoKey && Object.prototype.hasOwnProperty.call(value, '__proto__')) return false;
+  if (refuseProtoKey && Object.hasOwn(value, '__proto__')) return false;
   for (const key in value) {
     if (!isPlainQuick((value as Record<string, unknown>)[key], depth + 1, refuseProtoKey)) return false;
   }

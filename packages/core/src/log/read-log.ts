@@ -6,7 +6,16 @@ import { restoreSnapshot } from '../fold/snapshot.js';
 import { cloneState, type CheckpointState, type MutableCheckpointState } from '../fold/state.js';
 import { errorCode, type Storage } from '../storage/storage.js';
 import { decodePayload } from './codec.js';
-import { decodeHeader, HEADER_FIXED_BYTES, HeaderOffset, isHeaderProblem, MAX_HEADER_BYTES, RecordType, type LogHeader, type RecordSpan } from './format.js';
+import {
+  decodeHeader,
+  HEADER_FIXED_BYTES,
+  HeaderOffset,
+  isHeaderProblem,
+  MAX_HEADER_BYTES,
+  RecordType,
+  type LogHeader,
+  type RecordSpan,
+} from './format.js';
 import { parseIdentity, type JobIdentity } from './identity.js';
 import { scanLogSpans } from './scan.js';
 
@@ -190,7 +199,9 @@ export async function readIdentity(storage: Storage, path: string): Promise<JobI
   if (isHeaderProblem(header)) {
     // No magic bytes: another kind of file (a package file named by mistake), not a damaged
     // checkpoint — so no advice to delete it.
-    const notACheckpoint = header.offset === 0 && { hint: `${path} is not a ckpt checkpoint; check the checkpoint path (checkpoint.file or --checkpoint-file)` };
+    const notACheckpoint = header.offset === 0 && {
+      hint: `${path} is not a ckpt checkpoint; check the checkpoint path (checkpoint.file or --checkpoint-file)`,
+    };
     throw new CorruptCheckpointError(path, header.offset, header.reason, { ...notACheckpoint });
   }
   return identityFromHeader(path, header);
@@ -204,12 +215,7 @@ function corrupt(path: string, record: Pick<RecordSpan, 'offset' | 'seq'>, reaso
  * Parses and folds a checkpoint file's bytes. Throws CorruptCheckpointError (with the byte
  * offset) for damage recovery must not repair; a torn tail is reported, not repaired.
  */
-export function readLogBytes(
-  path: string,
-  bytes: Uint8Array,
-  fold: Fold,
-  options: { readonly withEntries?: boolean } = {},
-): LogReading {
+export function readLogBytes(path: string, bytes: Uint8Array, fold: Fold, options: { readonly withEntries?: boolean } = {}): LogReading {
   // Each record is decoded and folded as soon as the scan has checked it, so no array of every
   // record is built. The scan's verdict still comes first: when it finds damage past a record
   // that failed to fold, the damage is what is reported, as when the whole scan ran first.
@@ -244,7 +250,8 @@ export function readLogBytes(
     switch (record.type) {
       case RecordType.Epoch: {
         // Finite only: a NaN epoch compares false with everything and would let any later epoch pass.
-        if (!isPlainObject(payload) || typeof payload['epoch'] !== 'number' || !Number.isFinite(payload['epoch'])) throw corrupt(path, record, 'malformed epoch record');
+        if (!isPlainObject(payload) || typeof payload['epoch'] !== 'number' || !Number.isFinite(payload['epoch']))
+          throw corrupt(path, record, 'malformed epoch record');
         if (payload['epoch'] <= epoch) {
           throw corrupt(path, record, `epoch ${payload['epoch']} does not exceed epoch ${epoch}: two writers wrote this file`);
         }
@@ -269,7 +276,8 @@ export function readLogBytes(
       }
       case RecordType.Snapshot: {
         if (position !== 0) throw corrupt(path, record, 'a snapshot may only be the first record');
-        if (!isPlainObject(payload) || typeof payload['epoch'] !== 'number' || !Number.isFinite(payload['epoch'])) throw corrupt(path, record, 'malformed snapshot record');
+        if (!isPlainObject(payload) || typeof payload['epoch'] !== 'number' || !Number.isFinite(payload['epoch']))
+          throw corrupt(path, record, 'malformed snapshot record');
         try {
           state = restoreSnapshot(payload['state'], fold);
         } catch (error) {
@@ -300,12 +308,7 @@ export function readLogBytes(
 }
 
 /** Reads a checkpoint file without changing it (no truncation, no lock). */
-export async function readLog(
-  storage: Storage,
-  path: string,
-  fold: Fold,
-  options: { readonly withEntries?: boolean } = {},
-): Promise<LogReading> {
+export async function readLog(storage: Storage, path: string, fold: Fold, options: { readonly withEntries?: boolean } = {}): Promise<LogReading> {
   return readLogBytes(path, await readWholeFile(storage, path), fold, options);
 }
 

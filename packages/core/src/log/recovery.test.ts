@@ -137,7 +137,13 @@ describe('recovery', () => {
     let run = 0;
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.array(fc.constantFrom<CkptEvent>(cursor(1), { type: 'unit-started', unit: 'a' }, { type: 'unit-completed', unit: 'a', outcome: 'success' }), { minLength: 1, maxLength: 3 }), { maxLength: 30 }),
+        fc.array(
+          fc.array(
+            fc.constantFrom<CkptEvent>(cursor(1), { type: 'unit-started', unit: 'a' }, { type: 'unit-completed', unit: 'a', outcome: 'success' }),
+            { minLength: 1, maxLength: 3 },
+          ),
+          { maxLength: 30 },
+        ),
         fc.boolean(),
         async (records, compact) => {
           const path = join(dir.path, `property-${run++}.ckpt`);

@@ -48,7 +48,9 @@ describe('security: one real path per checkpoint', () => {
 
   it('refuses a dangling link even when told to follow it', async () => {
     symlinkSync(join(dir.path, 'gone.ckpt'), join(dir.path, 'dangling.ckpt'));
-    await expect(openCheckpoint(options(join(dir.path, 'dangling.ckpt'), true))).rejects.toThrow(/is a symbolic link to .*gone\.ckpt, which does not exist/);
+    await expect(openCheckpoint(options(join(dir.path, 'dangling.ckpt'), true))).rejects.toThrow(
+      /is a symbolic link to .*gone\.ckpt, which does not exist/,
+    );
     expect(existsSync(join(dir.path, 'gone.ckpt'))).toBe(false);
   });
 });

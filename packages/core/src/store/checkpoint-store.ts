@@ -160,7 +160,9 @@ export async function openCheckpoint(options: CheckpointOptions, environment: St
     };
     const resume = existsNow && usage !== CheckpointUsage.Never;
     // Usage `never` replaces a checkpoint that is there (the SSIS rule); nothing else may.
-    const journal = resume ? await Journal.open(path, journalOptions) : await Journal.create(path, identity, { ...journalOptions, replace: existsNow });
+    const journal = resume
+      ? await Journal.open(path, journalOptions)
+      : await Journal.create(path, identity, { ...journalOptions, replace: existsNow });
     return {
       path,
       identity,

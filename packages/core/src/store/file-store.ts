@@ -95,7 +95,9 @@ export class FileStore implements CheckpointStore {
     const root = options.under ?? '.';
     const info = await this.storage.stat(root).catch(() => undefined);
     if (info === undefined || !info.isDirectory) {
-      throw new InvalidInputError(`${root}: no such directory`, { hint: 'name the directory that holds the checkpoints (default: the current directory)' });
+      throw new InvalidInputError(`${root}: no such directory`, {
+        hint: 'name the directory that holds the checkpoints (default: the current directory)',
+      });
     }
     for await (const found of this.findCheckpoints(root)) {
       if (found.problem !== undefined) {
@@ -113,7 +115,8 @@ export class FileStore implements CheckpointStore {
   }
 
   prune(options: StorePruneOptions = {}): Promise<PruneReport> {
-    if (options.under === undefined) throw new InvalidInputError('pruning files needs the folder to search', { hint: 'name the directory that holds the checkpoints' });
+    if (options.under === undefined)
+      throw new InvalidInputError('pruning files needs the folder to search', { hint: 'name the directory that holds the checkpoints' });
     return pruneCheckpoints(options.under, {
       storage: this.storage,
       locker: this.locker,
@@ -146,7 +149,8 @@ export class FileStore implements CheckpointStore {
   private async readBytes(name: string): Promise<{ bytes: Uint8Array; mtimeMs: number }> {
     if (this.storage instanceof NodeStorage) return readCheckpointFile(name);
     const info = await this.storage.stat(name);
-    if (info === undefined) throw new InvalidInputError(`${name}: no such checkpoint file`, { hint: 'check the path; a checkpoint is deleted when its job succeeds' });
+    if (info === undefined)
+      throw new InvalidInputError(`${name}: no such checkpoint file`, { hint: 'check the path; a checkpoint is deleted when its job succeeds' });
     return { bytes: await readWholeFile(this.storage, name), mtimeMs: info.mtimeMs };
   }
 
@@ -234,4 +238,3 @@ function fromLogReading(name: string, reading: LogReading, mtimeMs: number, owne
 function firstLine(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
 }
-

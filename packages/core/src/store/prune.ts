@@ -65,7 +65,11 @@ export interface PruneReport {
  * When the checkpoint expires: its last write plus its retention (the last attempt's recorded
  * one, else the default). Any store's reading will do: only the folded state is used.
  */
-export function expiryOf(lastWriteMs: number, reading: { readonly state: CheckpointState } | undefined, olderThanMs?: number): { retentionMs: number; expiresAt: number } {
+export function expiryOf(
+  lastWriteMs: number,
+  reading: { readonly state: CheckpointState } | undefined,
+  olderThanMs?: number,
+): { retentionMs: number; expiresAt: number } {
   const recorded = reading?.state.attempts.findLast((a) => a.retentionMs !== undefined)?.retentionMs;
   const retentionMs = olderThanMs ?? recorded ?? DEFAULT_RETENTION_MS;
   return { retentionMs, expiresAt: lastWriteMs + retentionMs };
@@ -120,7 +124,13 @@ export async function pruneCheckpoints(dir: string, options: PruneOptions = {}):
       // A leftover of an interrupted compaction: expired with the default retention.
       if (now - info.mtimeMs > (options.olderThanMs ?? DEFAULT_RETENTION_MS)) {
         if (!options.dryRun) await storage.unlink(path);
-        removed.push({ path, lastWriteMs: info.mtimeMs, retentionMs: options.olderThanMs ?? DEFAULT_RETENTION_MS, removed: [path], bytes: info.size });
+        removed.push({
+          path,
+          lastWriteMs: info.mtimeMs,
+          retentionMs: options.olderThanMs ?? DEFAULT_RETENTION_MS,
+          removed: [path],
+          bytes: info.size,
+        });
       }
       continue;
     }

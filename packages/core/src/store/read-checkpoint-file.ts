@@ -27,9 +27,12 @@ export async function readCheckpointFile(path: string): Promise<{ readonly bytes
     // Checked on the open descriptor, so the file read is the file checked.
     const info = await handle.stat();
     if (!info.isFile()) {
-      throw new InvalidInputError(`${path} is not a checkpoint file: it is ${info.isDirectory() ? 'a directory' : 'a special file (FIFO, socket or device)'}`, {
-        hint: 'name the checkpoint file itself (checkpoint.file in the package, e.g. .ckpt/nightly-load.ckpt)',
-      });
+      throw new InvalidInputError(
+        `${path} is not a checkpoint file: it is ${info.isDirectory() ? 'a directory' : 'a special file (FIFO, socket or device)'}`,
+        {
+          hint: 'name the checkpoint file itself (checkpoint.file in the package, e.g. .ckpt/nightly-load.ckpt)',
+        },
+      );
     }
     if (info.size === 0) {
       throw new InvalidInputError(`${path} is not a checkpoint: the file is empty`, {
@@ -37,7 +40,9 @@ export async function readCheckpointFile(path: string): Promise<{ readonly bytes
       });
     }
     if (info.size > MAX_CHECKPOINT_BYTES) {
-      throw new InvalidInputError(`${path} is not a checkpoint: it is ${info.size} bytes, beyond what one checkpoint can hold`, { hint: 'check the path' });
+      throw new InvalidInputError(`${path} is not a checkpoint: it is ${info.size} bytes, beyond what one checkpoint can hold`, {
+        hint: 'check the path',
+      });
     }
     const bytes = new Uint8Array(info.size);
     let length = 0;
@@ -56,7 +61,10 @@ export async function readCheckpointFile(path: string): Promise<{ readonly bytes
     return { bytes: content, mtimeMs: info.mtimeMs };
   } catch (error) {
     if (error instanceof InvalidInputError || !isErrno(error)) throw error;
-    throw new InvalidInputError(`cannot read checkpoint ${path}: ${error.code ?? error.message}`, { cause: error, hint: 'check the file and the disk' });
+    throw new InvalidInputError(`cannot read checkpoint ${path}: ${error.code ?? error.message}`, {
+      cause: error,
+      hint: 'check the file and the disk',
+    });
   } finally {
     await handle.close().catch(() => undefined);
   }
@@ -78,7 +86,10 @@ async function cannotOpen(path: string, error: unknown): Promise<unknown> {
           hint: 'point the link at the checkpoint file, or name the checkpoint file itself',
         });
       }
-      return new InvalidInputError(`${path}: no such checkpoint file`, { cause: error, hint: 'check the path; a checkpoint is deleted when its job succeeds' });
+      return new InvalidInputError(`${path}: no such checkpoint file`, {
+        cause: error,
+        hint: 'check the path; a checkpoint is deleted when its job succeeds',
+      });
     }
     case 'EACCES':
     case 'EPERM':

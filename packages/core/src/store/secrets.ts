@@ -22,12 +22,13 @@ export interface SecretKey {
  * anything else is a passphrase stretched with scrypt, salted per job identity.
  */
 export function deriveSecretKey(secret: string, identity: JobIdentity): SecretKey {
-  if (secret.length === 0) throw new InvalidInputError('the secret key is empty', { hint: 'set CKPT_SECRET_KEY to a passphrase or base64:<32 bytes>' });
+  if (secret.length === 0)
+    throw new InvalidInputError('the secret key is empty', { hint: 'set CKPT_SECRET_KEY to a passphrase or base64:<32 bytes>' });
   if (secret.startsWith('base64:')) {
     const bytes = Buffer.from(secret.slice(7), 'base64');
     if (bytes.length !== 32) {
       throw new InvalidInputError(`a base64 secret key must decode to 32 bytes, not ${bytes.length}`, {
-        hint: 'generate one with: node -e "console.log(\'base64:\'+crypto.randomBytes(32).toString(\'base64\'))"',
+        hint: "generate one with: node -e \"console.log('base64:'+crypto.randomBytes(32).toString('base64'))\"",
       });
     }
     return { bytes };
@@ -65,11 +66,7 @@ export type RevealedVariable =
  * Every recorded variable with its value, sealed ones decrypted with `key`. Redacted ones (and
  * sealed ones without a key) are `missing`. A key that does not open a sealed value throws.
  */
-export function revealVariables(
-  state: CheckpointState,
-  identity: JobIdentity,
-  key: SecretKey | undefined,
-): ReadonlyMap<string, RevealedVariable> {
+export function revealVariables(state: CheckpointState, identity: JobIdentity, key: SecretKey | undefined): ReadonlyMap<string, RevealedVariable> {
   const result = new Map<string, RevealedVariable>();
   for (const [name, record] of state.variables) {
     const valueType = record.valueType !== undefined ? { valueType: record.valueType } : {};

@@ -31,7 +31,9 @@ export function parseSize(text: string | number, where: string): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text);
   const unit = match ? SIZE_UNITS[match[2]!.toLowerCase()] : undefined;
   if (!match || unit === undefined) {
-    throw new InvalidInputError(`${where}: "${text}" is not a size`, { hint: 'write a number with an optional unit: 0, 512, 64KiB, 8MiB, 1GiB, 1.5GB' });
+    throw new InvalidInputError(`${where}: "${text}" is not a size`, {
+      hint: 'write a number with an optional unit: 0, 512, 64KiB, 8MiB, 1GiB, 1.5GB',
+    });
   }
   const bytes = Math.round(Number(match[1]) * unit);
   if (!Number.isSafeInteger(bytes)) throw new InvalidInputError(`${where}: "${text}" is too large`);
@@ -62,7 +64,9 @@ export function parseDuration(text: string | number, where: string): number {
   while (rest.length > 0) {
     const match = part.exec(rest);
     if (!match) {
-      throw new InvalidInputError(`${where}: "${text}" is not a duration`, { hint: 'write e.g. 500ms, 10s, 5m, 1h30m, 30d (a bare number means seconds)' });
+      throw new InvalidInputError(`${where}: "${text}" is not a duration`, {
+        hint: 'write e.g. 500ms, 10s, 5m, 1h30m, 30d (a bare number means seconds)',
+      });
     }
     total += Number(match[1]) * DURATION_UNITS[match[2]!]!;
     rest = rest.slice(match[0].length);

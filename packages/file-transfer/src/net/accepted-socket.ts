@@ -22,14 +22,18 @@ export function frameAcceptedSocket(accepted: Socket, idleTimeoutMs: number, opt
   const handle = adoptableHandle(accepted);
   if (handle !== undefined) {
     try {
-      return new FramedConnection((onread: ReadInto) => {
-        const socket = new Socket({ handle, readable: true, writable: true, onread } as ConstructorParameters<typeof Socket>[0]);
-        // The new Socket owns the handle now; the old wrapper must not close it. Destroying the
-        // wrapper releases it (and Node's count of server connections; the node server keeps its own).
-        (accepted as unknown as { _handle: unknown })._handle = null;
-        accepted.destroy();
-        return socket;
-      }, idleTimeoutMs, options);
+      return new FramedConnection(
+        (onread: ReadInto) => {
+          const socket = new Socket({ handle, readable: true, writable: true, onread } as ConstructorParameters<typeof Socket>[0]);
+          // The new Socket owns the handle now; the old wrapper must not close it. Destroying the
+          // wrapper releases it (and Node's count of server connections; the node server keeps its own).
+          (accepted as unknown as { _handle: unknown })._handle = null;
+          accepted.destroy();
+          return socket;
+        },
+        idleTimeoutMs,
+        options,
+      );
     } catch {
       // Not adoptable after all: the accepted socket is untouched, use the data path.
     }

@@ -7,16 +7,33 @@ const fingerprint = { size: 10, mtimeMs: 1, ino: '12', sample: 'b'.repeat(64) };
 
 describe('answers from a node', () => {
   it('takes a well-formed done, keeping only the result fields', () => {
-    expect(parseDoneResult({ op: 'done', result: { bytes: 10, sent: 4, resumedFrom: 6, digest, planted: 'x' } }, 10, 'beta')).toEqual({ bytes: 10, sent: 4, resumedFrom: 6, digest });
+    expect(parseDoneResult({ op: 'done', result: { bytes: 10, sent: 4, resumedFrom: 6, digest, planted: 'x' } }, 10, 'beta')).toEqual({
+      bytes: 10,
+      sent: 4,
+      resumedFrom: 6,
+      digest,
+    });
   });
 
   it.each([
     ['no result', {}, /"result" is not an object/],
-    ['a result of another file size', { result: { bytes: 11, sent: 0, resumedFrom: 0, digest } }, /"result\.bytes" is not the size of the file pushed/],
+    [
+      'a result of another file size',
+      { result: { bytes: 11, sent: 0, resumedFrom: 0, digest } },
+      /"result\.bytes" is not the size of the file pushed/,
+    ],
     ['a negative sent', { result: { bytes: 10, sent: -1, resumedFrom: 0, digest } }, /"result\.sent" is not a byte count/],
     ['a sent that is a string', { result: { bytes: 10, sent: '4', resumedFrom: 0, digest } }, /"result\.sent" is not a byte count/],
-    ['a resume point past the end', { result: { bytes: 10, sent: 0, resumedFrom: 11, digest } }, /"result\.resumedFrom" is not an offset within the file/],
-    ['a digest of another form', { result: { bytes: 10, sent: 0, resumedFrom: 0, digest: 'md5:00' } }, /"result\.digest" is not sha256-chain:<64 hex digits>/],
+    [
+      'a resume point past the end',
+      { result: { bytes: 10, sent: 0, resumedFrom: 11, digest } },
+      /"result\.resumedFrom" is not an offset within the file/,
+    ],
+    [
+      'a digest of another form',
+      { result: { bytes: 10, sent: 0, resumedFrom: 0, digest: 'md5:00' } },
+      /"result\.digest" is not sha256-chain:<64 hex digits>/,
+    ],
   ])('refuses a done with %s, naming the node and the field', (_name, fields, reason) => {
     const parse = () => parseDoneResult({ op: 'done', ...fields }, 10, 'beta');
     expect(parse).toThrow(InvalidInputError);
@@ -60,11 +77,23 @@ describe('answers from a node', () => {
   it.each([
     ['no event', {}, /"event" is not an object/],
     ['an event without a type', { event: { offset: 1 } }, /"event\.type" is not a string/],
-    ['a checkpoint at a negative offset', { event: { type: 'transfer/checkpoint', offset: -1, chain: 'c'.repeat(64) } }, /"event\.offset" is not a byte count/],
+    [
+      'a checkpoint at a negative offset',
+      { event: { type: 'transfer/checkpoint', offset: -1, chain: 'c'.repeat(64) } },
+      /"event\.offset" is not a byte count/,
+    ],
     ['a checkpoint without its chain', { event: { type: 'transfer/checkpoint', offset: 1 } }, /"event\.chain" is not a chain value/],
     ['a reason that is not text', { event: { type: 'transfer/restarted', reason: { nested: true } } }, /"event\.reason" is not a string/],
-    ['a reason of a megabyte', { event: { type: 'transfer/restarted', reason: 'x'.repeat(1 << 20) } }, /"event\.reason" is not a string of at most 4096/],
-    ['a started event whose fingerprint differs in size', { event: { type: 'transfer/started', size: 11, interval: 0, fingerprint } }, /"fingerprint\.size" differs/],
+    [
+      'a reason of a megabyte',
+      { event: { type: 'transfer/restarted', reason: 'x'.repeat(1 << 20) } },
+      /"event\.reason" is not a string of at most 4096/,
+    ],
+    [
+      'a started event whose fingerprint differs in size',
+      { event: { type: 'transfer/started', size: 11, interval: 0, fingerprint } },
+      /"fingerprint\.size" differs/,
+    ],
   ])('refuses %s, naming the node and the field', (_name, fields, reason) => {
     const parse = () => parsePeerEvent({ op: 'event', ...fields }, 'beta');
     expect(parse).toThrow(InvalidInputError);

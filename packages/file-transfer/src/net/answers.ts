@@ -24,7 +24,10 @@ const refuserFor =
   };
 
 /** The answer to a `get`: what a pulling client records of the node's source. */
-export function parseSourceAnswer(message: ControlMessage, node: string): { readonly size: number; readonly fingerprint: SourceFingerprint; readonly mode?: number } {
+export function parseSourceAnswer(
+  message: ControlMessage,
+  node: string,
+): { readonly size: number; readonly fingerprint: SourceFingerprint; readonly mode?: number } {
   const what = 'source answer';
   const malformed: Refuse = refuserFor(node);
   const size = message['size'];
@@ -49,7 +52,8 @@ export function parseDoneResult(message: ControlMessage, size: number, node: str
   if (bytes !== size) malformed(what, 'result.bytes', 'is not the size of the file pushed');
   if (!isSize(sent)) malformed(what, 'result.sent', 'is not a byte count');
   if (!isSize(resumedFrom) || resumedFrom > size) malformed(what, 'result.resumedFrom', 'is not an offset within the file');
-  if (typeof digest !== 'string' || !/^sha256-chain:[0-9a-f]{64}$/.test(digest)) malformed(what, 'result.digest', 'is not sha256-chain:<64 hex digits>');
+  if (typeof digest !== 'string' || !/^sha256-chain:[0-9a-f]{64}$/.test(digest))
+    malformed(what, 'result.digest', 'is not sha256-chain:<64 hex digits>');
   return { bytes, sent, resumedFrom, digest };
 }
 
@@ -64,7 +68,10 @@ interface FieldRule {
 }
 const byteCount: FieldRule = { check: isSize, why: 'is not a byte count' };
 const sha256: FieldRule = { check: isSha256Hex, why: 'is not a SHA-256 in hex' };
-const text: FieldRule = { check: (v) => typeof v === 'string' && v.length <= MAX_EVENT_TEXT, why: `is not a string of at most ${MAX_EVENT_TEXT} characters` };
+const text: FieldRule = {
+  check: (v) => typeof v === 'string' && v.length <= MAX_EVENT_TEXT,
+  why: `is not a string of at most ${MAX_EVENT_TEXT} characters`,
+};
 /** Checked on its own, against the event's `size` (see {@link parsePeerEvent}). */
 const fingerprint: FieldRule = { check: () => true, why: '' };
 
@@ -79,7 +86,11 @@ const EVENT_FIELDS: Readonly<Record<`transfer/${string}`, Readonly<Record<string
   },
   'transfer/restarted': { reason: text },
   'transfer/checkpoint': { offset: byteCount, chain: { check: isChain, why: 'is not a chain value (a SHA-256 in hex)' } },
-  'transfer/retry': { retry: byteCount, waitMs: { check: (v) => typeof v === 'number' && Number.isFinite(v) && v >= 0, why: 'is not a duration' }, error: text },
+  'transfer/retry': {
+    retry: byteCount,
+    waitMs: { check: (v) => typeof v === 'number' && Number.isFinite(v) && v >= 0, why: 'is not a duration' },
+    error: text,
+  },
   'transfer/verified': { digest: sha256, size: byteCount },
   'transfer/published': { size: byteCount, digest: sha256 },
   'transfer/up-to-date': { size: byteCount, digest: sha256 },

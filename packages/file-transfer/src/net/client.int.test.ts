@@ -35,7 +35,10 @@ async function startFakeNode(answers: (request: ControlMessage) => ControlMessag
   node.listen(0, '127.0.0.1');
   await once(node, 'listening');
   const { port } = node.address() as { port: number };
-  await writeFile(join(dir, 'netmap.yaml'), `nodes:\n  alpha: { address: 127.0.0.1:1, secret: "secret-a" }\n  beta: { address: 127.0.0.1:${port}, secret: "secret-b" }\n`);
+  await writeFile(
+    join(dir, 'netmap.yaml'),
+    `nodes:\n  alpha: { address: 127.0.0.1:1, secret: "secret-a" }\n  beta: { address: 127.0.0.1:${port}, secret: "secret-b" }\n`,
+  );
   netmap = loadNetmap(join(dir, 'netmap.yaml'));
 }
 
@@ -58,7 +61,13 @@ describe('a client checks what a node answers', () => {
   it('refuses a push whose done result is malformed, naming the node and the field, without retrying', async () => {
     let requests = 0;
     await startFakeNode(() => (requests++, [{ op: 'done', result: { bytes: 10, sent: 10, resumedFrom: 0, digest: 'not a digest' } }]));
-    const pushing = copyFile({ source: join(dir, 'src.bin'), destination: 'ckpt://beta/out.bin', netmap, node: 'alpha', retry: { shortRetries: 2, shortWaitMs: 10, longRetries: 0 } });
+    const pushing = copyFile({
+      source: join(dir, 'src.bin'),
+      destination: 'ckpt://beta/out.bin',
+      netmap,
+      node: 'alpha',
+      retry: { shortRetries: 2, shortWaitMs: 10, longRetries: 0 },
+    });
     await expect(pushing).rejects.toBeInstanceOf(InvalidInputError);
     await expect(pushing).rejects.toThrow(/^node beta sent a malformed done: "result\.digest" is not sha256-chain:<64 hex digits>/);
     expect(requests).toBe(1);

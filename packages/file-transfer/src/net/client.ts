@@ -3,7 +3,14 @@ import { connect as connectTls } from 'node:tls';
 import { InterruptedError } from '@ckpt/core';
 import { AuthenticationError, TransferError } from '../errors.js';
 import { LocalSource } from '../transfer/local-source.js';
-import { receiveFile, type ReceiveJob, type TransferEvent, type TransferProgress, type TransferResult, type VerifyMode } from '../transfer/receiver.js';
+import {
+  receiveFile,
+  type ReceiveJob,
+  type TransferEvent,
+  type TransferProgress,
+  type TransferResult,
+  type VerifyMode,
+} from '../transfer/receiver.js';
 import { FramedConnection, type ControlMessage } from './framed-connection.js';
 import { authenticateClient } from './handshake.js';
 import { parseDoneResult, parsePeerEvent, parseSourceAnswer } from './answers.js';
@@ -40,7 +47,11 @@ export async function openSession(options: RemoteTransferOptions): Promise<Frame
   // Plain TCP reads straight into the frames' memory (`onread`), which matters for a pull.
   const named = { node: peer.name, address: `${peer.host}:${peer.port}` };
   const connection = peer.tls
-    ? new FramedConnection(connectTls({ host: peer.host, port: peer.port, ...(peer.tls.ca && { ca: peer.tls.ca }), checkServerIdentity: () => undefined }), idleTimeoutMs, named)
+    ? new FramedConnection(
+        connectTls({ host: peer.host, port: peer.port, ...(peer.tls.ca && { ca: peer.tls.ca }), checkServerIdentity: () => undefined }),
+        idleTimeoutMs,
+        named,
+      )
     : new FramedConnection((onread) => connect({ host: peer.host, port: peer.port, onread }), idleTimeoutMs, named);
   const socket = connection.socket;
   await new Promise<void>((resolve, reject) => {
@@ -53,7 +64,11 @@ export async function openSession(options: RemoteTransferOptions): Promise<Frame
       clearTimeout(timer);
       // A certificate that does not verify will not verify on retry either: a refusal.
       if (peer.tls && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(error.code ?? '')) {
-        reject(new AuthenticationError(`node ${peer.name}'s TLS certificate is not trusted (${error.code})`, { hint: `check tls.ca of node ${peer.name} in the netmap` }));
+        reject(
+          new AuthenticationError(`node ${peer.name}'s TLS certificate is not trusted (${error.code})`, {
+            hint: `check tls.ca of node ${peer.name} in the netmap`,
+          }),
+        );
         return;
       }
       reject(new TransferError(`cannot reach node ${peer.name} at ${peer.host}:${peer.port} (${error.code ?? error.message})`, { cause: error }));
@@ -80,7 +95,17 @@ export async function pushFile(localPath: string, remotePath: string, options: R
     const connection = await openSession(options);
     try {
       if (options.retry) options.onEvent?.({ type: 'transfer/retry', ...options.retry });
-      await connection.sendControl({ op: 'put', path: remotePath, size: info.size, fingerprint: info.fingerprint, interval: options.interval, verify: options.verify, ...(options.compress && { compress: true }), ...(info.mode !== undefined && { mode: info.mode }), ...(options.preserve && { preserve: true }) });
+      await connection.sendControl({
+        op: 'put',
+        path: remotePath,
+        size: info.size,
+        fingerprint: info.fingerprint,
+        interval: options.interval,
+        verify: options.verify,
+        ...(options.compress && { compress: true }),
+        ...(info.mode !== undefined && { mode: info.mode }),
+        ...(options.preserve && { preserve: true }),
+      });
       // The node's events, checked (a malformed one fails the push), are reported as they come.
       const relay = (message: ControlMessage) => {
         const event = parsePeerEvent(message, options.peer.name);
@@ -141,10 +166,17 @@ export async function pullFile(remotePath: string, destination: string, options:
   try {
     await connection.sendControl({ op: 'get', path: remotePath });
     const answer = await connection.receiveControl();
-    if (answer.op !== 'source') throw errorFromPeer(answer.op === 'error' ? answer : { op: 'error', message: `unexpected "${answer.op}"` }, options.peer.name);
+    if (answer.op !== 'source')
+      throw errorFromPeer(answer.op === 'error' ? answer : { op: 'error', message: `unexpected "${answer.op}"` }, options.peer.name);
     // What the node says of its file is recorded in this side's checkpoint: checked first.
     const { size, fingerprint, mode } = parseSourceAnswer(answer, options.peer.name);
-    const source = new RemoteSource(connection, { size, fingerprint, ...(mode !== undefined && { mode }) }, options.peer.name, undefined, options.compress === true);
+    const source = new RemoteSource(
+      connection,
+      { size, fingerprint, ...(mode !== undefined && { mode }) },
+      options.peer.name,
+      undefined,
+      options.compress === true,
+    );
     const result = await receiveFile(
       {
         destination,

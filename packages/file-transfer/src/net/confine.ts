@@ -15,7 +15,9 @@ function inside(root: string, path: string): boolean {
 }
 
 function refuse(requested: string, why: string): never {
-  throw new PathRefusedError(`path "${requested}" is refused: ${why}`, { hint: "name a file relative to the node's root, without .. or symbolic links that leave it" });
+  throw new PathRefusedError(`path "${requested}" is refused: ${why}`, {
+    hint: "name a file relative to the node's root, without .. or symbolic links that leave it",
+  });
 }
 
 /** Checks the text of a path; returns its segments. */
@@ -30,7 +32,8 @@ export function checkPathText(requested: string): string[] {
     if (segment === '..') refuse(requested, 'it leaves the root (..)');
     if (segment === '.' || segment === '') refuse(requested, 'it has an empty or "." segment');
     // In any segment, not only the last: a folder named like a companion blocks its file for ever.
-    if (isReservedName(segment)) refuse(requested, `"${segment}" has the name of one of ckpt's own hidden files (.X.ckpt, .X.ckpt-part, .X.ckpt.lock, …)`);
+    if (isReservedName(segment))
+      refuse(requested, `"${segment}" has the name of one of ckpt's own hidden files (.X.ckpt, .X.ckpt-part, .X.ckpt.lock, …)`);
   }
   return segments;
 }

@@ -30,8 +30,10 @@ const offsetsOf = (frames: readonly WireFrame[]): number[] => {
 };
 
 /** What a frame decodes to, for comparison (data bytes copied: they may be reused). */
-const view = (frame: Frame) => (frame.type === FrameType.Control ? { control: frame.message } : { type: frame.type, data: Buffer.from(frame.data).toString('hex') });
-const expected = (f: WireFrame) => (f.type === FrameType.Control ? { control: JSON.parse(f.payload.toString('utf8')) } : { type: f.type, data: f.payload.toString('hex') });
+const view = (frame: Frame) =>
+  frame.type === FrameType.Control ? { control: frame.message } : { type: frame.type, data: Buffer.from(frame.data).toString('hex') };
+const expected = (f: WireFrame) =>
+  f.type === FrameType.Control ? { control: JSON.parse(f.payload.toString('utf8')) } : { type: f.type, data: f.payload.toString('hex') };
 
 /** A decoder past the handshake with data agreed, unless `phase` says otherwise, collecting what it decodes. */
 function decoder(phase: 'handshake' | 'authenticated' | 'data' = 'data') {
@@ -70,17 +72,30 @@ const controlFrame = (message: object): WireFrame => ({ type: FrameType.Control,
 const wireFrameArbitrary: fc.Arbitrary<WireFrame> = fc.oneof(
   fc.record({ op: fc.string({ maxLength: 12 }), n: fc.integer() }).map(controlFrame),
   fc.record({ op: fc.constant('pad'), text: fc.string({ maxLength: 3000 }) }).map(controlFrame),
-  fc.tuple(fc.constantFrom<FrameType>(FrameType.Data, FrameType.CompressedData), fc.uint8Array({ maxLength: 3000 })).map(([type, bytes]) => ({ type, payload: Buffer.from(bytes) })),
+  fc
+    .tuple(fc.constantFrom<FrameType>(FrameType.Data, FrameType.CompressedData), fc.uint8Array({ maxLength: 3000 }))
+    .map(([type, bytes]) => ({ type, payload: Buffer.from(bytes) })),
   fc.tuple(fc.constantFrom(0, 1, 4, 5, 6, 70_000), fc.nat(255)).map(([size, fill]) => ({ type: FrameType.Data, payload: Buffer.alloc(size, fill) })),
 );
 const streamArbitrary = fc.array(wireFrameArbitrary, { minLength: 1, maxLength: 8 });
 const MODES = ['chunks', 'read-into'] as const;
 const feed = (mode: (typeof MODES)[number], d: FrameDecoder, bytes: Buffer, cuts: readonly number[]) =>
-  mode === 'chunks' ? feedChunks(d, bytes, cuts) : feedReadInto(d, bytes, cuts.map((c) => c % 9000));
+  mode === 'chunks'
+    ? feedChunks(d, bytes, cuts)
+    : feedReadInto(
+        d,
+        bytes,
+        cuts.map((c) => c % 9000),
+      );
 
 describe('FrameDecoder', () => {
   it('decodes what encodeHeader frames: control, data, compressed data, an empty data frame', () => {
-    const frames = [controlFrame({ op: 'hello', n: 1 }), { type: FrameType.Data, payload: Buffer.from('abc') }, { type: FrameType.CompressedData, payload: Buffer.from([1, 2]) }, { type: FrameType.Data, payload: Buffer.alloc(0) }];
+    const frames = [
+      controlFrame({ op: 'hello', n: 1 }),
+      { type: FrameType.Data, payload: Buffer.from('abc') },
+      { type: FrameType.CompressedData, payload: Buffer.from([1, 2]) },
+      { type: FrameType.Data, payload: Buffer.alloc(0) },
+    ];
     const { d, frames: got } = decoder();
     expect(d.write(encode(frames))).toBe(true);
     expect(got.map((g) => view(g.frame))).toEqual(frames.map(expected));
@@ -104,34 +119,52 @@ describe('FrameDecoder', () => {
     );
   });
 
-  it.each(MODES)('property: a stream cut inside a frame (%s) is an error naming that frame and where it ended; the frames before it are intact', (mode) => {
-    fc.assert(
-      fc.property(streamArbitrary, fc.nat(), fc.array(fc.nat(), { maxLength: 10 }), (frames, cutSeed, cuts) => {
-        const bytes = encode(frames);
-        const offsets = offsetsOf(frames);
-        const cut = cutSeed % bytes.length;
-        const { d, frames: got } = decoder();
-        feed(mode, d, bytes.subarray(0, cut), cuts);
-        const whole = offsets.findIndex((o) => o > cut) - 1; // frames that start before the cut
-        const failure = d.end();
-        if (offsets.includes(cut)) {
-          // A cut between frames is a shorter valid stream.
-          expect(failure).toBeUndefined();
-          expect(got).toHaveLength(offsets.indexOf(cut));
-          return;
-        }
-        expect(got.map((g) => view(g.frame))).toEqual(frames.slice(0, whole).map(expected));
-        expect(failure).toEqual({ offset: offsets[whole], reason: `the stream ended at byte ${cut}, inside the frame that starts at byte ${offsets[whole]}` });
-        expect(d.write(Buffer.from([0, 0, 0, 2, 1, 0x7b]))).toBe(false); // nothing is decoded after an error
-      }),
-      propertySettings(150),
-    );
-  });
+  it.each(MODES)(
+    'property: a stream cut inside a frame (%s) is an error naming that frame and where it ended; the frames before it are intact',
+    (mode) => {
+      fc.assert(
+        fc.property(streamArbitrary, fc.nat(), fc.array(fc.nat(), { maxLength: 10 }), (frames, cutSeed, cuts) => {
+          const bytes = encode(frames);
+          const offsets = offsetsOf(frames);
+          const cut = cutSeed % bytes.length;
+          const { d, frames: got } = decoder();
+          feed(mode, d, bytes.subarray(0, cut), cuts);
+          const whole = offsets.findIndex((o) => o > cut) - 1; // frames that start before the cut
+          const failure = d.end();
+          if (offsets.includes(cut)) {
+            // A cut between frames is a shorter valid stream.
+            expect(failure).toBeUndefined();
+            expect(got).toHaveLength(offsets.indexOf(cut));
+            return;
+          }
+          expect(got.map((g) => view(g.frame))).toEqual(frames.slice(0, whole).map(expected));
+          expect(failure).toEqual({
+            offset: offsets[whole],
+            reason: `the stream ended at byte ${cut}, inside the frame that starts at byte ${offsets[whole]}`,
+          });
+          expect(d.write(Buffer.from([0, 0, 0, 2, 1, 0x7b]))).toBe(false); // nothing is decoded after an error
+        }),
+        propertySettings(150),
+      );
+    },
+  );
 
   /** Corruptions the framing can detect, each applied to one frame of a valid stream. */
-  const corruptions: Record<string, { readonly applies: (f: WireFrame) => boolean; readonly corrupt: (bytes: Buffer, at: number) => void; readonly reason: RegExp; readonly phase?: 'handshake' | 'authenticated' }> = {
+  const corruptions: Record<
+    string,
+    {
+      readonly applies: (f: WireFrame) => boolean;
+      readonly corrupt: (bytes: Buffer, at: number) => void;
+      readonly reason: RegExp;
+      readonly phase?: 'handshake' | 'authenticated';
+    }
+  > = {
     'length 0': { applies: () => true, corrupt: (b, at) => b.writeUInt32BE(0, at), reason: /^frame of 0 bytes is outside 1\.\.1048577$/ },
-    'length over the limit': { applies: () => true, corrupt: (b, at) => b.writeUInt32BE(MAX_FRAME_BYTES + 1 + (b[at + 3]! << 8), at), reason: /^frame of \d+ bytes is outside 1\.\.1048577$/ },
+    'length over the limit': {
+      applies: () => true,
+      corrupt: (b, at) => b.writeUInt32BE(MAX_FRAME_BYTES + 1 + (b[at + 3]! << 8), at),
+      reason: /^frame of \d+ bytes is outside 1\.\.1048577$/,
+    },
     'unknown type': { applies: () => true, corrupt: (b, at) => void (b[at + 4] = 4 + (b[at + 4]! % 200)), reason: /^unknown frame type \d+$/ },
     'control payload not JSON': {
       applies: (f) => f.type === FrameType.Control,
@@ -147,30 +180,44 @@ describe('FrameDecoder', () => {
       },
       reason: /^control frame has no "op"$/,
     },
-    'data before the transfer was agreed': { applies: (f) => f.type !== FrameType.Control, corrupt: () => undefined, reason: /^data frame before the transfer was agreed$/, phase: 'authenticated' },
+    'data before the transfer was agreed': {
+      applies: (f) => f.type !== FrameType.Control,
+      corrupt: () => undefined,
+      reason: /^data frame before the transfer was agreed$/,
+      phase: 'authenticated',
+    },
   };
 
-  it.each(MODES)('property: a corrupted header or control payload (%s) is an error naming the frame at fault; frames before it are intact, none after', (mode) => {
-    fc.assert(
-      fc.property(streamArbitrary, fc.nat(), fc.constantFrom(...Object.keys(corruptions)), fc.array(fc.nat(), { maxLength: 10 }), (frames, pick, name, cuts) => {
-        const corruption = corruptions[name]!;
-        const candidates = frames.map((_frame, i) => i).filter((i) => corruption.applies(frames[i]!));
-        fc.pre(candidates.length > 0);
-        // The frames before the victim must be acceptable in the phase the corruption needs.
-        const victim = corruption.phase === 'authenticated' ? candidates[0]! : candidates[pick % candidates.length]!;
-        const bytes = encode(frames);
-        const offsets = offsetsOf(frames);
-        corruption.corrupt(bytes, offsets[victim]!);
-        const { d, frames: got } = decoder(corruption.phase ?? 'data');
-        feed(mode, d, bytes, cuts);
-        d.end();
-        expect(d.failure?.offset).toBe(offsets[victim]);
-        expect(d.failure?.reason).toMatch(corruption.reason);
-        expect(got.map((g) => view(g.frame))).toEqual(frames.slice(0, victim).map(expected));
-      }),
-      propertySettings(200),
-    );
-  });
+  it.each(MODES)(
+    'property: a corrupted header or control payload (%s) is an error naming the frame at fault; frames before it are intact, none after',
+    (mode) => {
+      fc.assert(
+        fc.property(
+          streamArbitrary,
+          fc.nat(),
+          fc.constantFrom(...Object.keys(corruptions)),
+          fc.array(fc.nat(), { maxLength: 10 }),
+          (frames, pick, name, cuts) => {
+            const corruption = corruptions[name]!;
+            const candidates = frames.map((_frame, i) => i).filter((i) => corruption.applies(frames[i]!));
+            fc.pre(candidates.length > 0);
+            // The frames before the victim must be acceptable in the phase the corruption needs.
+            const victim = corruption.phase === 'authenticated' ? candidates[0]! : candidates[pick % candidates.length]!;
+            const bytes = encode(frames);
+            const offsets = offsetsOf(frames);
+            corruption.corrupt(bytes, offsets[victim]!);
+            const { d, frames: got } = decoder(corruption.phase ?? 'data');
+            feed(mode, d, bytes, cuts);
+            d.end();
+            expect(d.failure?.offset).toBe(offsets[victim]);
+            expect(d.failure?.reason).toMatch(corruption.reason);
+            expect(got.map((g) => view(g.frame))).toEqual(frames.slice(0, victim).map(expected));
+          },
+        ),
+        propertySettings(200),
+      );
+    },
+  );
 
   it.each(MODES)('property: arbitrary bytes (%s) end in frames that account for every byte, or in one error at an offset within them', (mode) => {
     fc.assert(
@@ -180,7 +227,10 @@ describe('FrameDecoder', () => {
         feed(mode, d, bytes, cuts);
         const failure: DecodeFailure | undefined = d.failure ?? d.end();
         if (failure === undefined) {
-          const accounted = frames.reduce((sum, g) => sum + HEADER_BYTES + (g.frame.type === FrameType.Control ? g.controlBytes! : g.frame.data.length), 0);
+          const accounted = frames.reduce(
+            (sum, g) => sum + HEADER_BYTES + (g.frame.type === FrameType.Control ? g.controlBytes! : g.frame.data.length),
+            0,
+          );
           expect(accounted).toBe(bytes.length);
         } else {
           expect(failure.offset).toBeGreaterThanOrEqual(0);
@@ -198,7 +248,10 @@ describe('FrameDecoder', () => {
     const handshake = decoder('handshake');
     expect(handshake.d.write(encode([pad(MAX_HANDSHAKE_BYTES)]))).toBe(true);
     expect(handshake.d.write(encode([pad(MAX_HANDSHAKE_BYTES + 1)]))).toBe(false);
-    expect(handshake.d.failure).toEqual({ offset: HEADER_BYTES + MAX_HANDSHAKE_BYTES, reason: `control frame of ${MAX_HANDSHAKE_BYTES + 1} bytes exceeds ${MAX_HANDSHAKE_BYTES}` });
+    expect(handshake.d.failure).toEqual({
+      offset: HEADER_BYTES + MAX_HANDSHAKE_BYTES,
+      reason: `control frame of ${MAX_HANDSHAKE_BYTES + 1} bytes exceeds ${MAX_HANDSHAKE_BYTES}`,
+    });
     const session = decoder('authenticated');
     expect(session.d.write(encode([pad(MAX_HANDSHAKE_BYTES + 1), pad(MAX_CONTROL_BYTES)]))).toBe(true);
     expect(session.d.write(encode([pad(MAX_CONTROL_BYTES + 1)]))).toBe(false);

@@ -219,7 +219,8 @@ export class FrameDecoder<Handle = never> {
   /** Checks a header and makes room for its payload; false after an error. */
   private startFrame(length: number, type: number, offset: number): boolean {
     if (length < 1 || length > MAX_FRAME_BYTES) return this.fail(`frame of ${length} bytes is outside 1..${MAX_FRAME_BYTES}`, offset);
-    if (type === FrameType.Control && length - 1 > this.maxControlBytes) return this.fail(`control frame of ${length - 1} bytes exceeds ${this.maxControlBytes}`, offset);
+    if (type === FrameType.Control && length - 1 > this.maxControlBytes)
+      return this.fail(`control frame of ${length - 1} bytes exceeds ${this.maxControlBytes}`, offset);
     const isData = type === FrameType.Data || type === FrameType.CompressedData;
     if (isData && !this.dataAccepted) return this.fail('data frame before the transfer was agreed', offset);
     if (type !== FrameType.Control && !isData) return this.fail(`unknown frame type ${type}`, offset);
@@ -236,7 +237,11 @@ export class FrameDecoder<Handle = never> {
     this.incoming = undefined;
     const { offset } = incoming;
     if (incoming.type !== FrameType.Control) {
-      this.onFrame({ frame: { type: incoming.type as 2 | 3, data: incoming.payload }, ...(incoming.handle !== undefined && { handle: incoming.handle }), offset });
+      this.onFrame({
+        frame: { type: incoming.type as 2 | 3, data: incoming.payload },
+        ...(incoming.handle !== undefined && { handle: incoming.handle }),
+        offset,
+      });
       return;
     }
     let message: unknown;

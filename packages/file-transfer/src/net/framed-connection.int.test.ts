@@ -76,7 +76,12 @@ describe.each(MODES)('FramedConnection receiving via %s', (mode) => {
         receiver.acceptData(true);
         const payloads = dataSizes.map((size, i) => Buffer.alloc(size, i + 1));
         const packed = deflateRawSync(Buffer.alloc(200_000, 7));
-        const bytes = Buffer.concat([control({ op: 'first' }), ...payloads.map((p) => frame(FrameType.Data, p)), frame(FrameType.CompressedData, packed), control({ op: 'last', n: 1 })]);
+        const bytes = Buffer.concat([
+          control({ op: 'first' }),
+          ...payloads.map((p) => frame(FrameType.Data, p)),
+          frame(FrameType.CompressedData, packed),
+          control({ op: 'last', n: 1 }),
+        ]);
         const writing = writeInPieces(peer, bytes, cuts);
         expect(await receiver.receiveControl()).toEqual({ op: 'first' });
         for (const payload of payloads) {

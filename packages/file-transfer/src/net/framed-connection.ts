@@ -2,7 +2,17 @@ import type { Socket } from 'node:net';
 import { promisify } from 'node:util';
 import { deflateRaw, inflateRaw } from 'node:zlib';
 import { TransferError } from '../errors.js';
-import { encodeHeader, FrameDecoder, FrameType, MAX_COMPRESSED_SLICE, MAX_DATA_PAYLOAD, MAX_FRAME_BYTES, type ControlMessage, type DecodedFrame, type Frame } from './frame-codec.js';
+import {
+  encodeHeader,
+  FrameDecoder,
+  FrameType,
+  MAX_COMPRESSED_SLICE,
+  MAX_DATA_PAYLOAD,
+  MAX_FRAME_BYTES,
+  type ControlMessage,
+  type DecodedFrame,
+  type Frame,
+} from './frame-codec.js';
 import { ReceiveArena, type Lease } from './receive-arena.js';
 
 export {
@@ -144,7 +154,8 @@ export class FramedConnection {
   }
 
   private capturePeer(): void {
-    if (this.address === undefined && this.socket.remoteAddress !== undefined) this.address = `${this.socket.remoteAddress}:${this.socket.remotePort ?? '?'}`;
+    if (this.address === undefined && this.socket.remoteAddress !== undefined)
+      this.address = `${this.socket.remoteAddress}:${this.socket.remotePort ?? '?'}`;
   }
 
   /**
@@ -340,7 +351,11 @@ export class FramedConnection {
       const timer =
         limit > 0
           ? setTimeout(() => {
-              this.fail(new TransferError(`${this.peer} did not take a frame for ${Math.round(limit / 1000)}s (it stopped reading); the connection was closed`));
+              this.fail(
+                new TransferError(
+                  `${this.peer} did not take a frame for ${Math.round(limit / 1000)}s (it stopped reading); the connection was closed`,
+                ),
+              );
               this.socket.destroy();
             }, limit)
           : undefined;

@@ -104,21 +104,37 @@ export async function authenticateServer(
     throw new AuthenticationError(message);
   };
   const hello = await connection.receiveControl(remaining());
-  if (hello.op !== 'hello' || hello['protocol'] !== PROTOCOL || !isNonce(hello['nonce']) || typeof hello['node'] !== 'string' || hello['node'].length > 256) {
+  if (
+    hello.op !== 'hello' ||
+    hello['protocol'] !== PROTOCOL ||
+    !isNonce(hello['nonce']) ||
+    typeof hello['node'] !== 'string' ||
+    hello['node'].length > 256
+  ) {
     return refuse(`expected a ${PROTOCOL} hello`);
   }
   const claimed = hello['node'];
-  if (hello['peer'] !== undefined && hello['peer'] !== self.name) return refuse(`this is node ${self.name}, not ${JSON.stringify(String(hello['peer']).slice(0, 64))}`);
+  if (hello['peer'] !== undefined && hello['peer'] !== self.name)
+    return refuse(`this is node ${self.name}, not ${JSON.stringify(String(hello['peer']).slice(0, 64))}`);
   const known = netmap.nodes.get(claimed);
   const client = known !== undefined && known.name !== self.name ? known : undefined;
   const clientNonce = hello['nonce'];
   if (nonces.has(clientNonce)) return refuse('replayed handshake');
   const serverNonce = randomBytes(32).toString('hex');
-  await connection.sendControl({ op: 'challenge', node: self.name, nonce: serverNonce, proof: proof(self.secret, 'server', clientNonce, serverNonce, claimed, self.name) });
+  await connection.sendControl({
+    op: 'challenge',
+    node: self.name,
+    nonce: serverNonce,
+    proof: proof(self.secret, 'server', clientNonce, serverNonce, claimed, self.name),
+  });
   const auth = await connection.receiveControl(remaining());
   // An unknown name is checked against a secret nobody has, so both failures take the same path.
   const secret = client?.secret ?? UNKNOWN_NODE_SECRET;
-  if (auth.op !== 'auth' || !sameProof(auth['proof'], proof(secret, 'client', clientNonce, serverNonce, claimed, self.name)) || client === undefined) {
+  if (
+    auth.op !== 'auth' ||
+    !sameProof(auth['proof'], proof(secret, 'client', clientNonce, serverNonce, claimed, self.name)) ||
+    client === undefined
+  ) {
     return refuse(`node ${JSON.stringify(claimed.slice(0, 64))} failed to prove its secret (unknown to node ${self.name}, or a wrong secret)`);
   }
   nonces.remember(clientNonce);

@@ -60,11 +60,13 @@ const FINGERPRINT_FIELDS = new Set(['size', 'mtimeMs', 'mtimeNs', 'ino', 'sample
  */
 export function parseFingerprint(value: unknown, size: number, what: string, refuse: Refuse = malformed): SourceFingerprint {
   if (!isObject(value)) refuse(what, 'fingerprint', 'is not an object');
-  for (const key of Object.keys(value)) if (!FINGERPRINT_FIELDS.has(key)) refuse(what, `fingerprint.${key.slice(0, 40)}`, 'is not a fingerprint field');
+  for (const key of Object.keys(value))
+    if (!FINGERPRINT_FIELDS.has(key)) refuse(what, `fingerprint.${key.slice(0, 40)}`, 'is not a fingerprint field');
   const { size: fingerprintSize, mtimeMs, mtimeNs, ino, sample } = value;
   if (fingerprintSize !== size) refuse(what, 'fingerprint.size', 'differs from "size"');
   if (typeof mtimeMs !== 'number' || !Number.isFinite(mtimeMs)) refuse(what, 'fingerprint.mtimeMs', 'is not a finite number');
-  if (mtimeNs !== undefined && (typeof mtimeNs !== 'string' || !SIGNED_DIGITS.test(mtimeNs))) refuse(what, 'fingerprint.mtimeNs', 'is not decimal digits');
+  if (mtimeNs !== undefined && (typeof mtimeNs !== 'string' || !SIGNED_DIGITS.test(mtimeNs)))
+    refuse(what, 'fingerprint.mtimeNs', 'is not decimal digits');
   if (typeof ino !== 'string' || !DIGITS.test(ino)) refuse(what, 'fingerprint.ino', 'is not decimal digits');
   if (!isSha256Hex(sample)) refuse(what, 'fingerprint.sample', 'is not a SHA-256 in hex');
   return { size, mtimeMs, ...(mtimeNs !== undefined && { mtimeNs }), ino, sample };
@@ -90,7 +92,16 @@ export function parsePutRequest(message: ControlMessage): PutRequest {
   if (compress !== undefined && typeof compress !== 'boolean') malformed(what, 'compress', 'is not a boolean');
   if (mode !== undefined && !isMode(mode)) malformed(what, 'mode', 'is not a file mode (0 to 4095)');
   if (preserve !== undefined && typeof preserve !== 'boolean') malformed(what, 'preserve', 'is not a boolean');
-  return { path, size, fingerprint: parseFingerprint(fingerprint, size, what), interval, verify: verify ?? 'tail', compress: compress === true, mode, preserve: preserve === true };
+  return {
+    path,
+    size,
+    fingerprint: parseFingerprint(fingerprint, size, what),
+    interval,
+    verify: verify ?? 'tail',
+    compress: compress === true,
+    mode,
+    preserve: preserve === true,
+  };
 }
 
 /** The path of a `get` request. */

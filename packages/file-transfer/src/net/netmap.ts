@@ -35,7 +35,9 @@ export function loadNetmap(file: string): Netmap {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new InvalidInputError(`netmap ${file} cannot be read (${(error as { code?: string }).code ?? 'error'})`, { hint: 'pass the netmap with --netmap FILE' });
+    throw new InvalidInputError(`netmap ${file} cannot be read (${(error as { code?: string }).code ?? 'error'})`, {
+      hint: 'pass the netmap with --netmap FILE',
+    });
   }
   let data: unknown;
   try {
@@ -45,7 +47,9 @@ export function loadNetmap(file: string): Netmap {
   }
   const nodesField = (data as { nodes?: unknown } | null)?.nodes;
   if (typeof nodesField !== 'object' || nodesField === null || Array.isArray(nodesField)) {
-    throw new InvalidInputError(`netmap ${file}: "nodes" must be a map of node names`, { hint: 'nodes:\n    beta: { address: 127.0.0.1:7402, secret: "..." }' });
+    throw new InvalidInputError(`netmap ${file}: "nodes" must be a map of node names`, {
+      hint: 'nodes:\n    beta: { address: 127.0.0.1:7402, secret: "..." }',
+    });
   }
   const nodes = new Map<string, NetmapNode>();
   for (const [name, entry] of Object.entries(nodesField as Record<string, unknown>)) {
@@ -99,7 +103,9 @@ export function parseEndpoint(text: string, where: string): Endpoint {
   const node = slash < 0 ? rest : rest.slice(0, slash);
   const path = slash < 0 ? '' : rest.slice(slash + 1);
   if (node.length === 0 || path.length === 0) {
-    throw new InvalidInputError(`${where} "${text}" is not ckpt://NODE/PATH`, { hint: 'e.g. ckpt://beta/in/data.csv (PATH is relative to that node\'s root)' });
+    throw new InvalidInputError(`${where} "${text}" is not ckpt://NODE/PATH`, {
+      hint: "e.g. ckpt://beta/in/data.csv (PATH is relative to that node's root)",
+    });
   }
   return { kind: 'remote', node, path };
 }

@@ -22,7 +22,10 @@ let clientNetmapFile: string;
 const KiB = 1024;
 
 async function writeNetmap(file: string, port: number, secrets: { alpha: string; beta: string }): Promise<void> {
-  await writeFile(file, `nodes:\n  alpha: { address: 127.0.0.1:1, secret: "${secrets.alpha}" }\n  beta: { address: 127.0.0.1:${port}, secret: "${secrets.beta}" }\n`);
+  await writeFile(
+    file,
+    `nodes:\n  alpha: { address: 127.0.0.1:1, secret: "${secrets.alpha}" }\n  beta: { address: 127.0.0.1:${port}, secret: "${secrets.beta}" }\n`,
+  );
 }
 
 beforeEach(async () => {
@@ -48,7 +51,13 @@ describe('node server', () => {
   it('pushes and pulls with identical bytes', async () => {
     const data = randomBytes(700 * KiB + 3);
     await writeFile(join(dir, 'a'), data);
-    const pushed = await copyFile({ source: join(dir, 'a'), destination: 'ckpt://beta/in/a.bin', netmap, node: 'alpha', checkpointInterval: 64 * KiB });
+    const pushed = await copyFile({
+      source: join(dir, 'a'),
+      destination: 'ckpt://beta/in/a.bin',
+      netmap,
+      node: 'alpha',
+      checkpointInterval: 64 * KiB,
+    });
     expect(pushed).toMatchObject({ bytes: data.length, sent: data.length, resumedFrom: 0 });
     expect(firstDifference(await readFile(join(root, 'in', 'a.bin')), data)).toBeUndefined();
     const pulled = await copyFile({ source: 'ckpt://beta/in/a.bin', destination: join(dir, 'back.bin'), netmap, node: 'alpha' });
@@ -71,7 +80,13 @@ describe('node server', () => {
     await writeNetmap(wrong, netmap.nodes.get('beta')!.port, { alpha: 'not-the-secret', beta: 'secret-b' });
     const began = Date.now();
     await expect(
-      copyFile({ source: join(dir, 'a'), destination: 'ckpt://beta/x', netmap: loadNetmap(wrong), node: 'alpha', retry: { shortRetries: 5, shortWaitMs: 10_000 } }),
+      copyFile({
+        source: join(dir, 'a'),
+        destination: 'ckpt://beta/x',
+        netmap: loadNetmap(wrong),
+        node: 'alpha',
+        retry: { shortRetries: 5, shortWaitMs: 10_000 },
+      }),
     ).rejects.toBeInstanceOf(AuthenticationError);
     expect(Date.now() - began).toBeLessThan(5000);
     expect(existsSync(join(root, 'x'))).toBe(false);
@@ -82,15 +97,24 @@ describe('node server', () => {
     await writeFile(join(dir, 'a'), 'x');
     const wrong = join(dir, 'wrong.yaml');
     await writeNetmap(wrong, netmap.nodes.get('beta')!.port, { alpha: 'secret-a', beta: 'impostor' });
-    await expect(copyFile({ source: join(dir, 'a'), destination: 'ckpt://beta/x', netmap: loadNetmap(wrong), node: 'alpha' })).rejects.toThrow(/failed to prove its secret/);
+    await expect(copyFile({ source: join(dir, 'a'), destination: 'ckpt://beta/x', netmap: loadNetmap(wrong), node: 'alpha' })).rejects.toThrow(
+      /failed to prove its secret/,
+    );
   });
 
   it('refuses unknown nodes on both sides', async () => {
     await writeFile(join(dir, 'a'), 'x');
-    await expect(copyFile({ source: join(dir, 'a'), destination: 'ckpt://gamma/x', netmap, node: 'alpha' })).rejects.toBeInstanceOf(InvalidInputError);
+    await expect(copyFile({ source: join(dir, 'a'), destination: 'ckpt://gamma/x', netmap, node: 'alpha' })).rejects.toBeInstanceOf(
+      InvalidInputError,
+    );
     const stranger = join(dir, 'stranger.yaml');
-    await writeFile(stranger, `nodes:\n  delta: { address: 127.0.0.1:1, secret: "d" }\n  beta: { address: 127.0.0.1:${netmap.nodes.get('beta')!.port}, secret: "secret-b" }\n`);
-    await expect(copyFile({ source: join(dir, 'a'), destination: 'ckpt://beta/x', netmap: loadNetmap(stranger), node: 'delta', retry: noRetry })).rejects.toBeInstanceOf(AuthenticationError);
+    await writeFile(
+      stranger,
+      `nodes:\n  delta: { address: 127.0.0.1:1, secret: "d" }\n  beta: { address: 127.0.0.1:${netmap.nodes.get('beta')!.port}, secret: "secret-b" }\n`,
+    );
+    await expect(
+      copyFile({ source: join(dir, 'a'), destination: 'ckpt://beta/x', netmap: loadNetmap(stranger), node: 'delta', retry: noRetry }),
+    ).rejects.toBeInstanceOf(AuthenticationError);
   });
 
   it.each([
@@ -104,7 +128,15 @@ describe('node server', () => {
   ])('refuses a path outside the root (%s) at once', async (_name, path) => {
     await writeFile(join(dir, 'a'), 'x');
     const began = Date.now();
-    await expect(copyFile({ source: join(dir, 'a'), destination: `ckpt://beta/${path}`, netmap, node: 'alpha', retry: { shortRetries: 3, shortWaitMs: 10_000 } })).rejects.toBeInstanceOf(PathRefusedError);
+    await expect(
+      copyFile({
+        source: join(dir, 'a'),
+        destination: `ckpt://beta/${path}`,
+        netmap,
+        node: 'alpha',
+        retry: { shortRetries: 3, shortWaitMs: 10_000 },
+      }),
+    ).rejects.toBeInstanceOf(PathRefusedError);
     expect(Date.now() - began).toBeLessThan(5000);
     expect(existsSync(join(dir, 'escape'))).toBe(false);
   });
@@ -115,9 +147,15 @@ describe('node server', () => {
     await symlink(join(dir, 'outside'), join(root, 'link'));
     await symlink(join(dir, 'outside', 'secret.txt'), join(root, 'file-link'));
     await writeFile(join(dir, 'a'), 'x');
-    await expect(copyFile({ source: join(dir, 'a'), destination: 'ckpt://beta/link/evil', netmap, node: 'alpha' })).rejects.toBeInstanceOf(PathRefusedError);
-    await expect(copyFile({ source: 'ckpt://beta/file-link', destination: join(dir, 'stolen'), netmap, node: 'alpha' })).rejects.toBeInstanceOf(PathRefusedError);
-    await expect(copyFile({ source: 'ckpt://beta/link/secret.txt', destination: join(dir, 'stolen'), netmap, node: 'alpha' })).rejects.toBeInstanceOf(PathRefusedError);
+    await expect(copyFile({ source: join(dir, 'a'), destination: 'ckpt://beta/link/evil', netmap, node: 'alpha' })).rejects.toBeInstanceOf(
+      PathRefusedError,
+    );
+    await expect(copyFile({ source: 'ckpt://beta/file-link', destination: join(dir, 'stolen'), netmap, node: 'alpha' })).rejects.toBeInstanceOf(
+      PathRefusedError,
+    );
+    await expect(copyFile({ source: 'ckpt://beta/link/secret.txt', destination: join(dir, 'stolen'), netmap, node: 'alpha' })).rejects.toBeInstanceOf(
+      PathRefusedError,
+    );
     expect(existsSync(join(dir, 'outside', 'evil'))).toBe(false);
     expect(existsSync(join(dir, 'stolen'))).toBe(false);
   });
@@ -160,7 +198,9 @@ describe('node server', () => {
         const challenge = await connection.receiveControl();
         if (challenge.op !== 'challenge') return String(challenge['message']);
         const { createHmac } = await import('node:crypto');
-        const proof = createHmac('sha256', alpha.secret).update(['ckpt/1', 'client', nonce, String(challenge['nonce']), 'alpha', 'beta'].join('\0')).digest('hex');
+        const proof = createHmac('sha256', alpha.secret)
+          .update(['ckpt/1', 'client', nonce, String(challenge['nonce']), 'alpha', 'beta'].join('\0'))
+          .digest('hex');
         await connection.sendControl({ op: 'auth', proof });
         return (await connection.receiveControl()).op;
       } finally {
@@ -194,7 +234,14 @@ describe('node server', () => {
     let result;
     for (let i = 0; i < 50; i++) {
       try {
-        result = await copyFile({ source: join(dir, 'a'), destination: 'ckpt://beta/r.bin', netmap, node: 'alpha', checkpointInterval: 64 * KiB, retry: noRetry });
+        result = await copyFile({
+          source: join(dir, 'a'),
+          destination: 'ckpt://beta/r.bin',
+          netmap,
+          node: 'alpha',
+          checkpointInterval: 64 * KiB,
+          retry: noRetry,
+        });
         break;
       } catch (error) {
         // The node refuses while it still holds the first push (its message says "being written").
@@ -235,7 +282,13 @@ describe('node server', () => {
     server = new NodeServer({ root, host: '127.0.0.1', port: 0, name: 'beta', netmap: loadNetmap(join(dir, 'server.yaml')), pruneEveryMs: 0 });
     const { port } = await server.listen();
     await writeNetmap(clientNetmapFile, port, { alpha: 'secret-a', beta: 'secret-b' });
-    const result = await copyFile({ source: join(dir, 'a'), destination: 'ckpt://beta/s.bin', netmap: loadNetmap(clientNetmapFile), node: 'alpha', checkpointInterval: 256 * KiB });
+    const result = await copyFile({
+      source: join(dir, 'a'),
+      destination: 'ckpt://beta/s.bin',
+      netmap: loadNetmap(clientNetmapFile),
+      node: 'alpha',
+      checkpointInterval: 256 * KiB,
+    });
     expect(result.resumedFrom).toBeGreaterThan(0);
     expect(firstDifference(await readFile(join(root, 's.bin')), data)).toBeUndefined();
   }, 120_000);
@@ -245,7 +298,16 @@ describe('node server', () => {
     await writeFile(join(dir, 'a'), data);
     const controller = new AbortController();
     await expect(
-      copyFile({ source: join(dir, 'a'), destination: 'ckpt://beta/p.bin', netmap, node: 'alpha', checkpointInterval: 64 * KiB, retry: noRetry, signal: controller.signal, onProgress: (p) => p.offset > 200 * KiB && controller.abort() }),
+      copyFile({
+        source: join(dir, 'a'),
+        destination: 'ckpt://beta/p.bin',
+        netmap,
+        node: 'alpha',
+        checkpointInterval: 64 * KiB,
+        retry: noRetry,
+        signal: controller.signal,
+        onProgress: (p) => p.offset > 200 * KiB && controller.abort(),
+      }),
     ).rejects.toThrow();
     for (let i = 0; i < 50 && (await server.prune()).kept === 0; i++) await new Promise((r) => setTimeout(r, 50));
     expect(existsSync(join(root, '.p.bin.ckpt-part'))).toBe(true);
@@ -316,7 +378,16 @@ describe('node server', () => {
     const destination = join(dir, 'pulled.bin');
     const controller = new AbortController();
     await expect(
-      copyFile({ source: 'ckpt://beta/pull.bin', destination, netmap, node: 'alpha', checkpointInterval: 64 * KiB, retry: noRetry, signal: controller.signal, onProgress: (p) => p.offset >= 400 * KiB && controller.abort() }),
+      copyFile({
+        source: 'ckpt://beta/pull.bin',
+        destination,
+        netmap,
+        node: 'alpha',
+        checkpointInterval: 64 * KiB,
+        retry: noRetry,
+        signal: controller.signal,
+        onProgress: (p) => p.offset >= 400 * KiB && controller.abort(),
+      }),
     ).rejects.toThrow();
     expect(existsSync(destination)).toBe(false);
     const result = await copyFile({ source: 'ckpt://beta/pull.bin', destination, netmap, node: 'alpha', checkpointInterval: 64 * KiB });

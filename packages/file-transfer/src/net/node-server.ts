@@ -73,7 +73,15 @@ export type ServerEvent =
   | { readonly type: 'serve/connection'; readonly remote: string }
   | { readonly type: 'serve/authenticated'; readonly node: string }
   | { readonly type: 'serve/refused'; readonly remote: string; readonly reason: string }
-  | { readonly type: 'serve/transfer'; readonly node: string; readonly op: 'put' | 'get'; readonly path: string; readonly outcome: 'success' | 'failure'; readonly error?: string; readonly bytes?: number }
+  | {
+      readonly type: 'serve/transfer';
+      readonly node: string;
+      readonly op: 'put' | 'get';
+      readonly path: string;
+      readonly outcome: 'success' | 'failure';
+      readonly error?: string;
+      readonly bytes?: number;
+    }
   | { readonly type: 'serve/pruned'; readonly removed: number };
 
 /**
@@ -102,13 +110,20 @@ export class NodeServer {
     const tls = nodeOf(this.options.netmap, this.options.name, 'this node').tls;
     const server: Server =
       tls?.cert && tls.key
-        ? createTlsServer({ cert: tls.cert, key: tls.key, handshakeTimeout: this.options.handshakeTimeoutMs ?? NODE_DEFAULTS.handshakeTimeoutMs }, (socket) => this.accept(socket)).on('tlsClientError', () => undefined)
+        ? createTlsServer(
+            { cert: tls.cert, key: tls.key, handshakeTimeout: this.options.handshakeTimeoutMs ?? NODE_DEFAULTS.handshakeTimeoutMs },
+            (socket) => this.accept(socket),
+          ).on('tlsClientError', () => undefined)
         : // Paused on connect: nothing is read before the socket is framed (see frameAcceptedSocket).
           createServer({ pauseOnConnect: true }, (socket) => this.accept(socket));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (error: NodeJS.ErrnoException) =>
-        reject(new InvalidInputError(`cannot listen on ${this.options.host}:${this.options.port} (${error.code ?? error.message})`, { hint: 'pick a free port or another --listen address' })),
+        reject(
+          new InvalidInputError(`cannot listen on ${this.options.host}:${this.options.port} (${error.code ?? error.message})`, {
+            hint: 'pick a free port or another --listen address',
+          }),
+        ),
       );
       server.listen(this.options.port, this.options.host, () => resolve());
     });
@@ -201,7 +216,13 @@ export class NodeServer {
 
   private async session(connection: FramedConnection, address: string): Promise<void> {
     const self = nodeOf(this.options.netmap, this.options.name, 'this node');
-    const client = await authenticateServer(connection, self, this.options.netmap, this.nonces, this.options.handshakeTimeoutMs ?? NODE_DEFAULTS.handshakeTimeoutMs);
+    const client = await authenticateServer(
+      connection,
+      self,
+      this.options.netmap,
+      this.nonces,
+      this.options.handshakeTimeoutMs ?? NODE_DEFAULTS.handshakeTimeoutMs,
+    );
     // The handshake named the peer: messages say `node NAME (address)` from now on.
     this.unauthenticated.delete(connection.socket);
     this.options.onEvent?.({ type: 'serve/authenticated', node: client.name });
@@ -254,11 +275,22 @@ export class NodeServer {
     return { ...message, message: text };
   }
 
-  private async put(connection: FramedConnection, request: ControlMessage, peer: string, report: (o: 'success', e: { bytes: number }) => void): Promise<void> {
+  private async put(
+    connection: FramedConnection,
+    request: ControlMessage,
+    peer: string,
+    report: (o: 'success', e: { bytes: number }) => void,
+  ): Promise<void> {
     // Every field is checked before anything is touched: what a peer sends ends up in records.
     const put = parsePutRequest(request);
     const destination = await confinePath(this.options.root, put.path, 'write');
-    const source = new RemoteSource(connection, { size: put.size, fingerprint: put.fingerprint, ...(put.mode !== undefined && { mode: put.mode }) }, peer, undefined, put.compress);
+    const source = new RemoteSource(
+      connection,
+      { size: put.size, fingerprint: put.fingerprint, ...(put.mode !== undefined && { mode: put.mode }) },
+      peer,
+      undefined,
+      put.compress,
+    );
     let result;
     try {
       result = await receiveFile(
@@ -284,7 +316,9 @@ export class NodeServer {
       );
     } catch (error) {
       if (error instanceof CheckpointLockedError) {
-        throw new DestinationLockedError(`destination ${put.path} is being written by another transfer to node ${this.options.name}; refused, not queued`);
+        throw new DestinationLockedError(
+          `destination ${put.path} is being written by another transfer to node ${this.options.name}; refused, not queued`,
+        );
       }
       throw error;
     }
@@ -297,7 +331,13 @@ export class NodeServer {
     const source = new LocalSource(path, true);
     try {
       const info = await source.describe();
-      await connection.sendControl({ op: 'source', size: info.size, fingerprint: info.fingerprint, ...(info.mode !== undefined && { mode: info.mode }), frame: MAX_DATA_PAYLOAD });
+      await connection.sendControl({
+        op: 'source',
+        size: info.size,
+        fingerprint: info.fingerprint,
+        ...(info.mode !== undefined && { mode: info.mode }),
+        frame: MAX_DATA_PAYLOAD,
+      });
       const last = await serveSource(connection, source, this.shutdown.signal);
       if (last.op === 'bye') report('success', { bytes: info.size });
     } finally {
@@ -318,4 +358,3 @@ export class NodeServer {
     await closed;
   }
 }
-

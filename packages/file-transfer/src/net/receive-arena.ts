@@ -36,7 +36,8 @@ export class ReceiveArena {
 
   /** `bytes` bytes of uninitialised memory, valid until {@link release}. */
   lease(bytes: number): Lease {
-    if (!Number.isSafeInteger(bytes) || bytes < 0 || bytes > this.blockBytes) throw new RangeError(`a lease of ${bytes} bytes is outside 0..${this.blockBytes}`);
+    if (!Number.isSafeInteger(bytes) || bytes < 0 || bytes > this.blockBytes)
+      throw new RangeError(`a lease of ${bytes} bytes is outside 0..${this.blockBytes}`);
     let block = this.current;
     if (block === undefined || block.buffer.length - block.used < bytes) {
       // The current block is full: it stays alive while its leases do.

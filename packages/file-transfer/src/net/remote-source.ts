@@ -32,7 +32,9 @@ export function errorFromPeer(message: ControlMessage, peer: string): Error {
 }
 
 function unexpected(message: ControlMessage, peer: string, expected: string): Error {
-  return message.op === 'error' ? errorFromPeer(message, peer) : new TransferError(`node ${peer} sent "${message.op}" where "${expected}" was expected`);
+  return message.op === 'error'
+    ? errorFromPeer(message, peer)
+    : new TransferError(`node ${peer} sent "${message.op}" where "${expected}" was expected`);
 }
 
 /** The sender is the peer: requests travel as control messages, data comes back in frames. */
@@ -136,7 +138,8 @@ export async function serveSource(connection: FramedConnection, source: SourcePo
         const from = { offset: Number(message['offset']), chain: String(message['chain']) };
         const interval = Number(message['interval']);
         const at = message['at'] === undefined ? from.offset : Number(message['at']);
-        if (![message['offset'], message['interval'], at].every(isByteCount) || !isChain(message['chain']) || at < from.offset) throw new TransferError('malformed send request');
+        if (![message['offset'], message['interval'], at].every(isByteCount) || !isChain(message['chain']) || at < from.offset)
+          throw new TransferError('malformed send request');
         const stream = await source.stream(from, interval, at);
         for await (const chunk of stream.chunks) {
           if (signal?.aborted) throw new InterruptedError('the node is shutting down');

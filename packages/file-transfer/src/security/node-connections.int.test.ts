@@ -89,7 +89,9 @@ describe('connections a node accepts', () => {
             socket.on('data', (chunk: Buffer) => resolve(chunk.toString('latin1').includes('"challenge"')));
             socket.on('close', () => resolve(false));
           });
-          socket.once('connect', () => socket.write(controlFrame({ op: 'hello', protocol: 'ckpt/1', node: 'alpha', peer: 'beta', nonce: randomBytes(32).toString('hex') })));
+          socket.once('connect', () =>
+            socket.write(controlFrame({ op: 'hello', protocol: 'ckpt/1', node: 'alpha', peer: 'beta', nonce: randomBytes(32).toString('hex') })),
+          );
           if (await challenged) challenges++;
           socket.destroy();
         }
@@ -109,8 +111,17 @@ describe('connections a node accepts', () => {
     await writeFile(join(node.dir, 'a'), 'a');
     const attempt = async (name: string, secret: string) => {
       const file = join(node!.dir, `${name}.yaml`);
-      await writeFile(file, `nodes:\n  ${name}: { address: 127.0.0.1:1, secret: "${secret}" }\n  beta: { address: 127.0.0.1:${node!.port}, secret: "secret-b" }\n`);
-      const error = await copyFile({ source: join(node!.dir, 'a'), destination: 'ckpt://beta/x', netmap: loadNetmap(file), node: name, retry: noRetry }).then(
+      await writeFile(
+        file,
+        `nodes:\n  ${name}: { address: 127.0.0.1:1, secret: "${secret}" }\n  beta: { address: 127.0.0.1:${node!.port}, secret: "secret-b" }\n`,
+      );
+      const error = await copyFile({
+        source: join(node!.dir, 'a'),
+        destination: 'ckpt://beta/x',
+        netmap: loadNetmap(file),
+        node: name,
+        retry: noRetry,
+      }).then(
         () => undefined,
         (e: unknown) => e,
       );

@@ -21,7 +21,8 @@ export interface NodeFixture {
   readonly stop: () => Promise<void>;
 }
 
-const netmapText = (port: number) => `nodes:\n  alpha: { address: 127.0.0.1:1, secret: "secret-a" }\n  beta: { address: 127.0.0.1:${port}, secret: "secret-b" }\n`;
+const netmapText = (port: number) =>
+  `nodes:\n  alpha: { address: 127.0.0.1:1, secret: "secret-a" }\n  beta: { address: 127.0.0.1:${port}, secret: "secret-b" }\n`;
 
 /** Starts the node; `stop` closes it and removes the folder. */
 export async function startNode(options: Partial<NodeServerOptions> = {}): Promise<NodeFixture> {

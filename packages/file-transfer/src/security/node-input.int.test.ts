@@ -24,7 +24,15 @@ const goodFingerprint = (size: number) => ({ size, mtimeMs: 1, mtimeNs: '1000000
 async function put(fields: Record<string, unknown>): Promise<Record<string, unknown>> {
   const connection = await node.connectAlpha();
   try {
-    await connection.sendControl({ op: 'put', path: 'in/target.bin', size: 10, fingerprint: goodFingerprint(10), interval: 64 * 1024, verify: 'tail', ...fields });
+    await connection.sendControl({
+      op: 'put',
+      path: 'in/target.bin',
+      size: 10,
+      fingerprint: goodFingerprint(10),
+      interval: 64 * 1024,
+      verify: 'tail',
+      ...fields,
+    });
     for (;;) {
       const answer = await connection.receiveControl();
       if (answer.op !== 'event') return answer;
@@ -38,7 +46,14 @@ async function put(fields: Record<string, unknown>): Promise<Record<string, unkn
 async function pushStillWorks(path: string): Promise<void> {
   const data = randomBytes(100 * 1024);
   await writeFile(join(node.dir, 'src.bin'), data);
-  await copyFile({ source: join(node.dir, 'src.bin'), destination: `ckpt://beta/${path}`, netmap: node.netmap, node: 'alpha', retry: noRetry, checkpointInterval: 64 * 1024 });
+  await copyFile({
+    source: join(node.dir, 'src.bin'),
+    destination: `ckpt://beta/${path}`,
+    netmap: node.netmap,
+    node: 'alpha',
+    retry: noRetry,
+    checkpointInterval: 64 * 1024,
+  });
   expect((await readFile(join(node.root, ...path.split('/')))).equals(data)).toBe(true);
 }
 
@@ -77,7 +92,13 @@ describe('a node checks what a peer sends', () => {
     ['in/.foo.ckpt.compact-0123456789abcdef.tmp/x', 'in/foo'],
   ])('refuses a companion name used as a folder (%s), and a later push to %s works', async (path, later) => {
     await writeFile(join(node.dir, 'x'), 'x');
-    const refusal = await copyFile({ source: join(node.dir, 'x'), destination: `ckpt://beta/${path}`, netmap: node.netmap, node: 'alpha', retry: noRetry }).then(
+    const refusal = await copyFile({
+      source: join(node.dir, 'x'),
+      destination: `ckpt://beta/${path}`,
+      netmap: node.netmap,
+      node: 'alpha',
+      retry: noRetry,
+    }).then(
       () => undefined,
       (error: unknown) => error,
     );
@@ -89,7 +110,14 @@ describe('a node checks what a peer sends', () => {
 
   it('refuses a checkpoint interval below 64 KiB with a clear error relayed to the peer, before writing anything', async () => {
     await writeFile(join(node.dir, 'small.bin'), randomBytes(4096));
-    const refusal = await copyFile({ source: join(node.dir, 'small.bin'), destination: 'ckpt://beta/small.bin', netmap: node.netmap, node: 'alpha', retry: noRetry, checkpointInterval: 1 }).then(
+    const refusal = await copyFile({
+      source: join(node.dir, 'small.bin'),
+      destination: 'ckpt://beta/small.bin',
+      netmap: node.netmap,
+      node: 'alpha',
+      retry: noRetry,
+      checkpointInterval: 1,
+    }).then(
       () => undefined,
       (error: unknown) => error,
     );
@@ -100,7 +128,14 @@ describe('a node checks what a peer sends', () => {
     for (const interval of [0, 64 * 1024]) {
       const data = randomBytes(200 * 1024);
       await writeFile(join(node.dir, 'ok.bin'), data);
-      await copyFile({ source: join(node.dir, 'ok.bin'), destination: `ckpt://beta/ok-${interval}.bin`, netmap: node.netmap, node: 'alpha', retry: noRetry, checkpointInterval: interval });
+      await copyFile({
+        source: join(node.dir, 'ok.bin'),
+        destination: `ckpt://beta/ok-${interval}.bin`,
+        netmap: node.netmap,
+        node: 'alpha',
+        retry: noRetry,
+        checkpointInterval: interval,
+      });
       expect((await readFile(join(node.root, `ok-${interval}.bin`))).equals(data)).toBe(true);
     }
   });

@@ -55,7 +55,13 @@ describe('transfers on a node', () => {
     // The partial-data name of d.bin is taken by a folder (an operator's mistake): the node fails.
     await mkdir(join(node.root, 'in', '.d.bin.ckpt-part'), { recursive: true });
     await writeFile(join(node.dir, 'd'), randomBytes(1000));
-    const error = await copyFile({ source: join(node.dir, 'd'), destination: 'ckpt://beta/in/d.bin', netmap: node.netmap, node: 'alpha', retry: noRetry }).then(
+    const error = await copyFile({
+      source: join(node.dir, 'd'),
+      destination: 'ckpt://beta/in/d.bin',
+      netmap: node.netmap,
+      node: 'alpha',
+      retry: noRetry,
+    }).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -74,9 +80,18 @@ describe('transfers on a node', () => {
     await new Promise<void>((resolve) => fake!.listen(0, '127.0.0.1', resolve));
     const port = (fake.address() as { port: number }).port;
     const file = join(node.dir, 'fake.yaml');
-    await writeFile(file, `nodes:\n  alpha: { address: 127.0.0.1:1, secret: "secret-a" }\n  beta: { address: 127.0.0.1:${port}, secret: "secret-b" }\n`);
+    await writeFile(
+      file,
+      `nodes:\n  alpha: { address: 127.0.0.1:1, secret: "secret-a" }\n  beta: { address: 127.0.0.1:${port}, secret: "secret-b" }\n`,
+    );
     await writeFile(join(node.dir, 'a'), 'a');
-    const error = await copyFile({ source: join(node.dir, 'a'), destination: 'ckpt://beta/a', netmap: loadNetmap(file), node: 'alpha', retry: noRetry }).then(
+    const error = await copyFile({
+      source: join(node.dir, 'a'),
+      destination: 'ckpt://beta/a',
+      netmap: loadNetmap(file),
+      node: 'alpha',
+      retry: noRetry,
+    }).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -104,7 +119,13 @@ describe('transfers on a node', () => {
     });
     expect(await eventually(() => started, 10_000)).toBe(true);
     const began = Date.now();
-    const refusal = await copyFile({ source: join(fixture.dir, 'second'), destination: 'ckpt://beta/shared.bin', netmap: fixture.netmap, node: 'alpha', retry: noRetry }).then(
+    const refusal = await copyFile({
+      source: join(fixture.dir, 'second'),
+      destination: 'ckpt://beta/shared.bin',
+      netmap: fixture.netmap,
+      node: 'alpha',
+      retry: noRetry,
+    }).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -168,9 +189,18 @@ describe('transfers on a node', () => {
     await new Promise<void>((resolve) => fake!.listen(0, '127.0.0.1', resolve));
     const port = (fake.address() as { port: number }).port;
     const file = join(fixture.dir, 'planted.yaml');
-    await writeFile(file, `nodes:\n  alpha: { address: 127.0.0.1:1, secret: "secret-a" }\n  beta: { address: 127.0.0.1:${port}, secret: "secret-b" }\n`);
+    await writeFile(
+      file,
+      `nodes:\n  alpha: { address: 127.0.0.1:1, secret: "secret-a" }\n  beta: { address: 127.0.0.1:${port}, secret: "secret-b" }\n`,
+    );
     await writeFile(join(fixture.dir, 'a'), 'abc');
-    const outcome = await copyFile({ source: join(fixture.dir, 'a'), destination: 'ckpt://beta/a', netmap: loadNetmap(file), node: 'alpha', retry: noRetry }).then(
+    const outcome = await copyFile({
+      source: join(fixture.dir, 'a'),
+      destination: 'ckpt://beta/a',
+      netmap: loadNetmap(file),
+      node: 'alpha',
+      retry: noRetry,
+    }).then(
       (result) => result,
       (e: unknown) => e,
     );

@@ -10,7 +10,14 @@ describe('reserved names', () => {
     for (const name of ['a', 'a.bin', '.hidden', 'x.ckpt', 'lock', 'ünïcode name']) {
       const checkpoint = checkpointPathOf(`/root/${name}`).slice('/root/'.length);
       const partial = partialPathOf(`/root/${name}`).slice('/root/'.length);
-      for (const companion of [checkpoint, partial, `${checkpoint}.lock`, `${checkpoint}.lock.takeover`, `${checkpoint}.compact-0123456789abcdef.tmp`, `${checkpoint}.new-0123456789abcdef.tmp`]) {
+      for (const companion of [
+        checkpoint,
+        partial,
+        `${checkpoint}.lock`,
+        `${checkpoint}.lock.takeover`,
+        `${checkpoint}.compact-0123456789abcdef.tmp`,
+        `${checkpoint}.new-0123456789abcdef.tmp`,
+      ]) {
         expect(isReservedName(companion), companion).toBe(true);
         expect(() => checkPathText(`in/${companion}/x`), companion).toThrow(/ckpt's own hidden files/);
         expect(() => checkPathText(companion), companion).toThrow(/ckpt's own hidden files/);

@@ -16,11 +16,16 @@ function chainOf(data: Uint8Array, interval: number, cuts: number[]): { final: s
 describe('ChainHasher', () => {
   it('does not depend on how the bytes are split into reads', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 3000 }), fc.integer({ min: 0, max: 700 }), fc.array(fc.nat(3000), { maxLength: 8 }), (data, interval, cuts) => {
-        const whole = chainOf(data, interval, []);
-        const split = chainOf(data, interval, cuts);
-        expect(split).toEqual(whole);
-      }),
+      fc.property(
+        fc.uint8Array({ maxLength: 3000 }),
+        fc.integer({ min: 0, max: 700 }),
+        fc.array(fc.nat(3000), { maxLength: 8 }),
+        (data, interval, cuts) => {
+          const whole = chainOf(data, interval, []);
+          const split = chainOf(data, interval, cuts);
+          expect(split).toEqual(whole);
+        },
+      ),
       { numRuns: 200 },
     );
   });

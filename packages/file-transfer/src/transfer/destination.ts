@@ -1,7 +1,16 @@
 import { constants as fsConstants } from 'node:fs';
 import { access, mkdir, open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { errorCode, InvalidInputError, isCkptError, NotRegularFileError, StorageIoError, type FileInfo, type Storage, type StorageFile } from '@ckpt/core';
+import {
+  errorCode,
+  InvalidInputError,
+  isCkptError,
+  NotRegularFileError,
+  StorageIoError,
+  type FileInfo,
+  type Storage,
+  type StorageFile,
+} from '@ckpt/core';
 import { checkpointPathOf, partialPathOf } from './names.js';
 import type { SourceInfo } from './source-port.js';
 
@@ -68,7 +77,6 @@ export async function checkDestination(storage: Storage, destination: string, cr
   }
 }
 
-
 /**
  * Opens (or creates, durably named) the hidden partial file beside the destination. The folder
  * exists (see {@link receiveFile}); storage refuses a partial name that is a symbolic link or
@@ -85,7 +93,9 @@ export async function openPartial(storage: Storage, destination: string, partial
     if (isCkptError(error)) throw error;
     const code = errorCode(error);
     if (code === 'EACCES' || code === 'EPERM') {
-      throw new InvalidInputError(`cannot write in ${dirname(destination)} (permission denied)`, { hint: 'check the permissions of the destination folder' });
+      throw new InvalidInputError(`cannot write in ${dirname(destination)} (permission denied)`, {
+        hint: 'check the permissions of the destination folder',
+      });
     }
     throw new StorageIoError(partialPath, 'opening the partial file', { cause: error });
   }
@@ -104,9 +114,9 @@ export async function checkBeforePublish(storage: Storage, partialPath: string, 
     });
   }
   const target = await storage.stat(destination);
-  if (target && !target.isFile) throw new NotRegularFileError(destination, target.isSymbolicLink ? 'a symbolic link' : target.isDirectory ? 'a folder' : 'a special file');
+  if (target && !target.isFile)
+    throw new NotRegularFileError(destination, target.isSymbolicLink ? 'a symbolic link' : target.isDirectory ? 'a folder' : 'a special file');
 }
-
 
 /** The mode of a file cp would create here: 0666 less the process's umask. */
 function umaskMode(): number {
@@ -135,7 +145,6 @@ export async function applyAttributes(path: string, info: SourceInfo, preserve: 
   }
 }
 
-
 /** Maps a failed write-side call on the partial file to a StorageIoError naming it. */
 export async function wrapWrite(path: string, doing: string, operation: Promise<void>): Promise<void> {
   try {
@@ -144,4 +153,3 @@ export async function wrapWrite(path: string, doing: string, operation: Promise<
     throw new StorageIoError(path, doing, { cause: error });
   }
 }
-

@@ -41,7 +41,8 @@ export async function fingerprintFile(file: FileHandle): Promise<SourceFingerpri
 /** Why two fingerprints differ, or undefined when they match. */
 export function fingerprintChange(before: SourceFingerprint, now: SourceFingerprint): string | undefined {
   if (before.size !== now.size) return `the source's size changed from ${before.size} to ${now.size} bytes`;
-  if (before.mtimeMs !== now.mtimeMs || (before.mtimeNs !== undefined && now.mtimeNs !== undefined && before.mtimeNs !== now.mtimeNs)) return `the source's modification time changed (${new Date(before.mtimeMs).toISOString()} → ${new Date(now.mtimeMs).toISOString()})`;
+  if (before.mtimeMs !== now.mtimeMs || (before.mtimeNs !== undefined && now.mtimeNs !== undefined && before.mtimeNs !== now.mtimeNs))
+    return `the source's modification time changed (${new Date(before.mtimeMs).toISOString()} → ${new Date(now.mtimeMs).toISOString()})`;
   if (before.ino !== now.ino) return `the source was replaced (inode ${before.ino} → ${now.ino})`;
   if (before.sample !== now.sample) return "the source's sampled content changed";
   return undefined;

@@ -18,14 +18,17 @@ export async function openSourceFile(path: string): Promise<FileHandle> {
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === 'ENOENT') throw new InvalidInputError(`source ${path} does not exist`, { hint: 'check the path of the file to copy' });
-    if (code === 'EACCES' || code === 'EPERM') throw new InvalidInputError(`source ${path} cannot be read (permission denied)`, { hint: 'check its permissions' });
-    if (code === 'EISDIR') throw new InvalidInputError(`source ${path} is a directory`, { hint: 'ckpt copy copies one file; add --recursive to copy a folder' });
+    if (code === 'EACCES' || code === 'EPERM')
+      throw new InvalidInputError(`source ${path} cannot be read (permission denied)`, { hint: 'check its permissions' });
+    if (code === 'EISDIR')
+      throw new InvalidInputError(`source ${path} is a directory`, { hint: 'ckpt copy copies one file; add --recursive to copy a folder' });
     throw error;
   }
   const info = await file.stat();
   if (!info.isFile()) {
     await file.close();
-    if (info.isDirectory()) throw new InvalidInputError(`source ${path} is a directory`, { hint: 'ckpt copy copies one file; add --recursive to copy a folder' });
+    if (info.isDirectory())
+      throw new InvalidInputError(`source ${path} is a directory`, { hint: 'ckpt copy copies one file; add --recursive to copy a folder' });
     throw new InvalidInputError(`source ${path} is not a regular file`, { hint: 'ckpt copy copies one regular file' });
   }
   return file;
@@ -109,7 +112,12 @@ export class LocalSource implements SourcePort {
       // the new fingerprint and starts over, saying why).
       // Compared exactly as the fingerprint recorded them (bigint stat, whole milliseconds).
       const now = await file.stat({ bigint: true });
-      if (before && (Number(now.size) !== before.size || Number(now.mtimeMs) !== before.mtimeMs || (before.mtimeNs !== undefined && now.mtimeNs.toString() !== before.mtimeNs))) {
+      if (
+        before &&
+        (Number(now.size) !== before.size ||
+          Number(now.mtimeMs) !== before.mtimeMs ||
+          (before.mtimeNs !== undefined && now.mtimeNs.toString() !== before.mtimeNs))
+      ) {
         throw new TransferError(`source ${path} changed while it was being copied`);
       }
     }

@@ -5,14 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Engine, StorageIoError, type CkptEvent, type RunResult } from '@ckpt/core';
-import {
-  crashPlanArbitrary,
-  MemoryLocker,
-  propertySettings,
-  SimulatedStorage,
-  type CrashPlan,
-  type FaultRule,
-} from '@ckpt/testkit';
+import { crashPlanArbitrary, MemoryLocker, propertySettings, SimulatedStorage, type CrashPlan, type FaultRule } from '@ckpt/testkit';
 import { describeRunnerContract } from '@ckpt/testkit/vitest';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -34,9 +27,7 @@ interface TransferSpec {
 }
 
 const specArbitrary: fc.Arbitrary<TransferSpec> = fc.record({
-  data: fc
-    .oneof(fc.constantFrom(0, 1, 4 * KiB, 16 * KiB), fc.nat({ max: 40 * KiB }))
-    .map(randomData),
+  data: fc.oneof(fc.constantFrom(0, 1, 4 * KiB, 16 * KiB), fc.nat({ max: 40 * KiB })).map(randomData),
   interval: fc.constantFrom(0, 1 * KiB, 4 * KiB, 16 * KiB),
   chunkBytes: fc.constantFrom(512, 4 * KiB, 10_000),
   verify: fc.constantFrom<VerifyMode>('tail', 'full'),
@@ -210,12 +201,19 @@ describe('receiver on a simulated disk', () => {
           // Found by this property: the last (partial-interval) checkpoint was announced before its record was durable.
           [
             { data: randomData(32 * KiB + 1), interval: 16 * KiB, chunkBytes: 4 * KiB, verify: 'tail' },
-            [{ plan: {}, senderDiesAt: 0 }, { plan: {}, senderDiesAt: 0 }, { powerLossAt: 43, plan: { writes: [{ kind: 'drop' }] } }],
+            [
+              { plan: {}, senderDiesAt: 0 },
+              { plan: {}, senderDiesAt: 0 },
+              { powerLossAt: 43, plan: { writes: [{ kind: 'drop' }] } },
+            ],
           ],
           // A power loss after the publish and the checkpoint's unlink, before its directory sync: a rerun is a new copy.
           [
             { data: randomData(4 * KiB), interval: 4 * KiB, chunkBytes: 4 * KiB, verify: 'tail' },
-            [{ plan: {}, senderDiesAt: 0 }, { powerLossAt: 41, plan: { writes: [{ kind: 'keep' }], directories: [7] } }],
+            [
+              { plan: {}, senderDiesAt: 0 },
+              { powerLossAt: 41, plan: { writes: [{ kind: 'keep' }], directories: [7] } },
+            ],
           ],
         ],
       },

@@ -50,7 +50,12 @@ describe('local copy', () => {
     await writeFile(join(dir, 'a'), data);
     const events: TransferEvent[] = [];
     await mkdir(join(dir, 'out'));
-    const result = await copyFile({ source: join(dir, 'a'), destination: join(dir, 'out', 'b'), checkpointInterval: 64 * KiB, onEvent: (e) => events.push(e) });
+    const result = await copyFile({
+      source: join(dir, 'a'),
+      destination: join(dir, 'out', 'b'),
+      checkpointInterval: 64 * KiB,
+      onEvent: (e) => events.push(e),
+    });
     expect(result).toMatchObject({ bytes: data.length, sent: data.length, resumedFrom: 0 });
     expect(firstDifference(await readFile(join(dir, 'out', 'b')), data)).toBeUndefined();
     expect((await stat(join(dir, 'out', 'b'))).mode & 0o777).toBe(0o666 & ~process.umask());
@@ -110,7 +115,12 @@ describe('local copy', () => {
     await writeFile(join(dir, 'a'), changed);
     await utimes(join(dir, 'a'), new Date(), new Date(Date.now() + 5000));
     const events: TransferEvent[] = [];
-    const result = await copyFile({ source: join(dir, 'a'), destination: join(dir, 'b'), checkpointInterval: 64 * KiB, onEvent: (e) => events.push(e) });
+    const result = await copyFile({
+      source: join(dir, 'a'),
+      destination: join(dir, 'b'),
+      checkpointInterval: 64 * KiB,
+      onEvent: (e) => events.push(e),
+    });
     expect(result.resumedFrom).toBe(0);
     expect(events[0]).toMatchObject({ type: 'transfer/restarted' });
     expect(String(events[0]!['reason'])).toMatch(/modification time|sampled content|size|replaced/);
@@ -155,7 +165,12 @@ describe('local copy', () => {
     for (let at = 1000; at < size; at += 16 * KiB) await partial.write(Buffer.from('garbage'), 0, 7, at);
     await partial.close();
     const events: TransferEvent[] = [];
-    const result = await copyFile({ source: join(dir, 'a'), destination: join(dir, 'b'), checkpointInterval: 64 * KiB, onEvent: (e) => events.push(e) });
+    const result = await copyFile({
+      source: join(dir, 'a'),
+      destination: join(dir, 'b'),
+      checkpointInterval: 64 * KiB,
+      onEvent: (e) => events.push(e),
+    });
     expect(events[0]).toMatchObject({ type: 'transfer/restarted' });
     expect(String(events[0]!['reason'])).toMatch(/partial data/);
     expect(result.resumedFrom).toBe(0);
@@ -206,7 +221,14 @@ describe('local copy', () => {
     const controller = new AbortController();
     let firstStarted!: () => void;
     const started = new Promise<void>((resolve) => (firstStarted = resolve));
-    const first = copyFile({ source: join(dir, 'a'), destination: join(dir, 'b'), checkpointInterval: 64 * KiB, rateLimit: 1024 * KiB, signal: controller.signal, onProgress: () => firstStarted() });
+    const first = copyFile({
+      source: join(dir, 'a'),
+      destination: join(dir, 'b'),
+      checkpointInterval: 64 * KiB,
+      rateLimit: 1024 * KiB,
+      signal: controller.signal,
+      onProgress: () => firstStarted(),
+    });
     await started;
     await expect(copyFile({ source: join(dir, 'a'), destination: join(dir, 'b') })).rejects.toBeInstanceOf(CheckpointLockedError);
     controller.abort();

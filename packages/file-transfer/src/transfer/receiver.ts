@@ -144,7 +144,16 @@ async function receive(job: ReceiveJob, context: RunContext, emit: RunnerEmitter
   let closing: Promise<void> | undefined;
   // Closed once: a raw descriptor closed twice might close a file opened since.
   const close = () => (closing ??= file.close());
-  const attempt: Attempt = { job, context, emit, info, file, partialPath, checkpoints: new CheckpointPipeline(file, partialPath, context, emit), writes: [] };
+  const attempt: Attempt = {
+    job,
+    context,
+    emit,
+    info,
+    file,
+    partialPath,
+    checkpoints: new CheckpointPipeline(file, partialPath, context, emit),
+    writes: [],
+  };
   // The re-hash of the part of a resumed prefix the resume agreement did not read (see planResume).
   let prefixCheck: Promise<string | undefined> | undefined;
   let ended = false;
@@ -239,7 +248,8 @@ async function copyLoop(attempt: Attempt, hasher: ChainHasher, interval: number)
   while (writes.length > 0) await writes.shift();
   await checkpoints.drain();
   checkpoints.throwIfFailed();
-  if (offset !== info.size) throw new TransferError(`the source ended at ${offset} bytes, ${info.size} were expected; it changed while it was being copied`);
+  if (offset !== info.size)
+    throw new TransferError(`the source ended at ${offset} bytes, ${info.size} were expected; it changed while it was being copied`);
   const final = hasher.finish();
   const theirs = await stream.digest();
   if (theirs !== undefined && theirs !== final.chain) {
@@ -285,7 +295,6 @@ async function publish(attempt: Attempt, copied: Copied, written: FileInfo | und
   emit.record([{ type: 'transfer/published', size: info.size, digest: final.chain }]);
   return { bytes: info.size, sent: final.offset - start, resumedFrom: start, digest: `sha256-chain:${final.chain}` };
 }
-
 
 /** What a view of a receive is told (the CLI's progress line and --json, a node relaying to its peer). */
 export interface ReceiveView {
@@ -344,7 +353,8 @@ export async function runReceive(engine: Engine, job: ReceiveJob, options: RunOp
   // Recovery never drops a tail silently: the log records it, and the copy says so (named by
   // the checkpoint's own name: a node relays this to its peer, who has no business with its root).
   const truncated = execution.checkpoint.recovery?.truncatedTail;
-  if (truncated !== undefined) view.onEvent?.({ type: 'transfer/warning', message: describeTailTruncation(basename(checkpointPathOf(job.destination)), truncated) });
+  if (truncated !== undefined)
+    view.onEvent?.({ type: 'transfer/warning', message: describeTailTruncation(basename(checkpointPathOf(job.destination)), truncated) });
   const { onEvent, onProgress } = view;
   const subscriptions = new Subscription();
   if (onEvent) {

@@ -45,14 +45,21 @@ export async function planResume(
   abandoned: () => boolean,
 ): Promise<ResumePlan> {
   if (!recorded.fingerprint) return { hasher: undefined, interval: job.interval, event: undefined, prefixCheck: undefined };
-  const restart = (reason: string): ResumePlan => ({ hasher: undefined, interval: job.interval, event: { type: 'transfer/restarted', reason }, prefixCheck: undefined });
+  const restart = (reason: string): ResumePlan => ({
+    hasher: undefined,
+    interval: job.interval,
+    event: { type: 'transfer/restarted', reason },
+    prefixCheck: undefined,
+  });
   const change = fingerprintChange(recorded.fingerprint, info.fingerprint);
   if (change) return restart(change);
   if (recorded.positions.length === 0 && recorded.interval === 0) return restart('checkpoints were off, so there is no position to resume from');
   // The interval is the one the transfer started with: the chain's segments depend on it.
   const interval = recorded.interval ?? job.interval;
   const agreed =
-    recorded.positions.length > 0 ? await newestVerifiedPosition(file, source, recorded.positions, interval, job.verify) : { position: SEED_POSITION, from: SEED_POSITION };
+    recorded.positions.length > 0
+      ? await newestVerifiedPosition(file, source, recorded.positions, interval, job.verify)
+      : { position: SEED_POSITION, from: SEED_POSITION };
   if (!('position' in agreed)) return restart(agreed.reason);
   const hasher = await continueVerifiedTail(file, source, agreed.position, info.size, interval);
   if (hasher.position === 0) return restart('no checkpoint was recorded before the previous attempt stopped');
@@ -65,7 +72,13 @@ export async function planResume(
     prefixCheck = checkResumedPrefix(file, agreed.from, interval, abandoned);
     prefixCheck.catch(() => undefined); // awaited before publishing
   }
-  const event: CkptEvent = { type: 'transfer/resumed', offset: hasher.position, size: info.size, verified: job.verify, checkpoint: agreed.position.offset };
+  const event: CkptEvent = {
+    type: 'transfer/resumed',
+    offset: hasher.position,
+    size: info.size,
+    verified: job.verify,
+    checkpoint: agreed.position.offset,
+  };
   return { hasher, interval, event, prefixCheck };
 }
 
@@ -152,7 +165,6 @@ async function rehashAgainstSource(
   return { hasher, sourceMatches };
 }
 
-
 /**
  * The chain digest of `destination` when it already holds exactly the source's bytes, else
  * undefined. Only a regular file of the source's size, with no partial file beside it, is
@@ -160,7 +172,14 @@ async function rehashAgainstSource(
  * remote sender computes over its own file (the protocol's `hash` op). Size and modification
  * time alone are never trusted: equal content is what lets a rerun send nothing.
  */
-async function sameContent(storage: Storage, destination: string, partialPath: string, source: SourcePort, size: number, interval: number): Promise<string | undefined> {
+async function sameContent(
+  storage: Storage,
+  destination: string,
+  partialPath: string,
+  source: SourcePort,
+  size: number,
+  interval: number,
+): Promise<string | undefined> {
   const existing = await storage.stat(destination);
   if (!existing?.isFile || existing.size !== size || (await storage.stat(partialPath))) return undefined;
   const file = await storage.open(destination, 'read');
@@ -179,7 +198,13 @@ async function sameContent(storage: Storage, destination: string, partialPath: s
  * so the resume sends nothing twice; after a power loss it may be lost or torn, and then the
  * check fails and the copy continues from `base`.
  */
-async function continueVerifiedTail(file: StorageFile, source: SourcePort, base: ChainPosition, size: number, interval: number): Promise<ChainHasher> {
+async function continueVerifiedTail(
+  file: StorageFile,
+  source: SourcePort,
+  base: ChainPosition,
+  size: number,
+  interval: number,
+): Promise<ChainHasher> {
   const end = Math.min(await file.size(), size);
   if (end > base.offset) {
     const tail = await rehashAgainstSource(file, source, base, end, interval);
@@ -220,4 +245,3 @@ async function newestVerifiedPosition(
   }
   return { reason: reasons[0] ?? 'no recorded position could be verified' };
 }
-

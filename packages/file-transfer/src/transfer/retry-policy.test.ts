@@ -10,10 +10,14 @@ describe('withRetries', () => {
     const notices: RetryNotice[] = [];
     let attempts = 0;
     await expect(
-      withRetries(async () => {
-        attempts++;
-        throw new TransferError(`network down ${attempts}`);
-      }, policy, { onRetry: (n) => notices.push(n) }),
+      withRetries(
+        async () => {
+          attempts++;
+          throw new TransferError(`network down ${attempts}`);
+        },
+        policy,
+        { onRetry: (n) => notices.push(n) },
+      ),
     ).rejects.toThrow('network down 4');
     expect(attempts).toBe(4);
     expect(notices.map((n) => [n.retry, n.phase, n.waitMs])).toEqual([
@@ -45,14 +49,18 @@ describe('withRetries', () => {
 
   it('0 retries disables automatic retry', async () => {
     let attempts = 0;
-    await expect(withRetries(async () => (attempts++, Promise.reject(new TransferError('x'))), { ...policy, shortRetries: 0, longRetries: 0 })).rejects.toThrow('x');
+    await expect(
+      withRetries(async () => (attempts++, Promise.reject(new TransferError('x'))), { ...policy, shortRetries: 0, longRetries: 0 }),
+    ).rejects.toThrow('x');
     expect(attempts).toBe(1);
   });
 
   it('an abort during the wait stops with InterruptedError', async () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 20);
-    await expect(withRetries(async () => Promise.reject(new TransferError('x')), { ...policy, shortWaitMs: 10_000 }, { signal: controller.signal })).rejects.toBeInstanceOf(InterruptedError);
+    await expect(
+      withRetries(async () => Promise.reject(new TransferError('x')), { ...policy, shortWaitMs: 10_000 }, { signal: controller.signal }),
+    ).rejects.toBeInstanceOf(InterruptedError);
   });
 
   it('jitter stays within its fraction of the wait', () => {

@@ -30,7 +30,11 @@ export interface RetryNotice {
 }
 
 /** The wait before retry `n` (1-based), with jitter; undefined once the policy is exhausted. */
-export function retryDelay(policy: RetryPolicy, n: number, random: () => number = Math.random): { waitMs: number; phase: 'short' | 'long' } | undefined {
+export function retryDelay(
+  policy: RetryPolicy,
+  n: number,
+  random: () => number = Math.random,
+): { waitMs: number; phase: 'short' | 'long' } | undefined {
   const phase = n <= policy.shortRetries ? 'short' : n <= policy.shortRetries + policy.longRetries ? 'long' : undefined;
   if (phase === undefined) return undefined;
   const base = phase === 'short' ? policy.shortWaitMs : policy.longWaitMs;
@@ -70,7 +74,12 @@ export function withRetries<T>(
         delay: (error: unknown, n: number) => {
           const next = retryDelay(policy, n);
           if (next === undefined || !isRetryable(error) || options.signal?.aborted) return throwError(() => error);
-          previous = { retry: n, waitMs: next.waitMs, error: error instanceof Error ? error.message.split('\n')[0]! : String(error), phase: next.phase };
+          previous = {
+            retry: n,
+            waitMs: next.waitMs,
+            error: error instanceof Error ? error.message.split('\n')[0]! : String(error),
+            phase: next.phase,
+          };
           options.onRetry?.(previous);
           return wait(next.waitMs, options.signal);
         },

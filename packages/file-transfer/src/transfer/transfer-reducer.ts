@@ -52,7 +52,14 @@ export const transferReducer: ExtensionReducer<TransferState> = {
       case 'transfer/started': {
         const fingerprint = event['fingerprint'] as unknown as SourceFingerprint | undefined;
         if (typeof fingerprint !== 'object' || fingerprint === null) throw new FoldError('transfer/started needs a "fingerprint"');
-        return { ...state, size: num(event, 'size'), interval: num(event, 'interval'), fingerprint, positions: [], verified: undefined } as TransferState;
+        return {
+          ...state,
+          size: num(event, 'size'),
+          interval: num(event, 'interval'),
+          fingerprint,
+          positions: [],
+          verified: undefined,
+        } as TransferState;
       }
       case 'transfer/restarted':
         str(event, 'reason');

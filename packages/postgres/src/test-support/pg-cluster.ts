@@ -79,7 +79,11 @@ function postgresUser(): RunAs | undefined {
   return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
 }
 
-function run(command: string, args: readonly string[], options: SpawnOptions & { readonly timeoutMs: number }): Promise<{ code: number | null; output: string }> {
+function run(
+  command: string,
+  args: readonly string[],
+  options: SpawnOptions & { readonly timeoutMs: number },
+): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
@@ -187,10 +191,7 @@ export class PgCluster {
     );
     if (result.code !== 0) throw new Error(`initdb failed (exit ${result.code}):\n${result.output}`);
     // Trust on loopback only: no other host may connect at all.
-    writeFileSync(
-      join(this.dataDir, 'pg_hba.conf'),
-      ['local all all trust', 'host all all 127.0.0.1/32 trust', ''].join('\n'),
-    );
+    writeFileSync(join(this.dataDir, 'pg_hba.conf'), ['local all all trust', 'host all all 127.0.0.1/32 trust', ''].join('\n'));
     if (this.runAs) chownSync(join(this.dataDir, 'pg_hba.conf'), this.runAs.uid, this.runAs.gid);
   }
 
@@ -230,7 +231,10 @@ export class PgCluster {
 
   private stopAtExit(): void {
     if (!this.running) return;
-    spawnSync(join(this.binaries.dir, 'pg_ctl'), ['stop', '-D', this.dataDir, '-m', 'immediate', '-w', '-t', '10'], { ...this.spawnOptions(), stdio: 'ignore' });
+    spawnSync(join(this.binaries.dir, 'pg_ctl'), ['stop', '-D', this.dataDir, '-m', 'immediate', '-w', '-t', '10'], {
+      ...this.spawnOptions(),
+      stdio: 'ignore',
+    });
     rmSync(this.dir, { recursive: true, force: true });
   }
 

@@ -8,7 +8,8 @@
  */
 export function firstDifference(actual: Uint8Array, expected: Uint8Array): number | undefined {
   const length = Math.min(actual.length, expected.length);
-  if (length === actual.length && length === expected.length && Buffer.from(actual.buffer, actual.byteOffset, length).equals(expected)) return undefined;
+  if (length === actual.length && length === expected.length && Buffer.from(actual.buffer, actual.byteOffset, length).equals(expected))
+    return undefined;
   // Unequal: find where, a chunk at a time (Buffer.equals is a memcmp).
   const chunk = 64 * 1024;
   const a = Buffer.from(actual.buffer, actual.byteOffset, actual.length);

@@ -185,7 +185,13 @@ async function exploreRecoveryCrashes(
     for (const recoveryPlan of RECOVERY_PLANS) {
       states++;
       try {
-        await checkCrashedDisk(crashed.storage.crash(recoveryPlan), recoveredHistory, k, options, `${workload}, recovery crashed before operation ${recoveryCrashAt}`);
+        await checkCrashedDisk(
+          crashed.storage.crash(recoveryPlan),
+          recoveredHistory,
+          k,
+          options,
+          `${workload}, recovery crashed before operation ${recoveryCrashAt}`,
+        );
       } catch (error) {
         failures.push({ workload, crashAt, plan, recoveryCrashAt, message: (error as Error).message });
         if (options.stopOnFailure ?? true) return { states, failures };
@@ -258,15 +264,18 @@ export const SOAK_WORKLOADS: readonly ExhaustiveWorkload[] = [
   {
     name: 'long history with automatic compaction',
     compaction: { minBytes: 256 },
-    steps: Array.from({ length: 24 }, (_, i): JournalStep =>
-      i % 6 === 5 ? { kind: 'sync' } : { kind: 'append', events: 1 + (i % 3), durability: i % 2 === 0 ? 'durable' : 'buffered', wait: i % 4 === 0 },
+    steps: Array.from(
+      { length: 24 },
+      (_, i): JournalStep =>
+        i % 6 === 5 ? { kind: 'sync' } : { kind: 'append', events: 1 + (i % 3), durability: i % 2 === 0 ? 'durable' : 'buffered', wait: i % 4 === 0 },
     ),
   },
   {
     name: 'concurrent appends around compactions',
     compaction: false,
-    steps: Array.from({ length: 16 }, (_, i): JournalStep =>
-      i % 5 === 4 ? { kind: 'compact' } : { kind: 'append', events: 2, durability: 'durable', wait: i % 3 === 0 },
+    steps: Array.from(
+      { length: 16 },
+      (_, i): JournalStep => (i % 5 === 4 ? { kind: 'compact' } : { kind: 'append', events: 2, durability: 'durable', wait: i % 3 === 0 }),
     ),
   },
 ];

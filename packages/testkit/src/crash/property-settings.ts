@@ -7,7 +7,8 @@ import type fc from 'fast-check';
  * (or `CKPT_SOAK=<factor>`), `CKPT_RUNS=<n>` sets them outright.
  */
 export function propertySettings<T>(defaultRuns: number, env: NodeJS.ProcessEnv = process.env): fc.Parameters<T> {
-  const seed = env['CKPT_SEED'] !== undefined && env['CKPT_SEED'] !== '' ? Number(env['CKPT_SEED']) : (Date.now() ^ (Math.random() * 0x1_0000_0000)) | 0;
+  const seed =
+    env['CKPT_SEED'] !== undefined && env['CKPT_SEED'] !== '' ? Number(env['CKPT_SEED']) : (Date.now() ^ (Math.random() * 0x1_0000_0000)) | 0;
   const runs = env['CKPT_RUNS'] !== undefined ? Number(env['CKPT_RUNS']) : defaultRuns * soakFactor(env);
   const path = env['CKPT_PATH'];
   return {

@@ -25,10 +25,14 @@ const REGISTER = `import { register } from 'node:module'; register(${JSON.string
 function importWithoutVitest(entry: string): { status: number | null; stdout: string; stderr: string } {
   const url = pathToFileURL(join(dist, entry)).href;
   const script = `const m = await import(${JSON.stringify(url)}); console.log(Object.keys(m).sort().join(','));`;
-  const child = spawnSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(REGISTER)}`, '--input-type=module', '-e', script], {
-    encoding: 'utf8',
-    timeout: 30_000,
-  });
+  const child = spawnSync(
+    process.execPath,
+    ['--import', `data:text/javascript,${encodeURIComponent(REGISTER)}`, '--input-type=module', '-e', script],
+    {
+      encoding: 'utf8',
+      timeout: 30_000,
+    },
+  );
   return { status: child.status, stdout: child.stdout, stderr: child.stderr };
 }
 

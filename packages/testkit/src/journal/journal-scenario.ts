@@ -154,7 +154,16 @@ export async function runJournalScenario(scenario: JournalScenario, options: Jou
     sessionNumber++;
     const where = `session ${sessionNumber}`;
     const storage = sessionStorage(disk, session);
-    const outcome = await runSession(wrap(storage), storage, session, scenario.compaction, history, acknowledged, where, options.afterFailedCompaction ?? 'stop');
+    const outcome = await runSession(
+      wrap(storage),
+      storage,
+      session,
+      scenario.compaction,
+      history,
+      acknowledged,
+      where,
+      options.afterFailedCompaction ?? 'stop',
+    );
     history = outcome.history;
     phases[outcome.phase]++;
     acknowledged = outcome.acknowledged;
@@ -174,7 +183,9 @@ export async function runJournalScenario(scenario: JournalScenario, options: Jou
   }
   const finalState = await readAfterCrash(read, finalStorage, 'final recovery');
   if ((finalState?.eventCount ?? 0) !== acknowledged) {
-    throw new CrashPropertyViolation(`final recovery: recovery is not idempotent: ${acknowledged} events before it, ${finalState?.eventCount ?? 0} after`);
+    throw new CrashPropertyViolation(
+      `final recovery: recovery is not idempotent: ${acknowledged} events before it, ${finalState?.eventCount ?? 0} after`,
+    );
   }
   return { crashes: scenario.sessions.length, appended: appendedTotal, recovered: acknowledged, phases };
 }
@@ -206,7 +217,16 @@ export async function runSessionOnDisk(
 ): Promise<CrashedSession> {
   const storage = sessionStorage(disk, session);
   const wrap = options.wrapStorage ?? ((s: Storage) => s);
-  const outcome = await runSession(wrap(storage), storage, session, compaction, history, acknowledged, where, options.afterFailedCompaction ?? 'stop');
+  const outcome = await runSession(
+    wrap(storage),
+    storage,
+    session,
+    compaction,
+    history,
+    acknowledged,
+    where,
+    options.afterFailedCompaction ?? 'stop',
+  );
   return { storage, history: outcome.history, acknowledged: outcome.acknowledged, phase: outcome.phase };
 }
 

@@ -3,14 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { journalScenarioArbitrary } from '../crash/crash-arbitraries.js';
 import { propertySettings } from '../crash/property-settings.js';
-import {
-  SCENARIO_PATH,
-  emptyScenarioDisk,
-  runJournalScenario,
-  runSessionOnDisk,
-  scenarioEvent,
-  type JournalScenario,
-} from './journal-scenario.js';
+import { SCENARIO_PATH, emptyScenarioDisk, runJournalScenario, runSessionOnDisk, scenarioEvent, type JournalScenario } from './journal-scenario.js';
 
 describe('Journal under simulated power loss', () => {
   it('recovers a prefix holding every acknowledged event, across crashes in writes, recovery and compaction, with injected I/O errors', async () => {
@@ -39,16 +32,18 @@ describe('Journal under simulated power loss', () => {
     const scenarios = fc.sample(journalScenarioArbitrary(), { numRuns: 30, seed: 20_261_129 });
     for (const scenario of scenarios) {
       const session = scenario.sessions[0]!;
-      const runs = await Promise.all([0, 1].map(async () => {
-        const crashed = await runSessionOnDisk(await emptyScenarioDisk(), session, scenario.compaction, [], 0);
-        return {
-          // Temporary names are random in core (see docs/testing-restart-semantics.md); everything else must match.
-          operations: crashed.storage.operations.map((o) => [o.kind, o.position, o.length, o.error]),
-          appended: crashed.history.length,
-          acknowledged: crashed.acknowledged,
-          unsynced: crashed.storage.unsyncedWrites().map((w) => [w.operationIndex, w.position, w.length]),
-        };
-      }));
+      const runs = await Promise.all(
+        [0, 1].map(async () => {
+          const crashed = await runSessionOnDisk(await emptyScenarioDisk(), session, scenario.compaction, [], 0);
+          return {
+            // Temporary names are random in core (see docs/testing-restart-semantics.md); everything else must match.
+            operations: crashed.storage.operations.map((o) => [o.kind, o.position, o.length, o.error]),
+            appended: crashed.history.length,
+            acknowledged: crashed.acknowledged,
+            unsynced: crashed.storage.unsyncedWrites().map((w) => [w.operationIndex, w.position, w.length]),
+          };
+        }),
+      );
       expect(runs[1]).toEqual(runs[0]);
     }
   });

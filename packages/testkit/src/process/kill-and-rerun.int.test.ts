@@ -22,7 +22,8 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 /** Each run (its kill plan, what it printed) and the effects file, for a failure message. */
 function describeRuns(report: KillAndRerunReport): string {
   const lines = report.runs.map(
-    (r) => `run ${r.run}${r.killed ? ' (killed)' : ''} at ${JSON.stringify(r.killAt ?? null)} after ${r.matched} matches, exit ${String(r.exitCode)}: ${r.stdout.join(' ')} ${r.stderr.slice(0, 400)}`,
+    (r) =>
+      `run ${r.run}${r.killed ? ' (killed)' : ''} at ${JSON.stringify(r.killAt ?? null)} after ${r.matched} matches, exit ${String(r.exitCode)}: ${r.stdout.join(' ')} ${r.stderr.slice(0, 400)}`,
   );
   return `${lines.join('\n')}\neffects: ${readFileSync(join(dir, 'effects.log'), 'utf8').replace(/\n/g, ', ')}`;
 }
@@ -99,7 +100,10 @@ describe('killAndRerun on a real process using the core engine', () => {
     const expected = Array.from({ length: UNITS }, (_, i) => `unit-${i}`);
     // Every unit had its effect, in order, once: each kill landed after a completion was durable
     // and before the next unit began, so nothing was in flight and nothing repeats.
-    expect(done.map((e) => e.unit), why()).toEqual(expected);
+    expect(
+      done.map((e) => e.unit),
+      why(),
+    ).toEqual(expected);
     // A unit announced durable in some attempt never ran in a later one.
     for (const run of report.runs) {
       for (const line of run.stdout) {
@@ -113,7 +117,9 @@ describe('killAndRerun on a real process using the core engine', () => {
   }
 
   // CKPT_SEED replays one seed; CKPT_SEED_COUNT=N runs N seeds from it (CKPT_SEED, +1, ...) in one go.
-  it('SIGKILLs the group right after durable completion events; the reruns finish the job and repeat nothing', { timeout: Math.max(60_000, SEED_COUNT * 30_000) }, async () => {
+  it('SIGKILLs the group right after durable completion events; the reruns finish the job and repeat nothing', {
+    timeout: Math.max(60_000, SEED_COUNT * 30_000),
+  }, async () => {
     if (seedFromEnv === undefined || SEED_COUNT === 1) {
       await killAtCompletions(seedFromEnv);
       return;

@@ -68,7 +68,6 @@ export interface KillAndRerunReport {
   readonly final: RunOutcome;
 }
 
-
 /**
  * Runs a real command in its own process group and SIGKILLs the whole group — at a given event
  * of its JSON stdout, or at a random moment — then reruns it, until a run satisfies `until`
@@ -98,11 +97,7 @@ export async function killAndRerun(options: KillAndRerunOptions): Promise<KillAn
   throw new Error(`killAndRerun: no run satisfied \`until\` in ${maxRuns} runs (seed ${seed}); last stderr: ${runs.at(-1)?.stderr ?? ''}`);
 }
 
-function runOnce(
-  options: KillAndRerunOptions,
-  run: number,
-  kill: { afterEvents: number } | { afterMs: number } | undefined,
-): Promise<RunOutcome> {
+function runOnce(options: KillAndRerunOptions, run: number, kill: { afterEvents: number } | { afterMs: number } | undefined): Promise<RunOutcome> {
   return new Promise<RunOutcome>((resolve, reject) => {
     const child = spawn(options.command, [...(options.args ?? [])], {
       cwd: options.cwd,

@@ -11,11 +11,15 @@ import { checkRunnerContract, type RunnerContractOptions } from './runner-contra
  */
 export function describeRunnerContract<Job>(options: RunnerContractOptions<Job>): void {
   describe(`runner contract: ${options.name}`, () => {
-    it('restarting after any crash gives the uninterrupted outcome, rerunning only units in flight', async () => {
-      const summary = await checkRunnerContract(options);
-      console.info(
-        `[ckpt] runner contract "${options.name}": seed ${summary.seed}, ${summary.jobs} jobs, ${summary.crashes} crashes, ${summary.faults} lives ended by I/O errors, ${summary.reranUnits} in-flight units rerun`,
-      );
-    }, options.timeoutMs ?? 120_000);
+    it(
+      'restarting after any crash gives the uninterrupted outcome, rerunning only units in flight',
+      async () => {
+        const summary = await checkRunnerContract(options);
+        console.info(
+          `[ckpt] runner contract "${options.name}": seed ${summary.seed}, ${summary.jobs} jobs, ${summary.crashes} crashes, ${summary.faults} lives ended by I/O errors, ${summary.reranUnits} in-flight units rerun`,
+        );
+      },
+      options.timeoutMs ?? 120_000,
+    );
   });
 }

@@ -25,15 +25,18 @@ describe('the runner contract has teeth', () => {
   }
 
   it('reruns a unit only when a crash caught it in flight', async () => {
-    const job: SampleJob = { units: [{ id: 'a', fails: false }, { id: 'b', fails: false }] };
+    const job: SampleJob = {
+      units: [
+        { id: 'a', fails: false },
+        { id: 'b', fails: false },
+      ],
+    };
     // Find a crash point that lands between b's effect and its durable completion.
     let sawRerun = false;
     for (let at = 0; at < 60 && !sawRerun; at++) {
-      const report = await checkRunnerCrashRestart(
-        { name: 'pinned', runner: (effects) => sampleRunner(effects), jobs: fc.constant(job) },
-        job,
-        [{ at, plan: {} }],
-      );
+      const report = await checkRunnerCrashRestart({ name: 'pinned', runner: (effects) => sampleRunner(effects), jobs: fc.constant(job) }, job, [
+        { at, plan: {} },
+      ]);
       expect(report.outcome).toBe('success');
       if (report.reran.length > 0) sawRerun = true;
     }

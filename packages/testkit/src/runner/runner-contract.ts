@@ -134,10 +134,7 @@ export async function checkRunnerCrashRestart<Job>(
   let faultedLives = 0;
   for (let i = 0; ; i++) {
     const crash = crashes[i];
-    const storage = disk.crash(
-      {},
-      crash !== undefined ? { crashAt: crash.at, ...(crash.fault !== undefined && { faults: [crash.fault] }) } : {},
-    );
+    const storage = disk.crash({}, crash !== undefined ? { crashAt: crash.at, ...(crash.fault !== undefined && { faults: [crash.fault] }) } : {});
     const life = await runLife(options, job, storage);
     lives++;
     for (const [unit, count] of life.ran) {
@@ -153,13 +150,12 @@ export async function checkRunnerCrashRestart<Job>(
       if (life.result === undefined) throw new Error(`life ${lives} (no crash) threw: ${String(life.error)}`);
       // node:assert, not a test framework's: this check runs under any runner (or none).
       deepStrictEqual(life.result.outcome, clean.result.outcome, `outcome after ${lives - 1} crash(es)`);
-      deepStrictEqual(
-        completedSummary(life.result.state),
-        completedSummary(clean.result.state),
-        `completed units after ${lives - 1} crash(es)`,
-      );
+      deepStrictEqual(completedSummary(life.result.state), completedSummary(clean.result.state), `completed units after ${lives - 1} crash(es)`);
       deepStrictEqual([...totals.keys()].sort(), [...clean.ran.keys()].sort(), 'units that had effects');
-      const reran = [...totals].filter(([, n]) => n > 1).map(([unit]) => unit).sort();
+      const reran = [...totals]
+        .filter(([, n]) => n > 1)
+        .map(([unit]) => unit)
+        .sort();
       return { outcome: life.result.outcome, faulted: faultedLives, lives, reran };
     }
     if (crash === undefined) throw new Error(`life ${lives} crashed without a planned crash`);
@@ -170,7 +166,8 @@ export async function checkRunnerCrashRestart<Job>(
     // Units without an effect of their own in the uninterrupted run (containers, say) are
     // exempt: only an effectful unit recorded complete must have had its effect.
     for (const unit of forbidden) {
-      if (clean.ran.has(unit) && !totals.has(unit)) throw new Error(`after crash ${lives}: unit ${unit} is recorded complete but its effect never ran`);
+      if (clean.ran.has(unit) && !totals.has(unit))
+        throw new Error(`after crash ${lives}: unit ${unit} is recorded complete but its effect never ran`);
     }
   }
 }

@@ -1,4 +1,13 @@
-import { CorruptCheckpointError, Fold, Journal, createIdentity, readLogBytes, snapshotState, type CkptEvent, type LogEntry } from '@ckpt/core/internal';
+import {
+  CorruptCheckpointError,
+  Fold,
+  Journal,
+  createIdentity,
+  readLogBytes,
+  snapshotState,
+  type CkptEvent,
+  type LogEntry,
+} from '@ckpt/core/internal';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { journalScenarioArbitrary } from '../crash/crash-arbitraries.js';
@@ -166,31 +175,39 @@ async function crashedFiles(scenario: JournalScenario): Promise<Uint8Array[]> {
 }
 
 describe('docs/log-format.md is a complete spec (issue 12 item 23)', () => {
-  it('a reader written from the doc agrees with ckpt on every crash state and damaged copy', async () => {
-    const settings = propertySettings<[JournalScenario, Damage[]]>(300);
-    console.info(`[ckpt] log spec reader vs ckpt: seed ${String(settings.seed)}, ${String(settings.numRuns)} runs (CKPT_SEED replays)`);
-    const tally = { files: 0, accepted: 0, truncated: 0, refused: 0 };
-    await fc.assert(
-      fc.asyncProperty(journalScenarioArbitrary({ maxSessions: 3 }), fc.array(damageArbitrary, { minLength: 1, maxLength: 12 }), async (scenario, damages) => {
-        for (const file of await crashedFiles(scenario)) {
-          const copies = [file, ...damages.map((d) => applyDamage(file, d)), damages.reduce(applyDamage, file)];
-          for (const [i, copy] of copies.entries()) {
-            const outcome = expectAgreement(copy, i === 0 ? 'a crashed file' : `a damaged copy (${JSON.stringify(damages[i - 1] ?? damages)})`);
-            tally.files++;
-            if (outcome.kind === 'refused') tally.refused++;
-            else if (outcome.validEnd < copy.length) tally.truncated++;
-            else tally.accepted++;
-          }
-        }
-      }),
-      settings,
-    );
-    console.info(`[ckpt] ${JSON.stringify(tally)}`);
-    // The corpus must exercise all three verdicts, or agreement proves little.
-    expect(tally.accepted).toBeGreaterThan(0);
-    expect(tally.truncated).toBeGreaterThan(0);
-    expect(tally.refused).toBeGreaterThan(0);
-  }, 60_000 * soakFactor());
+  it(
+    'a reader written from the doc agrees with ckpt on every crash state and damaged copy',
+    async () => {
+      const settings = propertySettings<[JournalScenario, Damage[]]>(300);
+      console.info(`[ckpt] log spec reader vs ckpt: seed ${String(settings.seed)}, ${String(settings.numRuns)} runs (CKPT_SEED replays)`);
+      const tally = { files: 0, accepted: 0, truncated: 0, refused: 0 };
+      await fc.assert(
+        fc.asyncProperty(
+          journalScenarioArbitrary({ maxSessions: 3 }),
+          fc.array(damageArbitrary, { minLength: 1, maxLength: 12 }),
+          async (scenario, damages) => {
+            for (const file of await crashedFiles(scenario)) {
+              const copies = [file, ...damages.map((d) => applyDamage(file, d)), damages.reduce(applyDamage, file)];
+              for (const [i, copy] of copies.entries()) {
+                const outcome = expectAgreement(copy, i === 0 ? 'a crashed file' : `a damaged copy (${JSON.stringify(damages[i - 1] ?? damages)})`);
+                tally.files++;
+                if (outcome.kind === 'refused') tally.refused++;
+                else if (outcome.validEnd < copy.length) tally.truncated++;
+                else tally.accepted++;
+              }
+            }
+          },
+        ),
+        settings,
+      );
+      console.info(`[ckpt] ${JSON.stringify(tally)}`);
+      // The corpus must exercise all three verdicts, or agreement proves little.
+      expect(tally.accepted).toBeGreaterThan(0);
+      expect(tally.truncated).toBeGreaterThan(0);
+      expect(tally.refused).toBeGreaterThan(0);
+    },
+    60_000 * soakFactor(),
+  );
 
   it('agrees on every crash state of two exhaustive workloads, and re-encodes every payload byte for byte', async () => {
     let files = 0;
@@ -217,19 +234,53 @@ describe('docs/log-format.md is a complete spec (issue 12 item 23)', () => {
     expect(payloads).toBeGreaterThan(1000);
   }, 60_000);
 
-  it('the doc\'s encoding rules reproduce what ckpt writes, byte for byte (numbers, timestamps, strings, binaries, undefined)', async () => {
+  it("the doc's encoding rules reproduce what ckpt writes, byte for byte (numbers, timestamps, strings, binaries, undefined)", async () => {
     const disk = await emptyScenarioDisk();
     const journal = await Journal.create(SCENARIO_PATH, createIdentity({ kind: 'spec', id: 'enc', version: 1, structure: {} }), {
       storage: disk,
       fold,
       compaction: false,
     });
-    const odd = [0, 1, 127, 128, 255, 256, 65_535, 65_536, 2 ** 32 - 1, 2 ** 32, 2 ** 53, -1, -32, -33, -128, -129, -32_768, -32_769, -(2 ** 31), -(2 ** 31) - 1, 0.5, -0, NaN, Infinity, -Infinity];
-    const strings = [0, 1, 31, 32, 255, 256, 65_535, 65_536].flatMap((n) => ['a'.repeat(n), 'é'.repeat(Math.ceil(n / 2)), '😀'.repeat(Math.ceil(n / 4))]);
+    const odd = [
+      0,
+      1,
+      127,
+      128,
+      255,
+      256,
+      65_535,
+      65_536,
+      2 ** 32 - 1,
+      2 ** 32,
+      2 ** 53,
+      -1,
+      -32,
+      -33,
+      -128,
+      -129,
+      -32_768,
+      -32_769,
+      -(2 ** 31),
+      -(2 ** 31) - 1,
+      0.5,
+      -0,
+      NaN,
+      Infinity,
+      -Infinity,
+    ];
+    const strings = [0, 1, 31, 32, 255, 256, 65_535, 65_536].flatMap((n) => [
+      'a'.repeat(n),
+      'é'.repeat(Math.ceil(n / 2)),
+      '😀'.repeat(Math.ceil(n / 4)),
+    ]);
     await journal.append([
       { type: 'cursor-set', unit: 'numbers', cursor: odd, at: Date.now() },
       { type: 'cursor-set', unit: 'strings', cursor: strings },
-      { type: 'cursor-set', unit: 'bins', cursor: [new Uint8Array(3), new Uint8Array(256), new Uint8Array(65_536), [undefined, null, true, false] as never] },
+      {
+        type: 'cursor-set',
+        unit: 'bins',
+        cursor: [new Uint8Array(3), new Uint8Array(256), new Uint8Array(65_536), [undefined, null, true, false] as never],
+      },
       { type: 'cursor-set', unit: 'maps', cursor: { a: undefined, b: Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`k${i}`, i])) } },
       { type: 'cursor-set', unit: 'arrays', cursor: Array.from({ length: 16 }, (_, i) => i) },
     ]);
@@ -274,7 +325,10 @@ describe('docs/log-format.md is a complete spec (issue 12 item 23)', () => {
   });
 
   it('a snapshot scope whose parent is not one of its scopes is refused at the snapshot by both readers (it once crashed ckpt with a TypeError)', () => {
-    const state = { ...EMPTY_SNAPSHOT, scopes: [{ scope: 'b', kind: 'k', parent: 'a', attempt: 0, completed: [{ unit: 'u', outcome: 'success', attempt: 0 }], cursors: [] }] };
+    const state = {
+      ...EMPTY_SNAPSHOT,
+      scopes: [{ scope: 'b', kind: 'k', parent: 'a', attempt: 0, completed: [{ unit: 'u', outcome: 'success', attempt: 0 }], cursors: [] }],
+    };
     const orphan = craftFile({ records: [snapshot(state), events({ type: 'scope-committed', scope: 'b' })] });
     expect(coreOutcome(orphan.bytes)).toMatchObject({ kind: 'refused', offset: orphan.offsets[0] });
     expect(readBySpec(orphan.bytes)).toMatchObject({ kind: 'refused', offset: orphan.offsets[0] });
@@ -294,7 +348,9 @@ function expectSameEncoding(bytes: Uint8Array): number {
     const payload = bytes.subarray(offset + 28, offset + 28 + view.getUint32(offset, true));
     const again = encodeBySpec(decodePayload(payload));
     if (Buffer.compare(Buffer.from(again), Buffer.from(payload)) !== 0) {
-      throw new Error(`the record at ${offset} does not re-encode identically:\n  ckpt: ${Buffer.from(payload).toString('hex').slice(0, 300)}\n  spec: ${Buffer.from(again).toString('hex').slice(0, 300)}`);
+      throw new Error(
+        `the record at ${offset} does not re-encode identically:\n  ckpt: ${Buffer.from(payload).toString('hex').slice(0, 300)}\n  spec: ${Buffer.from(again).toString('hex').slice(0, 300)}`,
+      );
     }
   }
   return offsets.length;
@@ -312,7 +368,19 @@ const raw = (hex: string) => new RawMsgpack(Uint8Array.from(Buffer.from(hex.repl
 const epoch = (n: unknown): CraftedRecord => ({ type: 1, payload: encodeBySpec({ epoch: n, startedAt: 0, writer: 'spec' }) });
 const events = (...list: unknown[]): CraftedRecord => ({ type: 2, payload: encodeBySpec(list) });
 const cursor = (value: unknown) => ({ type: 'cursor-set', unit: 'u', cursor: value });
-const EMPTY_SNAPSHOT = { v: 1, eventCount: 0, attempts: [], completed: [], running: [], failed: [], cursors: [], variables: [], config: null, scopes: [], extensions: [] };
+const EMPTY_SNAPSHOT = {
+  v: 1,
+  eventCount: 0,
+  attempts: [],
+  completed: [],
+  running: [],
+  failed: [],
+  cursors: [],
+  variables: [],
+  config: null,
+  scopes: [],
+  extensions: [],
+};
 const snapshot = (state: unknown): CraftedRecord => ({ type: 3, payload: encodeBySpec({ epoch: 1, state }) });
 const nested = (depth: number, leaf: unknown = 1): unknown => (depth === 0 ? leaf : [nested(depth - 1, leaf)]);
 
@@ -321,7 +389,12 @@ function concat(...parts: Uint8Array[]): Uint8Array {
 }
 
 /** A file whose last record is `last`: refused at its offset, or accepted. */
-function lastRecord(name: string, last: CraftedRecord, verdict: 'refused' | 'accepted', check?: (entries: { value: Record<string, unknown> }[]) => void): CraftedCase {
+function lastRecord(
+  name: string,
+  last: CraftedRecord,
+  verdict: 'refused' | 'accepted',
+  check?: (entries: { value: Record<string, unknown> }[]) => void,
+): CraftedCase {
   const file = craftFile({ records: [epoch(1), last] });
   return {
     name,
@@ -339,7 +412,11 @@ function craftedCases(): CraftedCase[] {
   // §Header: the order and the offsets, truncated headers included.
   const H = base.headerLength;
   for (const length of [0, 7, 8, 30, 43, 44, H - 1]) {
-    cases.push({ name: `a header cut to ${length} bytes`, bytes: base.bytes.slice(0, length), expect: { kind: 'refused', offset: length < 8 ? 0 : length } });
+    cases.push({
+      name: `a header cut to ${length} bytes`,
+      bytes: base.bytes.slice(0, length),
+      expect: { kind: 'refused', offset: length < 8 ? 0 : length },
+    });
   }
   const identityCases: [string, Uint8Array][] = [
     ['an identity without structureHash', encodeBySpec({ kind: 'k', id: 'i', version: '1' })],
@@ -366,10 +443,20 @@ function craftedCases(): CraftedCase[] {
     frameAt(bytes, X + at, record, salt);
     cases.push({ name, bytes, expect: proves ? { kind: 'refused', offset: X } : { kind: 'accepted', validEnd: X } });
   };
-  proof('a misaligned later record with a non-msgpack payload and a far seq proves', { type: 2, seq: 1000, mark: X + 1, payload: Uint8Array.of(0xc1, 0xc1, 0xc1) }, 3, true);
+  proof(
+    'a misaligned later record with a non-msgpack payload and a far seq proves',
+    { type: 2, seq: 1000, mark: X + 1, payload: Uint8Array.of(0xc1, 0xc1, 0xc1) },
+    3,
+    true,
+  );
   proof('a later record whose mark is X itself does not prove', { type: 2, seq: 3, mark: X, payload: encodeBySpec([cursor(2)]) }, 3, false);
   proof('a later record whose mark is past itself does not prove', { type: 2, seq: 3, mark: X + 100, payload: encodeBySpec([cursor(2)]) }, 3, false);
-  proof('a later record with a seq below the expected one does not prove', { type: 2, seq: 2, mark: X + 1, payload: encodeBySpec([cursor(2)]) }, 3, false);
+  proof(
+    'a later record with a seq below the expected one does not prove',
+    { type: 2, seq: 2, mark: X + 1, payload: encodeBySpec([cursor(2)]) },
+    3,
+    false,
+  );
   proof('a later record of an unknown type does not prove', { type: 4, seq: 3, mark: X + 1, payload: encodeBySpec([cursor(2)]) }, 3, false);
   proof('a later epoch record proves', { type: 1, seq: 3, mark: X + 1, payload: encodeBySpec({ epoch: 0 }) }, 1, true);
   {
@@ -409,16 +496,74 @@ function craftedCases(): CraftedCase[] {
   cases.push(lastRecord('an event without a string type', events({ type: 1 }), 'refused'));
   cases.push(lastRecord('attempt-ended with no attempt', events({ type: 'attempt-ended', attempt: 1, outcome: 'success' }), 'refused'));
   cases.push(lastRecord('attempt-started 2 first', events({ type: 'attempt-started', attempt: 2 }), 'refused'));
-  cases.push(lastRecord('attempt-started with a float64 1 and a uint64 timestamp', events({ type: 'attempt-started', attempt: raw('cb 3ff0000000000000'), at: raw('cf 0000019300000000') }), 'accepted'));
-  cases.push(lastRecord('attempt-ended with a nil error', events({ type: 'attempt-started', attempt: 1 }, { type: 'attempt-ended', attempt: 1, outcome: 'success', error: null }), 'refused'));
-  cases.push(lastRecord('attempt-ended with an undefined error', events({ type: 'attempt-started', attempt: 1 }, { type: 'attempt-ended', attempt: 1, outcome: 'success', error: raw('d4 00 00') }), 'accepted'));
+  cases.push(
+    lastRecord(
+      'attempt-started with a float64 1 and a uint64 timestamp',
+      events({ type: 'attempt-started', attempt: raw('cb 3ff0000000000000'), at: raw('cf 0000019300000000') }),
+      'accepted',
+    ),
+  );
+  cases.push(
+    lastRecord(
+      'attempt-ended with a nil error',
+      events({ type: 'attempt-started', attempt: 1 }, { type: 'attempt-ended', attempt: 1, outcome: 'success', error: null }),
+      'refused',
+    ),
+  );
+  cases.push(
+    lastRecord(
+      'attempt-ended with an undefined error',
+      events({ type: 'attempt-started', attempt: 1 }, { type: 'attempt-ended', attempt: 1, outcome: 'success', error: raw('d4 00 00') }),
+      'accepted',
+    ),
+  );
   cases.push(lastRecord('an event with a non-finite at', events({ ...cursor(1), at: Infinity }), 'refused'));
   cases.push(lastRecord('a unit in a scope that is not open', events({ type: 'unit-started', unit: 'u', scope: 's' }), 'refused'));
-  cases.push(lastRecord('committing a scope with an open inner scope', events({ type: 'scope-opened', scope: 'a', kind: 'k' }, { type: 'scope-opened', scope: 'b', kind: 'k', parent: 'a' }, { type: 'scope-committed', scope: 'a' }), 'refused'));
-  cases.push(lastRecord('aborting a scope closes its inner scopes', events({ type: 'scope-opened', scope: 'a', kind: 'k' }, { type: 'scope-opened', scope: 'b', kind: 'k', parent: 'a' }, { type: 'scope-aborted', scope: 'a' }, { type: 'scope-opened', scope: 'b', kind: 'k' }), 'accepted'));
-  cases.push(lastRecord('config captured twice', events({ type: 'config-captured', config: {} }, { type: 'config-captured', config: {} }), 'refused'));
-  cases.push(lastRecord('a sensitive variable with a nil value', events({ type: 'variable-set', name: 'n', sensitive: true, redacted: true, value: null }), 'refused'));
-  cases.push(lastRecord('a sealed variable', events({ type: 'variable-set', name: 'n', sensitive: true, sealed: { alg: 'aes-256-gcm', iv: new Uint8Array(1), tag: new Uint8Array(1), data: new Uint8Array(0) } }), 'accepted'));
+  cases.push(
+    lastRecord(
+      'committing a scope with an open inner scope',
+      events(
+        { type: 'scope-opened', scope: 'a', kind: 'k' },
+        { type: 'scope-opened', scope: 'b', kind: 'k', parent: 'a' },
+        { type: 'scope-committed', scope: 'a' },
+      ),
+      'refused',
+    ),
+  );
+  cases.push(
+    lastRecord(
+      'aborting a scope closes its inner scopes',
+      events(
+        { type: 'scope-opened', scope: 'a', kind: 'k' },
+        { type: 'scope-opened', scope: 'b', kind: 'k', parent: 'a' },
+        { type: 'scope-aborted', scope: 'a' },
+        { type: 'scope-opened', scope: 'b', kind: 'k' },
+      ),
+      'accepted',
+    ),
+  );
+  cases.push(
+    lastRecord('config captured twice', events({ type: 'config-captured', config: {} }, { type: 'config-captured', config: {} }), 'refused'),
+  );
+  cases.push(
+    lastRecord(
+      'a sensitive variable with a nil value',
+      events({ type: 'variable-set', name: 'n', sensitive: true, redacted: true, value: null }),
+      'refused',
+    ),
+  );
+  cases.push(
+    lastRecord(
+      'a sealed variable',
+      events({
+        type: 'variable-set',
+        name: 'n',
+        sensitive: true,
+        sealed: { alg: 'aes-256-gcm', iv: new Uint8Array(1), tag: new Uint8Array(1), data: new Uint8Array(0) },
+      }),
+      'accepted',
+    ),
+  );
   cases.push(lastRecord('cursor-set with an undefined cursor', events({ type: 'cursor-set', unit: 'u', cursor: raw('d4 00 00') }), 'accepted'));
   cases.push(lastRecord('cursor-set without a cursor', events({ type: 'cursor-set', unit: 'u' }), 'refused'));
 
@@ -430,14 +575,31 @@ function craftedCases(): CraftedCase[] {
   cases.push(lastRecord('byte c1 is refused', events(cursor(raw('c1'))), 'refused'));
   cases.push(lastRecord('a binary map key is refused', events(cursor(raw('81 c40161 01'))), 'refused'));
   cases.push(
-    lastRecord('__proto__ is renamed, number, nil and boolean keys become strings', events(cursor(new MsgpackEntries([['__proto__', 1]])), cursor(raw('85 01 02 cb3ff8000000000000 03 c0 04 c3 05 ff 06'))), 'accepted', (entries) => {
-      expect(entries[1]!.value['cursor']).toEqual({ __proto_: 1 });
-      expect(entries[2]!.value['cursor']).toEqual({ '1': 2, '1.5': 3, null: 4, true: 5, '-1': 6 });
-    }),
+    lastRecord(
+      '__proto__ is renamed, number, nil and boolean keys become strings',
+      events(cursor(new MsgpackEntries([['__proto__', 1]])), cursor(raw('85 01 02 cb3ff8000000000000 03 c0 04 c3 05 ff 06'))),
+      'accepted',
+      (entries) => {
+        expect(entries[1]!.value['cursor']).toEqual({ __proto_: 1 });
+        expect(entries[2]!.value['cursor']).toEqual({ '1': 2, '1.5': 3, null: 4, true: 5, '-1': 6 });
+      },
+    ),
   );
-  cases.push(lastRecord('a repeated key keeps the later value', events(cursor(raw('82 a161 01 a161 02'))), 'accepted', (entries) => expect(entries[1]!.value['cursor']).toEqual({ a: 2 })));
-  cases.push(lastRecord('invalid UTF-8 becomes U+FFFD', events(cursor(raw('a4 c328 eda0'))), 'accepted', (entries) => expect(entries[1]!.value['cursor']).toBe('\ufffd(\ufffd\ufffd')));
-  cases.push(lastRecord('uint64 past 2^53 rounds as a double', events(cursor(raw('cf 0020000000000001'))), 'accepted', (entries) => expect(entries[1]!.value['cursor']).toBe(2 ** 53)));
+  cases.push(
+    lastRecord('a repeated key keeps the later value', events(cursor(raw('82 a161 01 a161 02'))), 'accepted', (entries) =>
+      expect(entries[1]!.value['cursor']).toEqual({ a: 2 }),
+    ),
+  );
+  cases.push(
+    lastRecord('invalid UTF-8 becomes U+FFFD', events(cursor(raw('a4 c328 eda0'))), 'accepted', (entries) =>
+      expect(entries[1]!.value['cursor']).toBe('\ufffd(\ufffd\ufffd'),
+    ),
+  );
+  cases.push(
+    lastRecord('uint64 past 2^53 rounds as a double', events(cursor(raw('cf 0020000000000001'))), 'accepted', (entries) =>
+      expect(entries[1]!.value['cursor']).toBe(2 ** 53),
+    ),
+  );
   cases.push(lastRecord('containers up to depth 63', events(cursor(nested(62))), 'accepted'));
   cases.push(lastRecord('a container at depth 64', events(cursor(nested(63))), 'refused'));
   cases.push(lastRecord('a binary at depth 64', events(cursor(nested(62, new Uint8Array(1)))), 'refused'));
@@ -446,7 +608,11 @@ function craftedCases(): CraftedCase[] {
   // Epochs, from an implicit 0, compared as doubles.
   const epochs = (name: string, list: unknown[], refusedAt: number | undefined) => {
     const file = craftFile({ records: list.map(epoch) });
-    cases.push({ name, bytes: file.bytes, expect: refusedAt === undefined ? { kind: 'accepted' } : { kind: 'refused', offset: file.offsets[refusedAt]! } });
+    cases.push({
+      name,
+      bytes: file.bytes,
+      expect: refusedAt === undefined ? { kind: 'accepted' } : { kind: 'refused', offset: file.offsets[refusedAt]! },
+    });
   };
   epochs('a first epoch of 0', [0], 0);
   epochs('a negative first epoch', [-1], 0);
@@ -459,18 +625,43 @@ function craftedCases(): CraftedCase[] {
   // Snapshots: first only, schema, and what they restore.
   const snap = (name: string, records: CraftedRecord[], refusedAt: number | undefined) => {
     const file = craftFile({ records });
-    cases.push({ name, bytes: file.bytes, expect: refusedAt === undefined ? { kind: 'accepted' } : { kind: 'refused', offset: file.offsets[refusedAt]! } });
+    cases.push({
+      name,
+      bytes: file.bytes,
+      expect: refusedAt === undefined ? { kind: 'accepted' } : { kind: 'refused', offset: file.offsets[refusedAt]! },
+    });
   };
-  const ended = { ...EMPTY_SNAPSHOT, eventCount: 2, attempts: [{ attempt: 1, outcome: 'success' }], scopes: [{ scope: 's', kind: 'k', attempt: 1, completed: [], cursors: [] }] };
+  const ended = {
+    ...EMPTY_SNAPSHOT,
+    eventCount: 2,
+    attempts: [{ attempt: 1, outcome: 'success' }],
+    scopes: [{ scope: 's', kind: 'k', attempt: 1, completed: [], cursors: [] }],
+  };
   snap('a valid snapshot then an epoch', [snapshot(EMPTY_SNAPSHOT), epoch(2)], undefined);
   snap('a snapshot as second record', [epoch(1), snapshot(EMPTY_SNAPSHOT)], 1);
   snap('a snapshot with v 2', [snapshot({ ...EMPTY_SNAPSHOT, v: 2 })], 0);
   snap('a snapshot without extensions', [snapshot({ ...EMPTY_SNAPSHOT, extensions: undefined })], 0);
   snap('a snapshot with a negative eventCount', [snapshot({ ...EMPTY_SNAPSHOT, eventCount: -1 })], 0);
   snap('a snapshot whose completed entry lacks a unit', [snapshot({ ...EMPTY_SNAPSHOT, completed: [{ outcome: 'success' }] })], 0);
-  snap('a snapshot with an epoch below the next one is fine; the epoch after it must exceed it', [{ type: 3, payload: encodeBySpec({ epoch: 5, state: EMPTY_SNAPSHOT }) }, epoch(5)], 1);
-  snap('ending an attempt a snapshot holds as ended', [snapshot(ended), epoch(2), events({ type: 'attempt-ended', attempt: 1, outcome: 'failure' })], 2);
-  snap('starting the attempt after the snapshot\'s last', [snapshot(ended), epoch(2), events({ type: 'attempt-started', attempt: 2 }, { type: 'unit-started', unit: 'u', scope: 's' })], undefined);
-  snap('an attempt whose outcome is nil counts as ended', [snapshot({ ...ended, attempts: [{ attempt: 1, outcome: null }] }), epoch(2), events({ type: 'attempt-ended', attempt: 1, outcome: 'failure' })], 2);
+  snap(
+    'a snapshot with an epoch below the next one is fine; the epoch after it must exceed it',
+    [{ type: 3, payload: encodeBySpec({ epoch: 5, state: EMPTY_SNAPSHOT }) }, epoch(5)],
+    1,
+  );
+  snap(
+    'ending an attempt a snapshot holds as ended',
+    [snapshot(ended), epoch(2), events({ type: 'attempt-ended', attempt: 1, outcome: 'failure' })],
+    2,
+  );
+  snap(
+    "starting the attempt after the snapshot's last",
+    [snapshot(ended), epoch(2), events({ type: 'attempt-started', attempt: 2 }, { type: 'unit-started', unit: 'u', scope: 's' })],
+    undefined,
+  );
+  snap(
+    'an attempt whose outcome is nil counts as ended',
+    [snapshot({ ...ended, attempts: [{ attempt: 1, outcome: null }] }), epoch(2), events({ type: 'attempt-ended', attempt: 1, outcome: 'failure' })],
+    2,
+  );
   return cases;
 }

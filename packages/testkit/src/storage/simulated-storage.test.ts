@@ -45,7 +45,10 @@ describe('SimulatedStorage', () => {
     const file = await storage.open('/d/a', 'read-write');
     await file.write(bytes(1, 1, 1, 1), 0);
     await file.write(bytes(2, 2, 2, 2), 4);
-    expect(storage.unsyncedWrites().map((w) => [w.index, w.position, w.length])).toEqual([[0, 0, 4], [1, 4, 4]]);
+    expect(storage.unsyncedWrites().map((w) => [w.index, w.position, w.length])).toEqual([
+      [0, 0, 4],
+      [1, 4, 4],
+    ]);
     expect(storage.crash({ writes: [{ kind: 'keep' }, { kind: 'drop' }] }).peekFile('/d/a')).toEqual(bytes(1, 1, 1, 1));
     expect(storage.crash({ writes: [{ kind: 'drop' }, { kind: 'keep' }] }).peekFile('/d/a')).toEqual(bytes(0, 0, 0, 0, 2, 2, 2, 2));
     expect(storage.crash({ writes: [{ kind: 'keep' }, { kind: 'torn', keep: 3 }] }).peekFile('/d/a')).toEqual(bytes(1, 1, 1, 1, 2, 2, 2));

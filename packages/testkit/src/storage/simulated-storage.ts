@@ -230,7 +230,13 @@ export class SimulatedStorage implements Storage {
     for (const file of this.allFiles()) {
       for (const op of file.pending) {
         if (op.kind !== 'write') continue;
-        out.push({ index: 0, operationIndex: op.operationIndex, position: op.position, length: op.data.length, path: names.get(file) ?? '(unlinked)' });
+        out.push({
+          index: 0,
+          operationIndex: op.operationIndex,
+          position: op.position,
+          length: op.data.length,
+          path: names.get(file) ?? '(unlinked)',
+        });
       }
     }
     out.sort((a, b) => a.operationIndex - b.operationIndex);
@@ -379,7 +385,10 @@ export class SimulatedStorage implements Storage {
     if (existing?.kind === 'dir') throw this.fail('EISDIR', 'rename', t);
     if (f === t) return;
     if (source.dir === target.dir) {
-      this.changeDir(source.dir, [[target.name, node], [source.name, undefined]]);
+      this.changeDir(source.dir, [
+        [target.name, node],
+        [source.name, undefined],
+      ]);
     } else {
       // Two directories: each change is durable with its own directory's sync.
       this.changeDir(target.dir, [[target.name, node]]);

@@ -1,6 +1,14 @@
 import { hostname } from 'node:os';
 import { posix } from 'node:path';
-import { CheckpointLockedError, FileStore, type AcquireOptions, type CheckpointStore, type LockHandle, type LockOwner, type Locker } from '@ckpt/core';
+import {
+  CheckpointLockedError,
+  FileStore,
+  type AcquireOptions,
+  type CheckpointStore,
+  type LockHandle,
+  type LockOwner,
+  type Locker,
+} from '@ckpt/core';
 import { seededRandom } from '../process/seeded-random.js';
 import { SimulatedStorage, type WriteFate } from '../storage/simulated-storage.js';
 import type { StoreHarness } from './store-harness.js';

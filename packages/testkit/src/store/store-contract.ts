@@ -87,12 +87,15 @@ async function rejection(promise: Promise<unknown>): Promise<Error | undefined> 
 async function fingerprint(store: CheckpointStore, name: string): Promise<string | undefined> {
   try {
     const reading = await store.read(name, { withEntries: true });
-    return JSON.stringify({
-      identity: reading.identity,
-      lastWriteAt: reading.lastWriteAt,
-      epoch: reading.epoch,
-      entries: (reading.entries ?? []).map((entry) => (entry.kind === 'event' ? entry.event : { kind: entry.kind, seq: entry.seq })),
-    }, (_key, value: unknown) => (value instanceof Uint8Array ? Buffer.from(value).toString('base64') : value));
+    return JSON.stringify(
+      {
+        identity: reading.identity,
+        lastWriteAt: reading.lastWriteAt,
+        epoch: reading.epoch,
+        entries: (reading.entries ?? []).map((entry) => (entry.kind === 'event' ? entry.event : { kind: entry.kind, seq: entry.seq })),
+      },
+      (_key, value: unknown) => (value instanceof Uint8Array ? Buffer.from(value).toString('base64') : value),
+    );
   } catch (error) {
     if (isCkptError(error, 'invalid')) return undefined;
     throw error;
@@ -144,7 +147,9 @@ export function describeStoreContract(label: string, makeHarness: () => Promise<
     }
 
     describe('identity', () => {
-      it('a checkpoint of another kind, id, version or structure is refused (code mismatch) before anything is written, with any usage', { timeout }, async () => {
+      it('a checkpoint of another kind, id, version or structure is refused (code mismatch) before anything is written, with any usage', {
+        timeout,
+      }, async () => {
         const store = await connect();
         const name = harness.name('identity');
         const identity = identityOf('job');
@@ -264,19 +269,29 @@ export function describeStoreContract(label: string, makeHarness: () => Promise<
     });
 
     describe('success and failure', () => {
-      it('a run that succeeds deletes its checkpoint; one that fails keeps it, and the rerun resumes after the completed steps', { timeout }, async () => {
+      it('a run that succeeds deletes its checkpoint; one that fails keeps it, and the rerun resumes after the completed steps', {
+        timeout,
+      }, async () => {
         const store = await connect();
         const engine = new Engine({ store });
         const name = harness.name('engine');
         const ran: string[] = [];
-        const failing = await engine.run(contractRunner, { id: 'job', steps: ['a', 'b', 'c'], fail: 'b', ran }, { checkpoint: { path: name, usage: 'if-exists', save: true } });
+        const failing = await engine.run(
+          contractRunner,
+          { id: 'job', steps: ['a', 'b', 'c'], fail: 'b', ran },
+          { checkpoint: { path: name, usage: 'if-exists', save: true } },
+        );
         expect(failing.outcome).toBe('failure');
         expect(failing.checkpointRemoved).toBe(false);
         const kept = await store.read(name);
         expect(kept.state.completed.has('a')).toBe(true);
         expect(kept.state.attempts.map((a) => a.outcome)).toEqual(['failure']);
 
-        const rerun = await engine.run(contractRunner, { id: 'job', steps: ['a', 'b', 'c'], ran }, { checkpoint: { path: name, usage: 'if-exists', save: true } });
+        const rerun = await engine.run(
+          contractRunner,
+          { id: 'job', steps: ['a', 'b', 'c'], ran },
+          { checkpoint: { path: name, usage: 'if-exists', save: true } },
+        );
         expect(rerun.outcome).toBe('success');
         expect(rerun.resumed).toBe(true);
         expect(rerun.attempt).toBe(2);
@@ -291,22 +306,36 @@ export function describeStoreContract(label: string, makeHarness: () => Promise<
       it('keepOnSuccess keeps the checkpoint with the success recorded', { timeout }, async () => {
         const store = await connect();
         const name = harness.name('keep');
-        const result = await new Engine({ store }).run(contractRunner, { id: 'job', steps: ['a'], ran: [] }, { checkpoint: { path: name, usage: 'if-exists', save: true, keepOnSuccess: true } });
+        const result = await new Engine({ store }).run(
+          contractRunner,
+          { id: 'job', steps: ['a'], ran: [] },
+          { checkpoint: { path: name, usage: 'if-exists', save: true, keepOnSuccess: true } },
+        );
         expect(result.checkpointRemoved).toBe(false);
         expect((await store.read(name)).state.attempts.at(-1)?.outcome).toBe('success');
       });
     });
 
     describe('sealed secrets', () => {
-      it('a sensitive value is never stored in clear: sealed with a key (and given back on resume), not persisted without one', { timeout }, async () => {
+      it('a sensitive value is never stored in clear: sealed with a key (and given back on resume), not persisted without one', {
+        timeout,
+      }, async () => {
         const store = await connect();
         const engine = new Engine({ store });
         const secret = 'Sup3r-S3cret-Value-7f3a';
         const key = 'contract passphrase 9c1d';
         const sealed = harness.name('sealed');
         const redacted = harness.name('redacted');
-        await engine.run(contractRunner, { id: 'job', steps: ['a', 'b'], fail: 'b', secret, ran: [] }, { checkpoint: { path: sealed, usage: 'if-exists', save: true }, secretKey: key });
-        await engine.run(contractRunner, { id: 'job', steps: ['a', 'b'], fail: 'b', secret, ran: [] }, { checkpoint: { path: redacted, usage: 'if-exists', save: true } });
+        await engine.run(
+          contractRunner,
+          { id: 'job', steps: ['a', 'b'], fail: 'b', secret, ran: [] },
+          { checkpoint: { path: sealed, usage: 'if-exists', save: true }, secretKey: key },
+        );
+        await engine.run(
+          contractRunner,
+          { id: 'job', steps: ['a', 'b'], fail: 'b', secret, ran: [] },
+          { checkpoint: { path: redacted, usage: 'if-exists', save: true } },
+        );
         const dump = await harness.dump();
         // The dump holds the records (the variable's name is there), just not the value.
         expect(contains(dump, 'password'), 'the dump shows the stored records').toBe(true);
@@ -324,22 +353,37 @@ export function describeStoreContract(label: string, makeHarness: () => Promise<
             return contractRunner.run(job, context);
           },
         };
-        const rerun = await engine.run(probe, { id: 'job', steps: ['a', 'b'], ran: [] }, { checkpoint: { path: sealed, usage: 'if-exists', save: true }, secretKey: key });
+        const rerun = await engine.run(
+          probe,
+          { id: 'job', steps: ['a', 'b'], ran: [] },
+          { checkpoint: { path: sealed, usage: 'if-exists', save: true }, secretKey: key },
+        );
         expect(rerun.outcome).toBe('success');
         expect(revealed).toBe(secret);
       });
     });
 
     describe('retention', () => {
-      it('prune removes what expired (its recorded retention, or --older-than) and keeps the rest; a dry run removes nothing', { timeout }, async () => {
+      it('prune removes what expired (its recorded retention, or --older-than) and keeps the rest; a dry run removes nothing', {
+        timeout,
+      }, async () => {
         const store = await connect();
         const engine = new Engine({ store });
         const day = 24 * 3600 * 1000;
         const fresh = harness.name('fresh');
         const old = harness.name('old');
         const short = harness.name('short-retention');
-        for (const name of [fresh, old]) await engine.run(contractRunner, { id: 'job', steps: ['a', 'b'], fail: 'b', ran: [] }, { checkpoint: { path: name, usage: 'if-exists', save: true } });
-        await engine.run(contractRunner, { id: 'job', steps: ['a', 'b'], fail: 'b', ran: [] }, { checkpoint: { path: short, usage: 'if-exists', save: true, retentionMs: day } });
+        for (const name of [fresh, old])
+          await engine.run(
+            contractRunner,
+            { id: 'job', steps: ['a', 'b'], fail: 'b', ran: [] },
+            { checkpoint: { path: name, usage: 'if-exists', save: true } },
+          );
+        await engine.run(
+          contractRunner,
+          { id: 'job', steps: ['a', 'b'], fail: 'b', ran: [] },
+          { checkpoint: { path: short, usage: 'if-exists', save: true, retentionMs: day } },
+        );
         await harness.setLastWrite(old, Date.now() - 31 * day);
         await harness.setLastWrite(short, Date.now() - 2 * day);
         await harness.setLastWrite(fresh, Date.now() - 2 * day);
@@ -381,7 +425,9 @@ export function describeStoreContract(label: string, makeHarness: () => Promise<
     });
 
     describe('one owner at a time', () => {
-      it('a second open while the owner lives is refused (code locked) naming its host and pid; list and read show the owner live; nothing is written', { timeout }, async () => {
+      it('a second open while the owner lives is refused (code locked) naming its host and pid; list and read show the owner live; nothing is written', {
+        timeout,
+      }, async () => {
         const first = await connect();
         const second = await connect();
         const name = harness.name('owned');
@@ -440,14 +486,19 @@ export function describeStoreContract(label: string, makeHarness: () => Promise<
     });
 
     describe('journal', () => {
-      it('acknowledged appends survive a crash, and the reopened state is the fold of a whole-record prefix of what was appended that holds every acknowledged one', { timeout: timeout * 4 }, async () => {
+      it('acknowledged appends survive a crash, and the reopened state is the fold of a whole-record prefix of what was appended that holds every acknowledged one', {
+        timeout: timeout * 4,
+      }, async () => {
         const batchArb = fc.record({
           size: fc.integer({ min: 1, max: 3 }),
           durability: fc.constantFrom('durable' as const, 'buffered' as const),
           await: fc.boolean(),
           syncAfter: fc.boolean(),
         });
-        const scenarioArb = fc.record({ batches: fc.array(batchArb, { minLength: 1, maxLength: 12 }), crashSeed: fc.integer({ min: 0, max: 0x7fff_ffff }) });
+        const scenarioArb = fc.record({
+          batches: fc.array(batchArb, { minLength: 1, maxLength: 12 }),
+          crashSeed: fc.integer({ min: 0, max: 0x7fff_ffff }),
+        });
         let round = 0;
         await fc.assert(
           fc.asyncProperty(scenarioArb, async ({ batches, crashSeed }) => {
@@ -460,7 +511,10 @@ export function describeStoreContract(label: string, makeHarness: () => Promise<
             const pending: Promise<unknown>[] = [];
             let unit = 0;
             for (const batch of batches) {
-              const events: CkptEvent[] = Array.from({ length: batch.size }, () => ({ type: 'unit-completed', unit: `u${unit++}`, outcome: 'success' }) as CkptEvent);
+              const events: CkptEvent[] = Array.from(
+                { length: batch.size },
+                () => ({ type: 'unit-completed', unit: `u${unit++}`, outcome: 'success' }) as CkptEvent,
+              );
               appended.push(events);
               const units = events.map((e) => (e as { unit: string }).unit);
               const append = opened.log.append(events, { durability: batch.durability }).then(

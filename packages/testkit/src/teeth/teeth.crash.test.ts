@@ -28,7 +28,9 @@ describe('the crash properties have teeth', () => {
         caught.push(...report.failures);
       }
       expect(caught.length).toBeGreaterThan(0);
-      console.info(`[ckpt] teeth: "${broken.name}" caught: ${caught[0]!.message} (crash before op ${caught[0]!.crashAt}, plan ${JSON.stringify(caught[0]!.plan)})`);
+      console.info(
+        `[ckpt] teeth: "${broken.name}" caught: ${caught[0]!.message} (crash before op ${caught[0]!.crashAt}, plan ${JSON.stringify(caught[0]!.plan)})`,
+      );
     });
 
     it(`the random crash property catches a journal that ${broken.name}`, async () => {
@@ -53,7 +55,10 @@ describe('the crash properties have teeth', () => {
       })),
     );
     // The correct journal fails on the first EIO and acknowledges nothing more: it passes.
-    await fc.assert(fc.asyncProperty(withSyncErrors, (scenario) => runJournalScenario(scenario).then(() => undefined)), propertySettings(100));
+    await fc.assert(
+      fc.asyncProperty(withSyncErrors, (scenario) => runJournalScenario(scenario).then(() => undefined)),
+      propertySettings(100),
+    );
     const result = await fc.check(
       fc.asyncProperty(withSyncErrors, async (scenario) => {
         await runJournalScenario(scenario, { wrapStorage: retryingDatasync });

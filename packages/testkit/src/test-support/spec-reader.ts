@@ -498,7 +498,8 @@ class SpecFold {
       if (!byString(s['completed'], 'unit') || !byString(s['cursors'], 'unit')) refuse('snapshot: scope entries');
     }
     const named = new Set(scopes.map((s: Record<string, unknown>) => s['scope']));
-    for (const s of scopes) if (s['parent'] !== undefined && (typeof s['parent'] !== 'string' || !named.has(s['parent']))) refuse('snapshot: scope parent');
+    for (const s of scopes)
+      if (s['parent'] !== undefined && (typeof s['parent'] !== 'string' || !named.has(s['parent']))) refuse('snapshot: scope parent');
     if (!byString(state['extensions'], 'namespace')) refuse('snapshot: extensions');
     const last = attempts.at(-1) as Record<string, unknown> | undefined;
     this.hasAttempt = last !== undefined;
@@ -532,8 +533,8 @@ export function encodeBySpec(value: unknown): Uint8Array {
   const head = (n: number, fix: number | undefined, fixLimit: number, c8: number | undefined, c16: number, c32: number) => {
     if (fix !== undefined && n < fixLimit) out.push(fix + n);
     else if (c8 !== undefined && n < 0x100) out.push(c8, n);
-    else if (n < 0x1_0000) (out.push(c16), be(n, 2));
-    else (out.push(c32), be(n, 4));
+    else if (n < 0x1_0000) out.push(c16), be(n, 2);
+    else out.push(c32), be(n, 4);
   };
   const write = (v: unknown): void => {
     if (v instanceof RawMsgpack) out.push(...v.bytes);
@@ -545,13 +546,13 @@ export function encodeBySpec(value: unknown): Uint8Array {
       if (Number.isInteger(v) && v >= 0 && v < 2 ** 32) {
         if (v < 0x80) out.push(v);
         else if (v < 0x100) out.push(0xcc, v);
-        else if (v < 0x1_0000) (out.push(0xcd), be(v, 2));
-        else (out.push(0xce), be(v, 4));
+        else if (v < 0x1_0000) out.push(0xcd), be(v, 2);
+        else out.push(0xce), be(v, 4);
       } else if (Number.isInteger(v) && v < 0 && v >= -(2 ** 31)) {
         if (v >= -32) out.push(0x100 + v);
         else if (v >= -0x80) out.push(0xd0, 0x100 + v);
-        else if (v >= -0x8000) (out.push(0xd1), be(0x1_0000 + v, 2));
-        else (out.push(0xd2), be(2 ** 32 + v, 4));
+        else if (v >= -0x8000) out.push(0xd1), be(0x1_0000 + v, 2);
+        else out.push(0xd2), be(2 ** 32 + v, 4);
       } else {
         const b = new DataView(new ArrayBuffer(8));
         b.setFloat64(0, v);

@@ -10,10 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
-const packages = [
-  ...readdirSync(join(root, 'packages')).map((name) => join(root, 'packages', name)),
-  join(root, 'examples', 'line-runner'),
-];
+const packages = [...readdirSync(join(root, 'packages')).map((name) => join(root, 'packages', name)), join(root, 'examples', 'line-runner')];
 const builtins = new Set(builtinModules);
 
 function sourceFiles(dir: string): string[] {
@@ -31,7 +28,11 @@ function importsOf(source: string): string[] {
     .split('\n')
     .filter((line) => !/^\s*(\*|\/\*|\/\/)/.test(line))
     .join('\n');
-  const patterns = [/^\s*(?:import|export)\b[^;'"]*?\bfrom\s+['"]([^'"]+)['"]/gm, /^\s*import\s+['"]([^'"]+)['"]/gm, /\bimport\(\s*['"]([^'"]+)['"]\s*\)/g];
+  const patterns = [
+    /^\s*(?:import|export)\b[^;'"]*?\bfrom\s+['"]([^'"]+)['"]/gm,
+    /^\s*import\s+['"]([^'"]+)['"]/gm,
+    /\bimport\(\s*['"]([^'"]+)['"]\s*\)/g,
+  ];
   return patterns.flatMap((pattern) => [...text.matchAll(pattern)].map((match) => match[1]!));
 }
 
@@ -46,12 +47,15 @@ it('each workspace package declares what it imports', () => {
   for (const dir of packages) {
     const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as Record<string, Record<string, string> | string | undefined>;
     const declared = new Set(
-      ['dependencies', 'devDependencies', 'peerDependencies', 'optionalDependencies'].flatMap((key) => Object.keys((manifest[key] as Record<string, string> | undefined) ?? {})),
+      ['dependencies', 'devDependencies', 'peerDependencies', 'optionalDependencies'].flatMap((key) =>
+        Object.keys((manifest[key] as Record<string, string> | undefined) ?? {}),
+      ),
     );
     for (const file of sourceFiles(dir)) {
       for (const specifier of importsOf(readFileSync(file, 'utf8'))) {
         const name = packageName(specifier);
-        if (name !== undefined && name !== manifest['name'] && !declared.has(name)) missing.push(`${relative(root, file)} imports ${name}, undeclared in ${relative(root, dir)}/package.json`);
+        if (name !== undefined && name !== manifest['name'] && !declared.has(name))
+          missing.push(`${relative(root, file)} imports ${name}, undeclared in ${relative(root, dir)}/package.json`);
       }
     }
   }
