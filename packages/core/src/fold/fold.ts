@@ -1,3 +1,5 @@
+// One file over ~400 lines on purpose: the reducer of every core event, one case per event with
+// the checks that make it total; split, the cases would no longer be read against each other.
 import { CkptError, ErrorCode } from '../errors.js';
 import {
   AttemptOutcome,

@@ -1,3 +1,5 @@
+// One file over ~400 lines on purpose: the disk model (what is durable, what sits in the page
+// cache, what a crash may leave) is one state machine whose invariants are read in one place.
 import { posix } from 'node:path';
 import type { FileInfo, OpenMode, Storage, StorageFile } from '@ckpt/core';
 import { SimulatedCrash, storageError } from './simulated-crash.js';

@@ -1,3 +1,5 @@
+// One file over ~400 lines on purpose: the suite reads as the list of guarantees store/port.ts
+// states, one test per guarantee, as the storage contract suite does.
 /**
  * The store contract: what every {@link CheckpointStore} adapter guarantees (core's
  * `store/port.ts` says it in words; this suite checks it). Run it with
