@@ -1,16 +1,11 @@
-import { crc32 } from 'node:zlib';
-import { BehaviorSubject, Observable, Subject } from 'rxjs';
+import { BehaviorSubject, type Observable, Subject } from 'rxjs';
 import {
   type CkptError,
   InvalidInputError,
-  MAX_PLAIN_DEPTH,
   MAX_RECORD_BYTES,
   FoldError,
   RecordType,
   encodePayload,
-  decodePayload,
-  findNonPlain,
-  restoreSnapshot,
   snapshotState,
   type AppendReceipt,
   type CheckpointState,
@@ -23,7 +18,10 @@ import {
 } from '@ckpt/core/internal';
 import type pg from 'pg';
 import { OwnershipLostError, StoreFailedError, type StoreOwner } from './errors.js';
+import { appendStatement, compactStatement, renewStatement } from './fenced-sql.js';
+import { replayThenFollow } from './live-entries.js';
 import { readStoreLog, type Queryable } from './read.js';
+import { encodeEvents, snapshotProblem } from './record-checks.js';
 import { quoteIdent } from './schema.js';
 
 /**
@@ -31,12 +29,17 @@ import { quoteIdent } from './schema.js';
  * file Journal: appends fold at once and resolve by durability; group commit; barriers; a live
  * stream; compaction into snapshots; and after any failure every later call rejects with it.
  *
- * Every write is ONE statement on the owner's own connection (autocommit: one statement is one
- * transaction, one round trip, one commit), and each one is fenced: its first part renews the
- * owner row's lease `WHERE name = $1 AND epoch = $2`, and every other part inserts only from that
- * row. A writer whose epoch was taken over changes nothing, and the log fails with
- * {@link OwnershipLostError}. With synchronous_commit on, the commit is durable when the
- * statement returns, which is when a durable append resolves.
+ * Every write is ONE statement on the owner's own connection, fenced by the owner's epoch
+ * (fenced-sql.ts has the statements): a writer whose epoch was taken over changes nothing, and
+ * the log fails with {@link OwnershipLostError}. With synchronous_commit on, the commit is durable
+ * when the statement returns, which is when a durable append resolves.
+ *
+ * Why this module is still over 400 lines: the group-commit queue, the fence runner, the lease
+ * renewal and compaction all read and advance the same writer state (queued records, seqs,
+ * durable mark, lease certainty, attempt figures) in one order; split apart they would have to
+ * share it through a mutable object, which would hide the invariants this file keeps in one
+ * place. The pure parts are apart: the SQL (fenced-sql.ts), the checks on records
+ * (record-checks.ts) and the replay-then-follow stream (live-entries.ts).
  */
 
 /** Records written per statement at most (bytes of payload); more wait for the next turn. */
@@ -216,35 +219,12 @@ export class PgLog implements EventLog {
    * entries appended while it reads come after it, in order, exactly once.
    */
   entries(): Observable<LogEntry> {
-    return new Observable<LogEntry>((subscriber) => {
-      let replaying = true;
-      let lastSeq = 0;
-      let lastIndex = -1;
-      const buffered: LogEntry[] = [];
-      const deliver = (entry: LogEntry) => {
-        const index = entry.kind === 'event' ? entry.index : -1;
-        if (entry.seq < lastSeq || (entry.seq === lastSeq && index <= lastIndex)) return;
-        lastSeq = entry.seq;
-        lastIndex = index;
-        subscriber.next(entry);
-      };
-      const liveSubscription = this.live.subscribe({
-        next: (entry) => (replaying ? buffered.push(entry) : deliver(entry)),
-        error: (error: unknown) => subscriber.error(error),
-        complete: () => (replaying ? undefined : subscriber.complete()),
-      });
-      const queued = this.pending.flatMap((record) => record.entries);
-      const { reader, schema, name, fold } = this.options;
-      readStoreLog(reader, schema, name, fold, (entry) => (subscriber.closed ? undefined : deliver(entry)))
-        .then(() => {
-          if (subscriber.closed) return;
-          for (const entry of queued) deliver(entry);
-          for (const entry of buffered) deliver(entry);
-          replaying = false;
-          if (this.closed) subscriber.complete();
-        })
-        .catch((error: unknown) => subscriber.error(error));
-      return () => liveSubscription.unsubscribe();
+    const { reader, schema, name, fold } = this.options;
+    return replayThenFollow({
+      live: this.live,
+      queued: () => this.pending.flatMap((record) => record.entries),
+      read: (onEntry) => readStoreLog(reader, schema, name, fold, onEntry),
+      closed: () => this.closed,
     });
   }
 
@@ -273,19 +253,7 @@ export class PgLog implements EventLog {
     if (this.failure) throw this.failure;
     if (this.closed) throw new InvalidInputError(`the log of checkpoint "${this.options.name}" is closed`);
     if (!Array.isArray(events) || events.length === 0) throw new InvalidInputError('append needs a non-empty array of events');
-    let payload: Uint8Array;
-    try {
-      payload = encodePayload(events);
-    } catch (error) {
-      throw new InvalidInputError(`events cannot be encoded: ${(error as Error).message}`, { cause: error });
-    }
-    if (payload.length > MAX_RECORD_BYTES) {
-      throw new InvalidInputError(
-        `these ${events.length} event(s) encode to ${payload.length} bytes, over the ${MAX_RECORD_BYTES}-byte record limit`,
-        { hint: 'record large data outside the checkpoint and keep a reference (a path and a hash) in the event' },
-      );
-    }
-    checkReadable(events);
+    const payload = encodeEvents(events);
     const seq = this.nextSeq;
     const entries: LogEntry[] = [];
     const state = this.options.state;
@@ -352,11 +320,6 @@ export class PgLog implements EventLog {
     }
   }
 
-  /** `now() + leaseMs`: the lease every fenced statement renews. */
-  private leaseSql(param: string): string {
-    return `now() + ${param}::integer * interval '1 millisecond'`;
-  }
-
   private async writePending(): Promise<void> {
     let count = 0;
     let bytes = 0;
@@ -365,37 +328,16 @@ export class PgLog implements EventLog {
       count++;
     }
     const batch = this.pending.slice(0, count);
-    const { S } = this;
     const sentAt = Date.now();
     const owned = await this.fenced('append', () =>
-      this.client.query<{ owned: string }>({
-        // Named, so the server parses and plans it once per connection (a third of the cost of a small append).
-        name: 'ckpt_append',
-        text: `WITH own AS (
-           UPDATE ${S}.owners SET renewed_at = now(), lease_expires_at = ${this.leaseSql('$3')}
-           WHERE name = $1 AND epoch = $2 AND released_at IS NULL RETURNING name),
-         ins AS (
-           INSERT INTO ${S}.events (name, seq, type, epoch, payload, crc)
-           SELECT own.name, r.seq, r.type, $2, r.payload, r.crc
-           FROM own, unnest($4::bigint[], $5::smallint[], $6::bytea[], $7::bigint[]) AS r(seq, type, payload, crc)),
-         cp AS (
-           UPDATE ${S}.checkpoints SET updated_at = now(), attempts = $8, retention_ms = $9
-           WHERE $10::boolean AND name = (SELECT name FROM own))
-         SELECT count(*) AS owned FROM own`,
-        values: [
-          this.options.name,
-          this.epoch,
-          this.options.leaseMs,
-          batch.map((r) => r.seq),
-          batch.map((r) => r.type),
-          batch.map((r) => Buffer.from(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength)),
-          batch.map((r) => crc32(r.payload)),
-          this.attempts,
-          this.retentionMs ?? null,
+      this.client.query<{ owned: string }>(
+        appendStatement(this.S, this.options.name, this.epoch, this.options.leaseMs, batch, {
+          attempts: this.attempts,
+          retentionMs: this.retentionMs,
           // The checkpoint row changes only with a new attempt (its number and retention, for list and prune).
-          this.attemptsWritten !== this.attempts,
-        ],
-      }),
+          changed: this.attemptsWritten !== this.attempts,
+        }),
+      ),
     );
     if (owned === undefined) return;
     this.leaseSureUntil = sentAt + this.options.leaseMs;
@@ -440,13 +382,7 @@ export class PgLog implements EventLog {
     try {
       const sentAt = Date.now();
       const owned = await this.fenced('renewing the lease', () =>
-        this.client.query<{ owned: string }>({
-          name: 'ckpt_renew',
-          text: `WITH own AS (UPDATE ${this.S}.owners SET renewed_at = now(), lease_expires_at = ${this.leaseSql('$3')}
-             WHERE name = $1 AND epoch = $2 AND released_at IS NULL RETURNING name)
-           SELECT count(*) AS owned FROM own`,
-          values: [this.options.name, this.epoch, this.options.leaseMs],
-        }),
+        this.client.query<{ owned: string }>(renewStatement(this.S, this.options.name, this.epoch, this.options.leaseMs)),
       );
       if (owned) this.leaseSureUntil = Math.max(this.leaseSureUntil, sentAt + this.options.leaseMs);
     } finally {
@@ -476,22 +412,13 @@ export class PgLog implements EventLog {
     }
     const seq = this.nextSeq++;
     const covered = this.pending.length;
-    const { S } = this;
     const sentAt = Date.now();
     const owned = await this.fenced('compaction', () =>
       this.client.query<{ owned: string }>(
-        `WITH own AS (
-           UPDATE ${S}.owners SET renewed_at = now(), lease_expires_at = ${this.leaseSql('$3')}
-           WHERE name = $1 AND epoch = $2 AND released_at IS NULL RETURNING name),
-         snap AS (
-           INSERT INTO ${S}.snapshots (name, seq, epoch, payload, crc) SELECT own.name, $4, $2, $5, $6 FROM own RETURNING seq),
-         de AS (DELETE FROM ${S}.events WHERE name = $1 AND seq < $4 AND EXISTS (SELECT 1 FROM snap)),
-         ds AS (DELETE FROM ${S}.snapshots WHERE name = $1 AND seq < $4 AND EXISTS (SELECT 1 FROM snap)),
-         cp AS (
-           UPDATE ${S}.checkpoints SET updated_at = now(), snapshot_seq = $4, attempts = $7, retention_ms = $8
-           WHERE name = $1 AND EXISTS (SELECT 1 FROM snap))
-         SELECT count(*) AS owned FROM own`,
-        [this.options.name, this.epoch, this.options.leaseMs, seq, Buffer.from(payload), crc32(payload), this.attempts, this.retentionMs ?? null],
+        compactStatement(this.S, this.options.name, this.epoch, this.options.leaseMs, seq, payload, {
+          attempts: this.attempts,
+          retentionMs: this.retentionMs,
+        }),
       ),
     );
     if (owned === undefined) return;
@@ -531,48 +458,5 @@ export class PgLog implements EventLog {
     this.syncWaiters = [];
     for (const waiter of waiters) waiter.reject(error);
     this.releaseDrainWaiters();
-  }
-}
-
-/**
- * The reader's rules applied before a write, as core's Journal applies them: plain data nested
- * at most MAX_PLAIN_DEPTH levels, and no `__proto__` key (the reader would rename it).
- */
-function checkReadable(events: readonly CkptEvent[]): void {
-  const bad = findNonPlain(events, 'events');
-  if (bad !== undefined) {
-    throw new InvalidInputError(`events cannot be recorded: the checkpoint's reader would refuse them (${bad})`, {
-      hint: `record plain data nested at most ${MAX_PLAIN_DEPTH} levels, counting the record's array and the event itself`,
-    });
-  }
-  const protoKey = findProtoKey(events, 'events', 0);
-  if (protoKey !== undefined) {
-    throw new InvalidInputError(`events cannot be recorded: ${protoKey} is a "__proto__" key, which the reader renames`, { hint: 'rename the key' });
-  }
-}
-
-function findProtoKey(value: unknown, path: string, depth: number): string | undefined {
-  if (typeof value !== 'object' || value === null || value instanceof Uint8Array || depth > 256) return undefined;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const found = findProtoKey(value[i], `${path}[${i}]`, depth + 1);
-      if (found !== undefined) return found;
-    }
-    return undefined;
-  }
-  if (Object.hasOwn(value, '__proto__')) return `${path}.__proto__`;
-  for (const key of Object.keys(value)) {
-    const found = findProtoKey((value as Record<string, unknown>)[key], `${path}.${key}`, depth + 1);
-    if (found !== undefined) return found;
-  }
-  return undefined;
-}
-
-function snapshotProblem(payload: Uint8Array, fold: Fold): string | undefined {
-  try {
-    restoreSnapshot((decodePayload(payload) as { state?: unknown }).state, fold);
-    return undefined;
-  } catch (error) {
-    return (error as Error).message;
   }
 }

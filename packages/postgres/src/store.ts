@@ -1,29 +1,20 @@
-import { readFileSync } from 'node:fs';
+/**
+ * The store handle: connecting and the schema's version, then the verbs that only read (read,
+ * list, owner), prune and delete. Opening for a run is in open.ts and the ownership rules in
+ * ownership.ts; this module wires them to the handle's connections.
+ */
 import { hostname } from 'node:os';
 import {
-  CheckpointLockedError,
-  CheckpointNotFoundError,
-  CheckpointUsage,
   Fold,
-  IdentityMismatchError,
   InvalidInputError,
-  MemoryLog,
   cloneState,
-  sameIdentity,
   expiryOf,
-  type CheckpointOwner,
   type CheckpointReading,
-  type CheckpointState,
   type CheckpointStore,
   type ConnectStoreOptions,
-  type Durability,
-  type ExtensionReducer,
-  type JobIdentity,
   type ListedCheckpoint,
   type ListOptions,
   type LogEntry,
-  type OpenCheckpointOptions,
-  type OpenedCheckpoint,
   type PruneReport,
   type PrunedCheckpoint,
   type PruneSkip,
@@ -33,116 +24,17 @@ import {
 } from '@ckpt/core/internal';
 import type pg from 'pg';
 import { connectClient } from './connect.js';
-import { OwnershipLostError, StoreCorruptError, StoreFailedError, StoreSchemaError, type StoreOwner } from './errors.js';
-import { PgLog } from './pg-log.js';
+import { StoreCorruptError, StoreSchemaError } from './errors.js';
+import { openCheckpoint, type PostgresStoreOptions, type StoreCheckpoint, type StoreOpenOptions } from './open.js';
+import { DEFAULT_LEASE_MS, acquire, portOwner, readOwner, removeOwned, type OwnerInfo } from './ownership.js';
 import { checkpointColumns, checkpointRowOf, readCheckpointRow, readStoreLog, type CheckpointRow, type StoreReading } from './read.js';
 import { migrate, quoteIdent, SCHEMA_VERSION, schemaVersion, type MigrationReport } from './schema.js';
 import { parseStoreUrl, redact, type StoreUrl } from './url.js';
 
-/** Default lease: an owner that neither writes nor renews for this long may be taken over. */
-export const DEFAULT_LEASE_MS = 30_000;
-/**
- * A refusal for a live owner is decided only after watching it this long: a process killed a
- * moment ago still has its database session for a few milliseconds, until the server notices
- * the closed socket.
- */
-const MIN_DECISION_MS = 300;
-const POLL_MS = 50;
-const WRITER = '@ckpt/postgres/1';
-
-/** Options of {@link PostgresStore.connect}. */
-export interface PostgresStoreOptions {
-  /** The owner's host name when an open names none (default `$CKPT_HOST`, else the host name). */
-  readonly host?: string;
-  /** The owner's pid when an open names none (default this process's). */
-  readonly pid?: number;
-  /** Create or upgrade the schema when it is missing or older (default true; `ckpt store init` does it explicitly). */
-  readonly migrate?: boolean;
-  /** The sessions' `application_name` (default `ckpt HOST pid PID`), shown in pg_stat_activity. */
-  readonly applicationName?: string;
-  /** Bound on connecting, ms (default the URL's `connect_timeout`, else 10 s). */
-  readonly connectTimeoutMs?: number;
-  /** Reducers added to every open's and read's. */
-  readonly reducers?: readonly ExtensionReducer[];
-  readonly now?: () => number;
-  /** Default durability of appends (default `durable`). */
-  readonly durability?: Durability;
-  /** Snapshot once the records after the last one exceed `minBytes` and twice its size (default 256 KiB); false keeps every row. */
-  readonly compaction?: { readonly minBytes: number } | false;
-}
-
-/** How a checkpoint is opened: the port's options, plus a test hook. */
-export interface StoreOpenOptions extends OpenCheckpointOptions {
-  /** Renewal period (default leaseMs / 3; 0 never renews: for tests of a paused owner). */
-  readonly renewEveryMs?: number;
-}
-
-/** A checkpoint opened in the store: core's {@link OpenedCheckpoint}, plus whom it was taken over from. */
-export interface StoreCheckpoint extends OpenedCheckpoint {
-  /** The owner this run took the checkpoint over from, and why. */
-  readonly tookOver: { readonly from: StoreOwner; readonly reason: string } | undefined;
-}
-
-/** An owner row, for inspect and list. */
-export interface OwnerInfo extends StoreOwner {
-  readonly since: number;
-  readonly leaseExpiresAt: number;
-  readonly renewedAt: number;
-  /** The owner closed (its row is kept so that epochs never repeat). */
-  readonly released: boolean;
-  /** Its database session is still there. */
-  readonly sessionAlive: boolean;
-}
-
-interface RawOwner {
-  epoch: string;
-  host: string;
-  pid: number;
-  acquired_at: Date;
-  renewed_at: Date;
-  lease_expires_at: Date;
-  released: boolean;
-  expired: boolean;
-  session_alive: boolean;
-}
-
-function ownerOf(row: RawOwner): OwnerInfo {
-  return {
-    host: row.host,
-    pid: row.pid,
-    epoch: Number(row.epoch),
-    since: row.acquired_at.getTime(),
-    leaseExpiresAt: row.lease_expires_at.getTime(),
-    renewedAt: row.renewed_at.getTime(),
-    released: row.released,
-    sessionAlive: row.session_alive,
-  };
-}
-
-/** Whether a process of this host is gone (never signalled: `kill(pid, 0)` only tests), or a zombie. */
-function localProcessGone(pid: number): boolean {
-  if (pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
-    return state === 'Z' || state === 'X';
-  } catch {
-    return false;
-  }
-}
-
-/** The owner-row columns every reader selects, with liveness computed by the server. */
-function ownerColumns(o: string): string {
-  return `${o}.epoch, ${o}.host, ${o}.pid, ${o}.acquired_at, ${o}.renewed_at, ${o}.lease_expires_at,
-    ${o}.released_at IS NOT NULL AS released, ${o}.lease_expires_at < now() AS expired,
-    EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = ${o}.backend_pid
-            AND (a.backend_start IS NULL OR ${o}.backend_start IS NULL OR a.backend_start = ${o}.backend_start)) AS session_alive`;
-}
+// The public names moved to open.ts and ownership.ts stay importable from here, as index.ts and the tests do.
+export { DEFAULT_LEASE_MS, portOwner } from './ownership.js';
+export type { OwnerInfo } from './ownership.js';
+export type { PostgresStoreOptions, StoreCheckpoint, StoreOpenOptions } from './open.js';
 
 /** Creates or upgrades the store's schema at `url` (idempotent): `ckpt store init URL`. */
 export async function initStore(url: string): Promise<MigrationReport> {
@@ -162,13 +54,6 @@ export async function initStore(url: string): Promise<MigrationReport> {
  */
 export function connectStore(url: string, options: ConnectStoreOptions & PostgresStoreOptions = {}): Promise<PostgresStore> {
   return PostgresStore.connect(url, options);
-}
-
-/** The port's view of an owner row: undefined when nobody holds it (released). */
-export function portOwner(info: OwnerInfo | undefined): CheckpointOwner | undefined {
-  if (info === undefined || info.released) return undefined;
-  const state = !info.sessionAlive ? 'stale' : info.leaseExpiresAt <= Date.now() ? 'expired' : 'live';
-  return { host: info.host, pid: info.pid, since: info.since, epoch: info.epoch, leaseExpiresAt: info.leaseExpiresAt, state };
 }
 
 /**
@@ -267,262 +152,30 @@ export class PostgresStore implements CheckpointStore {
    * Opens checkpoint `name` for a run, applying the usage/save rules of files: refusals (not
    * found, identity mismatch, a live owner, the checkState hook) happen before anything is
    * written. Saving, or reading an existing checkpoint, takes ownership: a live owner refuses
-   * (after `waitMs`), a dead or expired one is taken over with the next epoch.
+   * (after `waitMs`), a dead or expired one is taken over with the next epoch. See open.ts.
    */
   async open(options: StoreOpenOptions): Promise<StoreCheckpoint> {
-    const { name, identity, usage, save } = options;
-    if (typeof name !== 'string' || name.length === 0) throw new InvalidInputError('a checkpoint in a store needs a non-empty name');
-    const environment = this.options;
-    const fold = new Fold([...(environment.reducers ?? []), ...(options.reducers ?? [])]);
-    const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
-    if (!Number.isSafeInteger(leaseMs) || leaseMs < 100) throw new InvalidInputError(`lease ${leaseMs} ms is too short: use at least 100 ms`);
-    const claim = options.owner ?? { host: this.host, pid: this.pid };
-    // A store without the schema yet has no checkpoint; refusals create nothing, not even the schema.
-    const existing = !(await this.hasSchema()) ? undefined : await readCheckpointRow(this.admin, this.url.schema, name);
-    if (usage === CheckpointUsage.Always && existing === undefined) throw new CheckpointNotFoundError(name);
-    if (!save && (usage === CheckpointUsage.Never || existing === undefined)) {
-      return memoryCheckpoint(name, identity, fold, fold.initial(), false, async () => undefined);
-    }
-    // The identity is checked before ownership is taken (a refusal changes nothing), and again under it.
-    if (existing !== undefined && !sameIdentity(existing.identity, identity)) throw new IdentityMismatchError(name, existing.identity, identity);
-    await this.ready();
-
-    const client = await connectClient(this.url, this.options.applicationName);
-    let owner: StoreOwner | undefined;
-    try {
-      const acquired = await this.acquire(client, name, claim, leaseMs, options.waitMs ?? 0);
-      owner = acquired.owner;
-      const row = await readCheckpointRow(client, this.url.schema, name);
-      if (usage === CheckpointUsage.Always && row === undefined) throw new CheckpointNotFoundError(name);
-      if (row !== undefined && !sameIdentity(row.identity, identity)) throw new IdentityMismatchError(name, row.identity, identity);
-      if (!save) {
-        const reading = await readStoreLog(client, this.url.schema, name, fold);
-        options.checkState?.(reading.state);
-        const held = owner;
-        return {
-          ...memoryCheckpoint(name, identity, fold, reading.state, true, () => this.release(client, name, held).finally(() => client.end())),
-          owner: { ...owner, since: Date.now(), leaseExpiresAt: Date.now() + leaseMs, state: 'live' },
-          tookOver: acquired.tookOver,
-        };
-      }
-      const resume = row !== undefined && usage !== CheckpointUsage.Never;
-      let reading: StoreReading;
-      if (resume) {
-        reading = await readStoreLog(client, this.url.schema, name, fold);
-        options.checkState?.(reading.state);
-      } else {
-        await this.create(client, name, identity, owner, leaseMs);
-        reading = { state: cloneState(fold.initial()), epoch: 0, lastSeq: 0, snapshotBytes: 0, tailBytes: 0 };
-      }
-      const self = owner;
-      const log = new PgLog({
-        client,
-        reader: this.admin,
-        schema: this.url.schema,
-        name,
+    // A handle of closures rather than `this`: the schema checks stay private to the class.
+    return openCheckpoint(
+      {
+        url: this.url,
+        admin: this.admin,
         where: this.where,
-        fold,
-        owner,
-        leaseMs,
-        ...(options.renewEveryMs !== undefined && { renewEveryMs: options.renewEveryMs }),
-        ...(environment.durability !== undefined && { durability: environment.durability }),
-        ...(environment.compaction !== undefined && { compaction: environment.compaction }),
-        ...(environment.now !== undefined && { now: environment.now }),
-        state: reading.state,
-        nextSeq: reading.lastSeq + 1,
-        snapshotBytes: reading.snapshotBytes,
-        tailBytes: reading.tailBytes,
-        currentOwner: () => this.owner(name),
-      });
-      const now = environment.now ?? Date.now;
-      try {
-        await log.appendEpoch({
-          epoch: owner.epoch,
-          pid: owner.pid,
-          host: owner.host,
-          startedAt: now(),
-          writer: WRITER,
-          ...(acquired.tookOver !== undefined && { tookOver: { ...acquired.tookOver.from, reason: acquired.tookOver.reason } }),
-        });
-      } catch (error) {
-        await log.close().catch(() => undefined);
-        throw error;
-      }
-      return {
-        path: name,
-        identity,
-        resumed: resume,
-        replaced: row !== undefined && !resume,
-        startState: cloneState(log.state),
-        log,
-        recovery: resume ? { truncatedBytes: 0, removedTemporaryFiles: [] } : undefined,
-        saving: true,
-        owner: { ...owner, since: Date.now(), leaseExpiresAt: Date.now() + leaseMs, state: 'live' },
-        tookOver: acquired.tookOver,
-        close: async ({ remove }) => {
-          try {
-            await log.close();
-            if (remove && !log.failed) {
-              await this.removeOwned(client, name, self);
-              return { removed: true };
-            }
-            if (!(log.failed instanceof OwnershipLostError)) await this.release(client, name, self).catch(() => undefined);
-            return { removed: false };
-          } finally {
-            log.stopRenewing();
-            await client.end().catch(() => undefined);
-          }
-        },
-      };
-    } catch (error) {
-      if (owner !== undefined) await this.release(client, name, owner).catch(() => undefined);
-      await client.end().catch(() => undefined);
-      throw error;
-    }
-  }
-
-  /**
-   * Takes ownership of `name` on `client` (whose backend pid and start are recorded, so that its
-   * death is seen at once), or refuses with CheckpointLockedError once `waitMs` has passed while a
-   * live owner holds it. One transaction per try; the owner row is locked while it is decided.
-   */
-  private async acquire(
-    client: pg.Client,
-    name: string,
-    claim: { readonly host: string; readonly pid: number },
-    leaseMs: number,
-    waitMs: number,
-  ): Promise<{ owner: StoreOwner; tookOver: { from: StoreOwner; reason: string } | undefined }> {
-    const { S } = this;
-    const deadline = Date.now() + Math.max(waitMs, MIN_DECISION_MS);
-    const self = `host = $2, pid = $3, backend_pid = pg_backend_pid(),
-      backend_start = (SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()),
-      acquired_at = now(), renewed_at = now(), lease_ms = $4::integer, lease_expires_at = now() + $4::integer * interval '1 millisecond', released_at = NULL`;
-    for (;;) {
-      let alive: OwnerInfo | undefined;
-      try {
-        await client.query('BEGIN');
-        const found = await client.query<RawOwner>(`SELECT ${ownerColumns('o')} FROM ${S}.owners o WHERE o.name = $1 FOR UPDATE OF o`, [name]);
-        const row = found.rows[0];
-        if (row === undefined) {
-          // Epochs continue after those the log already holds (never below them).
-          const inserted = await client.query<{ epoch: string }>(
-            `INSERT INTO ${S}.owners (name, epoch, host, pid, backend_pid, backend_start, acquired_at, renewed_at, lease_ms, lease_expires_at)
-             SELECT $1, 1 + GREATEST(COALESCE((SELECT max(epoch) FROM ${S}.events WHERE name = $1), 0),
-                                     COALESCE((SELECT max(epoch) FROM ${S}.snapshots WHERE name = $1), 0)),
-                    $2, $3, pg_backend_pid(), (SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()),
-                    now(), now(), $4, now() + $4::integer * interval '1 millisecond'
-             ON CONFLICT (name) DO NOTHING RETURNING epoch`,
-            [name, claim.host, claim.pid, leaseMs],
-          );
-          await client.query('COMMIT');
-          const epoch = inserted.rows[0]?.epoch;
-          if (epoch === undefined) continue; // another opener inserted first: decide again against its row
-          return { owner: { host: claim.host, pid: claim.pid, epoch: Number(epoch) }, tookOver: undefined };
-        }
-        const previous = ownerOf(row);
-        const reason = row.released
-          ? undefined
-          : !row.session_alive
-            ? 'its database session is gone'
-            : row.expired
-              ? 'its lease ran out'
-              : previous.host === claim.host && localProcessGone(previous.pid)
-                ? 'its process is gone'
-                : null;
-        if (reason !== null) {
-          const updated = await client.query<{ epoch: string }>(`UPDATE ${S}.owners SET epoch = epoch + 1, ${self} WHERE name = $1 RETURNING epoch`, [
-            name,
-            claim.host,
-            claim.pid,
-            leaseMs,
-          ]);
-          await client.query('COMMIT');
-          const owner = { host: claim.host, pid: claim.pid, epoch: Number(updated.rows[0]!.epoch) };
-          return {
-            owner,
-            tookOver: reason === undefined ? undefined : { from: { host: previous.host, pid: previous.pid, epoch: previous.epoch }, reason },
-          };
-        }
-        await client.query('COMMIT');
-        alive = previous;
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw new StoreFailedError(name, 'taking ownership', this.where, { cause: error });
-      }
-      if (Date.now() >= deadline) {
-        throw new CheckpointLockedError(`"${name}" (store ${this.where})`, { pid: alive.pid, host: alive.host, since: alive.since });
-      }
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-    }
-  }
-
-  /** Creates (or replaces, usage `never`) the checkpoint row, fenced by the owner's epoch. */
-  private async create(client: pg.Client, name: string, identity: JobIdentity, owner: StoreOwner, leaseMs: number): Promise<void> {
-    const { S } = this;
-    try {
-      await client.query('BEGIN');
-      const owned = await client.query(
-        `UPDATE ${S}.owners SET renewed_at = now(), lease_expires_at = now() + $3::integer * interval '1 millisecond'
-         WHERE name = $1 AND epoch = $2 AND released_at IS NULL RETURNING 1`,
-        [name, owner.epoch, leaseMs],
-      );
-      if (owned.rowCount !== 1) {
-        await client.query('ROLLBACK');
-        throw new OwnershipLostError(name, owner, await this.owner(name));
-      }
-      await client.query(`DELETE FROM ${S}.events WHERE name = $1`, [name]);
-      await client.query(`DELETE FROM ${S}.snapshots WHERE name = $1`, [name]);
-      await client.query(`DELETE FROM ${S}.checkpoints WHERE name = $1`, [name]);
-      await client.query(`INSERT INTO ${S}.checkpoints (name, kind, job_id, job_version, structure_hash) VALUES ($1, $2, $3, $4, $5)`, [
-        name,
-        identity.kind,
-        identity.id,
-        identity.version,
-        identity.structureHash,
-      ]);
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      if (error instanceof OwnershipLostError) throw error;
-      throw new StoreFailedError(name, 'creating the checkpoint', this.where, { cause: error });
-    }
-  }
-
-  /** Deletes the checkpoint and releases ownership in one fenced statement (a run that succeeded). */
-  private async removeOwned(client: pg.Client, name: string, owner: StoreOwner): Promise<void> {
-    const { S } = this;
-    let owned: number;
-    try {
-      const result = await client.query<{ owned: string }>(
-        `WITH own AS (UPDATE ${S}.owners SET released_at = now(), backend_pid = NULL WHERE name = $1 AND epoch = $2 AND released_at IS NULL RETURNING name),
-         del AS (DELETE FROM ${S}.checkpoints WHERE name = (SELECT name FROM own)),
-         de AS (DELETE FROM ${S}.events WHERE name = (SELECT name FROM own)),
-         ds AS (DELETE FROM ${S}.snapshots WHERE name = (SELECT name FROM own))
-         SELECT count(*) AS owned FROM own`,
-        [name, owner.epoch],
-      );
-      owned = Number(result.rows[0]?.owned ?? 0);
-    } catch (error) {
-      throw new StoreFailedError(name, 'deleting the checkpoint', this.where, { cause: error });
-    }
-    if (owned !== 1) throw new OwnershipLostError(name, owner, await this.owner(name));
-  }
-
-  /** Releases ownership (the row and its epoch stay). */
-  private async release(client: pg.Client, name: string, owner: StoreOwner): Promise<void> {
-    await client.query(`UPDATE ${this.S}.owners SET released_at = now(), backend_pid = NULL WHERE name = $1 AND epoch = $2 AND released_at IS NULL`, [
-      name,
-      owner.epoch,
-    ]);
+        host: this.host,
+        pid: this.pid,
+        options: this.options,
+        hasSchema: () => this.hasSchema(),
+        ready: () => this.ready(),
+        owner: (name) => this.owner(name),
+      },
+      options,
+    );
   }
 
   /** Who owns `name` now (released or not), if anyone ever did. */
   async owner(name: string): Promise<OwnerInfo | undefined> {
     if (!(await this.hasSchema())) return undefined;
-    const result = await this.admin.query<RawOwner>(`SELECT ${ownerColumns('o')} FROM ${this.S}.owners o WHERE o.name = $1`, [name]);
-    const row = result.rows[0];
-    return row === undefined ? undefined : ownerOf(row);
+    return readOwner(this.admin, this.url.schema, name);
   }
 
   /** The rows of the checkpoints whose name starts with `under` (all by default), in name order. */
@@ -660,9 +313,9 @@ export class PostgresStore implements CheckpointStore {
     if (!(await this.hasSchema()) || (await readCheckpointRow(this.admin, this.url.schema, name)) === undefined) return false;
     const client = await connectClient(this.url, this.options.applicationName);
     try {
-      const { owner } = await this.acquire(client, name, { host: this.host, pid: this.pid }, DEFAULT_LEASE_MS, 0);
+      const { owner } = await acquire(client, this.url.schema, this.where, name, { host: this.host, pid: this.pid }, DEFAULT_LEASE_MS, 0);
       const existed = (await readCheckpointRow(client, this.url.schema, name)) !== undefined;
-      await this.removeOwned(client, name, owner);
+      await removeOwned(client, this.url.schema, this.where, name, owner, () => this.owner(name));
       return existed;
     } finally {
       await client.end().catch(() => undefined);
@@ -685,31 +338,4 @@ export class PostgresStore implements CheckpointStore {
     }
     return Buffer.concat(parts);
   }
-}
-
-function memoryCheckpoint(
-  name: string,
-  identity: JobIdentity,
-  fold: Fold,
-  start: CheckpointState,
-  resumed: boolean,
-  release: () => Promise<void>,
-): StoreCheckpoint {
-  const log = new MemoryLog(fold, start);
-  return {
-    path: name,
-    identity,
-    resumed,
-    replaced: false,
-    startState: cloneState(start),
-    log,
-    recovery: undefined,
-    saving: false,
-    tookOver: undefined,
-    close: async () => {
-      await log.close();
-      await release().catch(() => undefined);
-      return { removed: false };
-    },
-  };
 }
