@@ -21,6 +21,9 @@ export type { ScanCorrupt, ScanOk, ScanResult } from './log/scan.js';
 export { parseIdentity, sameIdentity } from './log/identity.js';
 export { readIdentity, readLogBytes } from './log/read-log.js';
 export { JOURNAL_TEMPORARY_SUFFIX } from './log/journal.js';
+export { checkReadable, encodeRecord } from './log/journal-checks.js';
+export { replayThenFollow } from './log/replay-then-follow.js';
+export type { EntrySource } from './log/replay-then-follow.js';
 export { MemoryLog } from './log/memory-log.js';
 export type { EventLog } from './log/memory-log.js';
 

@@ -6,6 +6,8 @@ import {
   FoldError,
   RecordType,
   encodePayload,
+  encodeRecord,
+  replayThenFollow,
   snapshotState,
   type AppendReceipt,
   type CheckpointState,
@@ -19,9 +21,8 @@ import {
 import type pg from 'pg';
 import { OwnershipLostError, StoreFailedError, type StoreOwner } from './errors.js';
 import { appendStatement, compactStatement, renewStatement } from './fenced-sql.js';
-import { replayThenFollow } from './live-entries.js';
 import { readStoreLog, type Queryable } from './read.js';
-import { encodeEvents, snapshotProblem } from './record-checks.js';
+import { snapshotProblem } from './record-checks.js';
 import { quoteIdent } from './schema.js';
 
 /**
@@ -39,7 +40,7 @@ import { quoteIdent } from './schema.js';
  * durable mark, lease certainty, attempt figures) in one order; split apart they would have to
  * share it through a mutable object, which would hide the invariants this file keeps in one
  * place. The pure parts are apart: the SQL (fenced-sql.ts), the checks on records
- * (record-checks.ts) and the replay-then-follow stream (live-entries.ts).
+ * (record-checks.ts) and the replay-then-follow stream (core's, shared with the file Journal).
  */
 
 /** Records written per statement at most (bytes of payload); more wait for the next turn. */
@@ -253,7 +254,7 @@ export class PgLog implements EventLog {
     if (this.failure) throw this.failure;
     if (this.closed) throw new InvalidInputError(`the log of checkpoint "${this.options.name}" is closed`);
     if (!Array.isArray(events) || events.length === 0) throw new InvalidInputError('append needs a non-empty array of events');
-    const payload = encodeEvents(events);
+    const payload = encodeRecord(events);
     const seq = this.nextSeq;
     const entries: LogEntry[] = [];
     const state = this.options.state;

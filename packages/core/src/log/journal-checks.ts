@@ -1,11 +1,35 @@
 import { InvalidInputError } from '../errors.js';
 import type { CkptEvent } from '../fold/events.js';
 import { findNonPlain, MAX_PLAIN_DEPTH } from '../fold/plain.js';
+import { encodePayload } from './codec.js';
+import { MAX_RECORD_BYTES } from './format.js';
 import { isPlainQuick } from './plain-fast.js';
 import type { LogEntry } from './read-log.js';
 
 // What an append checks before it queues anything, beyond the record size and the fold: that
 // the checkpoint's own reader will accept the record once it is on disk.
+
+/**
+ * Encodes `events` as one record's payload, or refuses them (InvalidInputError, before anything
+ * is queued) when they cannot be encoded, exceed the record limit, or would be refused by the
+ * reader ({@link checkReadable}). Every log that writes the file format's payloads (the file
+ * Journal, the PostgreSQL store) refuses the same events through it.
+ */
+export function encodeRecord(events: readonly CkptEvent[]): Uint8Array {
+  let payload: Uint8Array;
+  try {
+    payload = encodePayload(events);
+  } catch (error) {
+    throw new InvalidInputError(`events cannot be encoded: ${(error as Error).message}`, { cause: error });
+  }
+  if (payload.length > MAX_RECORD_BYTES) {
+    throw new InvalidInputError(`these ${events.length} event(s) encode to ${payload.length} bytes, over the ${MAX_RECORD_BYTES}-byte record limit`, {
+      hint: 'record large data outside the checkpoint and keep a reference (a path and a hash) in the event',
+    });
+  }
+  checkReadable(events);
+  return payload;
+}
 
 /**
  * The reader's rules applied before a write: a writer must never write a record its own reader

@@ -1,18 +1,19 @@
-import { Observable } from 'rxjs';
+import type { Observable } from 'rxjs';
 import { CkptError, InvalidInputError, StorageIoError } from '../errors.js';
 import type { CkptEvent } from '../fold/events.js';
 import { FoldError } from '../fold/fold.js';
 import type { CheckpointState, MutableCheckpointState } from '../fold/state.js';
 import type { StorageFile } from '../storage/storage.js';
 import { encodePayload } from './codec.js';
-import { MAX_RECORD_BYTES, RecordType, type LogHeader } from './format.js';
+import { RecordType, type LogHeader } from './format.js';
 import type { JobIdentity } from './identity.js';
-import { checkReadable, entriesOf } from './journal-checks.js';
+import { encodeRecord, entriesOf } from './journal-checks.js';
 import { createFile } from './journal-create.js';
 import type { AppendReceipt, Durability, JournalCreateOptions, JournalOptions, RecoveryReport } from './journal-options.js';
 import { epochRecord, recoverFile, truncateTornTail } from './journal-recovery.js';
 import { HIGH_WATER_BYTES, JournalWriter } from './journal-writer.js';
 import { readLogBytes, readWholeFile, type LogEntry } from './read-log.js';
+import { replayThenFollow } from './replay-then-follow.js';
 
 // The journal is split along its seams: options (journal-options.ts), creation
 // (journal-create.ts), opening and recovery (journal-recovery.ts), compaction
@@ -164,36 +165,14 @@ export class Journal extends JournalWriter {
    * delivered after it, in order, exactly once.
    */
   entries(): Observable<LogEntry> {
-    return new Observable<LogEntry>((subscriber) => {
-      let replaying = true;
-      let lastSeq = 0;
-      let lastIndex = -1;
-      const buffered: LogEntry[] = [];
-      const deliver = (entry: LogEntry) => {
-        const index = entry.kind === 'event' ? entry.index : -1;
-        if (entry.seq < lastSeq || (entry.seq === lastSeq && index <= lastIndex)) return;
-        lastSeq = entry.seq;
-        lastIndex = index;
-        subscriber.next(entry);
-      };
-      const liveSubscription = this.live.subscribe({
-        next: (entry) => (replaying ? buffered.push(entry) : deliver(entry)),
-        error: (error: unknown) => subscriber.error(error),
-        complete: () => (replaying ? undefined : subscriber.complete()),
-      });
-      const queued = this.pending.flatMap((record) => entriesOf(record.seq, record.events));
-      readWholeFile(this.storage, this.path)
-        .then((bytes) => {
-          if (subscriber.closed) return;
-          const reading = readLogBytes(this.path, bytes, this.fold, { withEntries: true });
-          for (const entry of reading.entries ?? []) deliver(entry);
-          for (const entry of queued) deliver(entry);
-          for (const entry of buffered) deliver(entry);
-          replaying = false;
-          if (this.closed) subscriber.complete();
-        })
-        .catch((error: unknown) => subscriber.error(error));
-      return () => liveSubscription.unsubscribe();
+    return replayThenFollow({
+      live: this.live,
+      queued: () => this.pending.flatMap((record) => entriesOf(record.seq, record.events)),
+      read: async (onEntry) => {
+        const reading = readLogBytes(this.path, await readWholeFile(this.storage, this.path), this.fold, { withEntries: true });
+        for (const entry of reading.entries ?? []) onEntry(entry);
+      },
+      closed: () => this.closed,
     });
   }
 
@@ -233,19 +212,7 @@ export class Journal extends JournalWriter {
     if (!Array.isArray(events) || events.length === 0) {
       throw new InvalidInputError('append needs a non-empty array of events');
     }
-    let payload: Uint8Array;
-    try {
-      payload = encodePayload(events);
-    } catch (error) {
-      throw new InvalidInputError(`events cannot be encoded: ${(error as Error).message}`, { cause: error });
-    }
-    if (payload.length > MAX_RECORD_BYTES) {
-      throw new InvalidInputError(
-        `these ${events.length} event(s) encode to ${payload.length} bytes, over the ${MAX_RECORD_BYTES}-byte record limit`,
-        { hint: 'record large data outside the checkpoint and keep a reference (a path and a hash) in the event' },
-      );
-    }
-    checkReadable(events);
+    const payload = encodeRecord(events);
     const seq = this.nextSeq;
     // A record lands whole or not at all, in the fold too: an invalid event rejects this append
     // and leaves the state (and the journal) as they were.

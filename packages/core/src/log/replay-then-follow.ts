@@ -1,10 +1,11 @@
 /**
- * A log's entries as one stream: those already in the store, read in pages, then each one as it
- * is appended, with no gap and no repeat even though appends go on during the read. Apart from
- * pg-log.ts because the ordering argument is subtle and independent of how records are written.
+ * A log's entries as one stream: those already stored (a file read whole, a store's rows read in
+ * pages), then each one as it is appended, with no gap and no repeat even though appends go on
+ * during the read. Shared by the file Journal and the PostgreSQL log: the ordering argument is
+ * subtle and independent of where records are written.
  */
-import type { LogEntry } from '@ckpt/core/internal';
 import { Observable } from 'rxjs';
+import type { LogEntry } from './read-log.js';
 
 /** Where {@link replayThenFollow} takes entries from. */
 export interface EntrySource {
