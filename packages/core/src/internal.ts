@@ -32,7 +32,7 @@ export { isDeadLocalOwner } from './lock/file-locker.js';
 export { hashStructure } from './store/identity.js';
 export { deriveSecretKey, revealVariables, sealSensitive } from './store/secrets.js';
 export type { SecretKey } from './store/secrets.js';
-export { DEFAULT_RETENTION_MS, parseUsage, removeCheckpointFile } from './store/checkpoint-store.js';
+export { DEFAULT_RETENTION_MS, memoryCheckpoint, parseUsage, removeCheckpointFile } from './store/checkpoint-store.js';
 export { expiryOf } from './store/prune.js';
 
 export { isEventEmission } from './engine/runner.js';

@@ -9,13 +9,11 @@ import {
   Fold,
   IdentityMismatchError,
   InvalidInputError,
-  MemoryLog,
+  memoryCheckpoint,
   cloneState,
   sameIdentity,
-  type CheckpointState,
   type Durability,
   type ExtensionReducer,
-  type JobIdentity,
   type OpenCheckpointOptions,
   type OpenedCheckpoint,
 } from '@ckpt/core/internal';
@@ -107,7 +105,7 @@ export async function openCheckpoint(store: StoreHandle, options: StoreOpenOptio
   const existing = !(await store.hasSchema()) ? undefined : await readCheckpointRow(store.admin, store.url.schema, name);
   if (usage === CheckpointUsage.Always && existing === undefined) throw new CheckpointNotFoundError(name);
   if (!save && (usage === CheckpointUsage.Never || existing === undefined)) {
-    return memoryCheckpoint(name, identity, fold, fold.initial(), false, async () => undefined);
+    return { ...memoryCheckpoint(name, identity, fold, fold.initial(), false), tookOver: undefined };
   }
   // The identity is checked before ownership is taken (a refusal changes nothing), and again under it.
   if (existing !== undefined && !sameIdentity(existing.identity, identity)) throw new IdentityMismatchError(name, existing.identity, identity);
@@ -127,7 +125,9 @@ export async function openCheckpoint(store: StoreHandle, options: StoreOpenOptio
       const held = owner;
       return {
         ...memoryCheckpoint(name, identity, fold, reading.state, true, () =>
-          release(client, store.url.schema, name, held).finally(() => client.end()),
+          release(client, store.url.schema, name, held)
+            .finally(() => client.end())
+            .catch(() => undefined),
         ),
         owner: { ...owner, since: Date.now(), leaseExpiresAt: Date.now() + leaseMs, state: 'live' },
         tookOver: acquired.tookOver,
@@ -207,32 +207,4 @@ export async function openCheckpoint(store: StoreHandle, options: StoreOpenOptio
     await client.end().catch(() => undefined);
     throw error;
   }
-}
-
-/** A checkpoint that is not saved: its log is kept in memory, and closing only releases what the open held. */
-function memoryCheckpoint(
-  name: string,
-  identity: JobIdentity,
-  fold: Fold,
-  start: CheckpointState,
-  resumed: boolean,
-  release: () => Promise<void>,
-): StoreCheckpoint {
-  const log = new MemoryLog(fold, start);
-  return {
-    path: name,
-    identity,
-    resumed,
-    replaced: false,
-    startState: cloneState(start),
-    log,
-    recovery: undefined,
-    saving: false,
-    tookOver: undefined,
-    close: async () => {
-      await log.close();
-      await release().catch(() => undefined);
-      return { removed: false };
-    },
-  };
 }

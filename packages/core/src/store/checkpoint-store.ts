@@ -144,8 +144,7 @@ export async function openCheckpoint(options: CheckpointOptions, environment: St
     if (!save) {
       const reading = await readLog(storage, path, fold);
       options.checkState?.(reading.state);
-      const opened = memoryCheckpoint(path, identity, fold, reading.state, true);
-      return { ...opened, close: async (o) => (await opened.close(o), await lock.release(), { removed: false }) };
+      return memoryCheckpoint(path, identity, fold, reading.state, true, () => lock.release());
     }
     const journalOptions = {
       storage,
@@ -261,7 +260,19 @@ async function checkIdentity(storage: Storage, path: string, identity: JobIdenti
   if (!sameIdentity(found, identity)) throw new IdentityMismatchError(path, found, identity);
 }
 
-function memoryCheckpoint(path: string, identity: JobIdentity, fold: Fold, start: CheckpointState, resumed: boolean): OpenedCheckpoint {
+/**
+ * A checkpoint that is not saved (save off): its events fold in memory and nothing is written.
+ * Closing closes the log, then `release` frees what the open held (a lock, an owner row); it
+ * never removes anything. Shared by every store adapter, so save off behaves the same in each.
+ */
+export function memoryCheckpoint(
+  path: string,
+  identity: JobIdentity,
+  fold: Fold,
+  start: CheckpointState,
+  resumed: boolean,
+  release: () => Promise<void> = async () => undefined,
+): OpenedCheckpoint {
   const log = new MemoryLog(fold, start);
   return {
     path,
@@ -272,7 +283,11 @@ function memoryCheckpoint(path: string, identity: JobIdentity, fold: Fold, start
     log,
     recovery: undefined,
     saving: false,
-    close: async () => (await log.close(), { removed: false }),
+    close: async () => {
+      await log.close();
+      await release();
+      return { removed: false };
+    },
   };
 }
 
