@@ -173,8 +173,8 @@ export abstract class JournalWriter {
   /**
    * Group commit: each turn writes everything queued in one write, then, if anyone waits for
    * durability, one fdatasync covers it all. Appends made meanwhile queue for the next turn.
-   * A turn with one waiter and at most one record to write (a durable append or a barrier
-   * alone) makes the same calls blocking, when the file has them (`writeSync`/`datasyncSync`).
+   * A turn for a durable append alone (see {@link JournalWriter.alone}) makes the same calls
+   * blocking, when the file has them (`writeSync`/`datasyncSync`).
    */
   private async flushLoop(): Promise<void> {
     while (!this.failure && (this.pending.length > 0 || this.needsSync())) {
@@ -212,16 +212,25 @@ export abstract class JournalWriter {
   }
 
   /**
-   * One caller waits for durability and at most one record is queued: the appender is alone,
-   * nobody else's append can be waiting to join this turn's write, so the writer may block on
-   * the write and the fdatasync instead of paying two thread-pool round trips for them (tens of
-   * microseconds each on a busy machine, against a fdatasync of ~0.1–2 ms during which the
-   * caller waits either way). Concurrent appenders (two or more waiters, or records queued
-   * behind the one) take the asynchronous path, so the event loop keeps running while their
-   * batch syncs and the next batch gathers.
+   * One durable append waits, and the only record to write (if any) is its own: the appender
+   * is alone, nobody else's append is waiting to join this turn's write, so the writer may
+   * block on the write and the fdatasync instead of paying two thread-pool round trips for
+   * them (tens of microseconds each on a busy machine, against an fdatasync of ~0.1–2 ms
+   * during which the caller waits either way). Concurrent appenders (two or more waiters, or
+   * records queued behind the one) take the asynchronous path, so the event loop keeps running
+   * while their batch syncs and the next batch gathers. So does a `sync()` barrier: the engine's
+   * runners append buffered and call it while they go on working (a copy hashes and writes its
+   * next interval meanwhile), and must not be stopped for the journal's fdatasync.
    */
   private alone(): boolean {
-    return this.syncWaiters.length === 1 && this.pending.length <= 1 && this.file.writeSync !== undefined && this.file.datasyncSync !== undefined;
+    if (this.syncWaiters.length !== 1 || this.pending.length > 1) return false;
+    const waiter = this.syncWaiters[0]!;
+    return (
+      waiter.receipt !== undefined &&
+      (this.pending.length === 0 || this.pending[0]!.seq === waiter.seq) &&
+      this.file.writeSync !== undefined &&
+      this.file.datasyncSync !== undefined
+    );
   }
 
   /**
