@@ -2,7 +2,9 @@
 /**
  * Where group commit's time goes: the journal against raw batched loops that do more and more
  * of its per-append work inside their clock, alternating rounds (bench/lib/measure.mjs):
- *   node bench/experiments/group-commit-work.mjs [rounds] [--c 64,256] [--tmp DIR]
+ *   node bench/experiments/group-commit-work.mjs [rounds] [--c 64,256] [--tmp DIR] [--only journal,raw,...]
+ * With `--only journal` it runs the journal alone, for a profile:
+ *   node --cpu-prof --cpu-prof-interval=100 bench/experiments/group-commit-work.mjs 20 --c 256 --tmp /dev/shm --only journal
  *
  * - journal:     C concurrent appenders, each awaiting `Journal.append([event], durable)` (suite 2);
  * - raw:         suite 2's raw peer: C records encoded BEFORE the clock, one write + one fdatasync;
@@ -36,6 +38,7 @@ const flag = (name) => {
   return v;
 };
 const concurrencies = (flag('--c') ?? '64,256').split(',').map(Number);
+const only = flag('--only')?.split(',');
 const tmp = fs.mkdtempSync(join(flag('--tmp') ?? os.tmpdir(), 'ckpt-gcw-'));
 const rounds = Number(args[0] ?? 7);
 const core = await loadCore(ckptPaths(root));
@@ -94,77 +97,83 @@ for (const c of concurrencies) {
   const bytes = Array.from({ length: events }, (_, i) => recordBytes(core, msgpackr, i));
   const list = Array.from({ length: events }, (_, i) => eventAt(i));
   const rate = (ms) => (events / ms) * 1000;
-  const samples = await alternate(
-    [
-      {
-        key: 'journal',
-        async run() {
-          const { journal } = await createJournal(core, tmp, `group-${c}.ckpt`);
-          let next = 0;
-          const appender = async () => {
-            for (let i = next++; i < events; i = next++) await journal.append([eventAt(i)], { durability: 'durable' });
-          };
-          const start = performance.now();
-          await Promise.all(Array.from({ length: c }, appender));
-          const ms = performance.now() - start;
-          await journal.close();
-          return rate(ms);
-        },
+  const contestants = [
+    {
+      key: 'journal',
+      async run() {
+        const { journal } = await createJournal(core, tmp, `group-${c}.ckpt`);
+        let next = 0;
+        const appender = async () => {
+          for (let i = next++; i < events; i = next++) await journal.append([eventAt(i)], { durability: 'durable' });
+        };
+        const start = performance.now();
+        await Promise.all(Array.from({ length: c }, appender));
+        const ms = performance.now() - start;
+        await journal.close();
+        return rate(ms);
       },
-      {
-        key: 'raw',
-        async run() {
-          const raw = await openRawAsync(join(tmp, `raw-${c}.log`));
-          const start = performance.now();
-          for (let b = 0; b < batches; b++) await raw.append(Buffer.concat(bytes.slice(b * c, (b + 1) * c)), true);
-          const ms = performance.now() - start;
-          await raw.close();
-          return rate(ms);
-        },
+    },
+    {
+      key: 'raw',
+      async run() {
+        const raw = await openRawAsync(join(tmp, `raw-${c}.log`));
+        const start = performance.now();
+        for (let b = 0; b < batches; b++) await raw.append(Buffer.concat(bytes.slice(b * c, (b + 1) * c)), true);
+        const ms = performance.now() - start;
+        await raw.close();
+        return rate(ms);
       },
-      {
-        key: 'raw+work',
-        async run() {
-          const raw = rawWithWork(join(tmp, `work-${c}.log`));
-          const start = performance.now();
-          for (let b = 0; b < batches; b++) await raw.flush(raw.make(list.slice(b * c, (b + 1) * c)));
-          const ms = performance.now() - start;
-          raw.close();
-          return rate(ms);
-        },
+    },
+    {
+      key: 'raw+work',
+      async run() {
+        const raw = rawWithWork(join(tmp, `work-${c}.log`));
+        const start = performance.now();
+        for (let b = 0; b < batches; b++) await raw.flush(raw.make(list.slice(b * c, (b + 1) * c)));
+        const ms = performance.now() - start;
+        raw.close();
+        return rate(ms);
       },
-      {
-        key: 'raw+work+await',
-        async run() {
-          const raw = rawWithWork(join(tmp, `await-${c}.log`));
-          let queued = [];
-          let turn;
-          // One promise per batch, shared by its appenders; the batch flushes after setImmediate.
-          const append = (event) => {
-            queued.push(event);
-            turn ??= new Promise((resolve) => setImmediate(resolve)).then(async () => {
-              const batch = queued;
-              queued = [];
-              turn = undefined;
-              await raw.flush(raw.make(batch));
-            });
-            return turn;
-          };
-          let next = 0;
-          const appender = async () => {
-            for (let i = next++; i < events; i = next++) await append(list[i]);
-          };
-          const start = performance.now();
-          await Promise.all(Array.from({ length: c }, appender));
-          const ms = performance.now() - start;
-          raw.close();
-          return rate(ms);
-        },
+    },
+    {
+      key: 'raw+work+await',
+      async run() {
+        const raw = rawWithWork(join(tmp, `await-${c}.log`));
+        let queued = [];
+        let turn;
+        // One promise per batch, shared by its appenders; the batch flushes after setImmediate.
+        const append = (event) => {
+          queued.push(event);
+          turn ??= new Promise((resolve) => setImmediate(resolve)).then(async () => {
+            const batch = queued;
+            queued = [];
+            turn = undefined;
+            await raw.flush(raw.make(batch));
+          });
+          return turn;
+        };
+        let next = 0;
+        const appender = async () => {
+          for (let i = next++; i < events; i = next++) await append(list[i]);
+        };
+        const start = performance.now();
+        await Promise.all(Array.from({ length: c }, appender));
+        const ms = performance.now() - start;
+        raw.close();
+        return rate(ms);
       },
-    ],
-    { rounds, warmup: 1 },
-  );
+    },
+  ].filter((contestant) => only === undefined || only.includes(contestant.key));
+  const samples = await alternate(contestants, { rounds, warmup: 1 });
   const us = (key) => (1e6 / median(samples[key])).toFixed(2);
+  if (only !== undefined) {
+    console.log(
+      `C=${c}  µs/append: ${Object.keys(samples)
+        .map((k) => `${k} ${us(k)}`)
+        .join(', ')}`,
+    );
+    continue;
+  }
   console.log(
     [
       `C=${String(c).padEnd(4)}`,
