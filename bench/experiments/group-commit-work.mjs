@@ -6,7 +6,8 @@
  * With `--only journal` it runs the journal alone, for a profile:
  *   node --cpu-prof --cpu-prof-interval=100 bench/experiments/group-commit-work.mjs 20 --c 256 --tmp /dev/shm --only journal
  *
- * - journal:     C concurrent appenders, each awaiting `Journal.append([event], durable)` (suite 2);
+ * - journal:     C concurrent appenders, each awaiting `Journal.append([event], durable)` (suite 2;
+ *                here every contestant takes its events from one list built before the clock);
  * - raw:         suite 2's raw peer: C records encoded BEFORE the clock, one write + one fdatasync;
  * - raw+work:    the same loop, but each record is made inside the clock the way an append makes
  *                it: `encodeRecord` (msgpack + the reader's plain-data check), the fold, the
@@ -104,7 +105,7 @@ for (const c of concurrencies) {
         const { journal } = await createJournal(core, tmp, `group-${c}.ckpt`);
         let next = 0;
         const appender = async () => {
-          for (let i = next++; i < events; i = next++) await journal.append([eventAt(i)], { durability: 'durable' });
+          for (let i = next++; i < events; i = next++) await journal.append([list[i]], { durability: 'durable' });
         };
         const start = performance.now();
         await Promise.all(Array.from({ length: c }, appender));
