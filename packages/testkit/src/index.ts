@@ -61,6 +61,19 @@ export { overTruncating, retryingDatasync, withoutDatasync, withoutDirectorySync
 // The vitest suites (describeRunnerContract, describeStorageContract) are in `@ckpt/testkit/vitest`:
 // this entry must import without vitest, an optional peer.
 export { checkRunnerContract, checkRunnerCrashRestart, runnerCrashesArbitrary } from './runner/runner-contract.js';
+export {
+  ProcessDiedError,
+  checkRunnerStoreContract,
+  checkRunnerStoreCrashRestart,
+  runnerStoreCrashesArbitrary,
+} from './runner/runner-store-contract.js';
+export type {
+  RunnerStoreContractOptions,
+  RunnerStoreContractReport,
+  RunnerStoreContractSummary,
+  RunnerStoreCrash,
+  RunnerStoreHarness,
+} from './runner/runner-store-contract.js';
 export type {
   EffectRecorder,
   RunnerContractOptions,
