@@ -12,11 +12,20 @@
  */
 import { definePackage, forEach, sequence, task, ControlFlowRunner, type PackageRun, type StepDefinition } from '@ckpt/control-flow';
 import { connectStore } from '@ckpt/postgres';
-import type { EffectRecorder } from '@ckpt/testkit';
+import {
+  brokenHarness,
+  checkRunnerStoreCrashRestart,
+  forgetsLastRecord,
+  runnerStoreCrashesArbitrary,
+  teethSettings,
+  type EffectRecorder,
+  type RunnerStoreContractOptions,
+  type RunnerStoreCrash,
+} from '@ckpt/testkit';
 import { PG_SKIP_NOTE, PgCluster, pgSkipped, postgresStoreHarness } from '@ckpt/testkit/postgres';
 import { describeRunnerStoreContract } from '@ckpt/testkit/vitest';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 type Shape =
   | { readonly kind: 'task' }
@@ -78,7 +87,7 @@ if (pgSkipped) {
     it.skip(`[skipped: ${PG_SKIP_NOTE}]`, () => undefined);
   });
 } else {
-  describeRunnerStoreContract<PackageRun>({
+  const options: RunnerStoreContractOptions<PackageRun> = {
     name: 'control-flow runner on PostgreSQL',
     runner: (recorder) => {
       effects = recorder;
@@ -86,9 +95,31 @@ if (pgSkipped) {
     },
     jobs: fc.array(shapeArb, { minLength: 1, maxLength: 3 }).map(build),
     store: postgresStoreHarness({ cluster: () => cluster!, connectStore, label: 'cf_contract' }),
-    numRuns: 12,
-    maxCrashes: 2,
-    maxCrashAt: 24,
+    // A life makes about 30 store calls; a run has up to 3 crashes.
+    numRuns: 20,
+    maxCrashes: 3,
+    maxCrashAt: 32,
     timeoutMs: 90_000,
+  };
+  describeRunnerStoreContract(options);
+
+  describe('the runner store contract has teeth on PostgreSQL', () => {
+    it('catches a store that loses the last record of a checkpoint', { timeout: 60_000 }, async () => {
+      const harness = brokenHarness(await postgresStoreHarness({ cluster: () => cluster!, connectStore, label: 'cf_teeth' })(), forgetsLastRecord);
+      // Stop at the first counterexample: shrinking it against a real server would take minutes.
+      const settings = { ...teethSettings<[PackageRun, RunnerStoreCrash[]]>(30), endOnFailure: true };
+      try {
+        const result = await fc.check(
+          fc.asyncProperty(options.jobs, runnerStoreCrashesArbitrary(2, 32), async (job, crashes) => {
+            await checkRunnerStoreCrashRestart(options, harness, job, crashes);
+          }),
+          settings,
+        );
+        expect(result.failed, `not caught in ${String(settings.numRuns)} runs (seed ${String(settings.seed)})`).toBe(true);
+        console.info(`[ckpt] store teeth on PostgreSQL: ${String((result.errorInstance as Error | undefined)?.message).split('\n')[0]}`);
+      } finally {
+        await harness.cleanup();
+      }
+    });
   });
 }

@@ -42,7 +42,7 @@ export function describeRunnerStoreContract<Job>(options: RunnerStoreContractOpt
       async () => {
         const summary = await checkRunnerStoreContract(options);
         console.info(
-          `[ckpt] runner store contract "${options.name}": seed ${summary.seed}, ${summary.jobs} jobs, ${summary.crashes} crashes, ${summary.acknowledged} acknowledged records found after them, ${summary.reranUnits} in-flight units rerun`,
+          `[ckpt] runner store contract "${options.name}": seed ${summary.seed}, ${summary.jobs} jobs, ${summary.crashes} crashes, ${summary.acknowledged} acknowledged records found after them, ${summary.reranUnits} in-flight units rerun, ${summary.storeCalls} store calls in ${summary.lives} lives`,
         );
       },
       options.timeoutMs ?? 120_000,

@@ -112,6 +112,9 @@ export interface RunnerStoreContractSummary {
   /** Records acknowledged before a crash, all found after it. */
   readonly acknowledged: number;
   readonly reranUnits: number;
+  /** Process lives, and the store calls they made (their ratio is the scale of `maxCrashAt`). */
+  readonly lives: number;
+  readonly storeCalls: number;
 }
 
 /** What a dead process's calls get: it has no effects and sees no answers. */
@@ -477,6 +480,8 @@ export async function checkRunnerStoreContract<Job>(options: RunnerStoreContract
   let crashes = 0;
   let acknowledged = 0;
   let reranUnits = 0;
+  let lives = 0;
+  let storeCalls = 0;
   try {
     await fc.assert(
       fc.asyncProperty(options.jobs, runnerStoreCrashesArbitrary(options.maxCrashes, options.maxCrashAt), async (job, planned) => {
@@ -485,6 +490,8 @@ export async function checkRunnerStoreContract<Job>(options: RunnerStoreContract
         crashes += report.lives - 1;
         acknowledged += report.acknowledged;
         reranUnits += report.reran.length;
+        lives += report.lives;
+        storeCalls += report.storeCalls;
       }),
       settings,
     );
@@ -492,6 +499,8 @@ export async function checkRunnerStoreContract<Job>(options: RunnerStoreContract
     await harness.cleanup();
   }
   if (crashes === 0)
-    throw new Error(`runner store contract ${options.name}: no crash struck in ${jobs} runs (seed ${settings.seed}); lower maxCrashAt`);
-  return { seed: settings.seed ?? 0, jobs, crashes, acknowledged, reranUnits };
+    throw new Error(
+      `runner store contract ${options.name}: no crash struck in ${jobs} runs (seed ${settings.seed}, ${storeCalls} store calls in ${lives} lives); lower maxCrashAt`,
+    );
+  return { seed: settings.seed ?? 0, jobs, crashes, acknowledged, reranUnits, lives, storeCalls };
 }
