@@ -10,7 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { teethSettings } from '../crash/property-settings.js';
 import { simulatedFileStoreHarness } from '../store/file-store-harness.js';
 import { acknowledgesBeforeCommit, brokenHarness, forgetsLastRecord } from '../teeth/broken-store.js';
-import { sampleJobs, sampleRunner, type SampleJob } from '../test-support/sample-runner.js';
+import { sampleJobs, sampleRunner, type SampleJob, type SampleRunnerFlaw } from '../test-support/sample-runner.js';
+import type { EffectRecorder } from './runner-contract.js';
 import { describeRunnerStoreContract } from './describe-runner-contract.js';
 import {
   checkRunnerStoreCrashRestart,
@@ -31,6 +32,8 @@ describeRunnerStoreContract({
   store: simulatedFileStoreHarness,
   numRuns: 60,
   maxCrashes: 3,
+  // A life of the sample runner makes about 9 store calls.
+  maxCrashAt: 12,
 });
 
 describe('the runner store contract has teeth', () => {
@@ -54,6 +57,23 @@ describe('the runner store contract has teeth', () => {
     });
   }
 
+  const flaws: readonly SampleRunnerFlaw[] = ['ignores-checkpoint', 'completes-before-effect'];
+  for (const flaw of flaws) {
+    it(`catches a runner that ${flaw.replace(/-/g, ' ')}, on a working store`, async () => {
+      const harness = await simulatedFileStoreHarness();
+      const flawed = { ...sample, runner: (effects: EffectRecorder) => sampleRunner(effects, flaw), store: async () => harness };
+      const settings = teethSettings<[SampleJob, RunnerStoreCrash[]]>(200);
+      const result = await fc.check(
+        fc.asyncProperty(sampleJobs, runnerStoreCrashesArbitrary(3, 12), async (job, crashes) => {
+          await checkRunnerStoreCrashRestart(flawed, harness, job, crashes);
+        }),
+        settings,
+      );
+      expect(result.failed, `not caught in ${String(settings.numRuns)} runs (seed ${String(settings.seed)})`).toBe(true);
+      console.info(`[ckpt] store contract teeth "${flaw}": ${String((result.errorInstance as Error | undefined)?.message).split('\n')[0]}`);
+    });
+  }
+
   it('the working store passes the same checks, and a crash in flight can rerun a unit', async () => {
     const harness = await simulatedFileStoreHarness();
     const job: SampleJob = {
@@ -64,7 +84,7 @@ describe('the runner store contract has teeth', () => {
     };
     let reran = 0;
     for (let at = 0; at < 12; at++) {
-      for (const when of ['before', 'during'] as const) {
+      for (const when of ['before', 'during', 'after'] as const) {
         const report = await checkRunnerStoreCrashRestart({ ...sample, store: async () => harness }, harness, job, [{ at, when, seed: 1 }]);
         expect(report.outcome).toBe('success');
         reran += report.reran.length;

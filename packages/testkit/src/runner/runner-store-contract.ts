@@ -82,10 +82,11 @@ export interface RunnerStoreCrash {
   readonly at: number;
   /**
    * `before`: the call never reaches the store (a crash between two statements). `during`: it
-   * is sent, and the process dies without its answer: the store may or may not have applied it,
-   * and it is never acknowledged.
+   * is sent and the process dies at once: the store may or may not apply it. `after`: the store
+   * has applied it (committed, synced) and the process dies before the answer arrives. Either
+   * way it is never acknowledged.
    */
-  readonly when: 'before' | 'during';
+  readonly when: 'before' | 'during' | 'after';
   /** Passed to {@link StoreHarness.crash}: which crash the harness makes (PostgreSQL: killed sessions or a stopped server). */
   readonly seed: number;
 }
@@ -158,6 +159,8 @@ class Life {
     if (this.dead) throw new ProcessDiedError();
     const index = this.calls++;
     if (this.crash !== undefined && index === this.crash.at) {
+      // `after`: the store applies the call; the process dies before its answer arrives.
+      if (this.crash.when === 'after') await call().catch(() => undefined);
       // From now on the process has no effects: set before anything else can run.
       this.dead = true;
       if (this.crash.when === 'during') this.inFlight.push(call().catch(() => undefined));
@@ -461,7 +464,7 @@ export function runnerStoreCrashesArbitrary(maxCrashes = 2, maxCrashAt = 24): fc
   return fc.array(
     fc.record({
       at: fc.nat({ max: maxCrashAt }),
-      when: fc.constantFrom<RunnerStoreCrash['when']>('before', 'during'),
+      when: fc.constantFrom<RunnerStoreCrash['when']>('before', 'during', 'after'),
       seed: fc.nat({ max: 0x7fff_ffff }),
     }),
     { maxLength: maxCrashes },
