@@ -1,7 +1,3 @@
-// Over ~400 lines on purpose: the process life at the store boundary (the gated store, log and
-// storage), its bookkeeping of what was acknowledged, and the checks that read that bookkeeping
-// are one state machine; split apart, the invariants (what a dead life may still do, which
-// records count as sent) would be spread over modules that all mutate the same life.
 /**
  * The runner contract at the store boundary: the properties of {@link checkRunnerContract}
  * (a crash at any point and a restart give the outcome of a run that never crashed; every
@@ -21,32 +17,22 @@ import {
   Engine,
   Fold,
   isCkptError,
-  type AppendReceipt,
   type CheckpointState,
   type CheckpointStore,
-  type CkptEvent,
-  type Durability,
   type ExtensionReducer,
   type Notice,
-  type OpenCheckpointOptions,
-  type OpenedCheckpoint,
   type Runner,
   type RunResult,
   type Storage,
-  type StorageFile,
 } from '@ckpt/core';
 import fc from 'fast-check';
 import { propertySettings } from '../crash/property-settings.js';
 import { SimulatedStorage } from '../storage/simulated-storage.js';
-import type { StoreHarness } from '../store/store-harness.js';
 import { completedSummary, type EffectRecorder } from './runner-contract.js';
+import { Life, gatedStore, mortalStorage, type RunnerStoreCrash, type RunnerStoreHarness } from './store-life.js';
 
-/**
- * What the runner contract needs of a store's test set-up: a {@link StoreHarness} has it all
- * (the contract uses `connect`, `name`, `crash` and `cleanup` only), so an adapter's store
- * contract harness serves both suites.
- */
-export type RunnerStoreHarness = Pick<StoreHarness, 'connect' | 'name' | 'crash' | 'cleanup'>;
+export { ProcessDiedError } from './store-life.js';
+export type { RunnerStoreCrash, RunnerStoreHarness } from './store-life.js';
 
 /** Options of {@link checkRunnerStoreContract} (and of `describeRunnerStoreContract` in `@ckpt/testkit/vitest`). */
 export interface RunnerStoreContractOptions<Job> {
@@ -76,21 +62,6 @@ export interface RunnerStoreContractOptions<Job> {
   readonly timeoutMs?: number;
 }
 
-/** Where a process dies at the store boundary. */
-export interface RunnerStoreCrash {
-  /** The store call (0-based, counted in one process life: open, each append, each barrier, close) at which the process dies. */
-  readonly at: number;
-  /**
-   * `before`: the call never reaches the store (a crash between two statements). `during`: it
-   * is sent and the process dies at once: the store may or may not apply it. `after`: the store
-   * has applied it (committed, synced) and the process dies before the answer arrives. Either
-   * way it is never acknowledged.
-   */
-  readonly when: 'before' | 'during' | 'after';
-  /** Passed to {@link StoreHarness.crash}: which crash the harness makes (PostgreSQL: killed sessions or a stopped server). */
-  readonly seed: number;
-}
-
 /** What happened in one checked run. */
 export interface RunnerStoreContractReport {
   readonly outcome: RunResult['outcome'];
@@ -116,161 +87,6 @@ export interface RunnerStoreContractSummary {
   /** Process lives, and the store calls they made (their ratio is the scale of `maxCrashAt`). */
   readonly lives: number;
   readonly storeCalls: number;
-}
-
-/** What a dead process's calls get: it has no effects and sees no answers. */
-export class ProcessDiedError extends Error {
-  readonly code = 'EPROCESSDIED';
-  constructor() {
-    super('the process died (runner store contract): this call never happened');
-  }
-}
-
-/** One record a life sent to its log, in append order, and whether its durability was acknowledged. */
-interface SentRecord {
-  readonly events: readonly CkptEvent[];
-}
-
-/**
- * One process life: every store call goes through {@link Life.gate}, which counts it, kills the
- * process at the planned call, and hides answers that come after death.
- */
-class Life {
-  dead = false;
-  calls = 0;
-  /** The store the harness's crash handed over, for the next life. */
-  next: Promise<CheckpointStore> | undefined;
-  /** The state the checkpoint was opened with (undefined: the open never answered). */
-  startState: CheckpointState | undefined;
-  readonly sent: SentRecord[] = [];
-  /** Index of the last record known durable (-1: none). */
-  ackedUpTo = -1;
-  /** Everything opened at the store, answered or not, to release once the life is over. */
-  readonly opened: OpenedCheckpoint[] = [];
-  readonly inFlight: Promise<unknown>[] = [];
-  readonly ran = new Map<string, number>();
-
-  constructor(
-    private readonly harness: RunnerStoreHarness,
-    private readonly crash: RunnerStoreCrash | undefined,
-  ) {}
-
-  async gate<T>(call: () => Promise<T>): Promise<T> {
-    if (this.dead) throw new ProcessDiedError();
-    const index = this.calls++;
-    if (this.crash !== undefined && index === this.crash.at) {
-      // `after`: the store applies the call; the process dies before its answer arrives.
-      if (this.crash.when === 'after') await call().catch(() => undefined);
-      // From now on the process has no effects: set before anything else can run.
-      this.dead = true;
-      if (this.crash.when === 'during') this.inFlight.push(call().catch(() => undefined));
-      this.next = this.harness.crash(this.crash.seed);
-      await this.next.catch(() => undefined);
-      throw new ProcessDiedError();
-    }
-    const promise = call();
-    this.inFlight.push(promise.catch(() => undefined));
-    const result = await promise;
-    if (this.dead) throw new ProcessDiedError();
-    return result;
-  }
-
-  get alive(): boolean {
-    return !this.dead;
-  }
-}
-
-/** The log of an opened checkpoint, its appends and barriers gated and recorded. */
-function gatedLog(log: OpenedCheckpoint['log'], life: Life): OpenedCheckpoint['log'] {
-  return {
-    get state() {
-      return log.state;
-    },
-    get failed() {
-      return log.failed;
-    },
-    get replayedSeq() {
-      return log.replayedSeq;
-    },
-    get durableSeq() {
-      return log.durableSeq;
-    },
-    entries: () => log.entries(),
-    durableMarks: () => log.durableMarks(),
-    close: () => log.close(),
-    append: async (events: readonly CkptEvent[], options?: { readonly durability?: Durability }): Promise<AppendReceipt> => {
-      let index = -1;
-      const receipt = await life.gate(() => {
-        // Sent: recorded in order whether or not the answer comes back.
-        index = life.sent.push({ events }) - 1;
-        return log.append(events, options);
-      });
-      if (options?.durability === 'durable') life.ackedUpTo = Math.max(life.ackedUpTo, index);
-      return receipt;
-    },
-    sync: async () => {
-      let upTo = -1;
-      await life.gate(() => {
-        upTo = life.sent.length - 1;
-        return log.sync();
-      });
-      life.ackedUpTo = Math.max(life.ackedUpTo, upTo);
-    },
-  };
-}
-
-/** The store as one process life sees it: `open` and the opened checkpoint's log and close are gated. */
-function gatedStore(store: CheckpointStore, life: Life): CheckpointStore {
-  return {
-    description: store.description,
-    open: (options: OpenCheckpointOptions) =>
-      life.gate(async () => {
-        const opened = await store.open(options);
-        life.opened.push(opened);
-        life.startState = opened.startState;
-        return {
-          ...opened,
-          log: gatedLog(opened.log, life),
-          close: (closing: { readonly remove: boolean }) => life.gate(() => opened.close(closing)),
-        };
-      }),
-    read: (name, options) => life.gate(() => store.read(name, options)),
-    list: (options) => store.list(options),
-    prune: (options) => life.gate(() => store.prune(options)),
-    delete: (name) => life.gate(() => store.delete(name)),
-    close: () => store.close(),
-  };
-}
-
-/** The runner's storage as one life sees it: a dead process reads and writes nothing more. */
-function mortalStorage(storage: Storage, life: Life): Storage {
-  const guard =
-    <A extends unknown[], R>(call: (...args: A) => Promise<R>) =>
-    async (...args: A): Promise<R> => {
-      if (!life.alive) throw new ProcessDiedError();
-      return call(...args);
-    };
-  const file = (inner: StorageFile): StorageFile => ({
-    path: inner.path,
-    size: guard(() => inner.size()),
-    read: guard((position: number, length: number) => inner.read(position, length)),
-    write: guard((data: Uint8Array, position: number) => inner.write(data, position)),
-    truncate: guard((size: number) => inner.truncate(size)),
-    ...(inner.info !== undefined && { info: guard(() => inner.info!()) }),
-    datasync: guard(() => inner.datasync()),
-    // Closing a descriptor is what the kernel does for a dead process too.
-    close: () => inner.close(),
-  });
-  return {
-    open: guard(async (path: string, mode: Parameters<Storage['open']>[1]) => file(await storage.open(path, mode))),
-    stat: guard((path: string) => storage.stat(path)),
-    rename: guard((from: string, to: string) => storage.rename(from, to)),
-    unlink: guard((path: string) => storage.unlink(path)),
-    mkdir: guard((path: string) => storage.mkdir(path)),
-    readdir: guard((path: string) => storage.readdir(path)),
-    syncDir: guard((path: string) => storage.syncDir(path)),
-    setMtime: guard((path: string, mtimeMs: number) => storage.setMtime(path, mtimeMs)),
-  };
 }
 
 async function bounded<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
