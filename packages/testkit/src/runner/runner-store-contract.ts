@@ -56,6 +56,12 @@ export interface RunnerStoreContractOptions<Job> {
   readonly maxCrashAt?: number;
   /** fast-check runs (default 10: each life is real I/O against the store; CKPT_SOAK multiplies, CKPT_RUNS overrides). */
   readonly numRuns?: number;
+  /**
+   * Shrink a counterexample (default true). Against a real server each shrinking step is a
+   * whole run, which can outlast the test's timeout and hide the seed: pass false there, and
+   * replay the printed seed and path (`CKPT_SEED`, `CKPT_PATH`) to look at it.
+   */
+  readonly shrink?: boolean;
   /** Bound on one process life, ms (default 30 s): a life that neither ends nor dies is a hang. */
   readonly lifeTimeoutMs?: number;
   /** Timeout of the vitest test (default 120 s). */
@@ -293,7 +299,7 @@ export function runnerStoreCrashesArbitrary(maxCrashes = 2, maxCrashAt = 24): fc
  * if no crash struck at all (a contract that never crashed proves nothing).
  */
 export async function checkRunnerStoreContract<Job>(options: RunnerStoreContractOptions<Job>): Promise<RunnerStoreContractSummary> {
-  const settings = propertySettings<[Job, RunnerStoreCrash[]]>(options.numRuns ?? 10);
+  const settings = { ...propertySettings<[Job, RunnerStoreCrash[]]>(options.numRuns ?? 10), endOnFailure: options.shrink === false };
   const harness = await options.store();
   let jobs = 0;
   let crashes = 0;
