@@ -1,6 +1,7 @@
 import type { CheckpointStore } from '@ckpt/core';
 import type { StoreHarness } from '../store/store-harness.js';
 import type { PgCluster } from './pg-cluster.js';
+import { ProcessLink } from './process-link.js';
 
 /** How the harness connects a store handle: `connectStore` of `@ckpt/postgres`, or any adapter taking a postgres:// URL. */
 export type ConnectPostgresStore = (url: string, options: { readonly applicationName: string }) => Promise<CheckpointStore>;
@@ -25,8 +26,10 @@ let schemas = 0;
 /**
  * A {@link StoreHarness} factory for a PostgreSQL store on a throwaway {@link PgCluster}: each
  * harness gets a schema of its own; each `connect` is a "process" with its own sessions, told
- * apart by `application_name`; `kill` ends that process's sessions (pg_terminate_backend, as a
- * kill -9 of the process leaves them); `crash` ends every session of the harness, and every
+ * apart by `application_name` and reaching the server through a relay of its own
+ * ({@link ProcessLink}); `kill` cuts that process's connections at once (what it had not sent
+ * never arrives) and ends its sessions (pg_terminate_backend); `crash` does that to every
+ * process of the harness, and every
  * `serverCrashEvery`-th seed stops the whole server with `pg_ctl stop -m immediate` (a crash:
  * recovery replays the WAL at the restart) and starts it again. The server is administered
  * through the cluster's `psql`, so the harness needs no client library; the adapter is passed
@@ -38,16 +41,23 @@ export function postgresStoreHarness(options: PostgresHarnessOptions): () => Pro
   return async () => {
     const cluster = clusterOf();
     const schema = `${options.label ?? 'harness'}_${process.pid}_${++schemas}`;
-    const url = `${cluster.url}?schema=${schema}`;
     const S = quoteIdent(schema);
     const prefix = `ckpt harness ${schema} `;
-    const sessions = new Map<CheckpointStore, string>();
+    const sessions = new Map<CheckpointStore, { readonly applicationName: string; readonly link: ProcessLink }>();
+    const links = new Set<ProcessLink>();
     let handles = 0;
     const connect = async () => {
       const applicationName = `${prefix}${handles++}`;
-      const store = await options.connectStore(url, { applicationName });
-      sessions.set(store, applicationName);
+      // Each process reaches the server through a relay of its own, so that its death cuts its connections at once.
+      const link = await ProcessLink.open(cluster.port);
+      links.add(link);
+      const store = await options.connectStore(`postgres://ckpt@127.0.0.1:${link.port}/postgres?schema=${schema}`, { applicationName });
+      sessions.set(store, { applicationName, link });
       return store;
+    };
+    const cutAll = () => {
+      for (const link of links) link.cut();
+      links.clear();
     };
     const terminate = (where: string) =>
       cluster.sql(`SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND ${where}`);
@@ -71,12 +81,18 @@ export function postgresStoreHarness(options: PostgresHarnessOptions): () => Pro
           `UPDATE ${S}.checkpoints SET updated_at = ${at} WHERE name = ${quoteLiteral(name)}; UPDATE ${S}.events SET at = ${at} WHERE name = ${quoteLiteral(name)}`,
         );
       },
+      // The process's connections close at once (its unsent statements never reach the server);
+      // then its sessions are ended, in case one is still executing what it had sent.
       kill: async (store) => {
-        const applicationName = sessions.get(store);
-        if (applicationName === undefined) throw new Error('kill: a store this harness did not connect');
-        await terminate(`application_name = ${quoteLiteral(applicationName)}`);
+        const session = sessions.get(store);
+        if (session === undefined) throw new Error('kill: a store this harness did not connect');
+        session.link.cut();
+        links.delete(session.link);
+        await terminate(`application_name = ${quoteLiteral(session.applicationName)}`);
       },
       crash: async (seed) => {
+        // Synchronously, before anything else runs: a dead process sends nothing more.
+        cutAll();
         if (seed % every === 0) {
           await cluster.stop('immediate');
           await cluster.restart();
@@ -86,6 +102,7 @@ export function postgresStoreHarness(options: PostgresHarnessOptions): () => Pro
         return connect();
       },
       cleanup: async () => {
+        cutAll();
         await terminate(`application_name LIKE ${quoteLiteral(`${prefix}%`)}`).catch(() => undefined);
         await cluster.sql(`DROP SCHEMA IF EXISTS ${S} CASCADE`).catch(() => undefined);
       },

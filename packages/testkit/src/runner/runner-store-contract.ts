@@ -136,9 +136,10 @@ async function storeLife<Job>(
   } catch (thrown) {
     error = thrown;
   }
-  // A dead process's calls in flight end (they fail, or land as the crash allowed); then what
+  // A crash that started (perhaps after the run ended: `after` a call nobody awaited) finishes;
+  // the dead process's calls in flight end (they fail, or land as the crash allowed); then what
   // it held is released, as the end of a process releases it, before the next life starts.
-  await bounded(Promise.allSettled(life.inFlight), options.lifeTimeoutMs ?? 30_000, 'the calls in flight at a crash');
+  await bounded(Promise.allSettled([life.crashing, ...life.inFlight]), options.lifeTimeoutMs ?? 30_000, 'the crash and the calls in flight');
   if (life.dead) {
     for (const opened of life.opened) await opened.close({ remove: false }).catch(() => undefined);
     await store.close().catch(() => undefined);
@@ -266,7 +267,7 @@ export async function checkRunnerStoreCrashRestart<Job>(
       return { outcome: result.outcome, lives, reran, acknowledged, storeCalls };
     }
     // The process died: the next one connects to what the crash left.
-    store = await life.next!;
+    store = await life.crashing!;
     const next = await recoveredState(store, name, reducers);
     checkFoldOfAcknowledged(fold, life.startState ?? recovered ?? fold.initial(), life, next ?? fold.initial(), lives);
     acknowledged += life.ackedUpTo + 1;

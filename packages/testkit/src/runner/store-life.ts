@@ -59,8 +59,8 @@ interface SentRecord {
 export class Life {
   dead = false;
   calls = 0;
-  /** The store the harness's crash handed over, for the next life. */
-  next: Promise<CheckpointStore> | undefined;
+  /** The crash once it started: resolves with the store the harness handed over, for the next life. */
+  crashing: Promise<CheckpointStore> | undefined;
   /** The state the checkpoint was opened with (undefined: the open never answered). */
   startState: CheckpointState | undefined;
   readonly sent: SentRecord[] = [];
@@ -79,14 +79,24 @@ export class Life {
   async gate<T>(call: () => Promise<T>): Promise<T> {
     if (this.dead) throw new ProcessDiedError();
     const index = this.calls++;
-    if (this.crash !== undefined && index === this.crash.at) {
-      // `after`: the store applies the call; the process dies before its answer arrives.
-      if (this.crash.when === 'after') await call().catch(() => undefined);
-      // From now on the process has no effects: set before anything else can run.
-      this.dead = true;
-      if (this.crash.when === 'during') this.inFlight.push(call().catch(() => undefined));
-      this.next = this.harness.crash(this.crash.seed);
-      await this.next.catch(() => undefined);
+    const crash = this.crash;
+    if (crash !== undefined && index === crash.at) {
+      // Set at once, so that the life's end waits for the crash even when nobody awaits this call.
+      this.crashing = (async () => {
+        // `after`: the store applies the call; the process dies before its answer arrives.
+        if (crash.when === 'after') await call().catch(() => undefined);
+        // From now on the process has no effects: set before anything else can run.
+        this.dead = true;
+        if (crash.when === 'during') {
+          this.inFlight.push(call().catch(() => undefined));
+          // One turn of the event loop: what the call queued goes out (a store's group commit
+          // sends on the next turn), and the crash lands while it is in flight.
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        // The harness cuts the process's connections synchronously, at the start of its crash.
+        return this.harness.crash(crash.seed);
+      })();
+      await this.crashing.catch(() => undefined);
       throw new ProcessDiedError();
     }
     const promise = call();
