@@ -30,9 +30,10 @@ export interface RunnerStoreCrash {
   readonly at: number;
   /**
    * `before`: the call never reaches the store (a crash between two statements). `during`: it
-   * is sent and the process dies at once: the store may or may not apply it. `after`: the store
-   * has applied it (committed, synced) and the process dies before the answer arrives. Either
-   * way it is never acknowledged.
+   * is made and the process dies one event-loop turn later, while it is in flight: the store may
+   * or may not apply it. `after`: the store has applied it (committed, synced) and the process
+   * dies before the answer arrives (for a call nobody awaits, a buffered append, the life may
+   * have gone on meanwhile). Either way it is never acknowledged.
    */
   readonly when: 'before' | 'during' | 'after';
   /** Passed to {@link StoreHarness.crash}: which crash the harness makes (PostgreSQL: killed sessions or a stopped server). */
