@@ -92,7 +92,11 @@ export async function run(ctx) {
   return {
     params: { rounds },
     figures: [fig],
-    goals: [goal({ text: '≤ 1.5× node -e 0', figure: fig, subject: 'ckpt', peer: 'node', op: '<=', threshold: 1.5 })],
+    goals: [
+      goal({ text: '≤ 1.5× node -e 0', figure: fig, subject: 'ckpt', peer: 'node', op: '<=', threshold: 1.5 }),
+      // Issue 15 keeps the 1.2× it measured once the CLI was bundled: a regression past it is a finding.
+      goal({ text: '≤ 1.2× node -e 0 (keep what the bundled CLI reached)', figure: fig, subject: 'ckpt', peer: 'node', op: '<=', threshold: 1.2 }),
+    ],
     diagnose: async () => {
       const tables = [modulesByPackage(ctx), importTimes(ctx)].filter(Boolean);
       return { tables, ...(await ctx.profile({ label: 'ckpt --version', argv: [ctx.paths.cliMain, '--version'] })) };

@@ -54,6 +54,8 @@ export async function run(ctx) {
   const harness = await import(join(pgDist, 'test-support', 'pg-cluster.js'));
   if (harness.pgBinaries === undefined) return unavailable('no PostgreSQL server programs (apt-get install postgresql)', ctx.quick);
   const adapter = await import(join(pgDist, 'index.js'));
+  // The adapter's own fenced statement, issued by a bare client: what fencing costs without ckpt around it.
+  const { appendStatement } = await import(join(pgDist, 'fenced-sql.js'));
   const pg = createRequire(join(ctx.root, 'packages', 'postgres', 'package.json'))('pg');
   const { core, msgpackr } = ctx;
   const packr = new msgpackr.Packr({ useRecords: false, structuredClone: false, moreTypes: false });
@@ -95,6 +97,30 @@ export async function run(ctx) {
           },
         },
         {
+          key: 'fenced',
+          async run() {
+            // ckpt's schema and owner row (opened by the store), then the same fenced statement from a bare client.
+            const { store, checkpoint } = await openFresh();
+            const S = `"bench_${schemaCount}"`;
+            const { rows } = await raw.query(`SELECT epoch FROM ${S}.owners WHERE name = 'bench'`);
+            const epoch = Number(rows[0].epoch);
+            const first = (await raw.query(`SELECT coalesce(max(seq), 0) AS seq FROM ${S}.events WHERE name = 'bench'`)).rows[0].seq;
+            const fenced = new pg.Client({ connectionString: cluster.url });
+            await fenced.connect();
+            const start = performance.now();
+            for (let i = 0; i < events; i++) {
+              const payload = packr.pack([eventAt(i)]);
+              const batch = [{ seq: Number(first) + i + 1, type: 2, payload }];
+              await fenced.query(appendStatement(S, 'bench', epoch, 30_000, batch, { attempts: 1, retentionMs: undefined, changed: false }));
+            }
+            const ms = performance.now() - start;
+            await fenced.end();
+            await checkpoint.close({ remove: false });
+            await store.close();
+            return perSecond(events, ms);
+          },
+        },
+        {
           key: 'raw',
           async run() {
             const name = `raw-${rawRun++}`;
@@ -122,6 +148,11 @@ export async function run(ctx) {
           samples: durable.ckpt,
         },
         { key: 'raw', label: 'raw node-postgres INSERT, autocommit (one row, one commit)', samples: durable.raw },
+        {
+          key: 'fenced',
+          label: "ckpt's fenced append statement from a bare node-postgres client (what fencing costs, without ckpt)",
+          samples: durable.fenced,
+        },
       ],
     });
 
@@ -283,6 +314,22 @@ export async function run(ctx) {
       figures: [durableFig, ...groupFigures, resumeFig, failoverFig],
       goals: [
         goal({ text: 'durable append ≥ 0.9× raw INSERT … COMMIT', figure: durableFig, subject: 'ckpt', peer: 'raw', op: '>=', threshold: 0.9 }),
+        goal({
+          text: 'informational: the fenced statement alone vs raw INSERT … COMMIT (the price of fencing, the ceiling of the goal above)',
+          figure: durableFig,
+          subject: 'fenced',
+          peer: 'raw',
+          op: '>=',
+          threshold: 0.9,
+        }),
+        goal({
+          text: 'informational: durable append ≥ 0.9× the same fenced statement from a bare client (what ckpt adds)',
+          figure: durableFig,
+          subject: 'ckpt',
+          peer: 'fenced',
+          op: '>=',
+          threshold: 0.9,
+        }),
         ...groupGoals,
         goal({
           text: `resume of ${largeLength} events ≤ 3× that of ${smallLength} (snapshots)`,

@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { Engine, createIdentity, type Runner } from '@ckpt/core';
 import { concat, of, throwError } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -60,6 +61,45 @@ describe('ckpt CLI', () => {
     };
     expect(json.restartPoint).toMatchObject({ skipped: ['extract'], inFlight: ['load'] });
     expect(json.cursors).toEqual([expect.objectContaining({ unit: 'load', cursor: { row: 42 } })]);
+  });
+
+  it('inspect shows the variables an open scope holds apart from the committed ones, and a newer format is refused as newer (exit 2)', async () => {
+    const path = join(dir, 'scoped.ckpt');
+    const inTransaction: Runner<null> = {
+      kind: 'demo',
+      identify: () => identity,
+      run: () =>
+        concat(
+          of(
+            { type: 'variable-set' as const, name: 'rows', value: 1, valueType: 'int', sensitive: false },
+            { type: 'scope-opened' as const, scope: 'load@transaction', kind: 'transaction' },
+            { type: 'variable-set' as const, name: 'rows', value: 2, valueType: 'int', sensitive: false, scope: 'load@transaction' },
+          ),
+          throwError(() => new Error('killed inside the transaction')),
+        ),
+    };
+    await new Engine().run(inTransaction, null, { checkpoint: { path, usage: 'if-exists', save: true } }).catch(() => undefined);
+    const human = ckpt('inspect', path);
+    expect(human.status).toBe(0);
+    expect(human.stdout).toMatch(/rows: int = 1/);
+    expect(human.stdout).toContain('load@transaction  transaction, 0 units inside; variables set inside (dropped with it): rows');
+    const json = JSON.parse(ckpt('inspect', path, '--json').stdout) as {
+      variables: { name: string; value: unknown }[];
+      scopes: { variables: string[] }[];
+    };
+    expect(json.variables).toEqual([expect.objectContaining({ name: 'rows', value: 1 })]);
+    expect(json.scopes).toEqual([expect.objectContaining({ scope: 'load@transaction', variables: ['rows'] })]);
+
+    const bytes = readFileSync(path);
+    bytes.writeUInt16LE(3, 8);
+    const headerLength = bytes.readUInt16LE(10);
+    bytes.writeUInt32LE(crc32(bytes.subarray(0, headerLength - 4)), headerLength - 4);
+    writeFileSync(path, bytes);
+    const newer = ckpt('inspect', path);
+    expect(newer.status).toBe(2);
+    expect(newer.stderr).toContain('format version 3 is newer than this ckpt reads (versions 1 to 2)');
+    expect(newer.stderr).toMatch(/upgrade ckpt/);
+    expect(newer.stderr).not.toMatch(/corrupt|\n\s+at /);
   });
 
   it('events prints every event in order, as JSON lines with --json', async () => {

@@ -1,22 +1,21 @@
 import { InterruptedError, type CkptEvent, type RunContext, type RunnerEmitter } from '@ckpt/core';
 import { NOTHING_RECORDED, type DecideState } from './decide.js';
-import { own } from './frame.js';
+import { own, type Frame } from './frame.js';
 import type { Package } from './model.js';
 import { RunOutput, type RunNotice } from './notices.js';
 import type { PackageRun } from './runner.js';
 import { SecretMask } from './secret-mask.js';
-import { ScopeBuffers, Variables } from './variables.js';
+import { Variables } from './variables.js';
 
 /**
  * What the parts of one attempt share: the job, the engine's context, the two doors out
- * (log and view), the variables and scope buffers, what the checkpoint says (for
+ * (log and view), the variables, what the checkpoint says (for
  * {@link decide}), and the failures so far.
  */
 export class Attempt {
   readonly pkg: Package;
   readonly out: RunOutput;
   readonly vars: Variables;
-  readonly buffers: ScopeBuffers;
   /** The checkpoint as the decisions read it; set once the attempt's `--rerun` is known (resume.ts). */
   restart: DecideState = NOTHING_RECORDED;
   /** A step with failPackageOnFailure failed: nothing new starts. */
@@ -41,13 +40,23 @@ export class Attempt {
     }
     this.out = new RunOutput(emitter, secrets, () => this.vars.registerSecrets(secrets));
     this.vars = new Variables(this.pkg, (notice) => this.notify(notice));
-    this.buffers = new ScopeBuffers((event) => this.emit(event));
     this.signal = ctx.signal;
   }
 
   /** Events to record (masked). */
   emit(...events: CkptEvent[]): void {
     this.out.emit(...events);
+  }
+
+  /**
+   * Opens atomic scope `id` inside `frame`'s innermost scope, recorded at once; returns the frame
+   * inside it. Its commit (`scope-committed`) lands with the completion of what opened it; what
+   * is recorded inside it (completions, cursors, variables) names it and counts only then.
+   */
+  openScope(id: string, kind: 'transaction' | 'loop', frame: Frame): Frame {
+    const parent = frame.scopes.at(-1)?.id;
+    this.emit({ type: 'scope-opened', scope: id, kind, ...(parent !== undefined && { parent }) });
+    return { ...frame, scopes: [...frame.scopes, { id, kind }] };
   }
 
   /** A notice for the view (masked). */

@@ -34,7 +34,15 @@ const completed = (unit: string, outcome: 'success' | 'failure' = 'success', ext
 ];
 const scope = (id: string, kind: 'transaction' | 'loop', parent?: string): [string, ScopeRecord] => [
   id,
-  { scope: id, kind, attempt: 1, completed: new Map(), cursors: new Map(), ...(parent !== undefined && { parent }) } as ScopeRecord,
+  {
+    scope: id,
+    kind,
+    attempt: 1,
+    completed: new Map(),
+    cursors: new Map(),
+    variables: new Map(),
+    ...(parent !== undefined && { parent }),
+  } as ScopeRecord,
 ];
 const cursor = (unit: string, next: number, attempt = 1): [string, CursorRecord] => [unit, { unit, cursor: { next }, attempt }];
 

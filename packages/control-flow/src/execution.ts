@@ -11,6 +11,7 @@ import { runRollback, startAttempt } from './resume.js';
 import type { PackageRun } from './runner.js';
 import type { TaskPlugin } from './task-context.js';
 import { Tasks } from './tasks.js';
+import { inScope } from './variables.js';
 
 /**
  * One attempt of one package: the container walk (precedence, checkpoint skips, transactions,
@@ -151,7 +152,7 @@ export class PackageExecution {
     let transaction: string | undefined;
     if (step.transaction === 'required' && !frame.scopes.some((s) => s.kind === 'transaction')) {
       transaction = `${unit}@transaction`;
-      inner = a.buffers.open(transaction, 'transaction', frame);
+      inner = a.openScope(transaction, 'transaction', frame);
     } else if (step.transaction === 'not-supported') {
       const first = frame.scopes.findIndex((s) => s.kind === 'transaction');
       if (first >= 0) inner = { ...frame, scopes: frame.scopes.slice(0, first) };
@@ -192,14 +193,15 @@ export class PackageExecution {
     if (run.outcome === 'failure') vars = [];
 
     const record: CkptEvent[] = [];
-    const placed = a.buffers.place(vars, inner);
+    // Recorded in the scope they were set in (the step's own transaction, if it opened one).
+    const placed = inScope(vars, inner);
     let handled = false;
     if (run.outcome === 'failure') {
       handled = failureHandled();
       if (transaction !== undefined) {
         a.notify({ kind: 'rollback', scope: transaction, step: step.id, reason: 'failed' });
         if (step.rollback) await runRollback(a, this.tasks, step.rollback, unit, frame);
-        record.push(...(run.closing ?? []), a.buffers.abort(transaction, 'a step failed'));
+        record.push(...(run.closing ?? []), { type: 'scope-aborted', scope: transaction, reason: 'a step failed' });
       } else record.push(...(run.closing ?? []));
       if (handled) record.push({ type: 'unit-completed', unit, outcome: 'failure', ...scopeField });
       else record.push({ type: 'unit-failed', unit, error: { message: run.error ?? 'failed' }, ...scopeField });
@@ -208,7 +210,7 @@ export class PackageExecution {
       if (!handled && !frame.ephemeral && !(isContainer(step) && a.failures.some(inside))) a.failures.push({ unit, message: run.error ?? 'failed' });
     } else {
       record.push(...(run.closing ?? []), ...placed);
-      if (transaction !== undefined) record.push(...a.buffers.commit(transaction, frame));
+      if (transaction !== undefined) record.push({ type: 'scope-committed', scope: transaction });
       const result: PlainValue | undefined = run.outcome === 'completion' ? { result: 'completion' } : run.result;
       record.push({ type: 'unit-completed', unit, outcome: 'success', ...scopeField, ...(result !== undefined && { result }) });
     }

@@ -5,6 +5,7 @@ import { evaluate, evaluateCondition, expandTemplate, type Assignment, type Expr
 import { childFrame, message, type Frame, type RunChildren, type StepRun } from './frame.js';
 import { matchFiles } from './glob.js';
 import type { ForEachStep, ForStep } from './model.js';
+import { inScope } from './variables.js';
 
 function applyAssignment(a: Attempt, assignment: Assignment, frame: Frame, where: string): VariableSet | undefined {
   const value = evaluate(assignment.value, a.vars.scope(frame));
@@ -19,7 +20,7 @@ function applyAssignment(a: Attempt, assignment: Assignment, frame: Frame, where
 export async function runLoop(a: Attempt, step: ForEachStep | ForStep, unit: string, frame: Frame, runChildren: RunChildren): Promise<StepRun> {
   const atomic = !step.checkpointIterations;
   const loopScope = `${unit}@loop`;
-  const loopFrame = atomic ? a.buffers.open(loopScope, 'loop', frame) : frame;
+  const loopFrame = atomic ? a.openScope(loopScope, 'loop', frame) : frame;
   const scope = a.vars.scope(frame);
   const start = decide(a.restart, { type: 'loop-reached', unit, checkpointIterations: !atomic, ephemeral: frame.ephemeral });
 
@@ -33,12 +34,11 @@ export async function runLoop(a: Attempt, step: ForEachStep | ForStep, unit: str
     const events = step.init
       .map((assignment) => applyAssignment(a, assignment, frame, `${step.path}.for.init`))
       .filter((e): e is VariableSet => e !== undefined);
-    const placed = a.buffers.place(events, loopFrame);
-    if (placed.length > 0) a.emit(...placed);
+    if (events.length > 0) a.emit(...inScope(events, loopFrame));
   }
 
   const fail = (error: string): StepRun => {
-    if (atomic) a.emit(a.buffers.abort(loopScope, 'an iteration failed; the loop reruns whole'));
+    if (atomic) a.emit({ type: 'scope-aborted', scope: loopScope, reason: 'an iteration failed; the loop reruns whole' });
     return { outcome: 'failure', error };
   };
   for (let i = 0; i < start.at; i++)
@@ -87,7 +87,7 @@ export async function runLoop(a: Attempt, step: ForEachStep | ForStep, unit: str
           return fail(`for.next: ${message(error)}`);
         }
       }
-      const placed = a.buffers.place(nextEvents, loopFrame);
+      const placed = inScope(nextEvents, loopFrame);
       if (!atomic) {
         // The iteration, the loop variables after `next` and the cursor land in one record.
         a.emit({ type: 'unit-completed', unit: iterationUnit, outcome: 'success', ...scopeField }, ...placed, {
@@ -103,5 +103,5 @@ export async function runLoop(a: Attempt, step: ForEachStep | ForStep, unit: str
       // A for loop's variables were restored from the checkpoint; nothing to redo.
     }
   }
-  return atomic ? { outcome: 'success', closing: a.buffers.commit(loopScope, frame) } : { outcome: 'success' };
+  return atomic ? { outcome: 'success', closing: [{ type: 'scope-committed', scope: loopScope }] } : { outcome: 'success' };
 }

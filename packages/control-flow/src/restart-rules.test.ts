@@ -243,6 +243,40 @@ describe('transaction options', () => {
     expect(seen).toEqual([5]);
   });
 
+  it('a variable set inside a transaction is recorded at once, in its scope; after a crash there the rerun starts from the value before it', async () => {
+    const fx = new Effects();
+    const read: unknown[] = [];
+    const controller = new AbortController();
+    fx.beforeEffect = (unit) => {
+      if (unit === 'tx/check' && !controller.signal.aborted) controller.abort();
+    };
+    const pkg = definePackage(
+      { id: 'p', version: 1, variables: { rows: { type: 'int', value: 0 } } },
+      sequence(
+        'tx',
+        [
+          fx.task('set', {}, (ctx) => {
+            read.push(ctx.getVariable('rows'));
+            ctx.setVariable('rows', (ctx.getVariable('rows') as number) + 5);
+          }),
+          fx.task('check'),
+        ],
+        { transaction: 'required', rollback: () => undefined },
+      ),
+      fx.task('after', {}, (ctx) => void read.push(ctx.getVariable('rows'))),
+    );
+    await runPackage(pkg, path, { signal: controller.signal });
+    // Killed inside the transaction: the value is in the log, held by its open scope.
+    const reading = await readLog(new NodeStorage(), path, new Fold([], 'count'), { withEntries: true });
+    const sets = (reading.entries ?? []).flatMap((e) => (e.kind === 'event' && e.event.type === 'variable-set' ? [e.event] : []));
+    expect(sets.at(-1)).toMatchObject({ name: 'rows', value: 5, scope: 'tx@transaction' });
+    expect(reading.state.variables.get('rows')?.value).toBe(0);
+    expect(reading.state.scopes.get('tx@transaction')?.variables.get('rows')?.value).toBe(5);
+    await runPackage(pkg, path);
+    // The rerun of `set` reads 0 again (not 5), and the committed 5 reaches `after`.
+    expect(read).toEqual([0, 0, 5]);
+  });
+
   it('a required step inside an open transaction joins it (one scope, one commit)', async () => {
     const fx = new Effects();
     const pkg = definePackage(
@@ -272,6 +306,30 @@ describe('SSIS rule 6: loops rerun whole by default', () => {
     expect(skippedByCheckpoint(notices)).toEqual([]);
     expect(fx.count('each[0]/load')).toBe(2);
     expect(fx.count('each[2]/load')).toBe(1);
+  });
+
+  it('rule 6: variables set in a loop that reruns whole are held in its scope: after a crash in it the rerun starts from the values before it', async () => {
+    const fx = new Effects();
+    const read: unknown[] = [];
+    const controller = new AbortController();
+    fx.beforeEffect = (unit) => {
+      if (unit === 'each[2]/add' && !controller.signal.aborted) controller.abort();
+    };
+    const pkg = definePackage(
+      { id: 'p', version: 1, variables: { total: { type: 'int', value: 1 } } },
+      forEach('each', { items: [10, 20, 30], as: 'n' }, [
+        fx.task('add', {}, (ctx) => {
+          read.push(ctx.getVariable('total'));
+          ctx.setVariable('total', (ctx.getVariable('total') as number) + (ctx.getVariable('n') as number));
+        }),
+      ]),
+    );
+    await runPackage(pkg, path, { signal: controller.signal });
+    const state = await readState(path);
+    expect(state.variables.get('total')?.value).toBe(1);
+    expect(state.scopes.get('each@loop')?.variables.get('total')?.value).toBe(31);
+    await runPackage(pkg, path);
+    expect(read).toEqual([1, 11, 1, 11, 31]);
   });
 
   it('rule 6: a for loop reruns whole from init, with its variables reset', async () => {

@@ -3,6 +3,9 @@
  * contract suite): interrupt at random points, several times per run, and rerun until done.
  * The final outcome equals the uninterrupted run's, and every unit's effect happened exactly
  * once — completed tasks never rerun, and transactions roll back what they did before rerunning.
+ * Each task also counts its runs in a variable of its own: every run that counts must find it
+ * unset, so a completed task's value is never lost and one set inside a transaction or a loop
+ * that a crash or a failure left uncommitted is never seen by the rerun.
  */
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -34,8 +37,14 @@ const shapeArb: fc.Arbitrary<Shape> = fc.letrec<{ node: Shape }>((tie) => ({
   ),
 })).node;
 
-/** Builds the package; `failOnce` collects step ids that fail on their first run only. */
-function build(shapes: readonly Shape[], fx: Effects, failOnce: Set<string>): StepDefinition[] {
+/** The variable a task's runs are counted in (one per unit, so parallel tasks never race). */
+const counterOf = (unit: string) => `runs_${unit.replace(/[^A-Za-z0-9]/g, '_')}`;
+
+/**
+ * Builds the package; `failOnce` collects step ids that fail on their first run only; each task
+ * pushes what its counter held when it ran onto `seen`, then increments it.
+ */
+function build(shapes: readonly Shape[], fx: Effects, failOnce: Set<string>, seen: unknown[] = []): StepDefinition[] {
   let next = 0;
   const of = (shape: Shape, parallel: boolean): StepDefinition => {
     const id = `s${next++}`;
@@ -43,7 +52,11 @@ function build(shapes: readonly Shape[], fx: Effects, failOnce: Set<string>): St
     switch (shape.kind) {
       case 'task':
         if (shape.fails) failOnce.add(id);
-        return fx.task(id, options);
+        return fx.task(id, options, (ctx) => {
+          const before = ctx.getVariable(counterOf(ctx.unit));
+          seen.push(before);
+          ctx.setVariable(counterOf(ctx.unit), ((before as number | undefined) ?? 0) + 1);
+        });
       case 'seq':
         return sequence(
           id,
@@ -93,7 +106,8 @@ describe('crash-restart equivalence (property)', () => {
 
           const fx = new Effects();
           const failOnce = new Set<string>();
-          const pkg = definePackage({ id: 'prop', version: 1 }, ...build(shapes, fx, failOnce));
+          const seen: unknown[] = [];
+          const pkg = definePackage({ id: 'prop', version: 1 }, ...build(shapes, fx, failOnce, seen));
           const path = join(dir, `run-${round++}.ckpt`);
           const crashes = [...crashGaps];
           let effects = 0;
@@ -119,6 +133,7 @@ describe('crash-restart equivalence (property)', () => {
           expect(outcome).toBe('success');
           expect([...fx.counts.keys()].sort()).toEqual([...reference.counts.keys()].sort());
           for (const [unit, count] of fx.counts) expect({ unit, count }).toEqual({ unit, count: 1 });
+          expect(seen.filter((value) => value !== undefined)).toEqual([]);
         },
       ),
       { numRuns: Number(process.env['CKPT_PROPERTY_RUNS'] ?? 40) },

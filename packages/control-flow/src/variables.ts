@@ -1,4 +1,4 @@
-import { InvalidInputError, type CkptEvent, type PlainValue, type RunContext, type VariableSet } from '@ckpt/core';
+import { InvalidInputError, type PlainValue, type RunContext, type VariableSet } from '@ckpt/core';
 import type { ExprScope, ExprValue } from './expression.js';
 import { own, type Frame } from './frame.js';
 import type { Package, VariableType } from './model.js';
@@ -210,49 +210,11 @@ export class Variables {
 }
 
 /**
- * Variable events set inside an open scope, held back until it commits (dropped if it aborts),
- * so a rerun after a rollback starts from the values before the scope.
- *
- * Why here and not in the fold (issue 13 suggests it, as `unit-completed` carries a scope): the
- * fold would need `variable-set` to carry a scope and keep it pending until the commit — a change
- * of core's event, fold and snapshot format (owned elsewhere, read by older binaries), and of
- * what this runner records (a variable would be written when set, not with the commit). That is
- * a format change with its own migration, not part of a pure refactor.
+ * `events` as set in `frame`: each carries the innermost scope open there, so the fold holds the
+ * value in that scope until it commits and drops it if it aborts (a rerun after a rollback, or
+ * after a crash inside the scope, starts from the values before it). Recorded at once.
  */
-export class ScopeBuffers {
-  private readonly buffers = new Map<string, { events: VariableSet[] }>();
-
-  constructor(private readonly record: (event: CkptEvent) => void) {}
-
-  /** Variable events go with the completion record, or wait in the innermost scope until it commits. */
-  place(events: readonly VariableSet[], frame: Frame): VariableSet[] {
-    const scope = frame.scopes.at(-1);
-    if (scope === undefined || events.length === 0) return [...events];
-    const buffer = this.buffers.get(scope.id)!;
-    for (const event of events) {
-      buffer.events.push(event);
-    }
-    return [];
-  }
-
-  /** Opens scope `id` inside `frame`'s innermost scope (recorded at once); returns the frame inside it. */
-  open(id: string, kind: 'transaction' | 'loop', frame: Frame): Frame {
-    const parent = frame.scopes.at(-1)?.id;
-    this.record({ type: 'scope-opened', scope: id, kind, ...(parent !== undefined && { parent }) });
-    this.buffers.set(id, { events: [] });
-    return { ...frame, scopes: [...frame.scopes, { id, kind }] };
-  }
-
-  /** The events that commit scope `id`: its variables move to the parent scope or land with the commit. */
-  commit(id: string, frame: Frame): CkptEvent[] {
-    const buffer = this.buffers.get(id);
-    this.buffers.delete(id);
-    return [{ type: 'scope-committed', scope: id }, ...this.place(buffer?.events ?? [], frame)];
-  }
-
-  /** The event that aborts scope `id`; its held-back variables are dropped. */
-  abort(id: string, reason: string): CkptEvent {
-    this.buffers.delete(id);
-    return { type: 'scope-aborted', scope: id, reason };
-  }
+export function inScope(events: readonly VariableSet[], frame: Pick<Frame, 'scopes'>): VariableSet[] {
+  const scope = frame.scopes.at(-1)?.id;
+  return scope === undefined ? [...events] : events.map((event) => ({ ...event, scope }));
 }

@@ -111,9 +111,10 @@ export class CorruptCheckpointError extends CkptError {
     readonly file: string,
     readonly offset: number,
     readonly reason: string,
-    options?: { cause?: unknown; hint?: string },
+    /** `newer`: not damaged, but in a format version newer than this program reads (the message says so). */
+    options?: { cause?: unknown; hint?: string; newer?: boolean },
   ) {
-    super(`checkpoint ${file} is corrupt at byte offset ${offset}: ${reason}; the file was left untouched`, {
+    super(`checkpoint ${file} ${options?.newer ? 'cannot be read' : 'is corrupt'} at byte offset ${offset}: ${reason}; the file was left untouched`, {
       cause: options?.cause,
       hint:
         options?.hint ??

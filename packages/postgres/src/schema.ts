@@ -9,8 +9,13 @@ import { StoreSchemaError } from './errors.js';
  * databases could serve the same schema (docs/shared-store.md).
  */
 
-/** The newest schema version this program writes and reads. */
-export const SCHEMA_VERSION = 1;
+/**
+ * The newest schema version this program writes and reads. Version 2 changes no table: it marks
+ * that the payloads may hold events of checkpoint format version 2 (a `variable-set` with a
+ * `scope`, counted only when the scope commits), which a program of version 1 would misread
+ * (it would apply the value at once). The row makes such a program refuse the store instead.
+ */
+export const SCHEMA_VERSION = 2;
 
 /** Who applied a migration, as recorded in `schema_version.applied_by`. */
 const PROGRAM = '@ckpt/postgres/1';
@@ -78,6 +83,8 @@ const MIGRATIONS: readonly ((S: string) => string[])[] = [
       PRIMARY KEY (name, seq)
     )`,
   ],
+  // 2: no statement; the row it adds is the point (see SCHEMA_VERSION). Rows written under 1 read as before.
+  () => [],
 ];
 
 /** What {@link migrate} did. */

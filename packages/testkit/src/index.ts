@@ -57,10 +57,24 @@ export type { CrashStateFailure, ExhaustiveOptions, ExhaustiveReport, Exhaustive
 export { runMediaDamage } from './journal/media-damage.js';
 export type { MediaDamage, MediaDamageOutcome } from './journal/media-damage.js';
 export { overTruncating, retryingDatasync, withoutBlockingDatasync, withoutDatasync, withoutDirectorySync } from './teeth/broken-storage.js';
+export { acknowledgesBeforeCommit, brokenHarness, forgetsLastRecord } from './teeth/broken-store.js';
 
 // The vitest suites (describeRunnerContract, describeStorageContract) are in `@ckpt/testkit/vitest`:
 // this entry must import without vitest, an optional peer.
 export { checkRunnerContract, checkRunnerCrashRestart, runnerCrashesArbitrary } from './runner/runner-contract.js';
+export {
+  ProcessDiedError,
+  checkRunnerStoreContract,
+  checkRunnerStoreCrashRestart,
+  runnerStoreCrashesArbitrary,
+} from './runner/runner-store-contract.js';
+export type {
+  RunnerStoreContractOptions,
+  RunnerStoreContractReport,
+  RunnerStoreContractSummary,
+  RunnerStoreCrash,
+  RunnerStoreHarness,
+} from './runner/runner-store-contract.js';
 export type {
   EffectRecorder,
   RunnerContractOptions,

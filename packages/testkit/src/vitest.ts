@@ -3,6 +3,6 @@
  * their own export path; the main entry (`@ckpt/testkit`) imports without it, and its
  * framework-neutral checks (`checkRunnerContract`, `checkRunnerCrashRestart`) run anywhere.
  */
-export { describeRunnerContract } from './runner/describe-runner-contract.js';
+export { describeRunnerContract, describeRunnerStoreContract } from './runner/describe-runner-contract.js';
 export { STORAGE_CONTRACT, describeStorageContract } from './storage/storage-contract.js';
 export type { StorageUnderTest } from './storage/storage-contract.js';

@@ -177,7 +177,13 @@ function inspection(path: string, reading: CheckpointReading, store: string | un
     cursors: [...state.cursors.values()],
     variables: [...state.variables.values()].map(({ sealed, ...variable }) => ({ ...variable, ...(sealed && { sealed: true }) })),
     config: state.config ?? null,
-    scopes: [...state.scopes.values()].map((scope) => ({ ...scope, completed: [...scope.completed.keys()], cursors: [...scope.cursors.keys()] })),
+    scopes: [...state.scopes.values()].map((scope) => ({
+      ...scope,
+      completed: [...scope.completed.keys()],
+      cursors: [...scope.cursors.keys()],
+      // Names only: a pending value may be sensitive, and the committed ones are in `variables`.
+      variables: [...scope.variables.keys()],
+    })),
     extensions: Object.fromEntries([...state.extensions.keys()].map((namespace) => [namespace, true])),
     restartPoint: genericRestartPointOf(state),
   };
@@ -248,7 +254,10 @@ function renderInspection(
   }
   if (state.scopes.size > 0) {
     heading('open scopes (rolled back and rerun whole on restart)');
-    for (const scope of state.scopes.values()) lines.push(`  ${safe(scope.scope)}  ${safe(scope.kind)}, ${scope.completed.size} units inside`);
+    for (const scope of state.scopes.values()) {
+      const pending = scope.variables.size > 0 ? `; variables set inside (dropped with it): ${[...scope.variables.keys()].map(safe).join(', ')}` : '';
+      lines.push(`  ${safe(scope.scope)}  ${safe(scope.kind)}, ${scope.completed.size} units inside${pending}`);
+    }
   }
   heading('restart point');
   for (const line of restartPointLines(state, explanation)) lines.push(`  ${safe(line)}`);

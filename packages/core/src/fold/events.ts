@@ -106,6 +106,12 @@ export interface VariableSet extends EventBase {
   readonly sealed?: SealedValue;
   /** True instead of `value` for a sensitive value that was not persisted (no key supplied). */
   readonly redacted?: boolean;
+  /**
+   * Innermost open scope the variable was set in: the value counts only once the scope commits
+   * (it then moves to the parent scope, or becomes the variable's value), and is dropped if the
+   * scope aborts. Absent: the value counts at once. (Format version 2; docs/log-format.md.)
+   */
+  readonly scope?: string;
 }
 
 /** Configuration, captured on the first attempt and reused by every restart. */

@@ -349,7 +349,10 @@ export class Fold {
           }
         }
         this.requirePlain(raw, 'value');
-        state.variables.set(name, {
+        // Set inside an open scope: pending there until it commits (a rerun after a rollback or a
+        // crash inside it starts from the values before it).
+        const scope = this.openScope(state, raw);
+        (scope?.variables ?? state.variables).set(name, {
           name,
           ...(raw['value'] !== undefined && { value: raw['value'] as PlainValue }),
           ...(valueType !== undefined && { valueType }),
@@ -387,6 +390,7 @@ export class Fold {
           ...(at !== undefined && { openedAt: at }),
           completed: new Map(),
           cursors: new Map(),
+          variables: new Map(),
         });
         return;
       }
@@ -399,6 +403,7 @@ export class Fold {
         const target = scope.parent !== undefined ? state.scopes.get(scope.parent)! : state;
         for (const [unit, record] of scope.completed) target.completed.set(unit, record);
         for (const [unit, record] of scope.cursors) target.cursors.set(unit, record);
+        for (const [name, record] of scope.variables) target.variables.set(name, record);
         state.scopes.delete(id);
         return;
       }
@@ -469,7 +474,10 @@ function undoOf(state: MutableCheckpointState, event: CkptEvent): () => void {
     for (const map of [state.running, state.failed, state.completed, state.cursors]) save(map as Map<string, unknown>, unit);
     if (scope !== undefined) for (const map of [scope.completed, scope.cursors]) save(map as Map<string, unknown>, unit);
   }
-  if (type === 'variable-set' && typeof raw['name'] === 'string') save(state.variables as Map<string, unknown>, raw['name']);
+  if (type === 'variable-set' && typeof raw['name'] === 'string') {
+    save(state.variables as Map<string, unknown>, raw['name']);
+    if (scope !== undefined) save(scope.variables as Map<string, unknown>, raw['name']);
+  }
   if (type === 'scope-opened' && scopeId !== undefined) save(state.scopes as Map<string, unknown>, scopeId);
   if (type === 'scope-committed' && scopeId !== undefined && scope !== undefined) {
     save(state.scopes as Map<string, unknown>, scopeId);
@@ -477,6 +485,7 @@ function undoOf(state: MutableCheckpointState, event: CkptEvent): () => void {
     if (target !== undefined) {
       for (const key of scope.completed.keys()) save(target.completed as Map<string, unknown>, key);
       for (const key of scope.cursors.keys()) save(target.cursors as Map<string, unknown>, key);
+      for (const key of scope.variables.keys()) save(target.variables as Map<string, unknown>, key);
     }
   }
   if (type === 'scope-aborted') {

@@ -40,6 +40,8 @@ export interface PlainSnapshot {
     readonly openedAt?: number;
     readonly completed: readonly CompletedUnit[];
     readonly cursors: readonly CursorRecord[];
+    /** Variables pending in the scope; absent when it holds none (and in snapshots of format version 1). */
+    readonly variables?: readonly VariableRecord[];
   }[];
   readonly extensions: readonly { readonly namespace: string; readonly state: PlainValue }[];
 }
@@ -69,6 +71,7 @@ export function snapshotState(state: CheckpointState, fold: Fold): PlainSnapshot
       ...(scope.openedAt !== undefined && { openedAt: scope.openedAt }),
       completed: [...scope.completed.values()],
       cursors: [...scope.cursors.values()],
+      ...(scope.variables.size > 0 && { variables: [...scope.variables.values()] }),
     })),
     extensions: [...state.extensions].map(([namespace, ext]) => ({
       namespace,
@@ -112,10 +115,13 @@ export function restoreSnapshot(plain: unknown, fold: Fold): MutableCheckpointSt
     if (!isPlainObject(scope) || typeof scope['scope'] !== 'string' || typeof scope['kind'] !== 'string') {
       throw new FoldError('snapshot: every scope needs string "scope" and "kind"');
     }
+    const { variables, ...fields } = scope;
     scopes.set(scope['scope'], {
-      ...(scope as unknown as MutableScopeRecord),
+      ...(fields as unknown as MutableScopeRecord),
       completed: recordsByKey<CompletedUnit>(scope['completed'], 'unit', 'scopes[].completed'),
       cursors: recordsByKey<CursorRecord>(scope['cursors'], 'unit', 'scopes[].cursors'),
+      // Absent: none pending (writers of format version 1 never held variables in a scope).
+      variables: variables === undefined ? new Map() : recordsByKey<VariableRecord>(variables, 'name', 'scopes[].variables'),
     });
   }
   // Committing a scope moves its units into its parent: a parent that is not open has nowhere

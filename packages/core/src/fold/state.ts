@@ -59,7 +59,11 @@ export interface VariableRecord {
   readonly at?: number;
 }
 
-/** An open atomic scope and the work recorded inside it, which counts only if it commits. */
+/**
+ * An open atomic scope and the work recorded inside it, which counts only if it commits: units
+ * completed, cursors and variables set inside it. When it commits they move to its parent scope
+ * (or into the state's own maps when it has none); when it aborts they are dropped.
+ */
 export interface ScopeRecord {
   readonly scope: string;
   readonly kind: string;
@@ -68,12 +72,14 @@ export interface ScopeRecord {
   readonly openedAt?: number;
   readonly completed: ReadonlyMap<string, CompletedUnit>;
   readonly cursors: ReadonlyMap<string, CursorRecord>;
+  /** Variables set inside the scope (`variable-set` with this `scope`), pending until it commits. */
+  readonly variables: ReadonlyMap<string, VariableRecord>;
 }
 
 /**
  * The folded checkpoint: everything a restart needs. Maps are keyed by unit id, variable name
- * or scope id. Only committed work appears in `completed` and `cursors`; work inside a scope
- * that is still open is in that scope's record.
+ * or scope id. Only committed work appears in `completed`, `cursors` and `variables`; work
+ * inside a scope that is still open is in that scope's record.
  */
 export interface CheckpointState {
   /** Events folded into this state (including those summarised by a snapshot). */
@@ -93,9 +99,10 @@ export interface CheckpointState {
 }
 
 /** The mutable twin of {@link ScopeRecord}, used inside the fold only. */
-export interface MutableScopeRecord extends Omit<ScopeRecord, 'completed' | 'cursors'> {
+export interface MutableScopeRecord extends Omit<ScopeRecord, 'completed' | 'cursors' | 'variables'> {
   readonly completed: Map<string, CompletedUnit>;
   readonly cursors: Map<string, CursorRecord>;
+  readonly variables: Map<string, VariableRecord>;
 }
 
 /** The mutable twin of {@link CheckpointState}, used inside the fold only. */
@@ -121,7 +128,7 @@ export function currentAttempt(state: CheckpointState): number {
 export function cloneState(state: CheckpointState): MutableCheckpointState {
   const scopes = new Map<string, MutableScopeRecord>();
   for (const [id, scope] of state.scopes) {
-    scopes.set(id, { ...scope, completed: new Map(scope.completed), cursors: new Map(scope.cursors) });
+    scopes.set(id, { ...scope, completed: new Map(scope.completed), cursors: new Map(scope.cursors), variables: new Map(scope.variables) });
   }
   return {
     eventCount: state.eventCount,

@@ -1,8 +1,9 @@
 import { crc32 } from 'node:zlib';
 
 /**
- * The on-disk format, version 1. docs/log-format.md is the normative description; the
- * constants here are the single source of the numbers in it. All integers are little-endian.
+ * The on-disk format, version 2 (version 1 still read). docs/log-format.md is the normative
+ * description; the constants here are the single source of the numbers in it. All integers are
+ * little-endian.
  *
  * File   = Header Record*
  * Header = magic[8] version:u16 headerLength:u16 flags:u32 salt[8] firstSeq:u64 createdAt:u64
@@ -13,7 +14,18 @@ import { crc32 } from 'node:zlib';
 
 /** "\x89CKPT\r\n\x1a": a high byte (catches 7-bit transfers), the name, and line-ending canaries. */
 export const MAGIC = Uint8Array.of(0x89, 0x43, 0x4b, 0x50, 0x54, 0x0d, 0x0a, 0x1a);
-export const FORMAT_VERSION = 1;
+/**
+ * The format version this program writes. Version 2 added `scope` to `variable-set` (the value
+ * counts once the scope commits): a version-1 reader would ignore the field and apply the value
+ * at once, so such a reader must refuse the file, which the version number makes it do.
+ */
+export const FORMAT_VERSION = 2;
+/**
+ * The oldest format version this program reads. A version-1 file has the same layout and event
+ * rules (no writer of version 1 put a `scope` on a variable-set); a writer that opens one rewrites
+ * it as version 2 before appending (upgradedFile).
+ */
+export const OLDEST_FORMAT_VERSION = 1;
 /**
  * Byte offsets of the header's fields (the table in docs/log-format.md). Every reader and writer
  * takes them from here.
@@ -99,7 +111,7 @@ function viewOf(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-/** Builds a header. */
+/** Builds a header (of {@link FORMAT_VERSION}). */
 export function encodeHeader(fields: { salt: Uint8Array; firstSeq: number; createdAt: number; identityBytes: Uint8Array }): Uint8Array {
   const length = HEADER_FIXED_BYTES + fields.identityBytes.length + HEADER_CRC_BYTES;
   if (length > MAX_HEADER_BYTES) {
@@ -119,8 +131,28 @@ export function encodeHeader(fields: { salt: Uint8Array; firstSeq: number; creat
   return bytes;
 }
 
-/** Why a header was refused. */
-export type HeaderProblem = { readonly offset: number; readonly reason: string };
+/**
+ * The bytes of `bytes` (a file of an older format version, `header` its decoded header) as a
+ * file of {@link FORMAT_VERSION}: the same header fields under the new version (so the same
+ * length, salt and record offsets), then the records up to `validEnd` unchanged. Their CRCs
+ * are seeded by the salt alone, so they stay valid.
+ */
+export function upgradedBytes(bytes: Uint8Array, header: LogHeader, validEnd: number): Uint8Array {
+  const newHeader = encodeHeader(header);
+  if (newHeader.length !== header.headerLength) {
+    throw new RangeError(`the upgraded header is ${newHeader.length} bytes, the old one ${header.headerLength}`);
+  }
+  const upgraded = new Uint8Array(validEnd);
+  upgraded.set(bytes.subarray(0, validEnd), 0);
+  upgraded.set(newHeader, 0);
+  return upgraded;
+}
+
+/**
+ * Why a header was refused; `newer` when the file's format version is newer than this program
+ * reads (a later ckpt wrote it: the file is not damaged).
+ */
+export type HeaderProblem = { readonly offset: number; readonly reason: string; readonly newer?: true };
 
 /**
  * Parses a header from the first bytes of a file. Returns the header, or the problem and the
@@ -133,8 +165,18 @@ export function decodeHeader(bytes: Uint8Array): LogHeader | HeaderProblem {
   if (bytes.length < HEADER_FIXED_BYTES + HEADER_CRC_BYTES) return { offset: bytes.length, reason: 'the header is truncated' };
   const view = viewOf(bytes);
   const version = view.getUint16(HeaderOffset.Version, true);
-  if (version !== FORMAT_VERSION) {
-    return { offset: HeaderOffset.Version, reason: `format version ${version} is not supported (this ckpt reads version ${FORMAT_VERSION})` };
+  if (version > FORMAT_VERSION) {
+    return {
+      offset: HeaderOffset.Version,
+      reason: `format version ${version} is newer than this ckpt reads (versions ${OLDEST_FORMAT_VERSION} to ${FORMAT_VERSION})`,
+      newer: true,
+    };
+  }
+  if (version < OLDEST_FORMAT_VERSION) {
+    return {
+      offset: HeaderOffset.Version,
+      reason: `format version ${version} is not a version ckpt ever wrote (it reads ${OLDEST_FORMAT_VERSION} to ${FORMAT_VERSION})`,
+    };
   }
   const headerLength = view.getUint16(HeaderOffset.HeaderLength, true);
   if (headerLength < HEADER_FIXED_BYTES + HEADER_CRC_BYTES || headerLength > MAX_HEADER_BYTES) {

@@ -14,6 +14,7 @@ import { epochRecord, recoverFile, truncateTornTail } from './journal-recovery.j
 import { HIGH_WATER_BYTES, JournalWriter } from './journal-writer.js';
 import { readLogBytes, readWholeFile, type LogEntry } from './read-log.js';
 import { replayThenFollow } from './replay-then-follow.js';
+import { upgradeToCurrentFormat } from './upgrade.js';
 
 // The journal is split along its seams: options (journal-options.ts), creation
 // (journal-create.ts), opening and recovery (journal-recovery.ts), compaction
@@ -79,10 +80,12 @@ export class Journal extends JournalWriter {
   /**
    * Opens an existing checkpoint file for writing: recovers it (a torn or zero-filled tail is
    * truncated and the truncation synced; damage is refused with its offset, file untouched),
-   * removes leftovers of interrupted compactions, and records a new epoch.
+   * removes leftovers of interrupted compactions, rewrites a file of an older format version as
+   * the current one, and records a new epoch.
    */
   static async open(path: string, options: JournalOptions): Promise<Journal> {
-    const { reading, file, removedTemporaryFiles, truncatedTail } = await recoverFile(path, options);
+    // A file of an older format version is rewritten as the current one before anything is appended (upgrade.ts).
+    const { reading, file, removedTemporaryFiles, truncatedTail } = await upgradeToCurrentFormat(path, options, await recoverFile(path, options));
     const journal = new Journal(
       path,
       file,

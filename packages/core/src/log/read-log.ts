@@ -13,6 +13,7 @@ import {
   isHeaderProblem,
   MAX_HEADER_BYTES,
   RecordType,
+  type HeaderProblem,
   type LogHeader,
   type RecordSpan,
 } from './format.js';
@@ -196,15 +197,25 @@ export async function readIdentity(storage: Storage, path: string): Promise<JobI
     await file.close().catch(() => undefined);
   }
   const header = decodeHeader(bytes);
-  if (isHeaderProblem(header)) {
-    // No magic bytes: another kind of file (a package file named by mistake), not a damaged
-    // checkpoint — so no advice to delete it.
-    const notACheckpoint = header.offset === 0 && {
-      hint: `${path} is not a ckpt checkpoint; check the checkpoint path (checkpoint.file or --checkpoint-file)`,
-    };
-    throw new CorruptCheckpointError(path, header.offset, header.reason, { ...notACheckpoint });
-  }
+  if (isHeaderProblem(header)) throw headerRefusal(path, header);
   return identityFromHeader(path, header);
+}
+
+/** The refusal of a header, with advice that fits it. */
+function headerRefusal(path: string, problem: HeaderProblem): CorruptCheckpointError {
+  // A later ckpt wrote it: the file is fine, this program is too old — no advice to delete it.
+  if (problem.newer === true) {
+    return new CorruptCheckpointError(path, problem.offset, problem.reason, {
+      newer: true,
+      hint: 'a later version of ckpt wrote it; upgrade ckpt to read or continue it (the file is not damaged: keep it)',
+    });
+  }
+  // No magic bytes: another kind of file (a package file named by mistake), not a damaged
+  // checkpoint — so no advice to delete it.
+  const notACheckpoint = problem.offset === 0 && {
+    hint: `${path} is not a ckpt checkpoint; check the checkpoint path (checkpoint.file or --checkpoint-file)`,
+  };
+  return new CorruptCheckpointError(path, problem.offset, problem.reason, { ...notACheckpoint });
 }
 
 function corrupt(path: string, record: Pick<RecordSpan, 'offset' | 'seq'>, reason: string, cause?: unknown): CorruptCheckpointError {
@@ -220,6 +231,8 @@ export function readLogBytes(path: string, bytes: Uint8Array, fold: Fold, option
   // record is built. The scan's verdict still comes first: when it finds damage past a record
   // that failed to fold, the damage is what is reported, as when the whole scan ran first.
   const header = decodeHeader(bytes);
+  // The scan refuses the same header first; a newer version is refused here with its advice.
+  if (isHeaderProblem(header) && header.newer === true) throw headerRefusal(path, header);
   const identity = isHeaderProblem(header) ? undefined : identityOrError(path, header);
   const entries: LogEntry[] | undefined = options.withEntries ? [] : undefined;
   let state: MutableCheckpointState = cloneState(fold.initial());

@@ -61,7 +61,8 @@ export interface RunnerContractReport {
 
 const PATH = '/ckpt/job.ckpt';
 
-function completedSummary(state: CheckpointState): Record<string, unknown> {
+/** The completed units of a state with their outcomes and results, in unit order: what two runs must agree on. */
+export function completedSummary(state: CheckpointState): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [unit, record] of [...state.completed].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     out[unit] = { outcome: record.outcome, result: record.result ?? null };

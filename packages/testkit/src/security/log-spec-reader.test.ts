@@ -418,6 +418,21 @@ function craftedCases(): CraftedCase[] {
       expect: { kind: 'refused', offset: length < 8 ? 0 : length },
     });
   }
+  // §Header: the format versions read (1 and 2, by the same rules), and those refused at the version field.
+  for (const [version, verdict] of [
+    [0, 'refused'],
+    [1, 'accepted'],
+    [2, 'accepted'],
+    [3, 'refused'],
+    [0x0102, 'refused'],
+  ] as const) {
+    const file = craftFile({ version, records: [epoch(1), events(cursor(1))] });
+    cases.push({
+      name: `format version ${version}`,
+      bytes: file.bytes,
+      expect: verdict === 'refused' ? { kind: 'refused', offset: 8 } : { kind: 'accepted' },
+    });
+  }
   const identityCases: [string, Uint8Array][] = [
     ['an identity without structureHash', encodeBySpec({ kind: 'k', id: 'i', version: '1' })],
     ['an identity with a numeric version', encodeBySpec({ kind: 'k', id: 'i', version: 1, structureHash: 'h' })],
@@ -564,6 +579,18 @@ function craftedCases(): CraftedCase[] {
       'accepted',
     ),
   );
+  const scoped = (scope: unknown) => ({ type: 'variable-set', name: 'n', value: 1, sensitive: false, scope });
+  cases.push(lastRecord('a variable set inside an open scope', events({ type: 'scope-opened', scope: 's', kind: 'k' }, scoped('s')), 'accepted'));
+  cases.push(lastRecord('a variable set inside a scope that is not open', events(scoped('s')), 'refused'));
+  cases.push(
+    lastRecord(
+      'a variable set inside a scope already committed',
+      events({ type: 'scope-opened', scope: 's', kind: 'k' }, { type: 'scope-committed', scope: 's' }, scoped('s')),
+      'refused',
+    ),
+  );
+  cases.push(lastRecord('a variable-set with an empty scope', events(scoped('')), 'refused'));
+  cases.push(lastRecord('a variable-set with a nil scope', events(scoped(null)), 'accepted'));
   cases.push(lastRecord('cursor-set with an undefined cursor', events({ type: 'cursor-set', unit: 'u', cursor: raw('d4 00 00') }), 'accepted'));
   cases.push(lastRecord('cursor-set without a cursor', events({ type: 'cursor-set', unit: 'u' }), 'refused'));
 
@@ -640,6 +667,21 @@ function craftedCases(): CraftedCase[] {
   snap('a valid snapshot then an epoch', [snapshot(EMPTY_SNAPSHOT), epoch(2)], undefined);
   snap('a snapshot as second record', [epoch(1), snapshot(EMPTY_SNAPSHOT)], 1);
   snap('a snapshot with v 2', [snapshot({ ...EMPTY_SNAPSHOT, v: 2 })], 0);
+  const pendingScope = (variables: unknown) => ({
+    ...EMPTY_SNAPSHOT,
+    scopes: [{ scope: 's', kind: 'k', attempt: 1, completed: [], cursors: [], variables }],
+  });
+  snap(
+    'a snapshot scope holding a pending variable, committed after it',
+    [
+      snapshot(pendingScope([{ name: 'n', value: 1, sensitive: false, redacted: false, attempt: 1 }])),
+      epoch(2),
+      events({ type: 'scope-committed', scope: 's' }),
+    ],
+    undefined,
+  );
+  snap('a snapshot scope whose variables entry lacks a name', [snapshot(pendingScope([{ value: 1 }]))], 0);
+  snap('a snapshot scope whose variables are nil', [snapshot(pendingScope(null))], 0);
   snap('a snapshot without extensions', [snapshot({ ...EMPTY_SNAPSHOT, extensions: undefined })], 0);
   snap('a snapshot with a negative eventCount', [snapshot({ ...EMPTY_SNAPSHOT, eventCount: -1 })], 0);
   snap('a snapshot whose completed entry lacks a unit', [snapshot({ ...EMPTY_SNAPSHOT, completed: [{ outcome: 'success' }] })], 0);

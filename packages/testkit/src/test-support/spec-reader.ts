@@ -63,7 +63,9 @@ export function readBySpec(bytes: Uint8Array, options: SpecReaderOptions = {}): 
   // §Header: the checks, in order.
   if (F < 8 || MAGIC.some((b, i) => bytes[i] !== b)) return refused(0, 'magic');
   if (F < 44) return refused(F, 'truncated header');
-  if (view.getUint16(8, true) !== 1) return refused(8, 'version');
+  // "version: 1 or 2" (2 is written; 1 is read by the same rules).
+  const version = view.getUint16(8, true);
+  if (version < 1 || version > 2) return refused(8, 'version');
   const headerLength = view.getUint16(10, true);
   if (headerLength < 44 || headerLength > 4096) return refused(10, 'header length');
   if (F < headerLength) return refused(F, 'truncated header');
@@ -432,6 +434,7 @@ class SpecFold {
         return;
       case 'variable-set': {
         nonEmpty('name');
+        scopeReference();
         optionalNonEmpty('valueType');
         if (e['valueType'] === 'object') refuse('variable-set: object');
         const sensitive = e['sensitive'] === true;
@@ -498,6 +501,7 @@ class SpecFold {
     for (const s of scopes) {
       if (!isMap(s) || typeof s['scope'] !== 'string' || typeof s['kind'] !== 'string') refuse('snapshot: scope');
       if (!byString(s['completed'], 'unit') || !byString(s['cursors'], 'unit')) refuse('snapshot: scope entries');
+      if (s['variables'] !== undefined && !byString(s['variables'], 'name')) refuse('snapshot: scope variables');
     }
     const named = new Set(scopes.map((s: Record<string, unknown>) => s['scope']));
     for (const s of scopes)
@@ -595,6 +599,8 @@ export interface CraftedRecord {
 
 /** Frames a header and records as the doc describes (for crafted test files). */
 export function craftFile(fields: {
+  /** The header's format version; default 2. */
+  readonly version?: number;
   readonly identity?: Uint8Array;
   readonly firstSeq?: number;
   readonly salt?: Uint8Array;
@@ -611,7 +617,7 @@ export function craftFile(fields: {
     view.setUint32(at + 4, Math.floor(v / 2 ** 32), true);
   };
   bytes.set(MAGIC, 0);
-  view.setUint16(8, 1, true);
+  view.setUint16(8, fields.version ?? 2, true);
   view.setUint16(10, headerLength, true);
   bytes.set(salt, 16);
   const firstSeq = fields.firstSeq ?? 1;
