@@ -32,11 +32,13 @@ export async function run(ctx) {
         async run() {
           const { journal } = await createJournal(core, ctx.tmp, `group-${c}.ckpt`);
           const file = journal.file;
-          // Count fdatasyncs to show whether appenders really shared them.
+          // Count fdatasyncs to show whether appenders really shared them (a lone appender's
+          // are blocking: datasyncSync).
           let syncs = 0;
-          if (file && typeof file.datasync === 'function') {
-            const original = file.datasync.bind(file);
-            file.datasync = () => {
+          for (const name of ['datasync', 'datasyncSync']) {
+            if (typeof file?.[name] !== 'function') continue;
+            const original = file[name].bind(file);
+            file[name] = () => {
               syncs++;
               return original();
             };

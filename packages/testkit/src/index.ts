@@ -56,7 +56,7 @@ export type { CrashStateFailure, ExhaustiveOptions, ExhaustiveReport, Exhaustive
 
 export { runMediaDamage } from './journal/media-damage.js';
 export type { MediaDamage, MediaDamageOutcome } from './journal/media-damage.js';
-export { overTruncating, retryingDatasync, withoutDatasync, withoutDirectorySync } from './teeth/broken-storage.js';
+export { overTruncating, retryingDatasync, withoutBlockingDatasync, withoutDatasync, withoutDirectorySync } from './teeth/broken-storage.js';
 export { acknowledgesBeforeCommit, brokenHarness, forgetsLastRecord } from './teeth/broken-store.js';
 
 // The vitest suites (describeRunnerContract, describeStorageContract) are in `@ckpt/testkit/vitest`:

@@ -11,26 +11,55 @@ import { readLog } from './read-log.js';
 const dir = useTempDir('group');
 const fold = new Fold();
 
-/** Real files, with every fdatasync and directory fsync counted, and a switch that makes fdatasync fail. */
+/**
+ * Real files, with every fdatasync and directory fsync counted, and a switch that makes fdatasync
+ * fail. With `blocking`, files also offer the blocking calls (`writeSync`, `datasyncSync`), recorded
+ * under their own names; without it, the journal only has the asynchronous ones.
+ */
 class CountingStorage implements Storage {
   datasyncs = 0;
   dirSyncs = 0;
   failDatasync = false;
+  failWrite = false;
   readonly calls: string[] = [];
   private readonly inner = new NodeStorage();
 
+  constructor(private readonly blocking = false) {}
+
+  private eio(syscall: string): Error {
+    return Object.assign(new Error(`EIO: i/o error, ${syscall}`), { code: 'EIO' });
+  }
+
   async open(path: string, mode: OpenMode): Promise<StorageFile> {
     const file = await this.inner.open(path, mode);
+    const blocking = this.blocking && {
+      writeSync: (data: Uint8Array, position: number) => {
+        this.calls.push('writeSync');
+        if (this.failWrite) throw this.eio('write');
+        file.writeSync!(data, position);
+      },
+      datasyncSync: () => {
+        this.calls.push('datasyncSync');
+        this.datasyncs++;
+        if (this.failDatasync) throw this.eio('fdatasync');
+        file.datasyncSync!();
+      },
+    };
     return {
+      ...blocking,
       path: file.path,
       size: () => file.size(),
       read: (position, length) => file.read(position, length),
-      write: (data, position) => (this.calls.push('write'), file.write(data, position)),
+      write: async (data, position) => {
+        this.calls.push('write');
+        if (this.failWrite) throw this.eio('write');
+        return file.write(data, position);
+      },
       truncate: (size) => file.truncate(size),
       datasync: async () => {
         this.calls.push('datasync');
         this.datasyncs++;
-        if (this.failDatasync) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+        if (this.failDatasync) throw this.eio('fdatasync');
         return file.datasync();
       },
       close: () => file.close(),
@@ -122,4 +151,75 @@ describe('group commit and durability', () => {
     expect(reading.state.cursors.get('u')?.cursor).toBe(200);
     expect(reading.state.eventCount).toBe(201);
   });
+});
+
+describe('a durable append alone blocks on write and fdatasync', () => {
+  it('takes the blocking calls when one durable append is alone, and receipts and marks are as before', async () => {
+    const storage = new CountingStorage(true);
+    const path = join(dir.path, 'alone.ckpt');
+    const journal = await Journal.create(path, testIdentity(), { storage, fold, compaction: false });
+    const marks: number[] = [];
+    journal.durableMarks().subscribe((mark) => marks.push(mark));
+    storage.calls.length = 0;
+    const receipts = [];
+    for (let i = 0; i < 3; i++) receipts.push(await journal.append([{ type: 'cursor-set', unit: 'u', cursor: i }]));
+    expect(storage.calls).toEqual(['writeSync', 'datasyncSync', 'writeSync', 'datasyncSync', 'writeSync', 'datasyncSync']);
+    expect(receipts).toEqual([{ seq: 2 }, { seq: 3 }, { seq: 4 }]);
+    expect(marks).toEqual([1, 2, 3, 4]);
+    expect(journal.durableSeq).toBe(4);
+    storage.calls.length = 0;
+    await journal.append([{ type: 'cursor-set', unit: 'u', cursor: 3 }], { durability: 'buffered' });
+    await journal.sync();
+    // A sync() barrier never blocks (runners call it while they go on working).
+    expect(storage.calls).toEqual(['write', 'datasync']);
+    storage.calls.length = 0;
+    // Buffered appends on their own never block: nobody waits for them.
+    journal.append([{ type: 'cursor-set', unit: 'u', cursor: 4 }], { durability: 'buffered' });
+    await journal.append([{ type: 'cursor-set', unit: 'u', cursor: 5 }], { durability: 'buffered' });
+    await journal.close();
+    // Close's barrier came while that write was in flight: the same turn syncs, asynchronously.
+    expect(storage.calls).toEqual(['write', 'datasync']);
+    expect((await readLog(storage, path, fold)).state.cursors.get('u')?.cursor).toBe(5);
+  });
+
+  it('concurrent durable appends take the asynchronous calls, one fdatasync for the batch', async () => {
+    const storage = new CountingStorage(true);
+    const journal = await Journal.create(join(dir.path, 'together.ckpt'), testIdentity(), { storage, fold, compaction: false });
+    storage.calls.length = 0;
+    const receipts = await Promise.all(Array.from({ length: 8 }, (_, i) => journal.append([{ type: 'cursor-set', unit: `u${i}`, cursor: i }])));
+    expect(storage.calls).toEqual(['write', 'datasync']);
+    expect(receipts.map((r) => r.seq)).toEqual([2, 3, 4, 5, 6, 7, 8, 9]);
+    await journal.close();
+  });
+
+  for (const failing of ['write', 'fdatasync'] as const) {
+    it(`a failed blocking ${failing} fails the writer for good, with the error the asynchronous path gives`, async () => {
+      const messages: string[] = [];
+      for (const blocking of [true, false]) {
+        const storage = new CountingStorage(blocking);
+        const journal = await Journal.create(join(dir.path, `fail-${failing}-${blocking}.ckpt`), testIdentity(), {
+          storage,
+          fold,
+          compaction: false,
+        });
+        await journal.append([{ type: 'unit-started', unit: 'a' }]);
+        storage.calls.length = 0;
+        if (failing === 'write') storage.failWrite = true;
+        else storage.failDatasync = true;
+        const error = await journal.append([{ type: 'unit-started', unit: 'b' }]).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(StorageIoError);
+        expect(storage.calls[0]).toBe(blocking ? 'writeSync' : 'write');
+        storage.failWrite = false;
+        storage.failDatasync = false;
+        // No retry-and-trust: the writer stays failed, with the same error.
+        await expect(journal.append([{ type: 'unit-started', unit: 'c' }])).rejects.toBe(error);
+        await expect(journal.sync()).rejects.toBe(error);
+        expect(journal.failed).toBe(error);
+        messages.push((error as Error).message.replace(/fail-\w+-\w+\.ckpt/, 'X'));
+        await journal.close();
+      }
+      expect(messages[0]).toBe(messages[1]);
+      expect(messages[0]).toMatch(failing === 'write' ? /write/ : /fdatasync/);
+    });
+  }
 });

@@ -45,6 +45,17 @@ export interface StorageFile {
   info?(): Promise<FileInfo>;
   /** Makes the file's data (and the size) durable: fdatasync(2). */
   datasync(): Promise<void>;
+  /**
+   * {@link StorageFile.write}, blocking the caller until it is done (errors are thrown). Optional,
+   * with {@link StorageFile.datasyncSync}: the journal uses the pair only when one durable append
+   * is alone (nothing else queued, no write in flight), where waiting blocked costs less than two
+   * trips through a thread pool; everything else takes the asynchronous calls. A storage that
+   * offers them must give them exactly the asynchronous calls' effects, failures and crash
+   * behaviour.
+   */
+  writeSync?(data: Uint8Array, position: number): void;
+  /** {@link StorageFile.datasync}, blocking (errors are thrown); present when `writeSync` is. */
+  datasyncSync?(): void;
   close(): Promise<void>;
 }
 

@@ -137,4 +137,38 @@ describe('SimulatedStorage', () => {
     expect((await storage.stat('/d'))?.isDirectory).toBe(true);
     expect(await storage.readdir('/d')).toEqual(['a']);
   });
+
+  it('has blocking writeSync and datasyncSync with the same effects, crash points and faults, recorded as blocking', async () => {
+    const storage = new SimulatedStorage({ faults: [{ kind: 'datasync', nth: 3, code: 'EIO' }] });
+    await storage.mkdir('/d');
+    await writeFile(storage, '/d/a', new Uint8Array(0), true);
+    await storage.syncDir('/d');
+    const file = await storage.open('/d/a', 'read-write');
+    file.writeSync!(bytes(1, 2), 0);
+    expect(storage.unsyncedWrites().map((w) => [w.position, w.length])).toEqual([[0, 2]]);
+    file.datasyncSync!();
+    expect(storage.unsyncedWrites()).toEqual([]);
+    expect(storage.operations.slice(-2).map((o) => [o.kind, o.blocking])).toEqual([
+      ['write', true],
+      ['datasync', true],
+    ]);
+    // An injected fdatasync error is thrown, and the writes it should have made durable are lost for good.
+    file.writeSync!(bytes(3), 2);
+    expect(() => file.datasyncSync!()).toThrow(/EIO/);
+    expect(storage.crash({ writes: [{ kind: 'keep' }] }).peekFile('/d/a')).toEqual(bytes(1, 2));
+  });
+
+  it('crashes before a blocking call as before an asynchronous one: thrown at once, no effect', async () => {
+    const storage = new SimulatedStorage();
+    await storage.mkdir('/d');
+    await writeFile(storage, '/d/a', new Uint8Array(0), true);
+    await storage.syncDir('/d');
+    const file = await storage.open('/d/a', 'read-write');
+    file.writeSync!(bytes(1), 0);
+    storage.crashBefore(storage.operations.length);
+    expect(() => file.datasyncSync!()).toThrow(SimulatedCrash);
+    expect(storage.crash().peekFile('/d/a')).toEqual(bytes());
+    const other = new SimulatedStorage({ crashAt: 0 });
+    await expect(other.mkdir('/x')).rejects.toBeInstanceOf(SimulatedCrash);
+  });
 });

@@ -48,6 +48,11 @@ export interface OperationRecord {
   readonly length?: number;
   /** The error code, when the call failed by injection or otherwise. */
   readonly error?: string;
+  /**
+   * A blocking call (`writeSync`, `datasyncSync`): same kind, effects, faults and crash points
+   * as the asynchronous one, recorded so a test can tell which path a writer took.
+   */
+  readonly blocking?: true;
 }
 
 /** An injected I/O error: the `nth` call (from 1) that matches `kind` and `path` fails with `code`. */
@@ -456,7 +461,7 @@ export class SimulatedStorage implements Storage {
   // Internals used by SimulatedFile ------------------------------------------------------------
 
   /** @internal Records an operation; throws a crash or an injected fault. */
-  begin(kind: OperationKind, path: string, extra: { to?: string; position?: number; length?: number } = {}): number {
+  begin(kind: OperationKind, path: string, extra: { to?: string; position?: number; length?: number; blocking?: true } = {}): number {
     if (this.crashedAt !== undefined) throw new SimulatedCrash(this.crashedAt);
     const index = this.log.length;
     if (this.crashAt !== undefined && index >= this.crashAt) {
@@ -626,7 +631,16 @@ class SimulatedFile implements StorageFile {
   }
 
   async write(data: Uint8Array, position: number): Promise<void> {
-    const index = this.check(OperationKind.Write, { position, length: data.length });
+    this.writeNow(data, position, {});
+  }
+
+  /** The blocking write: the same operation, recorded as blocking. */
+  writeSync(data: Uint8Array, position: number): void {
+    this.writeNow(data, position, { blocking: true });
+  }
+
+  private writeNow(data: Uint8Array, position: number, how: { blocking?: true }): void {
+    const index = this.check(OperationKind.Write, { position, length: data.length, ...how });
     if (!this.writable) throw this.storage.fail('EBADF', 'write', this.path);
     const node = this.node;
     const end = position + data.length;
@@ -658,8 +672,17 @@ class SimulatedFile implements StorageFile {
   }
 
   async datasync(): Promise<void> {
+    this.datasyncNow({});
+  }
+
+  /** The blocking fdatasync: the same operation (and the same loss when it fails), recorded as blocking. */
+  datasyncSync(): void {
+    this.datasyncNow({ blocking: true });
+  }
+
+  private datasyncNow(how: { blocking?: true }): void {
     try {
-      this.check(OperationKind.Datasync);
+      this.check(OperationKind.Datasync, how);
     } catch (error) {
       if (!(error instanceof SimulatedCrash) && !this.closed && this.storage.failedSyncLosesWrites) this.loseUnsynced();
       throw error;
@@ -690,7 +713,7 @@ class SimulatedFile implements StorageFile {
     this.closed = true;
   }
 
-  private check(kind: OperationKind, extra: { position?: number; length?: number } = {}): number {
+  private check(kind: OperationKind, extra: { position?: number; length?: number; blocking?: true } = {}): number {
     const index = this.storage.begin(kind, this.path, extra);
     if (this.closed) throw this.storage.fail('EBADF', kind, this.path);
     return index;

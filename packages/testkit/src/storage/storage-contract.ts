@@ -36,6 +36,23 @@ export const STORAGE_CONTRACT: readonly { readonly name: string; readonly check:
     },
   },
   {
+    name: 'the blocking writeSync and datasyncSync, when offered, come together and act as write and datasync',
+    check: async (s, root) => {
+      const file = await s.open(posix.join(root, 'blocking'), 'create-exclusive');
+      expect(file.writeSync === undefined).toBe(file.datasyncSync === undefined);
+      if (file.writeSync === undefined || file.datasyncSync === undefined) return await file.close();
+      file.writeSync(bytes(1, 2, 3), 0);
+      file.writeSync(bytes(9), 5);
+      file.datasyncSync();
+      expect(await file.size()).toBe(6);
+      expect([...(await file.read(0, 10))]).toEqual([1, 2, 3, 0, 0, 9]);
+      await file.close();
+      const readOnly = await s.open(posix.join(root, 'blocking'), 'read');
+      expect(() => readOnly.writeSync?.(bytes(1), 0)).toThrow();
+      await readOnly.close();
+    },
+  },
+  {
     name: 'a write past the end leaves a zero-filled hole',
     check: async (s, root) => {
       const file = await s.open(posix.join(root, 'hole'), 'create-exclusive');

@@ -19,8 +19,16 @@ function wrapFiles(storage: Storage, wrapFile: (file: StorageFile) => StorageFil
   };
 }
 
-function delegate(file: StorageFile, overrides: Partial<Pick<StorageFile, 'truncate' | 'datasync'>>): StorageFile {
+/** Wraps `file`; its blocking calls (`writeSync`, `datasyncSync`) are passed on when it has them, and broken alike. */
+function delegate(file: StorageFile, overrides: Partial<Pick<StorageFile, 'truncate' | 'datasync' | 'datasyncSync'>>): StorageFile {
+  const { writeSync, datasyncSync } = file;
+  const blocking = writeSync !== undefined &&
+    datasyncSync !== undefined && {
+      writeSync: (data: Uint8Array, position: number) => writeSync.call(file, data, position),
+      datasyncSync: overrides.datasyncSync ?? (() => datasyncSync.call(file)),
+    };
   return {
+    ...blocking,
     path: file.path,
     size: () => file.size(),
     read: (position, length) => file.read(position, length),
@@ -31,9 +39,17 @@ function delegate(file: StorageFile, overrides: Partial<Pick<StorageFile, 'trunc
   };
 }
 
-/** Acknowledges before fdatasync: `datasync` resolves at once and makes nothing durable. */
+/** Acknowledges before fdatasync: `datasync` (and `datasyncSync`) return at once and make nothing durable. */
 export function withoutDatasync(storage: Storage): Storage {
-  return wrapFiles(storage, (file) => delegate(file, { datasync: () => Promise.resolve() }));
+  return wrapFiles(storage, (file) => delegate(file, { datasync: () => Promise.resolve(), datasyncSync: () => undefined }));
+}
+
+/**
+ * Acknowledges a lone durable append before fdatasync: only the blocking `datasyncSync` (the
+ * journal's path for a durable append alone) makes nothing durable; the asynchronous one works.
+ */
+export function withoutBlockingDatasync(storage: Storage): Storage {
+  return wrapFiles(storage, (file) => delegate(file, { datasyncSync: () => undefined }));
 }
 
 /** Skips the directory fsync: `syncDir` resolves at once, so a rename or create is never durable. */
@@ -64,6 +80,15 @@ export function retryingDatasync(storage: Storage): Storage {
           await file.datasync();
         }
       },
+      ...(file.datasyncSync !== undefined && {
+        datasyncSync: () => {
+          try {
+            file.datasyncSync!();
+          } catch {
+            file.datasyncSync!();
+          }
+        },
+      }),
     }),
   );
 }

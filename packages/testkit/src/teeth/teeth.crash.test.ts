@@ -7,7 +7,7 @@ import { propertySettings, teethSettings } from '../crash/property-settings.js';
 import { runJournalScenario } from '../journal/journal-scenario.js';
 import { runMediaDamage } from '../journal/media-damage.js';
 import { salvagingReader } from '../test-support/salvaging-reader.js';
-import { overTruncating, retryingDatasync, withoutDatasync, withoutDirectorySync } from './broken-storage.js';
+import { overTruncating, retryingDatasync, withoutBlockingDatasync, withoutDatasync, withoutDirectorySync } from './broken-storage.js';
 
 /**
  * A property that cannot fail is worthless. Each deliberately broken journal below breaks one
@@ -15,6 +15,7 @@ import { overTruncating, retryingDatasync, withoutDatasync, withoutDirectorySync
  */
 const brokenJournals: readonly { name: string; wrap: (storage: Storage) => Storage }[] = [
   { name: 'acknowledges before fdatasync', wrap: withoutDatasync },
+  { name: 'acknowledges a lone durable append before its blocking fdatasync', wrap: withoutBlockingDatasync },
   { name: 'skips the directory fsync after rename', wrap: withoutDirectorySync },
   { name: 'truncates a valid record as if torn', wrap: (storage) => overTruncating(storage, 1) },
 ];
