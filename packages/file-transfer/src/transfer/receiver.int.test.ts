@@ -185,10 +185,10 @@ describe('local copy', () => {
     let sawDestination = false;
     const lying: SourcePort = {
       describe: () => inner.describe(),
-      hashRange: (f, t, i) => inner.hashRange(f, t, i),
+      hashRange: (f, t, i, a) => inner.hashRange(f, t, i, a),
       close: () => inner.close(),
-      stream: async (from, interval) => {
-        const stream = await inner.stream(from, interval);
+      stream: async (from, interval, at, algorithm) => {
+        const stream = await inner.stream(from, interval, at, algorithm);
         return {
           chunks: (async function* () {
             for await (const chunk of stream.chunks) {
