@@ -32,7 +32,9 @@ describe('the copy task of packages', () => {
       /steps\[3\]\.copy\.checkpointInterval/,
     );
     expect(() => copyTaskPlugin.validate({ from: 'a', to: 'b', colour: 'red' }, 'steps[3].copy')).toThrow(/steps\[3\]\.copy\.colour: unknown field/);
-    expect(() => copyTaskPlugin.validate({ from: 'a', to: 'b', hash: 'md5' }, 'steps[3].copy')).toThrow(/steps\[3\]\.copy\.hash: "md5" is not xxh3 or sha256/);
+    expect(() => copyTaskPlugin.validate({ from: 'a', to: 'b', hash: 'md5' }, 'steps[3].copy')).toThrow(
+      /steps\[3\]\.copy\.hash: "md5" is not xxh3 or sha256/,
+    );
   });
 
   it('a copy step takes the chain hash as `ckpt copy --hash` does', () => {
