@@ -163,7 +163,9 @@ async function checkResumedPrefix(
  * Re-hashes the partial data over `[from.offset, to)`, continuing `from`, and checks that the
  * source holds the same bytes there: compared directly when the source reads cheaply (a local
  * file), else by the sender's own hash of the range, computed on its side meanwhile. The
- * hasher stops early where the partial data ends.
+ * hasher stops early where the partial data ends. With `prefix`, a local source's bytes are
+ * compared up to the first byte that differs: the hasher stops there and the prefix before it
+ * counts as matching (only bytes compared equal are hashed).
  */
 async function rehashAgainstSource(
   file: StorageFile,
@@ -172,6 +174,7 @@ async function rehashAgainstSource(
   to: number,
   interval: number,
   algorithm: ChainAlgorithm,
+  prefix = false,
 ): Promise<{ readonly hasher: ChainHasher; readonly sourceMatches: boolean }> {
   const theirs = source.read ? undefined : source.hashRange(from, to, interval, algorithm);
   theirs?.catch(() => undefined); // awaited below
@@ -189,6 +192,10 @@ async function rehashAgainstSource(
     const after = hasher.position + bytes.length;
     next = after < to ? readAt(after) : undefined;
     if (sourceBytes && sameBytes) sameBytes = Buffer.compare(sourceBytes, bytes) === 0;
+    if (!sameBytes && prefix && sourceBytes) {
+      hasher.update(bytes.subarray(0, firstDifference(bytes, sourceBytes)));
+      return { hasher, sourceMatches: true };
+    }
     hasher.update(bytes);
   }
   const complete = hasher.position === to;
@@ -223,12 +230,29 @@ async function sameContent(
   }
 }
 
+/** Index of the first byte where `a` and `b` differ (the shorter length when one is a prefix of the other). */
+function firstDifference(a: Uint8Array, b: Uint8Array): number {
+  const length = Math.min(a.length, b.length);
+  // Halve the range while its first half compares equal: a few native compares, not a byte loop.
+  let low = 0;
+  let high = length;
+  while (high - low > 64) {
+    const middle = (low + high) >>> 1;
+    if (Buffer.compare(a.subarray(low, middle), b.subarray(low, middle)) === 0) low = middle;
+    else high = middle;
+  }
+  while (low < high && a[low] === b[low]) low++;
+  return low;
+}
+
 /**
  * A hasher at the end of the data received past `base` that still matches the source, or at
  * `base` when it does not. That data was written but never checkpointed: the receiver was
  * killed, or the sender went away, before its fdatasync. A kill leaves it in the page cache,
  * so the resume sends nothing twice; after a power loss it may be lost or torn, and then the
- * check fails and the copy continues from `base`.
+ * check fails and the copy continues from `base`. A local source's bytes are compared, so the
+ * part before the first difference is kept: a kill can leave a hole where a write still in
+ * flight had not landed while a later one had (the writes run behind the copy, several at once).
  */
 async function continueVerifiedTail(
   file: StorageFile,
@@ -240,7 +264,7 @@ async function continueVerifiedTail(
 ): Promise<ChainHasher> {
   const end = Math.min(await file.size(), size);
   if (end > base.offset) {
-    const tail = await rehashAgainstSource(file, source, base, end, interval, algorithm);
+    const tail = await rehashAgainstSource(file, source, base, end, interval, algorithm, true);
     if (tail.sourceMatches) return tail.hasher;
   }
   return new ChainHasher(base.offset, base.chain, interval, algorithm);
