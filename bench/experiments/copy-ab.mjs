@@ -3,7 +3,8 @@
 //   node bench/experiments/copy-ab.mjs ROUNDS SIZE_MIB base=OTHER/packages/cli/bin/ckpt.js [new=packages/cli/bin/ckpt.js] [--tmp DIR]
 // Each `NAME=CLI` is a contestant (`NAME:sha256=CLI` passes `--hash sha256`); `cp` + `sync FILE` is
 // always one. The source is written once (random, page-cached); every destination is fresh.
-// Prints per contestant the median wall time and the median over rounds of its time / cp's.
+// Prints per contestant the median wall time and the medians over rounds of its time / cp's and
+// / the first build's (the first NAME=CLI given).
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -62,12 +63,13 @@ for (let r = -1; r < rounds; r++) {
 fs.rmSync(dir, { recursive: true, force: true });
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const cp = samples['cp && sync'];
+const first = samples[contestants[1].name];
 console.log(`${sizeMiB} MiB, ${rounds} alternating rounds, load ${loadavg()[0].toFixed(1)} at the end, ${parent}`);
-console.log('| contestant | median ms | time / cp+sync (paired median) | min–max ratio |');
-console.log('| --- | ---: | ---: | ---: |');
+console.log(`| contestant | median ms | time / cp+sync (paired median) | min–max ratio | time / ${contestants[1].name}'s (paired median) |`);
+console.log('| --- | ---: | ---: | ---: | ---: |');
 for (const c of contestants) {
   const ratios = samples[c.name].map((v, i) => v / cp[i]);
   console.log(
-    `| ${c.name} | ${median(samples[c.name]).toFixed(0)} | ${median(ratios).toFixed(2)}× | ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)} |`,
+    `| ${c.name} | ${median(samples[c.name]).toFixed(0)} | ${median(ratios).toFixed(2)}× | ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)} | ${median(samples[c.name].map((v, i) => v / first[i])).toFixed(2)}× |`,
   );
 }
