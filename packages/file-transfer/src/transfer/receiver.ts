@@ -9,7 +9,6 @@ import {
   NodeStorage,
   StorageIoError,
   type CkptEvent,
-  type ExtensionEvent,
   type FileInfo,
   type JobIdentity,
   type RunContext,
@@ -19,12 +18,12 @@ import {
   type StorageFile,
 } from '@ckpt/core';
 import { TransferError } from '../errors.js';
-import { ChainHasher, DEFAULT_HASH, formatDigest, LEGACY_HASH, loadChainAlgorithm, type ChainAlgorithm, type HashAlgorithm } from './chain-hash.js';
+import { ChainHasher, DEFAULT_HASH, formatDigest, LEGACY_HASH, loadChainAlgorithm, type ChainAlgorithm } from './chain-hash.js';
 import { CheckpointPipeline } from './checkpoint-pipeline.js';
 import { applyAttributes, checkBeforePublish, checkDestination, openPartial, wrapWrite } from './destination.js';
 import { checkpointPathOf, partialPathOf, TRANSFER_KIND } from './names.js';
-import { finishedBefore, planResume, type ResumePlan, type VerifyMode } from './resume.js';
-import type { SourceInfo, SourcePort } from './source-port.js';
+import { finishedBefore, planResume, type ResumePlan } from './resume.js';
+import type { SourceInfo } from './source-port.js';
 import { transferReducer, transferStateOf } from './transfer-reducer.js';
 
 /**
@@ -39,59 +38,9 @@ export const DEFAULT_CHECKPOINT_INTERVAL = 8 * 1024 * 1024;
 
 export type { VerifyMode } from './resume.js';
 
-/**
- * A transfer event as a view gets it (`transfer/...`): a record of the receiver's checkpoint,
- * shown as it is recorded, a checkpoint once it is durable (see {@link runReceive}).
- */
-export type TransferEvent = ExtensionEvent;
+import type { ReceiveJob, TransferEvent, TransferNotice, TransferProgress, TransferResult } from './receive-job.js';
 
-/** Progress of the running attempt. */
-export interface TransferProgress {
-  readonly offset: number;
-  readonly size: number;
-  readonly resumedFrom: number;
-  readonly sent: number;
-}
-
-/** What the receiver tells views besides its records (never recorded): how far the copy is. */
-export type TransferNotice = { readonly kind: 'progress' } & TransferProgress;
-
-/** What one successful transfer did: the receiver's typed result (`RunResult.result`). */
-export interface TransferResult {
-  /** Size of the file. */
-  readonly bytes: number;
-  /** Bytes sent in the attempt that completed it. */
-  readonly sent: number;
-  /** Offset the completing attempt resumed from (0 for a fresh start). */
-  readonly resumedFrom: number;
-  /** The chain digest (see docs/file-transfer.md), `xxh3-chain:<hex>` or `sha256-chain:<hex>`. */
-  readonly digest: string;
-}
-
-/** One receive: where to, from what, how. */
-export interface ReceiveJob {
-  /** Absolute path of the destination. */
-  readonly destination: string;
-  readonly source: SourcePort;
-  /** Bytes between checkpoints (0: none; a resume starts over). */
-  readonly interval: number;
-  readonly verify: VerifyMode;
-  /**
-   * The chain hash of a copy that starts from 0 (default {@link DEFAULT_HASH}). A resume goes on
-   * with the one its checkpoint recorded (SHA-256 when it names none), and records a warning
-   * when that is not this one.
-   */
-  readonly hash?: HashAlgorithm;
-  /** A retry to record first (the previous attempt failed). */
-  readonly retry?: { readonly retry: number; readonly waitMs: number; readonly error: string };
-  /** Bytes per second (test and throttling aid); unlimited when absent. */
-  readonly rateLimit?: number;
-  /**
-   * Give the published file the source's mode and modification time (`--preserve`). Without
-   * it the published file gets `0666 & ~umask`, as a file created by cp would.
-   */
-  readonly preserve?: boolean;
-}
+export type { ReceiveJob, TransferEvent, TransferNotice, TransferProgress, TransferResult } from './receive-job.js';
 
 /**
  * The receiving side as a core runner: its checkpoint is `dir/.name.ckpt` beside the
