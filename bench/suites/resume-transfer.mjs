@@ -7,6 +7,12 @@
  * Peer: `rsync --append-verify` resuming the same half-file (it appends without resending,
  * then checksums the whole file).
  *
+ * Second figure per size, the whole resume: the rerun's wall time to completion (verified,
+ * synced, published) against `rsync --partial --append-verify --fsync` resuming the very same
+ * partial data — each round kills one `ckpt copy` past half, copies the partial file it left to
+ * rsync's destination, then runs both (order alternating by round) from that one state. Goal
+ * (issue 15): ckpt's resume ≤ 0.6× rsync's on 1 GiB.
+ *
  * Drives the CLI per docs/cli.md; while `ckpt copy` is not built, its rows are "not available
  * in this build" and the peer is still measured.
  */
@@ -62,6 +68,42 @@ async function killHalfway(ctx, source, destination, dir, size, interval, fracti
   child.kill('SIGKILL');
   await exited;
   return largestFile(dir);
+}
+
+/**
+ * The whole resume, ckpt against rsync from one partial state per round (see the header): kills
+ * `ckpt copy` past half, gives rsync a copy of the partial data it left, then runs ckpt's rerun
+ * and `rsync --partial --append-verify --fsync`, alternating which goes first. Returns the wall
+ * times (ms) of each, and the offsets ckpt resumed from.
+ */
+async function resumeFromOneState(ctx, rsync, source, size, interval, rounds) {
+  const samples = { ckpt: [], rsync: [] };
+  const resumedFrom = [];
+  for (let r = 0; r < rounds; r++) {
+    const dir = freshDir(join(ctx.tmp, 'resume-dst'));
+    const destination = join(dir, 'data.bin');
+    await killHalfway(ctx, source, destination, dir, size, interval);
+    const rsyncDestination = join(freshDir(join(ctx.tmp, 'resume-rsync-same')), 'data.bin');
+    if (rsync.available) fs.copyFileSync(join(dir, '.data.bin.ckpt-part'), rsyncDestination);
+    const runs = {
+      async ckpt() {
+        const { ms, completed } = await ckptCopy(ctx, source, destination, ['--checkpoint-interval', sizeArg(interval)], { cwd: ctx.tmp });
+        if (completed.bytes !== size || completed.resumedFrom === 0) throw new Error(`ckpt copy did not resume (${JSON.stringify(completed)})`);
+        resumedFrom.push(completed.resumedFrom);
+        return ms;
+      },
+      async rsync() {
+        const result = await runProcess(rsync.path, ['--partial', '--append-verify', '--fsync', source, rsyncDestination]);
+        if (result.code !== 0) throw new Error(`rsync --partial --append-verify --fsync exited ${result.code}: ${result.stderr.trim()}`);
+        if (fs.statSync(rsyncDestination).size !== size) throw new Error('rsync did not complete the file');
+        return result.ms;
+      },
+    };
+    // Without rsync, ckpt's resume is still measured (its row), the peer's row says why not.
+    const keys = rsync.available ? ['ckpt', 'rsync'] : ['ckpt'];
+    for (const key of r % 2 === 0 ? keys : keys.reverse()) samples[key].push(await runs[key]());
+  }
+  return { samples, resumedFrom };
 }
 
 export async function run(ctx) {
@@ -148,6 +190,40 @@ export async function run(ctx) {
         .map(([k, v]) => `${k}: ${v.map((r) => `resent ${r.resentBytes ?? '?'} bytes`).join(', ')}`),
     });
     figures.push(fig);
+    const whole = copyProbe.available ? await resumeFromOneState(ctx, rsync, source, size, interval, rounds) : undefined;
+    const completeFig = figure({
+      id: `resume-transfer-complete-${size}`,
+      label: `whole resume after a kill past 50% of ${sizeLabel(size)}, from the same partial data`,
+      unit: 'ms',
+      better: 'lower',
+      rows: [
+        whole
+          ? { key: 'ckpt', label: `ckpt copy rerun to completion (interval ${sizeLabel(interval)})`, role: 'subject', samples: whole.samples.ckpt }
+          : { key: 'ckpt', label: 'ckpt copy rerun to completion', role: 'subject', available: false, reason: copyProbe.reason },
+        whole && rsync.available
+          ? { key: 'rsync', label: 'rsync --partial --append-verify --fsync on the same partial data', samples: whole.samples.rsync }
+          : {
+              key: 'rsync',
+              label: 'rsync --partial --append-verify --fsync',
+              available: false,
+              reason: rsync.available ? `needs the partial data of a killed ckpt copy: ${copyProbe.reason}` : rsync.reason,
+            },
+      ],
+      notes: whole ? [`ckpt resumed from ${whole.resumedFrom.map((o) => sizeLabel(o)).join(', ')} (the partial data rsync got)`] : [],
+    });
+    figures.push(completeFig);
+    if (size === sizes.at(-1)) {
+      goals.push(
+        goal({
+          text: `${sizeLabel(size)}: whole resume ≤ 0.6× rsync --partial --append-verify --fsync on the same partial data`,
+          figure: completeFig,
+          subject: 'ckpt',
+          peer: 'rsync',
+          op: '<=',
+          threshold: 0.6,
+        }),
+      );
+    }
     goals.push(
       goal({
         text: `${sizeLabel(size)}: first resent byte < 100 ms after restart`,
@@ -183,6 +259,7 @@ export async function run(ctx) {
   );
   fs.rmSync(join(ctx.tmp, 'resume-dst'), { recursive: true, force: true });
   fs.rmSync(join(ctx.tmp, 'resume-rsync'), { recursive: true, force: true });
+  fs.rmSync(join(ctx.tmp, 'resume-rsync-same'), { recursive: true, force: true });
   fs.rmSync(srcDir, { recursive: true, force: true });
   return { params: { sizes, interval, rounds, killedAt: 0.5 }, availability: { 'ckpt copy': copyProbe }, figures, goals, extra: { resent } };
 }

@@ -42,6 +42,7 @@ export interface CopyVerbOptions {
   readonly netmap?: string;
   readonly node?: string;
   readonly verify?: 'tail' | 'full';
+  readonly hash?: 'xxh3' | 'sha256';
   readonly compress?: boolean;
   readonly rateLimit?: string;
   readonly preserve?: boolean;
@@ -236,6 +237,12 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
         '--verify <how>',
         'how much of a kept prefix is re-checked before sending resumes (the published file is checked end to end either way) (default: tail)',
       ).choices(['tail', 'full']),
+    )
+    .addOption(
+      new Option(
+        '--hash <algorithm>',
+        'the chain hash that checks the copy end to end: xxh3 (XXH3-128, fast) or sha256; a resume keeps the one its copy started with, a node of an older ckpt gets sha256 (default: xxh3)',
+      ).choices(['xxh3', 'sha256']),
     )
     .option(
       '--compress',

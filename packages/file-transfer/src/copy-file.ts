@@ -2,6 +2,7 @@ import { statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { InvalidInputError } from '@ckpt/core';
 import { pullFile, pushFile } from './net/client.js';
+import { HASH_ALGORITHMS, isHashAlgorithm, type HashAlgorithm } from './transfer/chain-hash.js';
 import { nodeOf, parseEndpoint, type Netmap } from './net/netmap.js';
 import { LocalSource } from './transfer/local-source.js';
 import {
@@ -24,6 +25,12 @@ export interface CopyFileOptions {
   readonly checkpointInterval?: number;
   /** How much of a received prefix a resume re-checks (default `tail`). */
   readonly verify?: VerifyMode;
+  /**
+   * The chain hash of a copy that starts from 0 (default `xxh3`; `sha256` is the other). A
+   * resume goes on with the hash its checkpoint recorded, and says so when that differs; a
+   * node of an older revision knows only `sha256`, which is then used, with a warning.
+   */
+  readonly hash?: HashAlgorithm;
   /** Short then long retries (default {@link DEFAULT_RETRY_POLICY}). */
   readonly retry?: Partial<RetryPolicy>;
   /** Needed for remote copies. */
@@ -57,6 +64,9 @@ export async function copyFile(options: CopyFileOptions): Promise<TransferResult
   const interval = options.checkpointInterval ?? DEFAULT_CHECKPOINT_INTERVAL;
   if (!Number.isSafeInteger(interval) || interval < 0) throw new InvalidInputError(`checkpoint interval ${interval} is not a whole number of bytes`);
   const verify = options.verify ?? 'tail';
+  if (options.hash !== undefined && !isHashAlgorithm(options.hash))
+    throw new InvalidInputError(`unknown chain hash ${JSON.stringify(options.hash)}`, { hint: `use one of ${HASH_ALGORITHMS.join(', ')}` });
+  const hash = options.hash;
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
   for (const [field, value] of Object.entries(policy)) {
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
@@ -101,6 +111,7 @@ export async function copyFile(options: CopyFileOptions): Promise<TransferResult
             source,
             interval,
             verify,
+            ...(hash && { hash }),
             ...(previous && { retry: { retry: previous.retry, waitMs: previous.waitMs, error: previous.error } }),
             ...(options.rateLimit !== undefined && { rateLimit: options.rateLimit }),
             ...(options.preserve && { preserve: true }),
@@ -132,6 +143,7 @@ export async function copyFile(options: CopyFileOptions): Promise<TransferResult
     peer,
     interval,
     verify,
+    ...(hash && { hash }),
     ...common,
     ...(options.compress && { compress: true }),
     ...(options.rateLimit !== undefined && { rateLimit: options.rateLimit }),

@@ -8,6 +8,8 @@ describe('the package entries', () => {
       [
         'AuthenticationError',
         'DEFAULT_CHECKPOINT_INTERVAL',
+        'DEFAULT_HASH',
+        'HASH_ALGORITHMS',
         'DEFAULT_RETRY_POLICY',
         'NodeServer',
         'PathRefusedError',

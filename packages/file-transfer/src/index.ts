@@ -15,6 +15,8 @@ export type { CopyTreeOptions, TreeResult } from './copy-tree.js';
 export { AuthenticationError, PathRefusedError, TransferError, isRetryable } from './errors.js';
 export { checkpointPathOf, partialPathOf, transferCompanions, TRANSFER_KIND } from './transfer/names.js';
 export { DEFAULT_CHECKPOINT_INTERVAL } from './transfer/receiver.js';
+export { DEFAULT_HASH, HASH_ALGORITHMS } from './transfer/chain-hash.js';
+export type { HashAlgorithm } from './transfer/chain-hash.js';
 export type { TransferEvent, TransferProgress, TransferResult, VerifyMode } from './transfer/receiver.js';
 export { DEFAULT_RETRY_POLICY } from './transfer/retry-policy.js';
 export type { RetryPolicy } from './transfer/retry-policy.js';

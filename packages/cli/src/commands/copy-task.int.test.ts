@@ -32,6 +32,19 @@ describe('the copy task of packages', () => {
       /steps\[3\]\.copy\.checkpointInterval/,
     );
     expect(() => copyTaskPlugin.validate({ from: 'a', to: 'b', colour: 'red' }, 'steps[3].copy')).toThrow(/steps\[3\]\.copy\.colour: unknown field/);
+    expect(() => copyTaskPlugin.validate({ from: 'a', to: 'b', hash: 'md5' }, 'steps[3].copy')).toThrow(
+      /steps\[3\]\.copy\.hash: "md5" is not xxh3 or sha256/,
+    );
+  });
+
+  it('a copy step takes the chain hash as `ckpt copy --hash` does', () => {
+    writeFileSync(join(dir, 'data.bin'), randomBytes(100_000));
+    const file = join(dir, 'hash.yaml');
+    writeFileSync(file, `id: hash\nversion: 1\nsteps:\n  - { id: ship, copy: { from: data.bin, to: out/data.bin, hash: sha256 } }\n`);
+    const result = run(file);
+    expect(result.status).toBe(0);
+    const shipped = eventsOf(result.stdout).find((e) => e['type'] === 'unit-completed' && e['unit'] === 'ship');
+    expect((shipped?.['result'] as { digest?: string } | undefined)?.digest).toMatch(/^sha256-chain:[0-9a-f]{64}$/);
   });
 
   it('copies with the file-transfer runner, records what it sent, and is skipped once done', () => {

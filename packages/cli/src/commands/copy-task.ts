@@ -10,6 +10,8 @@ export interface CopyTaskSpec extends RetrySettings {
   readonly to: string;
   readonly checkpointInterval?: string | number;
   readonly verify?: 'tail' | 'full';
+  /** The chain hash (`xxh3`, the default, or `sha256`), as `ckpt copy --hash`. */
+  readonly hash?: 'xxh3' | 'sha256';
   /** The netmap file (default `$CKPT_NETMAP`), needed when `from` or `to` is `ckpt://NODE/...`. */
   readonly netmap?: string;
   /** This node's name in the netmap (default `$CKPT_NODE`). */
@@ -17,11 +19,12 @@ export interface CopyTaskSpec extends RetrySettings {
   readonly compress?: boolean;
 }
 
-const FIELDS: Record<keyof CopyTaskSpec, 'string' | 'size' | 'count' | 'boolean' | 'verify'> = {
+const FIELDS: Record<keyof CopyTaskSpec, 'string' | 'size' | 'count' | 'boolean' | 'verify' | 'hash'> = {
   from: 'string',
   to: 'string',
   checkpointInterval: 'size',
   verify: 'verify',
+  hash: 'hash',
   netmap: 'string',
   node: 'string',
   compress: 'boolean',
@@ -46,14 +49,17 @@ function validateCopySpec(spec: unknown, path: string): CopyTaskSpec {
           ? typeof value === 'boolean'
           : kind === 'verify'
             ? value === 'tail' || value === 'full'
-            : kind === 'count'
-              ? Number.isSafeInteger(value) || (typeof value === 'string' && /^\d+$/.test(value))
-              : typeof value === 'string' || (typeof value === 'number' && value >= 0);
+            : kind === 'hash'
+              ? value === 'xxh3' || value === 'sha256'
+              : kind === 'count'
+                ? Number.isSafeInteger(value) || (typeof value === 'string' && /^\d+$/.test(value))
+                : typeof value === 'string' || (typeof value === 'number' && value >= 0);
     if (!ok) {
       const expected = {
         string: 'a non-empty text',
         boolean: 'true or false',
         verify: 'tail or full',
+        hash: 'xxh3 or sha256',
         count: 'a whole number',
         size: 'a size or duration like 4MiB or 30s',
       }[kind];
@@ -83,6 +89,7 @@ async function runCopyTask(spec: CopyTaskSpec, context: TaskContext): Promise<Pl
       checkpointInterval: typeof interval === 'number' ? interval : parseSize(interval, `step ${context.stepId}: checkpointInterval`),
     }),
     ...(spec.verify !== undefined && { verify: spec.verify }),
+    ...(spec.hash !== undefined && { hash: spec.hash }),
     retry: retryOptions(spec, (field) => `step ${context.stepId}: ${field}`),
     ...(netmapFile !== undefined && { netmap: loadNetmap(local(context.baseDir, netmapFile)) }),
     ...(node !== undefined && { node }),

@@ -40,6 +40,22 @@ describe('ckpt copy', () => {
     expect(firstDifference(await readFile(join(dir, 'out', 'b')), data)).toBeUndefined();
   });
 
+  it('--hash picks the chain hash: xxh3 by default, sha256 when asked; another name is refused with exit 2', async () => {
+    const data = randomBytes(200 * 1024);
+    await writeFile(join(dir, 'a'), data);
+    const fast = ckpt(['copy', 'a', 'out/fast', '--json']);
+    expect(fast.status).toBe(0);
+    expect(lastJson(fast.stdout)['digest']).toMatch(/^xxh3-chain:[0-9a-f]{32}$/);
+    const slow = ckpt(['copy', 'a', 'out/slow', '--json', '--hash', 'sha256']);
+    expect(slow.status).toBe(0);
+    expect(lastJson(slow.stdout)['digest']).toMatch(/^sha256-chain:[0-9a-f]{64}$/);
+    expect(firstDifference(await readFile(join(dir, 'out', 'slow')), data)).toBeUndefined();
+    const refused = ckpt(['copy', 'a', 'out/md5', '--hash', 'md5']);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toMatch(/--hash.*md5.*xxh3, sha256/s);
+    expect(existsSync(join(dir, 'out', 'md5'))).toBe(false);
+  });
+
   it('refuses bad arguments and a missing source with exit 2 and no stack trace', () => {
     for (const args of [
       ['copy', 'missing', 'b'],

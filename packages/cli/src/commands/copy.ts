@@ -165,6 +165,7 @@ export async function copyCommand(source: string, destination: string, options: 
     destination,
     ...(checkpointInterval !== undefined && { checkpointInterval }),
     ...(options.verify !== undefined && { verify: options.verify }),
+    ...(options.hash !== undefined && { hash: options.hash }),
     retry,
     ...(netmap && { netmap }),
     ...(options.node !== undefined && { node: options.node }),

@@ -15,6 +15,11 @@ describe('answers from a node', () => {
     });
   });
 
+  it('takes the digest of either chain hash', () => {
+    const xxh3 = `xxh3-chain:${'0123456789abcdef'.repeat(2)}`;
+    expect(parseDoneResult({ op: 'done', result: { bytes: 10, sent: 4, resumedFrom: 6, digest: xxh3 } }, 10, 'beta').digest).toBe(xxh3);
+  });
+
   it.each([
     ['no result', {}, /"result" is not an object/],
     [
@@ -32,7 +37,17 @@ describe('answers from a node', () => {
     [
       'a digest of another form',
       { result: { bytes: 10, sent: 0, resumedFrom: 0, digest: 'md5:00' } },
-      /"result\.digest" is not sha256-chain:<64 hex digits>/,
+      /"result\.digest" is not xxh3-chain:<32 hex digits> or sha256-chain:<64 hex digits>/,
+    ],
+    [
+      'an XXH3 digest of SHA-256 length',
+      { result: { bytes: 10, sent: 0, resumedFrom: 0, digest: `xxh3-chain:${'a'.repeat(64)}` } },
+      /"result\.digest" is not xxh3-chain/,
+    ],
+    [
+      'a SHA-256 digest of XXH3 length',
+      { result: { bytes: 10, sent: 0, resumedFrom: 0, digest: `sha256-chain:${'a'.repeat(32)}` } },
+      /"result\.digest" is not xxh3-chain/,
     ],
   ])('refuses a done with %s, naming the node and the field', (_name, fields, reason) => {
     const parse = () => parseDoneResult({ op: 'done', ...fields }, 10, 'beta');
@@ -67,6 +82,25 @@ describe('answers from a node', () => {
       interval: 0,
       fingerprint,
     });
+    // Revision 5: the chain hash a transfer started with, and XXH3's 32-digit chains and digests.
+    const xxh3 = 'd'.repeat(32);
+    expect(parsePeerEvent({ op: 'event', event: { type: 'transfer/started', size: 10, interval: 0, fingerprint, hash: 'xxh3' } }, 'beta')).toEqual({
+      type: 'transfer/started',
+      size: 10,
+      interval: 0,
+      fingerprint,
+      hash: 'xxh3',
+    });
+    expect(parsePeerEvent({ op: 'event', event: { type: 'transfer/checkpoint', offset: 1, chain: xxh3 } }, 'beta')).toEqual({
+      type: 'transfer/checkpoint',
+      offset: 1,
+      chain: xxh3,
+    });
+    expect(parsePeerEvent({ op: 'event', event: { type: 'transfer/verified', digest: xxh3, size: 1 } }, 'beta')).toEqual({
+      type: 'transfer/verified',
+      digest: xxh3,
+      size: 1,
+    });
   });
 
   it('leaves out an event type this revision does not know', () => {
@@ -83,6 +117,12 @@ describe('answers from a node', () => {
       /"event\.offset" is not a byte count/,
     ],
     ['a checkpoint without its chain', { event: { type: 'transfer/checkpoint', offset: 1 } }, /"event\.chain" is not a chain value/],
+    ['a chain of 40 digits', { event: { type: 'transfer/checkpoint', offset: 1, chain: 'c'.repeat(40) } }, /"event\.chain" is not a chain value/],
+    [
+      'a started event naming an unknown hash',
+      { event: { type: 'transfer/started', size: 10, interval: 0, fingerprint, hash: 'md5' } },
+      /"event\.hash" is not one of xxh3, sha256/,
+    ],
     ['a reason that is not text', { event: { type: 'transfer/restarted', reason: { nested: true } } }, /"event\.reason" is not a string/],
     [
       'a reason of a megabyte',

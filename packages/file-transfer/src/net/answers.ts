@@ -2,7 +2,8 @@ import type { SourceFingerprint } from '../transfer/fingerprint.js';
 import type { TransferEvent, TransferResult } from '../transfer/receiver.js';
 import type { ControlMessage } from './framed-connection.js';
 import { InvalidInputError } from '@ckpt/core';
-import { isChain, isMode, isObject, isSha256Hex, isSize, parseFingerprint, type Refuse } from './messages.js';
+import { DIGEST_PATTERN, HASH_ALGORITHMS, isHashAlgorithm } from '../transfer/chain-hash.js';
+import { isChain, isMode, isObject, isSize, parseFingerprint, type Refuse } from './messages.js';
 
 /**
  * Checks of what a node answers a client (docs/protocol.md, "Requests"), the counterpart of
@@ -52,8 +53,8 @@ export function parseDoneResult(message: ControlMessage, size: number, node: str
   if (bytes !== size) malformed(what, 'result.bytes', 'is not the size of the file pushed');
   if (!isSize(sent)) malformed(what, 'result.sent', 'is not a byte count');
   if (!isSize(resumedFrom) || resumedFrom > size) malformed(what, 'result.resumedFrom', 'is not an offset within the file');
-  if (typeof digest !== 'string' || !/^sha256-chain:[0-9a-f]{64}$/.test(digest))
-    malformed(what, 'result.digest', 'is not sha256-chain:<64 hex digits>');
+  if (typeof digest !== 'string' || !DIGEST_PATTERN.test(digest))
+    malformed(what, 'result.digest', 'is not xxh3-chain:<32 hex digits> or sha256-chain:<64 hex digits>');
   return { bytes, sent, resumedFrom, digest };
 }
 
@@ -67,7 +68,7 @@ interface FieldRule {
   readonly optional?: boolean;
 }
 const byteCount: FieldRule = { check: isSize, why: 'is not a byte count' };
-const sha256: FieldRule = { check: isSha256Hex, why: 'is not a SHA-256 in hex' };
+const chain: FieldRule = { check: isChain, why: 'is not a chain value (an XXH3-128 or SHA-256 in hex)' };
 const text: FieldRule = {
   check: (v) => typeof v === 'string' && v.length <= MAX_EVENT_TEXT,
   why: `is not a string of at most ${MAX_EVENT_TEXT} characters`,
@@ -77,7 +78,12 @@ const fingerprint: FieldRule = { check: () => true, why: '' };
 
 /** The events a receiving node relays to the pushing client, field by field (transfer-reducer.ts lists them). */
 const EVENT_FIELDS: Readonly<Record<`transfer/${string}`, Readonly<Record<string, FieldRule>>>> = {
-  'transfer/started': { size: byteCount, interval: byteCount, fingerprint },
+  'transfer/started': {
+    size: byteCount,
+    interval: byteCount,
+    fingerprint,
+    hash: { check: isHashAlgorithm, why: `is not one of ${HASH_ALGORITHMS.join(', ')}`, optional: true },
+  },
   'transfer/resumed': {
     offset: byteCount,
     size: byteCount,
@@ -85,15 +91,15 @@ const EVENT_FIELDS: Readonly<Record<`transfer/${string}`, Readonly<Record<string
     checkpoint: { ...byteCount, optional: true },
   },
   'transfer/restarted': { reason: text },
-  'transfer/checkpoint': { offset: byteCount, chain: { check: isChain, why: 'is not a chain value (a SHA-256 in hex)' } },
+  'transfer/checkpoint': { offset: byteCount, chain },
   'transfer/retry': {
     retry: byteCount,
     waitMs: { check: (v) => typeof v === 'number' && Number.isFinite(v) && v >= 0, why: 'is not a duration' },
     error: text,
   },
-  'transfer/verified': { digest: sha256, size: byteCount },
-  'transfer/published': { size: byteCount, digest: sha256 },
-  'transfer/up-to-date': { size: byteCount, digest: sha256 },
+  'transfer/verified': { digest: chain, size: byteCount },
+  'transfer/published': { size: byteCount, digest: chain },
+  'transfer/up-to-date': { size: byteCount, digest: chain },
   'transfer/warning': { message: text },
 };
 

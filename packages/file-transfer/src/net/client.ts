@@ -2,6 +2,14 @@ import { connect } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import { InterruptedError } from '@ckpt/core';
 import { AuthenticationError, TransferError } from '../errors.js';
+import {
+  DEFAULT_HASH,
+  LEGACY_HASH,
+  loadChainAlgorithm,
+  type ChainAlgorithm,
+  type ChainPosition,
+  type HashAlgorithm,
+} from '../transfer/chain-hash.js';
 import { LocalSource } from '../transfer/local-source.js';
 import {
   receiveFile,
@@ -36,10 +44,24 @@ export interface RemoteTransferOptions {
   readonly compress?: boolean;
   /** Publish with the source's mode and modification time. */
   readonly preserve?: boolean;
+  /** The chain hash (default xxh3; SHA-256, with a warning, when the node is of a revision before 5). */
+  readonly hash?: HashAlgorithm;
 }
 
-/** Connects and authenticates both ways. */
-export async function openSession(options: RemoteTransferOptions): Promise<FramedConnection> {
+/** An authenticated connection, and the chain hash this transfer uses with that node. */
+interface Session {
+  readonly connection: FramedConnection;
+  readonly hash: HashAlgorithm;
+  /** What the node can hash (its `ready`). */
+  readonly hashes: readonly HashAlgorithm[];
+}
+
+/**
+ * Connects, authenticates both ways, and picks the chain hash: the one asked for when the node
+ * knows it, else SHA-256 (which every node knows), said in a `transfer/warning`. Falling back
+ * never weakens the check: SHA-256 is the cryptographic one; only the speed differs.
+ */
+export async function openSession(options: RemoteTransferOptions): Promise<Session> {
   const { peer } = options;
   const idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
   // A peer whose entry has `tls` is reached over TLS; its certificate must chain to `tls.ca` (or
@@ -77,22 +99,32 @@ export async function openSession(options: RemoteTransferOptions): Promise<Frame
   const onAbort = () => connection.destroy();
   options.signal?.addEventListener('abort', onAbort, { once: true });
   socket.once('close', () => options.signal?.removeEventListener('abort', onAbort));
+  let hashes: readonly HashAlgorithm[];
   try {
-    await authenticateClient(connection, options.self, peer);
+    ({ hashes } = await authenticateClient(connection, options.self, peer));
   } catch (error) {
     connection.destroy();
     throw error;
   }
-  return connection;
+  const asked = options.hash ?? DEFAULT_HASH;
+  const hash = hashes.includes(asked) ? asked : LEGACY_HASH;
+  if (hash !== asked)
+    options.onEvent?.({
+      type: 'transfer/warning',
+      message: `node ${peer.name} knows only the chain hash ${hashes.join(', ')} (an older ckpt): this copy is checked with ${hash}; upgrade ckpt on ${peer.name} for ${asked}, or pass --hash ${hash}`,
+    });
+  return { connection, hash, hashes };
 }
 
 /** Local → node: this side sends; the peer receives and keeps the checkpoint records. */
 export async function pushFile(localPath: string, remotePath: string, options: RemoteTransferOptions): Promise<TransferResult> {
   const source = new LocalSource(localPath, true);
+  // The node will ask for chains of the hash picked below: XXH3's WebAssembly compiles meanwhile.
+  loadChainAlgorithm(options.hash ?? DEFAULT_HASH).catch(() => undefined);
   try {
     // A missing source is refused before connecting.
     const info = await source.describe();
-    const connection = await openSession(options);
+    const { connection, hash } = await openSession(options);
     try {
       if (options.retry) options.onEvent?.({ type: 'transfer/retry', ...options.retry });
       await connection.sendControl({
@@ -102,6 +134,8 @@ export async function pushFile(localPath: string, remotePath: string, options: R
         fingerprint: info.fingerprint,
         interval: options.interval,
         verify: options.verify,
+        // Named even when SHA-256: the node then knows this client hashes with any (revision 5).
+        algorithm: hash,
         ...(options.compress && { compress: true }),
         ...(info.mode !== undefined && { mode: info.mode }),
         ...(options.preserve && { preserve: true }),
@@ -116,8 +150,8 @@ export async function pushFile(localPath: string, remotePath: string, options: R
         describe: () => source.describe(),
         hashRange: source.hashRange.bind(source),
         close: async () => undefined,
-        stream: async (from: Parameters<LocalSource['stream']>[0], interval: number, at = from.offset) => {
-          const stream = await source.stream(from, interval, at);
+        stream: async (from: ChainPosition, interval: number, at: number, algorithm: ChainAlgorithm) => {
+          const stream = await source.stream(from, interval, at, algorithm);
           const began = Date.now();
           async function* chunks(): AsyncGenerator<Uint8Array> {
             for await (const chunk of stream.chunks) {
@@ -162,7 +196,7 @@ export async function pushFile(localPath: string, remotePath: string, options: R
 
 /** Node → local: the peer sends; this side receives and keeps the checkpoint records. */
 export async function pullFile(remotePath: string, destination: string, options: RemoteTransferOptions): Promise<TransferResult> {
-  const connection = await openSession(options);
+  const { connection, hash, hashes } = await openSession(options);
   try {
     await connection.sendControl({ op: 'get', path: remotePath });
     const answer = await connection.receiveControl();
@@ -176,6 +210,7 @@ export async function pullFile(remotePath: string, destination: string, options:
       options.peer.name,
       undefined,
       options.compress === true,
+      hashes,
     );
     const result = await receiveFile(
       {
@@ -183,6 +218,7 @@ export async function pullFile(remotePath: string, destination: string, options:
         source,
         interval: options.interval,
         verify: options.verify,
+        hash,
         ...(options.preserve && { preserve: true }),
         ...(options.retry && { retry: options.retry }),
         ...(options.rateLimit !== undefined && { rateLimit: options.rateLimit }),

@@ -1,5 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { AuthenticationError } from '../errors.js';
+import { HASH_ALGORITHMS, isHashAlgorithm, LEGACY_HASH, type HashAlgorithm } from '../transfer/chain-hash.js';
 import type { FramedConnection } from './framed-connection.js';
 import type { Netmap, NetmapNode } from './netmap.js';
 
@@ -30,8 +31,25 @@ function sameProof(a: unknown, b: string): boolean {
 
 const isNonce = (value: unknown): value is string => typeof value === 'string' && /^[0-9a-f]{64}$/.test(value);
 
-/** Client side: proves `self` to `server` and checks the server's proof. */
-export async function authenticateClient(connection: FramedConnection, self: NetmapNode, server: NetmapNode): Promise<void> {
+/** What a client learns of the node in the handshake. */
+export interface PeerCapabilities {
+  /**
+   * The chain hashes the node knows, from its `ready` (revision 5); SHA-256 alone for a node
+   * of an older revision, whose `ready` has no `algorithms`.
+   */
+  readonly hashes: readonly HashAlgorithm[];
+}
+
+/** The `algorithms` of a `ready`: the known names among them (a later revision may list more), SHA-256 when absent. */
+function hashesOf(ready: Record<string, unknown>): readonly HashAlgorithm[] {
+  const listed = ready['algorithms'];
+  if (!Array.isArray(listed)) return [LEGACY_HASH];
+  const known = listed.filter(isHashAlgorithm);
+  return known.includes(LEGACY_HASH) ? known : [...known, LEGACY_HASH];
+}
+
+/** Client side: proves `self` to `server` and checks the server's proof; returns what the node announced. */
+export async function authenticateClient(connection: FramedConnection, self: NetmapNode, server: NetmapNode): Promise<PeerCapabilities> {
   const clientNonce = randomBytes(32).toString('hex');
   await connection.sendControl({ op: 'hello', protocol: PROTOCOL, node: self.name, peer: server.name, nonce: clientNonce });
   const challenge = await connection.receiveControl(HANDSHAKE_TIMEOUT_MS);
@@ -48,6 +66,7 @@ export async function authenticateClient(connection: FramedConnection, self: Net
   if (ready.op === 'error') throw new AuthenticationError(`node ${server.name} refused authentication of ${self.name}: ${String(ready['message'])}`);
   if (ready.op !== 'ready') throw new AuthenticationError(`node ${server.name} sent "${ready.op}" instead of completing the handshake`);
   connection.authenticated(server.name);
+  return { hashes: hashesOf(ready) };
 }
 
 /**
@@ -138,7 +157,8 @@ export async function authenticateServer(
     return refuse(`node ${JSON.stringify(claimed.slice(0, 64))} failed to prove its secret (unknown to node ${self.name}, or a wrong secret)`);
   }
   nonces.remember(clientNonce);
-  await connection.sendControl({ op: 'ready' });
+  // The chain hashes this node knows (revision 5): a client picks one before its request.
+  await connection.sendControl({ op: 'ready', algorithms: HASH_ALGORITHMS });
   connection.authenticated(client.name);
   return client;
 }

@@ -1,4 +1,5 @@
 import { InvalidInputError } from '@ckpt/core';
+import { HASH_ALGORITHMS, isHashAlgorithm, LEGACY_HASH, type HashAlgorithm } from '../transfer/chain-hash.js';
 import type { SourceFingerprint } from '../transfer/fingerprint.js';
 import type { ControlMessage } from './framed-connection.js';
 
@@ -30,6 +31,10 @@ export interface PutRequest {
   readonly mode: number | undefined;
   /** Publish with the source's mode and modification time (revision 4). */
   readonly preserve: boolean;
+  /** The chain hash the client asks for (revision 5); SHA-256 when the `put` names none (an older client). */
+  readonly algorithm: HashAlgorithm;
+  /** The `put` named a chain hash: the client is of revision 5 or later, so it hashes with any this node knows. */
+  readonly namesAlgorithm: boolean;
 }
 
 /** Refuses a request: `what` (`put request`) has `field` that `why`. */
@@ -79,7 +84,7 @@ export function parseFingerprint(value: unknown, size: number, what: string, ref
  */
 export function parsePutRequest(message: ControlMessage): PutRequest {
   const what = 'put request';
-  const { path, size, fingerprint, interval, verify, compress, mode, preserve } = message;
+  const { path, size, fingerprint, interval, verify, compress, mode, preserve, algorithm } = message;
   if (typeof path !== 'string') malformed(what, 'path', 'is not a string');
   if (!isSize(size)) malformed(what, 'size', 'is not a byte count');
   if (interval !== undefined && !isSize(interval)) malformed(what, 'interval', 'is not a byte count');
@@ -92,6 +97,7 @@ export function parsePutRequest(message: ControlMessage): PutRequest {
   if (compress !== undefined && typeof compress !== 'boolean') malformed(what, 'compress', 'is not a boolean');
   if (mode !== undefined && !isMode(mode)) malformed(what, 'mode', 'is not a file mode (0 to 4095)');
   if (preserve !== undefined && typeof preserve !== 'boolean') malformed(what, 'preserve', 'is not a boolean');
+  if (algorithm !== undefined && !isHashAlgorithm(algorithm)) malformed(what, 'algorithm', `is not one of ${HASH_ALGORITHMS.join(', ')}`);
   return {
     path,
     size,
@@ -101,6 +107,8 @@ export function parsePutRequest(message: ControlMessage): PutRequest {
     compress: compress === true,
     mode,
     preserve: preserve === true,
+    algorithm: algorithm ?? LEGACY_HASH,
+    namesAlgorithm: algorithm !== undefined,
   };
 }
 
@@ -110,7 +118,9 @@ export function parseGetRequest(message: ControlMessage): { readonly path: strin
   return { path: message['path'] };
 }
 
-/** A chain value in `hash` and `send`: the seed or a segment's SHA-256, in hex. */
+const CHAIN_HEX = /^([0-9a-f]{32}|[0-9a-f]{64})$/;
+
+/** A chain value of any known hash, in lowercase hex: 64 digits (SHA-256) or 32 (XXH3-128). */
 export function isChain(value: unknown): value is string {
-  return isSha256Hex(value);
+  return typeof value === 'string' && CHAIN_HEX.test(value);
 }

@@ -6,6 +6,7 @@ import { CheckpointLockedError, InvalidInputError, pruneCheckpoints, type PruneR
 import { DestinationLockedError } from '../errors.js';
 import { transferCompanions, TRANSFER_KIND } from '../transfer/names.js';
 import { LocalSource } from '../transfer/local-source.js';
+import { HASH_ALGORITHMS, LEGACY_HASH } from '../transfer/chain-hash.js';
 import { DEFAULT_CHECKPOINT_INTERVAL, receiveFile, type TransferEvent } from '../transfer/receiver.js';
 import { transferReducer } from '../transfer/transfer-reducer.js';
 import { confinePath } from './confine.js';
@@ -290,6 +291,8 @@ export class NodeServer {
       peer,
       undefined,
       put.compress,
+      // A client that names a chain hash is of revision 5 or later: it hashes with any.
+      put.namesAlgorithm ? HASH_ALGORITHMS : [LEGACY_HASH],
     );
     let result;
     try {
@@ -299,6 +302,7 @@ export class NodeServer {
           source,
           interval: put.interval ?? DEFAULT_CHECKPOINT_INTERVAL,
           verify: put.verify,
+          hash: put.algorithm,
           ...(put.preserve && { preserve: true }),
         },
         {

@@ -1,9 +1,16 @@
 import { InterruptedError, InvalidInputError, isCkptError } from '@ckpt/core';
 import { AuthenticationError, DestinationLockedError, PathRefusedError, TransferError } from '../errors.js';
-import type { ChainPosition } from '../transfer/chain-hash.js';
+import {
+  isChainOf,
+  isHashAlgorithm,
+  LEGACY_HASH,
+  loadChainAlgorithm,
+  type ChainAlgorithm,
+  type ChainPosition,
+  type HashAlgorithm,
+} from '../transfer/chain-hash.js';
 import type { SourcePort, SourceInfo, SourceStream } from '../transfer/source-port.js';
 import { HELD_DATA_FRAMES, type ControlMessage, type FramedConnection } from './framed-connection.js';
-import { isChain } from './messages.js';
 
 /** An error as it travels: `{op: 'error', code, message}`. */
 export function errorMessage(error: unknown): ControlMessage {
@@ -46,6 +53,8 @@ export class RemoteSource implements SourcePort {
     private readonly onMessage?: (message: ControlMessage) => void,
     /** Ask the sender to compress data frames (offsets stay source offsets, so restart is unaffected). */
     private readonly compress = false,
+    /** What the peer can hash: from its `ready` (a node) or its `put` (a client); SHA-256 alone for an older peer. */
+    readonly hashes: readonly HashAlgorithm[] = [LEGACY_HASH],
   ) {}
 
   async describe(): Promise<SourceInfo> {
@@ -64,13 +73,13 @@ export class RemoteSource implements SourcePort {
     }
   }
 
-  async hashRange(from: ChainPosition, to: number, interval: number): Promise<string | undefined> {
-    await this.connection.sendControl({ op: 'hash', from: from.offset, chain: from.chain, to, interval });
+  async hashRange(from: ChainPosition, to: number, interval: number, algorithm: ChainAlgorithm): Promise<string | undefined> {
+    await this.connection.sendControl({ op: 'hash', from: from.offset, chain: from.chain, to, interval, ...algorithmField(algorithm) });
     const answer = await this.control('hashed');
     return typeof answer['chain'] === 'string' ? answer['chain'] : undefined;
   }
 
-  async stream(from: ChainPosition, interval: number, at = from.offset): Promise<SourceStream> {
+  async stream(from: ChainPosition, interval: number, at: number, algorithm: ChainAlgorithm): Promise<SourceStream> {
     const connection = this.connection;
     const peer = this.peer;
     await connection.sendControl({
@@ -78,6 +87,7 @@ export class RemoteSource implements SourcePort {
       offset: from.offset,
       chain: from.chain,
       interval,
+      ...algorithmField(algorithm),
       ...(at !== from.offset && { at }),
       ...(this.compress && { compress: true }),
     });
@@ -115,6 +125,16 @@ export class RemoteSource implements SourcePort {
 
 const isByteCount = (value: unknown): boolean => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 
+/** `algorithm` of a `hash` or `send`: absent for SHA-256, so a peer of any revision reads it as before. */
+const algorithmField = (algorithm: ChainAlgorithm): { algorithm?: HashAlgorithm } =>
+  algorithm.name === LEGACY_HASH ? {} : { algorithm: algorithm.name };
+
+/** The chain hash a `hash` or `send` names (absent: SHA-256), loaded; undefined when this revision does not know it. */
+async function requestedAlgorithm(message: ControlMessage): Promise<ChainAlgorithm | undefined> {
+  const name = message['algorithm'] ?? LEGACY_HASH;
+  return isHashAlgorithm(name) && isChainOf(name, message['chain']) ? loadChainAlgorithm(name) : undefined;
+}
+
 /**
  * The sending side of the wire: answers `hash` and `send` from a local source until a message
  * it does not handle arrives, which it returns (`done`, `error`, `bye`).
@@ -127,10 +147,11 @@ export async function serveSource(connection: FramedConnection, source: SourcePo
         const from = { offset: Number(message['from']), chain: String(message['chain']) };
         const to = Number(message['to']);
         const interval = Number(message['interval']);
-        if (![message['from'], message['to'], message['interval']].every(isByteCount) || !isChain(message['chain']) || to < from.offset) {
+        const algorithm = await requestedAlgorithm(message);
+        if (![message['from'], message['to'], message['interval']].every(isByteCount) || !algorithm || to < from.offset) {
           throw new TransferError('malformed hash request');
         }
-        const chain = await source.hashRange(from, to, interval);
+        const chain = await source.hashRange(from, to, interval, algorithm);
         await connection.sendControl({ op: 'hashed', chain: chain ?? null });
         break;
       }
@@ -138,9 +159,10 @@ export async function serveSource(connection: FramedConnection, source: SourcePo
         const from = { offset: Number(message['offset']), chain: String(message['chain']) };
         const interval = Number(message['interval']);
         const at = message['at'] === undefined ? from.offset : Number(message['at']);
-        if (![message['offset'], message['interval'], at].every(isByteCount) || !isChain(message['chain']) || at < from.offset)
+        const algorithm = await requestedAlgorithm(message);
+        if (![message['offset'], message['interval'], at].every(isByteCount) || !algorithm || at < from.offset)
           throw new TransferError('malformed send request');
-        const stream = await source.stream(from, interval, at);
+        const stream = await source.stream(from, interval, at, algorithm);
         for await (const chunk of stream.chunks) {
           if (signal?.aborted) throw new InterruptedError('the node is shutting down');
           await connection.sendData(chunk, message['compress'] === true);

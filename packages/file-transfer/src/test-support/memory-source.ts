@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { TransferError } from '../errors.js';
-import { ChainHasher, type ChainPosition } from '../transfer/chain-hash.js';
+import { ChainHasher, type ChainAlgorithm, type ChainPosition } from '../transfer/chain-hash.js';
 import type { SourceInfo, SourcePort, SourceStream } from '../transfer/source-port.js';
 
 /** Options of {@link MemorySource}. */
@@ -26,18 +26,18 @@ export class MemorySource implements SourcePort {
     return { size, fingerprint: { size, mtimeMs: 0, ino: '1', sample: createHash('sha256').update(this.data).digest('hex') } };
   }
 
-  async hashRange(from: ChainPosition, to: number, interval: number): Promise<string | undefined> {
+  async hashRange(from: ChainPosition, to: number, interval: number, algorithm: ChainAlgorithm): Promise<string | undefined> {
     if (to > this.data.length) return undefined;
-    const hasher = new ChainHasher(from.offset, from.chain, interval);
+    const hasher = new ChainHasher(from.offset, from.chain, interval, algorithm);
     hasher.update(this.data.subarray(from.offset, to));
     return hasher.finish().chain;
   }
 
-  async stream(from: ChainPosition, interval: number, at = from.offset): Promise<SourceStream> {
+  async stream(from: ChainPosition, interval: number, at: number, algorithm: ChainAlgorithm): Promise<SourceStream> {
     const { data } = this;
     const chunkBytes = this.options.chunkBytes ?? 4096;
     const diesAt = this.options.diesAt;
-    const hasher = new ChainHasher(from.offset, from.chain, interval);
+    const hasher = new ChainHasher(from.offset, from.chain, interval, algorithm);
     hasher.update(data.subarray(from.offset, at));
     async function* chunks(): AsyncGenerator<Uint8Array> {
       let offset = at;

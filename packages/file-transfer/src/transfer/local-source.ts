@@ -2,7 +2,7 @@ import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { InvalidInputError } from '@ckpt/core';
 import { TransferError } from '../errors.js';
-import { ChainHasher, hashRange, type ChainPosition } from './chain-hash.js';
+import { ChainHasher, hashRange, type ChainAlgorithm, type ChainPosition } from './chain-hash.js';
 import { fingerprintFile } from './fingerprint.js';
 import type { SourceInfo, SourcePort, SourceStream } from './source-port.js';
 
@@ -75,7 +75,7 @@ export class LocalSource implements SourcePort {
     return this.info;
   }
 
-  async hashRange(from: ChainPosition, to: number, interval: number): Promise<string | undefined> {
+  async hashRange(from: ChainPosition, to: number, interval: number, algorithm: ChainAlgorithm): Promise<string | undefined> {
     const file = await this.handle();
     const buffer = Buffer.allocUnsafe(1 << 20);
     const reader = {
@@ -84,7 +84,7 @@ export class LocalSource implements SourcePort {
         return buffer.subarray(0, bytesRead);
       },
     };
-    return hashRange(reader, from, to, interval);
+    return hashRange(reader, from, to, interval, algorithm);
   }
 
   async read(position: number, length: number): Promise<Uint8Array> {
@@ -94,12 +94,12 @@ export class LocalSource implements SourcePort {
     return buffer.subarray(0, bytesRead);
   }
 
-  async stream(from: ChainPosition, interval: number, at = from.offset): Promise<SourceStream> {
+  async stream(from: ChainPosition, interval: number, at: number, algorithm: ChainAlgorithm): Promise<SourceStream> {
     const file = await this.handle();
     const size = this.info?.size ?? (await file.stat()).size;
     // Reads no larger than the interval (within 64 KiB..1 MiB), so an interruption loses at most one interval.
     const chunkBytes = interval > 0 ? Math.min(READ_CHUNK_BYTES, Math.max(64 * 1024, interval)) : READ_CHUNK_BYTES;
-    const hasher = this.ownDigest ? new ChainHasher(from.offset, from.chain, interval) : undefined;
+    const hasher = this.ownDigest ? new ChainHasher(from.offset, from.chain, interval, algorithm) : undefined;
     if (hasher) for await (const chunk of readAhead(file, from.offset, at, chunkBytes)) hasher.update(chunk);
     const before = this.info?.fingerprint;
     const path = this.path;

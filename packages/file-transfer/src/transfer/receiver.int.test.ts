@@ -185,10 +185,10 @@ describe('local copy', () => {
     let sawDestination = false;
     const lying: SourcePort = {
       describe: () => inner.describe(),
-      hashRange: (f, t, i) => inner.hashRange(f, t, i),
+      hashRange: (f, t, i, a) => inner.hashRange(f, t, i, a),
       close: () => inner.close(),
-      stream: async (from, interval) => {
-        const stream = await inner.stream(from, interval);
+      stream: async (from, interval, at, algorithm) => {
+        const stream = await inner.stream(from, interval, at, algorithm);
         return {
           chunks: (async function* () {
             for await (const chunk of stream.chunks) {
@@ -205,6 +205,24 @@ describe('local copy', () => {
     expect(sawDestination).toBe(false);
     expect(existsSync(destination)).toBe(false);
     expect(existsSync(checkpointPathOf(destination))).toBe(true);
+  });
+
+  it('keeps the unsynced data past the checkpoint up to a hole a kill left in it (a later write landed, an earlier one had not)', async () => {
+    const data = randomBytes(640 * KiB);
+    await writeFile(join(dir, 'a'), data);
+    await interruptedCopy(join(dir, 'a'), join(dir, 'b'), 64 * KiB, 200 * KiB);
+    // The data written past the last checkpoint, with 10 KiB that never landed 50 KiB into it.
+    const partial = partialPathOf(join(dir, 'b'));
+    const landed = (await stat(partial)).size;
+    const handle = await open(partial, 'r+');
+    await handle.write(data.subarray(landed, landed + 200 * KiB), 0, 200 * KiB, landed);
+    await handle.write(Buffer.alloc(10 * KiB), 0, 10 * KiB, landed + 50 * KiB);
+    await handle.close();
+    let hole = landed + 50 * KiB;
+    while (data[hole] === 0) hole++; // a source byte that is 0 matches the hole
+    const result = await copyFile({ source: join(dir, 'a'), destination: join(dir, 'b'), checkpointInterval: 64 * KiB });
+    expect(result.resumedFrom).toBe(hole);
+    expect(firstDifference(await readFile(join(dir, 'b')), data)).toBeUndefined();
   });
 
   it('resuming a transfer whose data is complete is a success', async () => {

@@ -9,7 +9,6 @@ import {
   NodeStorage,
   StorageIoError,
   type CkptEvent,
-  type ExtensionEvent,
   type FileInfo,
   type JobIdentity,
   type RunContext,
@@ -19,12 +18,12 @@ import {
   type StorageFile,
 } from '@ckpt/core';
 import { TransferError } from '../errors.js';
-import { CHAIN_SEED, ChainHasher } from './chain-hash.js';
+import { ChainHasher, DEFAULT_HASH, formatDigest, LEGACY_HASH, loadChainAlgorithm, type ChainAlgorithm } from './chain-hash.js';
 import { CheckpointPipeline } from './checkpoint-pipeline.js';
 import { applyAttributes, checkBeforePublish, checkDestination, openPartial, wrapWrite } from './destination.js';
 import { checkpointPathOf, partialPathOf, TRANSFER_KIND } from './names.js';
-import { finishedBefore, planResume, type ResumePlan, type VerifyMode } from './resume.js';
-import type { SourceInfo, SourcePort } from './source-port.js';
+import { finishedBefore, planResume, type ResumePlan } from './resume.js';
+import type { SourceInfo } from './source-port.js';
 import { transferReducer, transferStateOf } from './transfer-reducer.js';
 
 /**
@@ -39,53 +38,9 @@ export const DEFAULT_CHECKPOINT_INTERVAL = 8 * 1024 * 1024;
 
 export type { VerifyMode } from './resume.js';
 
-/**
- * A transfer event as a view gets it (`transfer/...`): a record of the receiver's checkpoint,
- * shown as it is recorded, a checkpoint once it is durable (see {@link runReceive}).
- */
-export type TransferEvent = ExtensionEvent;
+import type { ReceiveJob, TransferEvent, TransferNotice, TransferProgress, TransferResult } from './receive-job.js';
 
-/** Progress of the running attempt. */
-export interface TransferProgress {
-  readonly offset: number;
-  readonly size: number;
-  readonly resumedFrom: number;
-  readonly sent: number;
-}
-
-/** What the receiver tells views besides its records (never recorded): how far the copy is. */
-export type TransferNotice = { readonly kind: 'progress' } & TransferProgress;
-
-/** What one successful transfer did: the receiver's typed result (`RunResult.result`). */
-export interface TransferResult {
-  /** Size of the file. */
-  readonly bytes: number;
-  /** Bytes sent in the attempt that completed it. */
-  readonly sent: number;
-  /** Offset the completing attempt resumed from (0 for a fresh start). */
-  readonly resumedFrom: number;
-  /** The chain digest (see docs/file-transfer.md), `sha256-chain:<hex>`. */
-  readonly digest: string;
-}
-
-/** One receive: where to, from what, how. */
-export interface ReceiveJob {
-  /** Absolute path of the destination. */
-  readonly destination: string;
-  readonly source: SourcePort;
-  /** Bytes between checkpoints (0: none; a resume starts over). */
-  readonly interval: number;
-  readonly verify: VerifyMode;
-  /** A retry to record first (the previous attempt failed). */
-  readonly retry?: { readonly retry: number; readonly waitMs: number; readonly error: string };
-  /** Bytes per second (test and throttling aid); unlimited when absent. */
-  readonly rateLimit?: number;
-  /**
-   * Give the published file the source's mode and modification time (`--preserve`). Without
-   * it the published file gets `0666 & ~umask`, as a file created by cp would.
-   */
-  readonly preserve?: boolean;
-}
+export type { ReceiveJob, TransferEvent, TransferNotice, TransferProgress, TransferResult } from './receive-job.js';
 
 /**
  * The receiving side as a core runner: its checkpoint is `dir/.name.ckpt` beside the
@@ -125,19 +80,22 @@ async function receive(job: ReceiveJob, context: RunContext, emit: RunnerEmitter
   if (job.retry) emit.record([{ type: 'transfer/retry', ...job.retry }]);
   const info = await source.describe();
   const recorded = transferStateOf(context.startState);
+  // The hash of a fresh start, and the one the checkpoint's chain values were computed with.
+  const fresh = await loadChainAlgorithm(job.hash ?? DEFAULT_HASH);
+  const continued = recorded.fingerprint ? await loadChainAlgorithm(recorded.hash ?? LEGACY_HASH) : fresh;
 
-  const finished = await finishedBefore(storage, destination, partialPath, source, info, recorded, job.interval);
+  const finished = await finishedBefore(storage, destination, partialPath, source, info, recorded, job.interval, fresh);
   if (finished?.how === 'published') {
     emit.record([
       { type: 'transfer/resumed', offset: info.size, size: info.size, verified: 'published' },
       { type: 'transfer/published', size: info.size, digest: finished.digest },
     ]);
-    return { bytes: info.size, sent: 0, resumedFrom: info.size, digest: `sha256-chain:${finished.digest}` };
+    return { bytes: info.size, sent: 0, resumedFrom: info.size, digest: formatDigest(continued.name, finished.digest) };
   }
   if (finished?.how === 'up-to-date') {
     if (job.preserve && storage instanceof NodeStorage) await applyAttributes(destination, info, true);
     emit.record([{ type: 'transfer/up-to-date', size: info.size, digest: finished.digest }]);
-    return { bytes: info.size, sent: 0, resumedFrom: info.size, digest: `sha256-chain:${finished.digest}` };
+    return { bytes: info.size, sent: 0, resumedFrom: info.size, digest: formatDigest(fresh.name, finished.digest) };
   }
 
   const file = await openPartial(storage, destination, partialPath);
@@ -159,15 +117,15 @@ async function receive(job: ReceiveJob, context: RunContext, emit: RunnerEmitter
   let ended = false;
   try {
     const written = await file.info?.();
-    let plan: ResumePlan = await planResume(file, source, recorded, info, job, () => ended);
+    let plan: ResumePlan = await planResume(file, source, recorded, info, { ...job, fresh, continued }, () => ended);
     prefixCheck = plan.prefixCheck;
-    if (plan.event) emit.record([plan.event]);
+    if (plan.events.length > 0) emit.record(plan.events);
     for (;;) {
       let { hasher, interval } = plan;
       if (!hasher) {
         interval = job.interval;
-        hasher = new ChainHasher(0, CHAIN_SEED, interval);
-        emit.record([{ type: 'transfer/started', size: info.size, interval, fingerprint: info.fingerprint }]);
+        hasher = new ChainHasher(0, fresh.seed, interval, fresh);
+        emit.record([{ type: 'transfer/started', size: info.size, interval, fingerprint: info.fingerprint, hash: fresh.name }]);
       }
       const copied = await copyLoop(attempt, hasher, interval);
       let damage: string | undefined;
@@ -181,7 +139,7 @@ async function receive(job: ReceiveJob, context: RunContext, emit: RunnerEmitter
         // Never published: the whole file is sent again, in this attempt. The restart clears
         // the recorded positions, so a crash from here on cannot resume onto the damage either.
         emit.record([{ type: 'transfer/restarted', reason: damage }]);
-        plan = { hasher: undefined, interval: job.interval, event: undefined, prefixCheck: undefined };
+        plan = { hasher: undefined, interval: job.interval, events: [], prefixCheck: undefined };
         continue;
       }
       return await publish(attempt, copied, written, close);
@@ -201,6 +159,7 @@ async function receive(job: ReceiveJob, context: RunContext, emit: RunnerEmitter
 interface Copied {
   readonly start: number;
   readonly final: { readonly offset: number; readonly chain: string };
+  readonly algorithm: ChainAlgorithm;
 }
 
 /**
@@ -213,7 +172,7 @@ async function copyLoop(attempt: Attempt, hasher: ChainHasher, interval: number)
   const start = hasher.position;
   await wrapWrite(partialPath, 'truncating the partial file', file.truncate(start));
 
-  const stream = await job.source.stream(hasher.boundary, interval, start);
+  const stream = await job.source.stream(hasher.boundary, interval, start, hasher.algorithm);
   const held = stream.held ?? 0;
   let offset = start;
   const began = Date.now();
@@ -255,7 +214,7 @@ async function copyLoop(attempt: Attempt, hasher: ChainHasher, interval: number)
   if (theirs !== undefined && theirs !== final.chain) {
     throw new TransferError(`the received data does not match the source (digest ${final.chain.slice(0, 16)}… ≠ ${theirs.slice(0, 16)}…)`);
   }
-  return { start, final };
+  return { start, final, algorithm: hasher.algorithm };
 }
 
 /**
@@ -293,7 +252,7 @@ async function publish(attempt: Attempt, copied: Copied, written: FileInfo | und
     throw new StorageIoError(destination, 'publishing the destination', { cause: error });
   }
   emit.record([{ type: 'transfer/published', size: info.size, digest: final.chain }]);
-  return { bytes: info.size, sent: final.offset - start, resumedFrom: start, digest: `sha256-chain:${final.chain}` };
+  return { bytes: info.size, sent: final.offset - start, resumedFrom: start, digest: formatDigest(copied.algorithm.name, final.chain) };
 }
 
 /** What a view of a receive is told (the CLI's progress line and --json, a node relaying to its peer). */
@@ -322,6 +281,8 @@ export interface ReceiveOptions extends ReceiveView {
  * with the result or rejects with the error (InterruptedError when `signal` aborted it).
  */
 export async function receiveFile(job: ReceiveJob, options: ReceiveOptions = {}): Promise<TransferResult> {
+  // XXH3's WebAssembly compiles while the lock is taken and the journal read (receive awaits the same promise).
+  loadChainAlgorithm(job.hash ?? DEFAULT_HASH).catch(() => undefined);
   const storage = new NodeStorage();
   await checkDestination(storage, job.destination, options.createFolders === true);
   const checkpoint = {

@@ -1,5 +1,5 @@
 import type { CkptEvent, Storage, StorageFile } from '@ckpt/core';
-import { CHAIN_SEED, ChainHasher, type ChainPosition } from './chain-hash.js';
+import { CHAIN_SEED, ChainHasher, SHA256_CHAIN, type ChainAlgorithm, type ChainPosition } from './chain-hash.js';
 import { fingerprintChange } from './fingerprint.js';
 import type { SourceInfo, SourcePort } from './source-port.js';
 import type { TransferState } from './transfer-reducer.js';
@@ -12,8 +12,11 @@ import type { TransferState } from './transfer-reducer.js';
 /** How much of an already received prefix a resume re-checks. */
 export type VerifyMode = 'tail' | 'full';
 
-/** The chain's start: offset 0, the seed. */
+/** The SHA-256 chain's start: offset 0, the seed. */
 export const SEED_POSITION: ChainPosition = { offset: 0, chain: CHAIN_SEED };
+
+/** The chain's start for `algorithm`. */
+const seedOf = (algorithm: ChainAlgorithm): ChainPosition => (algorithm === SHA256_CHAIN ? SEED_POSITION : { offset: 0, chain: algorithm.seed });
 
 /** Where an attempt continues, decided before any byte is copied (see {@link planResume}). */
 export interface ResumePlan {
@@ -21,8 +24,11 @@ export interface ResumePlan {
   readonly hasher: ChainHasher | undefined;
   /** The interval the chain continues with (the recorded one on a resume: segments depend on it). */
   readonly interval: number;
-  /** `transfer/resumed` or `transfer/restarted`, to record; none for a first attempt. */
-  readonly event: CkptEvent | undefined;
+  /**
+   * `transfer/resumed` (with a `transfer/warning` when it continues with another hash than the
+   * job's) or `transfer/restarted`, to record; none for a first attempt.
+   */
+  readonly events: readonly CkptEvent[];
   /**
    * The re-hash of the resumed prefix the agreement did not read again, running meanwhile:
    * resolves with the damage found, or undefined (see {@link checkResumedPrefix}).
@@ -41,27 +47,37 @@ export async function planResume(
   source: SourcePort,
   recorded: TransferState,
   info: SourceInfo,
-  job: { readonly interval: number; readonly verify: VerifyMode },
+  job: {
+    readonly interval: number;
+    readonly verify: VerifyMode;
+    /** The hash a fresh start uses, and the one the recorded chain values were computed with (loaded). */
+    readonly fresh: ChainAlgorithm;
+    readonly continued: ChainAlgorithm;
+  },
   abandoned: () => boolean,
 ): Promise<ResumePlan> {
-  if (!recorded.fingerprint) return { hasher: undefined, interval: job.interval, event: undefined, prefixCheck: undefined };
+  if (!recorded.fingerprint) return { hasher: undefined, interval: job.interval, events: [], prefixCheck: undefined };
   const restart = (reason: string): ResumePlan => ({
     hasher: undefined,
     interval: job.interval,
-    event: { type: 'transfer/restarted', reason },
+    events: [{ type: 'transfer/restarted', reason }],
     prefixCheck: undefined,
   });
   const change = fingerprintChange(recorded.fingerprint, info.fingerprint);
   if (change) return restart(change);
   if (recorded.positions.length === 0 && recorded.interval === 0) return restart('checkpoints were off, so there is no position to resume from');
-  // The interval is the one the transfer started with: the chain's segments depend on it.
+  // The hash, like the interval, is the one the transfer started with: the recorded chain values are its.
+  const algorithm = job.continued;
+  if (source.hashes && !source.hashes.includes(algorithm.name))
+    return restart(`the checkpoint's chain hash ${algorithm.name} is unknown to the sender (an older ckpt)`);
   const interval = recorded.interval ?? job.interval;
+  const seed = seedOf(algorithm);
   const agreed =
     recorded.positions.length > 0
-      ? await newestVerifiedPosition(file, source, recorded.positions, interval, job.verify)
-      : { position: SEED_POSITION, from: SEED_POSITION };
+      ? await newestVerifiedPosition(file, source, recorded.positions, interval, job.verify, algorithm)
+      : { position: seed, from: seed };
   if (!('position' in agreed)) return restart(agreed.reason);
-  const hasher = await continueVerifiedTail(file, source, agreed.position, info.size, interval);
+  const hasher = await continueVerifiedTail(file, source, agreed.position, info.size, interval, algorithm);
   if (hasher.position === 0) return restart('no checkpoint was recorded before the previous attempt stopped');
   // The agreement re-read the partial data from `agreed.from` on; the bytes before it are kept
   // on the strength of their checkpoint alone, and the final chain continues the recorded chain,
@@ -69,7 +85,7 @@ export async function planResume(
   // while the rest arrives, so that what is published is checked end to end whatever --verify says.
   let prefixCheck: Promise<string | undefined> | undefined;
   if (agreed.from.offset > 0) {
-    prefixCheck = checkResumedPrefix(file, agreed.from, interval, abandoned);
+    prefixCheck = checkResumedPrefix(file, agreed.from, interval, algorithm, abandoned);
     prefixCheck.catch(() => undefined); // awaited before publishing
   }
   const event: CkptEvent = {
@@ -79,7 +95,13 @@ export async function planResume(
     verified: job.verify,
     checkpoint: agreed.position.offset,
   };
-  return { hasher, interval, event, prefixCheck };
+  const events: CkptEvent[] = [event];
+  if (algorithm.name !== job.fresh.name)
+    events.push({
+      type: 'transfer/warning',
+      message: `resuming with the chain hash ${algorithm.name}, the one this copy started with; ${job.fresh.name} applies to a copy that starts over`,
+    });
+  return { hasher, interval, events, prefixCheck };
 }
 
 /**
@@ -95,6 +117,8 @@ export async function finishedBefore(
   info: SourceInfo,
   recorded: TransferState,
   interval: number,
+  /** The hash of a fresh start: the one an equal destination is checked with. */
+  algorithm: ChainAlgorithm,
 ): Promise<{ readonly how: 'published' | 'up-to-date'; readonly digest: string } | undefined> {
   // A crash after the rename and before the checkpoint was deleted: the transfer is complete.
   if (recorded.verified && recorded.verified.size === info.size && !(await storage.stat(partialPath))) {
@@ -105,7 +129,7 @@ export async function finishedBefore(
   }
   // A fresh start onto a destination that already holds the source's bytes sends nothing.
   if (!recorded.fingerprint) {
-    const digest = await sameContent(storage, destination, partialPath, source, info.size, interval);
+    const digest = await sameContent(storage, destination, partialPath, source, info.size, interval, algorithm);
     if (digest !== undefined) return { how: 'up-to-date', digest };
   }
   return undefined;
@@ -117,8 +141,14 @@ export async function finishedBefore(
  * does not (the data was damaged since it was written), or undefined when it does or when
  * `abandoned()` (the attempt ended: a stop must not wait for a long prefix).
  */
-async function checkResumedPrefix(file: StorageFile, to: ChainPosition, interval: number, abandoned: () => boolean): Promise<string | undefined> {
-  const hasher = new ChainHasher(0, CHAIN_SEED, interval);
+async function checkResumedPrefix(
+  file: StorageFile,
+  to: ChainPosition,
+  interval: number,
+  algorithm: ChainAlgorithm,
+  abandoned: () => boolean,
+): Promise<string | undefined> {
+  const hasher = new ChainHasher(0, algorithm.seed, interval, algorithm);
   while (hasher.position < to.offset) {
     if (abandoned()) return undefined;
     const bytes = await file.read(hasher.position, Math.min(1 << 20, to.offset - hasher.position));
@@ -133,7 +163,9 @@ async function checkResumedPrefix(file: StorageFile, to: ChainPosition, interval
  * Re-hashes the partial data over `[from.offset, to)`, continuing `from`, and checks that the
  * source holds the same bytes there: compared directly when the source reads cheaply (a local
  * file), else by the sender's own hash of the range, computed on its side meanwhile. The
- * hasher stops early where the partial data ends.
+ * hasher stops early where the partial data ends. With `prefix`, a local source's bytes are
+ * compared up to the first byte that differs: the hasher stops there and the prefix before it
+ * counts as matching (only bytes compared equal are hashed).
  */
 async function rehashAgainstSource(
   file: StorageFile,
@@ -141,10 +173,12 @@ async function rehashAgainstSource(
   from: ChainPosition,
   to: number,
   interval: number,
+  algorithm: ChainAlgorithm,
+  prefix = false,
 ): Promise<{ readonly hasher: ChainHasher; readonly sourceMatches: boolean }> {
-  const theirs = source.read ? undefined : source.hashRange(from, to, interval);
+  const theirs = source.read ? undefined : source.hashRange(from, to, interval, algorithm);
   theirs?.catch(() => undefined); // awaited below
-  const hasher = new ChainHasher(from.offset, from.chain, interval);
+  const hasher = new ChainHasher(from.offset, from.chain, interval, algorithm);
   // Both sides' bytes are read at once, one chunk ahead of the hashing.
   const readAt = (at: number) => {
     const length = Math.min(1 << 20, to - at);
@@ -158,6 +192,10 @@ async function rehashAgainstSource(
     const after = hasher.position + bytes.length;
     next = after < to ? readAt(after) : undefined;
     if (sourceBytes && sameBytes) sameBytes = Buffer.compare(sourceBytes, bytes) === 0;
+    if (!sameBytes && prefix && sourceBytes) {
+      hasher.update(bytes.subarray(0, firstDifference(bytes, sourceBytes)));
+      return { hasher, sourceMatches: true };
+    }
     hasher.update(bytes);
   }
   const complete = hasher.position === to;
@@ -179,16 +217,32 @@ async function sameContent(
   source: SourcePort,
   size: number,
   interval: number,
+  algorithm: ChainAlgorithm,
 ): Promise<string | undefined> {
   const existing = await storage.stat(destination);
   if (!existing?.isFile || existing.size !== size || (await storage.stat(partialPath))) return undefined;
   const file = await storage.open(destination, 'read');
   try {
-    const { hasher, sourceMatches } = await rehashAgainstSource(file, source, SEED_POSITION, size, interval);
+    const { hasher, sourceMatches } = await rehashAgainstSource(file, source, seedOf(algorithm), size, interval, algorithm);
     return sourceMatches ? hasher.finish().chain : undefined;
   } finally {
     await file.close();
   }
+}
+
+/** Index of the first byte where `a` and `b` differ (the shorter length when one is a prefix of the other). */
+function firstDifference(a: Uint8Array, b: Uint8Array): number {
+  const length = Math.min(a.length, b.length);
+  // Halve the range while its first half compares equal: a few native compares, not a byte loop.
+  let low = 0;
+  let high = length;
+  while (high - low > 64) {
+    const middle = (low + high) >>> 1;
+    if (Buffer.compare(a.subarray(low, middle), b.subarray(low, middle)) === 0) low = middle;
+    else high = middle;
+  }
+  while (low < high && a[low] === b[low]) low++;
+  return low;
 }
 
 /**
@@ -196,7 +250,9 @@ async function sameContent(
  * `base` when it does not. That data was written but never checkpointed: the receiver was
  * killed, or the sender went away, before its fdatasync. A kill leaves it in the page cache,
  * so the resume sends nothing twice; after a power loss it may be lost or torn, and then the
- * check fails and the copy continues from `base`.
+ * check fails and the copy continues from `base`. A local source's bytes are compared, so the
+ * part before the first difference is kept: a kill can leave a hole where a write still in
+ * flight had not landed while a later one had (the writes run behind the copy, several at once).
  */
 async function continueVerifiedTail(
   file: StorageFile,
@@ -204,13 +260,14 @@ async function continueVerifiedTail(
   base: ChainPosition,
   size: number,
   interval: number,
+  algorithm: ChainAlgorithm,
 ): Promise<ChainHasher> {
   const end = Math.min(await file.size(), size);
   if (end > base.offset) {
-    const tail = await rehashAgainstSource(file, source, base, end, interval);
+    const tail = await rehashAgainstSource(file, source, base, end, interval, algorithm, true);
     if (tail.sourceMatches) return tail.hasher;
   }
-  return new ChainHasher(base.offset, base.chain, interval);
+  return new ChainHasher(base.offset, base.chain, interval, algorithm);
 }
 
 /**
@@ -224,15 +281,17 @@ async function newestVerifiedPosition(
   positions: readonly ChainPosition[],
   interval: number,
   verify: VerifyMode,
+  algorithm: ChainAlgorithm,
 ): Promise<{ readonly position: ChainPosition; readonly from: ChainPosition } | { readonly reason: string }> {
   const reasons: string[] = [];
+  const seed = seedOf(algorithm);
   for (let i = positions.length - 1; i >= 0; i--) {
     const position = positions[i]!;
     // The chain just before this position's segment: the previous position, or the seed.
     const before: ChainPosition | undefined =
-      verify === 'full' ? SEED_POSITION : (positions[i - 1] ?? (position.offset <= interval || interval === 0 ? SEED_POSITION : undefined));
+      verify === 'full' ? seed : (positions[i - 1] ?? (position.offset <= interval || interval === 0 ? seed : undefined));
     if (!before) continue;
-    const { hasher, sourceMatches } = await rehashAgainstSource(file, source, before, position.offset, interval);
+    const { hasher, sourceMatches } = await rehashAgainstSource(file, source, before, position.offset, interval, algorithm);
     if (hasher.position !== position.offset || hasher.peek() !== position.chain) {
       reasons.push(`the partial data before ${position.offset} does not match its checkpoint`);
       continue;

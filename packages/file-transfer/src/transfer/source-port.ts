@@ -1,4 +1,4 @@
-import type { ChainPosition } from './chain-hash.js';
+import type { ChainAlgorithm, ChainPosition, HashAlgorithm } from './chain-hash.js';
 import type { SourceFingerprint } from './fingerprint.js';
 
 /** What the receiver learns about the source before it decides where to start. */
@@ -36,8 +36,13 @@ export interface SourceStream {
  */
 export interface SourcePort {
   describe(): Promise<SourceInfo>;
-  /** The chain at `to` re-hashed from the source, continuing `from`; undefined if the source is shorter. */
-  hashRange(from: ChainPosition, to: number, interval: number): Promise<string | undefined>;
+  /**
+   * The chain hashes the sender can compute; undefined: every one this revision knows. A peer of
+   * an older revision knows only SHA-256 (docs/protocol.md, revision 5).
+   */
+  readonly hashes?: readonly HashAlgorithm[];
+  /** The chain at `to` re-hashed from the source with `algorithm`, continuing `from`; undefined if the source is shorter. */
+  hashRange(from: ChainPosition, to: number, interval: number, algorithm: ChainAlgorithm): Promise<string | undefined>;
   /**
    * Up to `length` bytes at `position` (fewer only at the end), for a source that reads them
    * cheaply (a local file): the receiver then compares bytes instead of having them hashed
@@ -45,10 +50,10 @@ export interface SourcePort {
    */
   read?(position: number, length: number): Promise<Uint8Array>;
   /**
-   * Streams `[at, size)` (`at` defaults to `from.offset`). `from` is the segment boundary at or
-   * before `at`, where the chain is known: a sender that hashes on its own re-reads
-   * `[from.offset, at)` first, so both sides continue the same chain.
+   * Streams `[at, size)`. `from` is the segment boundary at or before `at`, where the chain
+   * (of `algorithm`) is known: a sender that hashes on its own re-reads `[from.offset, at)`
+   * first, so both sides continue the same chain.
    */
-  stream(from: ChainPosition, interval: number, at?: number): Promise<SourceStream>;
+  stream(from: ChainPosition, interval: number, at: number, algorithm: ChainAlgorithm): Promise<SourceStream>;
   close(): Promise<void>;
 }

@@ -1,15 +1,17 @@
 import { FoldError, type CheckpointState, type ExtensionEvent, type ExtensionReducer } from '@ckpt/core';
-import type { ChainPosition } from './chain-hash.js';
+import { HASH_ALGORITHMS, isHashAlgorithm, type ChainPosition, type HashAlgorithm } from './chain-hash.js';
 import type { SourceFingerprint } from './fingerprint.js';
 
 /**
  * The file-transfer namespace (`transfer/...`) and its pure reducer. The receiver records:
- * - `transfer/started {size, fingerprint, interval, source}` — a transfer (re)starts from 0
+ * - `transfer/started {size, fingerprint, interval, hash?}` — a transfer (re)starts from 0; `hash`
+ *   names the chain hash (absent: SHA-256, every checkpoint written before XXH3)
  * - `transfer/restarted {reason}` — an earlier partial could not be used, and why
  * - `transfer/resumed {offset, size, verified}` — continuing from a verified position
  * - `transfer/checkpoint {offset, chain}` — data before `offset` is fdatasynced
  * - `transfer/retry {retry, waitMs, error}` — the previous attempt failed and is retried
  * - `transfer/verified {digest, size}` — the whole partial verified; about to publish
+ * - `transfer/warning {message}` — said to whoever watches (a resume that keeps another hash)
  */
 export const TRANSFER_NAMESPACE = 'transfer';
 
@@ -21,6 +23,8 @@ export interface TransferState {
   readonly size?: number;
   readonly fingerprint?: SourceFingerprint;
   readonly interval?: number;
+  /** The chain hash of the positions; undefined before any start (SHA-256 for a start that names none). */
+  readonly hash?: HashAlgorithm;
   readonly positions: readonly ChainPosition[];
   readonly verified?: { readonly digest: string; readonly size: number };
   readonly restarts: number;
@@ -52,10 +56,14 @@ export const transferReducer: ExtensionReducer<TransferState> = {
       case 'transfer/started': {
         const fingerprint = event['fingerprint'] as unknown as SourceFingerprint | undefined;
         if (typeof fingerprint !== 'object' || fingerprint === null) throw new FoldError('transfer/started needs a "fingerprint"');
+        const hash = event['hash'] ?? 'sha256';
+        if (!isHashAlgorithm(hash))
+          throw new FoldError(`transfer/started names the chain hash ${JSON.stringify(hash)}; this ckpt knows ${HASH_ALGORITHMS.join(', ')}`);
         return {
           ...state,
           size: num(event, 'size'),
           interval: num(event, 'interval'),
+          hash,
           fingerprint,
           positions: [],
           verified: undefined,
