@@ -68,6 +68,29 @@ steps:
     expect(result.error?.message).toMatch(/variable "rows" is an int; "many" is not an integer/);
   });
 
+  // $CKPT_OUTPUT is made and read synchronously up to 64 KiB (tasks.ts), through the thread pool
+  // above: both paths, and the boundary between them, give the task's variables whole.
+  // The file is the padding, a newline and `last=yes\n`: padding + 10 bytes, so 65 526 and 65 527 straddle 64 KiB.
+  it.each([0, 65_526, 65_527, 200_000])('a $CKPT_OUTPUT with %i bytes of comment before its last line sets the variables in it', async (padding) => {
+    const pkg = pkgOf(`
+id: p
+version: 1
+steps:
+  - id: fresh
+    exec: [sh, -c, 'test -f "$CKPT_OUTPUT" && ! test -s "$CKPT_OUTPUT" && echo "first=$CKPT_OUTPUT" >> "$CKPT_OUTPUT"']
+  - id: big
+    exec: [node, -e, 'const fs = require("fs"); const f = process.env.CKPT_OUTPUT; fs.appendFileSync(f, "#".repeat(${padding}) + "\\n" + "last=yes\\n")']
+  - id: show
+    exec: [sh, -c, 'printf "%s %s" "$CKPT_VAR_LAST" "$(wc -c < "$CKPT_VAR_FIRST")" > result.txt; test "$CKPT_OUTPUT" != "$CKPT_VAR_FIRST"']
+`);
+    const { result } = await runPackage(pkg, join(dir, 'p.ckpt'));
+    expect(result.error?.message).toBeUndefined();
+    const [last, firstSize] = (await readFile(join(dir, 'result.txt'), 'utf8')).split(' ');
+    expect(last).toBe('yes');
+    // The first step's own file held only its line: each task gets an empty file of its own.
+    expect(Number(firstSize)).toBeGreaterThan(0);
+  });
+
   it('forEach over files matching a glob', async () => {
     await writeFile(join(dir, 'a.csv'), 'a');
     await writeFile(join(dir, 'b.csv'), 'b');

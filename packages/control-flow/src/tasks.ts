@@ -1,5 +1,6 @@
 import { availableParallelism, hostname, tmpdir } from 'node:os';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { closeSync, fstatSync, mkdtempSync, openSync, readSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InterruptedError, InvalidInputError, type PlainValue, type VariableSet } from '@ckpt/core';
 import { formatDuration } from '@ckpt/core/internal';
@@ -149,9 +150,12 @@ export class Tasks {
   ): Promise<void> {
     const { a } = this;
     const argv = argvTemplate.map((arg) => expandTemplate(arg, a.vars.scope(frame)));
-    this.outputDir ??= await mkdtemp(join(tmpdir(), 'ckpt-run-'));
+    // The output file is made and read synchronously: each asynchronous fs call is a hop through
+    // libuv's thread pool, and the 7 of them cost more per step than the calls themselves (bench
+    // suite 5; FINDINGS.md, exec steps). A big file is still read asynchronously.
+    this.outputDir ??= mkdtempSync(join(tmpdir(), 'ckpt-run-'));
     const outputFile = join(this.outputDir, `output-${++this.outputCount}.env`);
-    await writeFile(outputFile, '');
+    closeSync(openSync(outputFile, 'w'));
     // The task's process group is recorded as it starts and made durable while it runs, so a
     // restart after kill -9 can find it and stop it before rerunning the step.
     let group: number | undefined;
@@ -191,9 +195,31 @@ export class Tasks {
   }
 }
 
+/** Up to this size `$CKPT_OUTPUT` is read synchronously (one open, fstat, read, close, no thread-pool hops). */
+const SYNC_READ_BYTES = 64 * 1024;
+
+/** The text of `$CKPT_OUTPUT`: synchronously when it is empty or small (nearly always), else through the thread pool. */
+async function outputText(file: string): Promise<string> {
+  const fd = openSync(file, 'r');
+  try {
+    const { size } = fstatSync(fd);
+    if (size === 0) return '';
+    if (size <= SYNC_READ_BYTES) {
+      // One byte more than the size: a task's own child may still be appending.
+      const buffer = Buffer.allocUnsafe(SYNC_READ_BYTES + 1);
+      let length = 0;
+      for (let n; length < buffer.length && (n = readSync(fd, buffer, length, buffer.length - length, null)) > 0; ) length += n;
+      if (length <= SYNC_READ_BYTES) return buffer.toString('utf8', 0, length);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return readFile(file, 'utf8');
+}
+
 /** `$CKPT_OUTPUT`: `NAME=VALUE` lines (blank lines and `#` comments ignored) become variables the task sets. */
 async function readOutputFile(file: string, pending: [string, unknown][]): Promise<void> {
-  const text = await readFile(file, 'utf8');
+  const text = await outputText(file);
   for (const [n, raw] of text.split('\n').entries()) {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) continue;
