@@ -1,7 +1,10 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Fold, NodeStorage, readLog, type ExtensionReducer } from '@ckpt/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parsePackageText } from './package-file.js';
+import { processReducer } from './process-groups.js';
+import { controlFlowReducer } from './rerun.js';
 import { runPackage, tempDir } from './test-support/harness.js';
 
 let dir: string;
@@ -89,6 +92,25 @@ steps:
     expect(last).toBe('yes');
     // The first step's own file held only its line: each task gets an empty file of its own.
     expect(Number(firstSize)).toBeGreaterThan(0);
+  });
+
+  it('a task that succeeds has its process/ended recorded in the log record of its completion; a failed one has it too', async () => {
+    const pkg = pkgOf('id: p\nversion: 1\nsteps:\n  - { id: a, exec: ["true"] }\n  - { id: b, exec: ["false"] }\n');
+    const path = join(dir, 'p.ckpt');
+    expect((await runPackage(pkg, path)).result.outcome).toBe('failure');
+    const entries =
+      (await readLog(new NodeStorage(), path, new Fold([processReducer, controlFlowReducer] as ExtensionReducer[]), { withEntries: true })).entries ??
+      [];
+    const events = entries.flatMap((e) => (e.kind === 'event' ? [{ seq: e.seq, ...e.event }] : []));
+    const find = (type: string, unit: string) => events.filter((e) => e.type === type && e.unit === unit);
+    // One log write fewer per step: the end of the process rides on the completion's record.
+    expect(find('process/ended', 'a').map((e) => e.seq)).toEqual(find('unit-completed', 'a').map((e) => e.seq));
+    // Every started group is seen to end, whatever the outcome, so a rerun has none to take over.
+    for (const unit of ['a', 'b']) {
+      expect(find('process/started', unit)).toHaveLength(1);
+      expect(find('process/ended', unit).map((e) => e.pgid)).toEqual(find('process/started', unit).map((e) => e.pgid));
+    }
+    expect(find('unit-failed', 'b')).toHaveLength(1);
   });
 
   it('forEach over files matching a glob', async () => {

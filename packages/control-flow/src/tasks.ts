@@ -1,8 +1,8 @@
 import { availableParallelism, hostname, tmpdir } from 'node:os';
 import { closeSync, fstatSync, mkdtempSync, openSync, readSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InterruptedError, InvalidInputError, type PlainValue, type VariableSet } from '@ckpt/core';
+import { InterruptedError, InvalidInputError, type CkptEvent, type PlainValue, type VariableSet } from '@ckpt/core';
 import { formatDuration } from '@ckpt/core/internal';
 import type { Attempt } from './attempt.js';
 import { cursorAt } from './decide.js';
@@ -103,11 +103,18 @@ export class Tasks {
     // AbortSignal.any costs a listener per task; only a task with a timeout needs two sources.
     const signal = timer !== undefined ? AbortSignal.any([a.signal, timeout.signal]) : a.signal;
     const pending: [string, unknown][] = [];
+    // Events that close the task (an exec task's `process/ended`): recorded with its success, in
+    // the same log record; on a failure they are recorded at once (a retry would drop them).
+    const closing: CkptEvent[] = [];
+    const failed = (error: string) => {
+      if (closing.length > 0) a.emit(...closing);
+      return { run: { outcome: 'failure' as const, error }, vars: [] };
+    };
     try {
       let result: PlainValue | undefined;
       try {
         a.stopIfInterrupted();
-        if (step.kind === 'exec') await this.runExec(step.argv, unit, frame, signal, pending);
+        if (step.kind === 'exec') closing.push(...(await this.runExec(step.argv, unit, frame, signal, pending)));
         else if (step.kind === 'function') await step.run(this.taskContext(unit, step.id, frame, signal, pending));
         else {
           const plugin = this.plugins.get(step.task);
@@ -124,7 +131,7 @@ export class Tasks {
         if (timeout.signal.aborted) return { run: { outcome: 'failure', error: `timed out after ${formatDuration(step.timeoutMs!)}` }, vars: [] };
         return { run: { outcome: 'failure', error: message(error) }, vars: [] };
       }
-      if (timeout.signal.aborted) return { run: { outcome: 'failure', error: `timed out after ${formatDuration(step.timeoutMs!)}` }, vars: [] };
+      if (timeout.signal.aborted) return failed(`timed out after ${formatDuration(step.timeoutMs!)}`);
       const vars: VariableSet[] = [];
       try {
         for (const [name, value] of pending) {
@@ -132,9 +139,9 @@ export class Tasks {
           if (event) vars.push(event);
         }
       } catch (error) {
-        return { run: { outcome: 'failure', error: message(error) }, vars: [] };
+        return failed(message(error));
       }
-      return { run: { outcome: 'success', ...(result !== undefined && { result }) }, vars };
+      return { run: { outcome: 'success', ...(result !== undefined && { result }), ...(closing.length > 0 && { closing }) }, vars };
     } finally {
       if (timer) clearTimeout(timer);
       release();
@@ -147,51 +154,62 @@ export class Tasks {
     frame: Frame,
     signal: AbortSignal,
     pending: [string, unknown][],
-  ): Promise<void> {
+  ): Promise<CkptEvent[]> {
     const { a } = this;
     const argv = argvTemplate.map((arg) => expandTemplate(arg, a.vars.scope(frame)));
-    // The output file is made and read synchronously: each asynchronous fs call is a hop through
-    // libuv's thread pool, and the 7 of them cost more per step than the calls themselves (bench
-    // suite 5; FINDINGS.md, exec steps). A big file is still read asynchronously.
     this.outputDir ??= mkdtempSync(join(tmpdir(), 'ckpt-run-'));
     const outputFile = join(this.outputDir, `output-${++this.outputCount}.env`);
-    closeSync(openSync(outputFile, 'w'));
+    // Made asynchronously on purpose: the turn lets the log finish writing `unit-started`, so
+    // the fdatasync that makes `process/started` durable covers both. Spawning in the same turn
+    // as `unit-started` costs a third fdatasync per step: the log syncs the write it has in
+    // flight as soon as anyone waits, then writes and syncs `process/started` (FINDINGS.md,
+    // exec steps). The file is read synchronously (readOutputFile).
+    await writeFile(outputFile, '');
     // The task's process group is recorded as it starts and made durable while it runs, so a
     // restart after kill -9 can find it and stop it before rerunning the step.
     let group: number | undefined;
     let recorded: Promise<unknown> = Promise.resolve();
     let result: Awaited<ReturnType<typeof runProcess>>;
+    // `process/ended` goes back to run() when the task succeeds, to be recorded with its
+    // completion (one log write fewer per step); any failure from here on records it at once.
+    const ended: CkptEvent[] = [];
     try {
-      result = await runProcess(argv, {
-        cwd: a.pkg.baseDir,
-        env: this.environment(frame, outputFile),
-        signal,
-        onLine: (line, stream) => a.notify({ kind: 'output', unit, stream, line }),
-        onSpawn: (started) => {
-          group = started.pgid;
-          a.emit({ type: 'process/started', unit, attempt: a.ctx.attempt, host: hostname(), ...started });
-          recorded = a.ctx.durable().catch(() => undefined); // a log failure stops the run by itself
-        },
-      });
-    } finally {
-      await recorded;
-      if (group !== undefined) a.emit({ type: 'process/ended', unit, pgid: group });
+      try {
+        result = await runProcess(argv, {
+          cwd: a.pkg.baseDir,
+          env: this.environment(frame, outputFile),
+          signal,
+          onLine: (line, stream) => a.notify({ kind: 'output', unit, stream, line }),
+          onSpawn: (started) => {
+            group = started.pgid;
+            a.emit({ type: 'process/started', unit, attempt: a.ctx.attempt, host: hostname(), ...started });
+            recorded = a.ctx.durable().catch(() => undefined); // a log failure stops the run by itself
+          },
+        });
+      } finally {
+        await recorded;
+        if (group !== undefined) ended.push({ type: 'process/ended', unit, pgid: group });
+      }
+      if (signal.aborted) throw new Error('stopped');
+      if (result.signal === 'SIGINT' || result.signal === 'SIGTERM') {
+        // A stop of the whole tree (systemd, kill -- -PGID) reaches the command too: it may die of
+        // it just before our own handler aborts the run. Give the handler a moment, so this
+        // counts as an interruption.
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        if (a.interrupted()) throw new InterruptedError('the package was interrupted');
+      }
+      if (result.code !== 0) {
+        const tail = lastLines(result.stderrTail);
+        throw new Error(
+          `command ${JSON.stringify(argv[0])} ${result.code !== null ? `exited with code ${result.code}` : `was killed by ${result.signal}`}${tail ? `; its stderr ends with: ${tail.replace(/\n/g, ' | ')}` : ''}`,
+        );
+      }
+      await readOutputFile(outputFile, pending);
+    } catch (error) {
+      if (ended.length > 0) a.emit(...ended);
+      throw error;
     }
-    if (signal.aborted) throw new Error('stopped');
-    if (result.signal === 'SIGINT' || result.signal === 'SIGTERM') {
-      // A stop of the whole tree (systemd, kill -- -PGID) reaches the command too: it may die of
-      // it just before our own handler aborts the run. Give the handler a moment, so this
-      // counts as an interruption.
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      if (a.interrupted()) throw new InterruptedError('the package was interrupted');
-    }
-    if (result.code !== 0) {
-      const tail = lastLines(result.stderrTail);
-      throw new Error(
-        `command ${JSON.stringify(argv[0])} ${result.code !== null ? `exited with code ${result.code}` : `was killed by ${result.signal}`}${tail ? `; its stderr ends with: ${tail.replace(/\n/g, ' | ')}` : ''}`,
-      );
-    }
-    await readOutputFile(outputFile, pending);
+    return ended;
   }
 }
 
