@@ -100,15 +100,16 @@ const BARE = `
 /** What every "like ckpt" loop shares: one step as runProcess + Tasks.runExec do it, minus the journal. */
 const LIKE_CKPT = `
   import { spawn } from 'node:child_process';
-  import { closeSync, fdatasyncSync, mkdtempSync, openSync, readFileSync, readdirSync, writeFileSync, writeSync } from 'node:fs';
+  import { closeSync, fdatasyncSync, mkdtempSync, openSync, readFileSync, readdirSync, statSync, writeFileSync, writeSync } from 'node:fs';
   import { readFile, writeFile } from 'node:fs/promises';
   import { tmpdir } from 'node:os';
   import { join } from 'node:path';
   const [argv, n, { big, helper, syncOut, fsyncs }, chunks] = JSON.parse(process.argv[1]);
   const keep = [];
   if (big) {
-    for (const f of readdirSync(chunks)) if (f.endsWith('.mjs')) await import(join(chunks, f));
-    for (let i = 0; i < 300_000; i++) keep.push({ i, s: 'x'.repeat(64) + i, a: [i, i + 1] });
+    // The bundle's code (ckpt run loads most of it), plus a live heap: ≈ the peak RSS of ckpt run of 200 steps (≈ 85 MB).
+    for (const f of readdirSync(chunks)) if (f.endsWith('.mjs') && statSync(join(chunks, f)).size > 200_000) await import(join(chunks, f));
+    for (let i = 0; i < 50_000; i++) keep.push({ i, s: 'x'.repeat(64) + i, a: [i, i + 1] });
   }
   const out = mkdtempSync(join(tmpdir(), 'ckpt-like-'));
   // The floor of a durable step: a small record appended and fdatasynced (as the journal does), in the cwd's file system.
@@ -179,6 +180,8 @@ const HELPER = `
 
 /** CPU seconds (user + system, the process and the children it waited for) per contestant, from GNU time. */
 const cpu = {};
+/** Peak resident set (MB) per contestant, from GNU time. */
+const rss = {};
 const TIME = '/usr/bin/time';
 const hasTime = existsSync(TIME);
 let timeFile = 0;
@@ -186,11 +189,12 @@ let timeFile = 0;
 async function run(key, nodeArgs) {
   const out = join(dir, `time-${timeFile++}.txt`);
   const result = hasTime
-    ? await runProcess(TIME, ['-f', '%U %S', '-o', out, process.execPath, ...nodeArgs], { cwd: dir })
+    ? await runProcess(TIME, ['-f', '%U %S %M', '-o', out, process.execPath, ...nodeArgs], { cwd: dir })
     : await runProcess(process.execPath, nodeArgs, { cwd: dir });
   if (hasTime) {
-    const [user, sys] = readFileSync(out, 'utf8').trim().split('\n').pop().split(' ').map(Number);
+    const [user, sys, maxKb] = readFileSync(out, 'utf8').trim().split('\n').pop().split(' ').map(Number);
     (cpu[key] ??= []).push((user + sys) * 1000);
+    (rss[key] ??= []).push(maxKb / 1024);
   }
   return result;
 }
@@ -276,6 +280,7 @@ console.log(
   'wall / bare (median of rounds, min–max)'.padStart(40),
   'CPU ms'.padStart(8),
   'CPU / bare'.padStart(12),
+  'peak RSS MB'.padStart(12),
 );
 for (const c of chosen) {
   const ratios = samples[c.key].map((v, i) => v / samples.bare[i]);
@@ -288,6 +293,7 @@ for (const c of chosen) {
     `${median(ratios).toFixed(2)}× (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`.padStart(40),
     (hasTime ? median(cpuOf(c.key)).toFixed(0) : '-').padStart(8),
     (hasTime ? `${median(cpuRatios).toFixed(2)}×` : '-').padStart(12),
+    (hasTime ? median(rss[c.key]).toFixed(0) : '-').padStart(12),
   );
 }
 const per = (xs) => (median(xs.slice(1)) / steps).toFixed(2);
