@@ -20,6 +20,7 @@
  * - `durable-floor`: the bare loop plus ckpt's two fdatasyncs per step (one while the process
  *   runs, one after it, before the next starts): the floor for checkpointed steps;
  * - `like-ckpt:sync-out`: `like-ckpt` with the output file made and read synchronously;
+ * - `like-ckpt:sync-read`: made through the thread pool, read synchronously (what ckpt does);
  * - `like-ckpt+1fsync`: `like-ckpt:sync-out` plus one synchronous append+fdatasync per step;
  * - `ckpt-1:LABEL`: `ckpt run` of one step (its fixed cost: start-up, package, checkpoint);
  * - `ckpt:LABEL`, `ckpt-off:LABEL`: `ckpt run` of the same N steps, checkpoints on / off, for each
@@ -146,7 +147,7 @@ const LIKE_CKPT = `
     const file = join(out, 'output-' + i + '.env');
     // Some garbage per step, as a run makes (events, notices): the heap's pages are written after each fork.
     if (big) globalThis.garbage = Array.from({ length: 1000 }, (_, j) => ({ j, unit: 's' + i }));
-    if (syncOut) writeFileSync(file, '');
+    if (syncOut === true) writeFileSync(file, '');
     else await writeFile(file, '');
     const { code } = await spawnOne(argv, { ...process.env, CKPT_OUTPUT: file, CKPT_VAR_STEP: String(i) });
     if (code !== 0) process.exit(1);
@@ -238,6 +239,7 @@ const contestants = [
   },
   likeCkpt('like-ckpt', {}),
   likeCkpt('like-ckpt:sync-out', { syncOut: true }),
+  likeCkpt('like-ckpt:sync-read', { syncOut: 'read' }),
   likeCkpt('like-ckpt-big', { big: true }),
   likeCkpt('like-ckpt-big:helper', { big: true, helper: true }),
   likeCkpt('like-ckpt+1fsync', { syncOut: true, fsyncs: 1 }),
