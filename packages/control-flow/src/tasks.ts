@@ -223,11 +223,12 @@ async function outputText(file: string): Promise<string> {
     const { size } = fstatSync(fd);
     if (size === 0) return '';
     if (size <= SYNC_READ_BYTES) {
-      // One byte more than the size: a task's own child may still be appending.
-      const buffer = Buffer.allocUnsafe(SYNC_READ_BYTES + 1);
+      // One byte more than its size: if a background process of the task is still appending,
+      // the buffer fills, and the file is read whole through the thread pool below.
+      const buffer = Buffer.allocUnsafe(size + 1);
       let length = 0;
       for (let n; length < buffer.length && (n = readSync(fd, buffer, length, buffer.length - length, null)) > 0; ) length += n;
-      if (length <= SYNC_READ_BYTES) return buffer.toString('utf8', 0, length);
+      if (length < buffer.length) return buffer.toString('utf8', 0, length);
     }
   } finally {
     closeSync(fd);
