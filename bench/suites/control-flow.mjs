@@ -2,7 +2,10 @@
  * Suite 5 — control flow: a package of N `exec` steps run by `ckpt run` with checkpoints (one
  * durable event per step boundary), against a bare Node script spawning the same processes
  * one after another (the floor: what the runner adds is measured, process creation is not),
- * and against `ckpt run` with checkpoints off (what checkpointing itself costs).
+ * against the same loop with ckpt's durability and nothing else (two fdatasyncs per step: one
+ * while the process runs, one after it before the next starts — the floor for checkpointed
+ * steps, see FINDINGS.md), and against `ckpt run` with checkpoints off (what checkpointing
+ * itself costs).
  *
  * Drives the CLI as a subprocess per docs/cli.md. While `ckpt run` is not built, its rows are
  * recorded as "not available in this build" and the peer is still measured.
@@ -41,6 +44,33 @@ const BARE_LOOP = `
     if (code !== 0) process.exit(1);
   }`;
 
+/**
+ * The durable floor: the bare loop plus what ckpt's checkpoint must do per step, as the
+ * journal does it (fdatasync through the thread pool). A small record is written and synced as
+ * the process starts, while it runs (ckpt's `process/started`, durable while the task runs), and
+ * another after it exits, synced before the next spawn (the step's completion).
+ */
+const DURABLE_FLOOR = `
+  import { spawn } from 'node:child_process';
+  import { fdatasync, openSync, writeSync } from 'node:fs';
+  const [command, ...args] = JSON.parse(process.argv[1]);
+  const n = Number(process.argv[2]);
+  const log = openSync(process.argv[3], 'w');
+  const record = Buffer.alloc(96, 1);
+  const sync = () => new Promise((resolve, reject) => fdatasync(log, (error) => (error ? reject(error) : resolve())));
+  for (let i = 0; i < n; i++) {
+    let started;
+    const code = await new Promise((resolve, reject) => {
+      spawn(command, args, { stdio: 'ignore' }).on('error', reject).on('close', resolve);
+      writeSync(log, record);
+      started = sync();
+    });
+    if (code !== 0) process.exit(1);
+    await started;
+    writeSync(log, record);
+    await sync();
+  }`;
+
 export async function run(ctx) {
   const steps = ctx.quick ? 10 : 200;
   const rounds = ctx.quick ? 2 : 5;
@@ -61,6 +91,18 @@ export async function run(ctx) {
             cwd: ctx.tmp,
           });
           if (result.code !== 0) throw new Error(`bare spawn loop exited ${result.code}: ${result.stderr.trim()}`);
+          return result.ms;
+        },
+      },
+      {
+        key: 'durable-floor',
+        async run() {
+          const log = join(ctx.tmp, 'durable-floor.log');
+          const result = await runProcess(process.execPath, ['--input-type=module', '-e', DURABLE_FLOOR, JSON.stringify(STEP), String(steps), log], {
+            cwd: ctx.tmp,
+          });
+          rmSync(log, { force: true });
+          if (result.code !== 0) throw new Error(`durable floor loop exited ${result.code}: ${result.stderr.trim()}`);
           return result.ms;
         },
       },
@@ -89,6 +131,11 @@ export async function run(ctx) {
       cliRow('checkpoints', `ckpt run, checkpoints saved (usage if-exists)`),
       cliRow('no-checkpoints', 'ckpt run, checkpoints off'),
       { key: 'bare', label: 'bare Node loop spawning the same processes', samples: samples.bare },
+      {
+        key: 'durable-floor',
+        label: 'the same loop with two fdatasyncs per step, as ckpt checkpoints (the durable floor)',
+        samples: samples['durable-floor'],
+      },
     ],
   });
   const functionTasks = figure({
@@ -125,6 +172,14 @@ export async function run(ctx) {
         figure: fig,
         subject: 'checkpoints',
         peer: 'bare',
+        op: '<=',
+        threshold: 1.5,
+      }),
+      goal({
+        text: `${steps} exec steps with checkpoints ≤ 1.5× the bare loop with the same fdatasyncs (informational: the part ckpt can act on)`,
+        figure: fig,
+        subject: 'checkpoints',
+        peer: 'durable-floor',
         op: '<=',
         threshold: 1.5,
       }),

@@ -1,7 +1,10 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Fold, NodeStorage, readLog, type ExtensionReducer } from '@ckpt/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parsePackageText } from './package-file.js';
+import { processReducer } from './process-groups.js';
+import { controlFlowReducer } from './rerun.js';
 import { runPackage, tempDir } from './test-support/harness.js';
 
 let dir: string;
@@ -66,6 +69,51 @@ steps:
     );
     const { result } = await runPackage(pkg, join(dir, 'p.ckpt'));
     expect(result.error?.message).toMatch(/variable "rows" is an int; "many" is not an integer/);
+  });
+
+  // $CKPT_OUTPUT is made and read synchronously up to 64 KiB (tasks.ts), through the thread pool
+  // above: both paths, and the boundary between them, give the task's variables whole.
+  // The file is the padding, a newline and `last=yes\n`: padding + 10 bytes, so 65 526 and 65 527 straddle 64 KiB.
+  it.each([0, 65_526, 65_527, 200_000])('a $CKPT_OUTPUT with %i bytes of comment before its last line sets the variables in it', async (padding) => {
+    const pkg = pkgOf(`
+id: p
+version: 1
+steps:
+  - id: fresh
+    exec: [sh, -c, 'test -f "$CKPT_OUTPUT" && ! test -s "$CKPT_OUTPUT" && echo "first=$CKPT_OUTPUT" >> "$CKPT_OUTPUT"']
+  - id: big
+    exec: [node, -e, 'const fs = require("fs"); const f = process.env.CKPT_OUTPUT; fs.appendFileSync(f, "#".repeat(${padding}) + "\\n" + "last=yes\\n")']
+  - id: show
+    exec: [sh, -c, 'printf "%s %s" "$CKPT_VAR_LAST" "$(wc -c < "$CKPT_VAR_FIRST")" > result.txt; test "$CKPT_OUTPUT" != "$CKPT_VAR_FIRST"']
+`);
+    const { result } = await runPackage(pkg, join(dir, 'p.ckpt'));
+    expect(result.error?.message).toBeUndefined();
+    const [last, firstSize] = (await readFile(join(dir, 'result.txt'), 'utf8')).split(' ');
+    expect(last).toBe('yes');
+    // The first step's own file held only its line: each task gets an empty file of its own.
+    expect(Number(firstSize)).toBeGreaterThan(0);
+  });
+
+  it('a task that succeeds has its process/ended recorded in the log record of its completion; a failed one has it too', async () => {
+    const pkg = pkgOf('id: p\nversion: 1\nsteps:\n  - { id: a, exec: ["true"] }\n  - { id: b, exec: ["false"] }\n');
+    const path = join(dir, 'p.ckpt');
+    expect((await runPackage(pkg, path)).result.outcome).toBe('failure');
+    const entries =
+      (await readLog(new NodeStorage(), path, new Fold([processReducer, controlFlowReducer] as ExtensionReducer[]), { withEntries: true })).entries ??
+      [];
+    // Looked at as plain records: extension events (process/*) are not in the core event union.
+    const events: { seq: number; type?: unknown; unit?: unknown; pgid?: unknown }[] = entries.flatMap((e) =>
+      e.kind === 'event' ? [{ seq: e.seq, ...(e.event as unknown as Record<string, unknown>) }] : [],
+    );
+    const find = (type: string, unit: string) => events.filter((e) => e.type === type && e.unit === unit);
+    // One log write fewer per step: the end of the process rides on the completion's record.
+    expect(find('process/ended', 'a').map((e) => e.seq)).toEqual(find('unit-completed', 'a').map((e) => e.seq));
+    // Every started group is seen to end, whatever the outcome, so a rerun has none to take over.
+    for (const unit of ['a', 'b']) {
+      expect(find('process/started', unit)).toHaveLength(1);
+      expect(find('process/ended', unit).map((e) => e.pgid)).toEqual(find('process/started', unit).map((e) => e.pgid));
+    }
+    expect(find('unit-failed', 'b')).toHaveLength(1);
   });
 
   it('forEach over files matching a glob', async () => {

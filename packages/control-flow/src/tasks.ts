@@ -1,7 +1,8 @@
 import { availableParallelism, hostname, tmpdir } from 'node:os';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { closeSync, fstatSync, mkdtempSync, openSync, readSync } from 'node:fs';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InterruptedError, InvalidInputError, type PlainValue, type VariableSet } from '@ckpt/core';
+import { InterruptedError, InvalidInputError, type CkptEvent, type PlainValue, type VariableSet } from '@ckpt/core';
 import { formatDuration } from '@ckpt/core/internal';
 import type { Attempt } from './attempt.js';
 import { cursorAt } from './decide.js';
@@ -102,11 +103,18 @@ export class Tasks {
     // AbortSignal.any costs a listener per task; only a task with a timeout needs two sources.
     const signal = timer !== undefined ? AbortSignal.any([a.signal, timeout.signal]) : a.signal;
     const pending: [string, unknown][] = [];
+    // Events that close the task (an exec task's `process/ended`): recorded with its success, in
+    // the same log record; on a failure they are recorded at once (a retry would drop them).
+    const closing: CkptEvent[] = [];
+    const failed = (error: string) => {
+      if (closing.length > 0) a.emit(...closing);
+      return { run: { outcome: 'failure' as const, error }, vars: [] };
+    };
     try {
       let result: PlainValue | undefined;
       try {
         a.stopIfInterrupted();
-        if (step.kind === 'exec') await this.runExec(step.argv, unit, frame, signal, pending);
+        if (step.kind === 'exec') closing.push(...(await this.runExec(step.argv, unit, frame, signal, pending)));
         else if (step.kind === 'function') await step.run(this.taskContext(unit, step.id, frame, signal, pending));
         else {
           const plugin = this.plugins.get(step.task);
@@ -123,7 +131,7 @@ export class Tasks {
         if (timeout.signal.aborted) return { run: { outcome: 'failure', error: `timed out after ${formatDuration(step.timeoutMs!)}` }, vars: [] };
         return { run: { outcome: 'failure', error: message(error) }, vars: [] };
       }
-      if (timeout.signal.aborted) return { run: { outcome: 'failure', error: `timed out after ${formatDuration(step.timeoutMs!)}` }, vars: [] };
+      if (timeout.signal.aborted) return failed(`timed out after ${formatDuration(step.timeoutMs!)}`);
       const vars: VariableSet[] = [];
       try {
         for (const [name, value] of pending) {
@@ -131,9 +139,9 @@ export class Tasks {
           if (event) vars.push(event);
         }
       } catch (error) {
-        return { run: { outcome: 'failure', error: message(error) }, vars: [] };
+        return failed(message(error));
       }
-      return { run: { outcome: 'success', ...(result !== undefined && { result }) }, vars };
+      return { run: { outcome: 'success', ...(result !== undefined && { result }), ...(closing.length > 0 && { closing }) }, vars };
     } finally {
       if (timer) clearTimeout(timer);
       release();
@@ -146,54 +154,91 @@ export class Tasks {
     frame: Frame,
     signal: AbortSignal,
     pending: [string, unknown][],
-  ): Promise<void> {
+  ): Promise<CkptEvent[]> {
     const { a } = this;
     const argv = argvTemplate.map((arg) => expandTemplate(arg, a.vars.scope(frame)));
-    this.outputDir ??= await mkdtemp(join(tmpdir(), 'ckpt-run-'));
+    this.outputDir ??= mkdtempSync(join(tmpdir(), 'ckpt-run-'));
     const outputFile = join(this.outputDir, `output-${++this.outputCount}.env`);
+    // Made asynchronously on purpose: the turn lets the log finish writing `unit-started`, so
+    // the fdatasync that makes `process/started` durable covers both. Spawning in the same turn
+    // as `unit-started` costs a third fdatasync per step: the log syncs the write it has in
+    // flight as soon as anyone waits, then writes and syncs `process/started` (FINDINGS.md,
+    // exec steps). The file is read synchronously (readOutputFile).
     await writeFile(outputFile, '');
     // The task's process group is recorded as it starts and made durable while it runs, so a
     // restart after kill -9 can find it and stop it before rerunning the step.
     let group: number | undefined;
     let recorded: Promise<unknown> = Promise.resolve();
     let result: Awaited<ReturnType<typeof runProcess>>;
+    // `process/ended` goes back to run() when the task succeeds, to be recorded with its
+    // completion (one log write fewer per step); any failure from here on records it at once.
+    const ended: CkptEvent[] = [];
     try {
-      result = await runProcess(argv, {
-        cwd: a.pkg.baseDir,
-        env: this.environment(frame, outputFile),
-        signal,
-        onLine: (line, stream) => a.notify({ kind: 'output', unit, stream, line }),
-        onSpawn: (started) => {
-          group = started.pgid;
-          a.emit({ type: 'process/started', unit, attempt: a.ctx.attempt, host: hostname(), ...started });
-          recorded = a.ctx.durable().catch(() => undefined); // a log failure stops the run by itself
-        },
-      });
-    } finally {
-      await recorded;
-      if (group !== undefined) a.emit({ type: 'process/ended', unit, pgid: group });
+      try {
+        result = await runProcess(argv, {
+          cwd: a.pkg.baseDir,
+          env: this.environment(frame, outputFile),
+          signal,
+          onLine: (line, stream) => a.notify({ kind: 'output', unit, stream, line }),
+          onSpawn: (started) => {
+            group = started.pgid;
+            a.emit({ type: 'process/started', unit, attempt: a.ctx.attempt, host: hostname(), ...started });
+            recorded = a.ctx.durable().catch(() => undefined); // a log failure stops the run by itself
+          },
+        });
+      } finally {
+        await recorded;
+        if (group !== undefined) ended.push({ type: 'process/ended', unit, pgid: group });
+      }
+      if (signal.aborted) throw new Error('stopped');
+      if (result.signal === 'SIGINT' || result.signal === 'SIGTERM') {
+        // A stop of the whole tree (systemd, kill -- -PGID) reaches the command too: it may die of
+        // it just before our own handler aborts the run. Give the handler a moment, so this
+        // counts as an interruption.
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        if (a.interrupted()) throw new InterruptedError('the package was interrupted');
+      }
+      if (result.code !== 0) {
+        const tail = lastLines(result.stderrTail);
+        throw new Error(
+          `command ${JSON.stringify(argv[0])} ${result.code !== null ? `exited with code ${result.code}` : `was killed by ${result.signal}`}${tail ? `; its stderr ends with: ${tail.replace(/\n/g, ' | ')}` : ''}`,
+        );
+      }
+      await readOutputFile(outputFile, pending);
+    } catch (error) {
+      if (ended.length > 0) a.emit(...ended);
+      throw error;
     }
-    if (signal.aborted) throw new Error('stopped');
-    if (result.signal === 'SIGINT' || result.signal === 'SIGTERM') {
-      // A stop of the whole tree (systemd, kill -- -PGID) reaches the command too: it may die of
-      // it just before our own handler aborts the run. Give the handler a moment, so this
-      // counts as an interruption.
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      if (a.interrupted()) throw new InterruptedError('the package was interrupted');
-    }
-    if (result.code !== 0) {
-      const tail = lastLines(result.stderrTail);
-      throw new Error(
-        `command ${JSON.stringify(argv[0])} ${result.code !== null ? `exited with code ${result.code}` : `was killed by ${result.signal}`}${tail ? `; its stderr ends with: ${tail.replace(/\n/g, ' | ')}` : ''}`,
-      );
-    }
-    await readOutputFile(outputFile, pending);
+    return ended;
   }
+}
+
+/** Up to this size `$CKPT_OUTPUT` is read synchronously (one open, fstat, read, close, no thread-pool hops). */
+const SYNC_READ_BYTES = 64 * 1024;
+
+/** The text of `$CKPT_OUTPUT`: synchronously when it is empty or small (nearly always), else through the thread pool. */
+async function outputText(file: string): Promise<string> {
+  const fd = openSync(file, 'r');
+  try {
+    const { size } = fstatSync(fd);
+    if (size === 0) return '';
+    if (size <= SYNC_READ_BYTES) {
+      // One byte more than its size: if a background process of the task is still appending,
+      // the buffer fills, and the file is read whole through the thread pool below.
+      const buffer = Buffer.allocUnsafe(size + 1);
+      let length = 0;
+      for (let n; length < buffer.length && (n = readSync(fd, buffer, length, buffer.length - length, null)) > 0; ) length += n;
+      if (length < buffer.length) return buffer.toString('utf8', 0, length);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return readFile(file, 'utf8');
 }
 
 /** `$CKPT_OUTPUT`: `NAME=VALUE` lines (blank lines and `#` comments ignored) become variables the task sets. */
 async function readOutputFile(file: string, pending: [string, unknown][]): Promise<void> {
-  const text = await readFile(file, 'utf8');
+  const text = await outputText(file);
   for (const [n, raw] of text.split('\n').entries()) {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) continue;
