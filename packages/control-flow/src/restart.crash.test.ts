@@ -10,32 +10,12 @@
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { definePackage, forEach, sequence } from './builder.js';
+import { definePackage } from './builder.js';
 import type { StepDefinition } from './compile.js';
+import { buildSteps, shapeArbitrary, type Shape } from './test-support/contract-jobs.js';
 import { Effects, runPackage, tempDir } from './test-support/harness.js';
 
-type Shape =
-  | { readonly kind: 'task'; readonly fails: boolean }
-  | { readonly kind: 'seq'; readonly parallel: boolean; readonly transaction: boolean; readonly children: readonly Shape[] }
-  | { readonly kind: 'loop'; readonly items: number; readonly children: readonly Shape[] };
-
-const shapeArb: fc.Arbitrary<Shape> = fc.letrec<{ node: Shape }>((tie) => ({
-  node: fc.oneof(
-    { depthSize: 'small', withCrossShrink: true },
-    fc.record({ kind: fc.constant('task' as const), fails: fc.integer({ min: 0, max: 4 }).map((n) => n === 0) }),
-    fc.record({
-      kind: fc.constant('seq' as const),
-      parallel: fc.boolean(),
-      transaction: fc.boolean(),
-      children: fc.array(tie('node'), { minLength: 1, maxLength: 3 }),
-    }),
-    fc.record({
-      kind: fc.constant('loop' as const),
-      items: fc.integer({ min: 1, max: 3 }),
-      children: fc.array(tie('node'), { minLength: 1, maxLength: 2 }),
-    }),
-  ),
-})).node;
+const shapeArb = shapeArbitrary({ failures: true, transactions: true });
 
 /** The variable a task's runs are counted in (one per unit, so parallel tasks never race). */
 const counterOf = (unit: string) => `runs_${unit.replace(/[^A-Za-z0-9]/g, '_')}`;
@@ -45,43 +25,27 @@ const counterOf = (unit: string) => `runs_${unit.replace(/[^A-Za-z0-9]/g, '_')}`
  * pushes what its counter held when it ran onto `seen`, then increments it.
  */
 function build(shapes: readonly Shape[], fx: Effects, failOnce: Set<string>, seen: unknown[] = []): StepDefinition[] {
-  let next = 0;
-  const of = (shape: Shape, parallel: boolean): StepDefinition => {
-    const id = `s${next++}`;
-    const options = parallel ? { after: {} } : {};
-    switch (shape.kind) {
-      case 'task':
-        if (shape.fails) failOnce.add(id);
-        return fx.task(id, options, (ctx) => {
-          const before = ctx.getVariable(counterOf(ctx.unit));
-          seen.push(before);
-          ctx.setVariable(counterOf(ctx.unit), ((before as number | undefined) ?? 0) + 1);
-        });
-      case 'seq':
-        return sequence(
-          id,
-          shape.children.map((c) => of(c, shape.parallel)),
-          shape.transaction
-            ? {
-                ...options,
-                transaction: 'required',
-                // Undo the transaction's effects, as a database rollback would.
-                rollback: (ctx) => {
-                  for (const unit of [...fx.counts.keys()]) if (unit.startsWith(`${ctx.unit}/`)) fx.counts.delete(unit);
-                },
-              }
-            : options,
-        );
-      case 'loop':
-        return forEach(
-          id,
-          { items: Array.from({ length: shape.items }, (_, i) => i) },
-          shape.children.map((c) => of(c, false)),
-          { ...options, checkpointIterations: true },
-        );
-    }
-  };
-  return shapes.map((s) => of(s, false));
+  return buildSteps(shapes, {
+    task: (id, shape, options) => {
+      if (shape.fails) failOnce.add(id);
+      return fx.task(id, options, (ctx) => {
+        const before = ctx.getVariable(counterOf(ctx.unit));
+        seen.push(before);
+        ctx.setVariable(counterOf(ctx.unit), ((before as number | undefined) ?? 0) + 1);
+      });
+    },
+    sequence: (shape, options) =>
+      shape.transaction
+        ? {
+            ...options,
+            transaction: 'required',
+            // Undo the transaction's effects, as a database rollback would.
+            rollback: (ctx) => {
+              for (const unit of [...fx.counts.keys()]) if (unit.startsWith(`${ctx.unit}/`)) fx.counts.delete(unit);
+            },
+          }
+        : options,
+  });
 }
 
 let dir: string;

@@ -4,70 +4,28 @@
  * with unsynced writes kept, dropped, torn or garbled. The sender can go away mid-stream too.
  */
 import { randomBytes } from 'node:crypto';
-import { Engine, StorageIoError, type CkptEvent, type RunResult } from '@ckpt/core';
+import { Engine, StorageIoError, type RunResult } from '@ckpt/core';
 import { crashPlanArbitrary, MemoryLocker, propertySettings, SimulatedStorage, type CrashPlan, type FaultRule } from '@ckpt/testkit';
 import { describeRunnerContract } from '@ckpt/testkit/vitest';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MemorySource } from '../test-support/memory-source.js';
+import {
+  CONTRACT_DESTINATION as DESTINATION,
+  CONTRACT_DIR as DIR,
+  randomData,
+  receiverContractRunner,
+  transferJobOf as jobOf,
+  transferSpecArbitrary as specArbitrary,
+  type TransferSpec,
+} from '../test-support/contract-jobs.js';
 import { checkpointPathOf, partialPathOf } from './names.js';
-import { map } from 'rxjs';
-import { receiveRunner, runReceive, type ReceiveJob, type TransferEvent, type TransferResult, type VerifyMode } from './receiver.js';
+import { runReceive, type TransferEvent, type TransferResult } from './receiver.js';
 
 const KiB = 1024;
-const DIR = '/data';
-const DESTINATION = `${DIR}/out.bin`;
-
-/** One transfer as the contract's job: the bytes, the interval and how the sender chunks them. */
-interface TransferSpec {
-  readonly data: Uint8Array;
-  readonly interval: number;
-  readonly chunkBytes: number;
-  readonly verify: VerifyMode;
-}
-
-const specArbitrary: fc.Arbitrary<TransferSpec> = fc.record({
-  data: fc.oneof(fc.constantFrom(0, 1, 4 * KiB, 16 * KiB), fc.nat({ max: 40 * KiB })).map(randomData),
-  interval: fc.constantFrom(0, 1 * KiB, 4 * KiB, 16 * KiB),
-  chunkBytes: fc.constantFrom(512, 4 * KiB, 10_000),
-  verify: fc.constantFrom<VerifyMode>('tail', 'full'),
-});
-
-/** `size` random bytes, printed by their size (a counterexample stays readable). */
-function randomData(size: number): Uint8Array {
-  return Object.assign(new Uint8Array(randomBytes(size)), { [fc.toStringMethod]: () => `<${size} random bytes>` });
-}
-
-function jobOf(spec: TransferSpec, extra: { diesAt?: number } = {}): ReceiveJob {
-  const { diesAt, ...rest } = extra;
-  return {
-    destination: DESTINATION,
-    source: new MemorySource(spec.data, { chunkBytes: spec.chunkBytes, ...(diesAt !== undefined && { diesAt }) }),
-    interval: spec.interval,
-    verify: spec.verify,
-    ...rest,
-  };
-}
 
 describeRunnerContract<TransferSpec>({
   name: 'file-transfer receiver',
-  // The transfer's one effect is publishing the destination; a resumed attempt that finds it
-  // published (a crash before the checkpoint was deleted) says so again without redoing it.
-  runner: (effects) => ({
-    kind: receiveRunner.kind,
-    reducers: receiveRunner.reducers!,
-    identify: (spec) => receiveRunner.identify(jobOf(spec)),
-    run: (spec, context) =>
-      receiveRunner.run(jobOf(spec), context).pipe(
-        map((emission) => {
-          // The runner emits its records as `{ record }` messages (defineRunner).
-          const record = (emission as { readonly record?: CkptEvent | readonly CkptEvent[] }).record;
-          const events: readonly CkptEvent[] = record === undefined ? [] : ([] as CkptEvent[]).concat(record);
-          if (events.some((event) => event.type === 'transfer/published')) effects.ran('publish');
-          return emission;
-        }),
-      ),
-  }),
+  runner: receiverContractRunner,
   jobs: specArbitrary,
   numRuns: 60,
   maxCrashAt: 120,
