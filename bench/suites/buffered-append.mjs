@@ -8,6 +8,7 @@
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { alternate, figure, goal } from '../lib/measure.mjs';
 import { createJournal, eventAt } from './shared.mjs';
 
@@ -31,8 +32,8 @@ export async function run(ctx) {
   const perSecond = (ms) => (events / ms) * 1000;
   const packr = new msgpackr.Packr({ useRecords: false, structuredClone: false, moreTypes: false });
   const unpackr = new msgpackr.Unpackr({ useRecords: false, structuredClone: false, mapsAsObjects: true });
-  const append = { journal: [], msgpackr: [], json: [] };
-  const read = { journal: [], msgpackr: [], json: [] };
+  const append = { journal: [], msgpackr: [], checked: [], json: [] };
+  const read = { journal: [], msgpackr: [], checked: [], json: [] };
   /** Checks a contestant's fold (one cursor per unit) and records its append and read rates; t0..t1 appends, t1..t2 reads. */
   const recordRound = (key, foldedCursors, t0, t1, t2) => {
     if (foldedCursors !== Math.min(events, 100)) throw new Error(`${key} fold lost cursors`);
@@ -84,6 +85,38 @@ export async function run(ctx) {
       },
     },
     {
+      // The floor of a format that, like ckpt's, can tell a torn or damaged record: the msgpackr
+      // peer plus a CRC-32 per record, written and checked, and nothing else of the journal.
+      key: 'checked',
+      async run() {
+        const path = join(ctx.tmp, 'buffered.crc.msgpack');
+        const t0 = performance.now();
+        const chunks = new Array(events);
+        for (let i = 0; i < events; i++) {
+          const payload = packr.pack([list[i]]);
+          const frame = Buffer.allocUnsafe(8 + payload.length);
+          frame.writeUInt32LE(payload.length, 0);
+          frame.writeUInt32LE(crc32(payload), 4);
+          frame.set(payload, 8);
+          chunks[i] = frame;
+        }
+        writeAndSync(path, chunks);
+        const t1 = performance.now();
+        const bytes = fs.readFileSync(path);
+        const cursors = new Map();
+        for (let offset = 0; offset < bytes.length; ) {
+          const length = bytes.readUInt32LE(offset);
+          const payload = bytes.subarray(offset + 8, offset + 8 + length);
+          if (crc32(payload) !== bytes.readUInt32LE(offset + 4)) throw new Error(`checked peer: bad CRC at ${offset}`);
+          const [event] = unpackr.unpack(payload);
+          cursors.set(event.unit, { unit: event.unit, cursor: event.cursor });
+          offset += 8 + length;
+        }
+        const t2 = performance.now();
+        return recordRound('checked', cursors.size, t0, t1, t2);
+      },
+    },
+    {
       key: 'json',
       async run() {
         const path = join(ctx.tmp, 'buffered.jsonl');
@@ -109,6 +142,7 @@ export async function run(ctx) {
   const rowsOf = (data) => [
     { key: 'journal', label: 'ckpt Journal (buffered append + close / readLog)', role: 'subject', samples: keep(data.journal) },
     { key: 'msgpackr', label: 'raw msgpackr, length-prefixed, one write + fdatasync', samples: keep(data.msgpackr) },
+    { key: 'checked', label: 'raw msgpackr + CRC-32 per record (written and checked), one write + fdatasync', samples: keep(data.checked) },
     { key: 'json', label: 'JSON lines, one write + fdatasync', samples: keep(data.json) },
   ];
   const total = figure({
@@ -136,6 +170,14 @@ export async function run(ctx) {
     goal({ text: 'round trip ≥ 0.7× raw msgpackr', figure: total, subject: 'journal', peer: 'msgpackr', op: '>=', threshold: 0.7 }),
     goal({ text: 'append ≥ 0.7× raw msgpackr encode+write', figure: appendFig, subject: 'journal', peer: 'msgpackr', op: '>=', threshold: 0.7 }),
     goal({ text: 'read+fold ≥ 0.7× raw msgpackr decode', figure: readFig, subject: 'journal', peer: 'msgpackr', op: '>=', threshold: 0.7 }),
+    goal({
+      text: 'informational: round trip ≥ 0.7× raw msgpackr with a CRC-32 per record (the floor of a checked format)',
+      figure: total,
+      subject: 'journal',
+      peer: 'checked',
+      op: '>=',
+      threshold: 0.7,
+    }),
   ];
   return {
     params: { events, rounds },
