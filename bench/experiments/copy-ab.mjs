@@ -1,7 +1,8 @@
 // `ckpt copy` of one build against another and against `cp` + `sync`, in one run of
 // alternating rounds (bench/FINDINGS.md, issue 15 "copies"): the chain hash's effect alone.
 //   node bench/experiments/copy-ab.mjs ROUNDS SIZE_MIB base=OTHER/packages/cli/bin/ckpt.js [new=packages/cli/bin/ckpt.js] [--tmp DIR]
-// Each `NAME=CLI` is a contestant (`NAME:sha256=CLI` passes `--hash sha256`); `cp` + `sync FILE` is
+// Each `NAME=CLI` is a contestant (`NAME:sha256=CLI` passes `--hash sha256`, `NAME:--checkpoint-interval,0=CLI`
+// those arguments; bench/experiments/copy-floor.mjs is a CLI too, the floor); `cp` + `sync FILE` is
 // always one. The source is written once (random, page-cached); every destination is fresh.
 // Prints per contestant the median wall time and the medians over rounds of its time / cp's and
 // / the first build's (the first NAME=CLI given).
@@ -44,10 +45,12 @@ const time = (command, argv) => {
 const contestants = [
   { name: 'cp && sync', run: () => time('sh', (d) => ['-c', `cp src.bin '${d}' && sync '${d}'`]) },
   ...builds.map(([label, cli]) => {
-    const [name, hash] = label.split(':');
+    const [name, option] = label.split(':');
+    // `NAME:sha256` passes `--hash sha256`; `NAME:--flag,value` passes those arguments as they are.
+    const extra = option === undefined ? [] : option.startsWith('-') ? option.split(',') : ['--hash', option];
     return {
-      name: `${name}${hash ? ` --hash ${hash}` : ''}`,
-      run: () => time(process.execPath, (d) => [resolve(cli), 'copy', source, d, ...(hash ? ['--hash', hash] : [])]),
+      name: `${name}${extra.length > 0 ? ` ${extra.join(' ')}` : ''}`,
+      run: () => time(process.execPath, (d) => [resolve(cli), 'copy', source, d, ...extra]),
     };
   }),
 ];
