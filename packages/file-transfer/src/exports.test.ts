@@ -10,6 +10,7 @@ describe('the package entries', () => {
         'DEFAULT_CHECKPOINT_INTERVAL',
         'DEFAULT_HASH',
         'HASH_ALGORITHMS',
+        'HashUnavailableError',
         'DEFAULT_RETRY_POLICY',
         'NodeServer',
         'PathRefusedError',

@@ -1,4 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
+import { HashUnavailableError } from '../errors.js';
 
 /**
  * The running hash of a transfer. Neither node:crypto nor a WebAssembly hasher's saved state is
@@ -104,11 +105,25 @@ interface WasmHasher {
  * holds is its owner, and another segment takes it over by saving the owner's state (≈600 bytes)
  * and loading its own. The copy loop hashes with one segment at a time, so it never switches;
  * a resume's re-hash beside a stream switches once per 1 MiB read.
+ *
+ * @throws HashUnavailableError when the module or its WebAssembly cannot load (`node --jitless`):
+ * a refusal naming `--hash sha256`, not a transient failure to retry.
  */
-async function loadXxh3(): Promise<ChainAlgorithm> {
+export async function loadXxh3(
   // The single-algorithm build (see hash-wasm-xxhash128.d.ts): a CommonJS module, its exports on `default`.
-  const { createXXHash128 } = (await import('hash-wasm/dist/xxhash128.umd.min.js')).default;
-  const wasm = (await createXXHash128()) as WasmHasher;
+  // A parameter so that a test can make the load fail as `node --jitless` does.
+  importHasher: () => Promise<{ createXXHash128(): Promise<unknown> }> = async () => (await import('hash-wasm/dist/xxhash128.umd.min.js')).default,
+): Promise<ChainAlgorithm> {
+  let wasm: WasmHasher;
+  try {
+    wasm = (await (await importHasher()).createXXHash128()) as WasmHasher;
+  } catch (error) {
+    // Not retryable: without WebAssembly (node --jitless) or with the module missing, every attempt fails alike.
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new HashUnavailableError(`the XXH3 chain hash cannot be loaded (hash-wasm's WebAssembly: ${reason}); nothing was copied`, {
+      cause: error,
+    });
+  }
   wasm.init();
   wasm.update(new TextEncoder().encode('ckpt-file-transfer chain v1 xxh3'));
   const seed = wasm.digest('hex');
