@@ -32,7 +32,8 @@ export const DEFAULT_HASH: HashAlgorithm = 'xxh3';
 /** What a checkpoint, request or peer that names no algorithm means (every ckpt before XXH3). */
 export const LEGACY_HASH: HashAlgorithm = 'sha256';
 
-export const isHashAlgorithm = (value: unknown): value is HashAlgorithm => value === 'xxh3' || value === 'sha256';
+/** Whether `value` names a chain hash this revision knows. */
+export const isHashAlgorithm = (value: unknown): value is HashAlgorithm => HASH_ALGORITHMS.includes(value as HashAlgorithm);
 
 /** Hex digits of one chain value of `name`: 64 for SHA-256, 32 for XXH3-128. */
 export const chainHexLength = (name: HashAlgorithm): number => (name === 'sha256' ? 64 : 32);
