@@ -36,7 +36,7 @@ export const LEGACY_HASH: HashAlgorithm = 'sha256';
 export const isHashAlgorithm = (value: unknown): value is HashAlgorithm => HASH_ALGORITHMS.includes(value as HashAlgorithm);
 
 /** Hex digits of one chain value of `name`: 64 for SHA-256, 32 for XXH3-128. */
-export const chainHexLength = (name: HashAlgorithm): number => (name === 'sha256' ? 64 : 32);
+const chainHexLength = (name: HashAlgorithm): number => (name === 'sha256' ? 64 : 32);
 
 /** A chain value of `name`: its digest in lowercase hex. */
 export function isChainOf(name: HashAlgorithm, value: unknown): value is string {
