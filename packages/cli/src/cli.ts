@@ -3,6 +3,7 @@
  * `ckpt --version` loads commander and nothing else.
  */
 import { createRequire } from 'node:module';
+import type { HashAlgorithm } from '@ckpt/file-transfer';
 import { Command, CommanderError, Option } from 'commander';
 import { ExitCode, exitCodeOf } from './exit-codes.js';
 import { processIo, reportError } from './output.js';
@@ -10,6 +11,12 @@ import { processIo, reportError } from './output.js';
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/**
+ * `--hash`'s choices: file-transfer's `HASH_ALGORITHMS`, spelt here because importing the value would load
+ * file-transfer before any verb runs; a record keyed by `HashAlgorithm` fails to compile when the two differ.
+ */
+const HASH_CHOICES = Object.keys({ xxh3: true, sha256: true } satisfies Record<HashAlgorithm, true>);
 
 /** Options of `ckpt run`, as parsed (see docs/cli.md). */
 export interface RunVerbOptions {
@@ -42,7 +49,7 @@ export interface CopyVerbOptions {
   readonly netmap?: string;
   readonly node?: string;
   readonly verify?: 'tail' | 'full';
-  readonly hash?: 'xxh3' | 'sha256';
+  readonly hash?: HashAlgorithm;
   readonly compress?: boolean;
   readonly rateLimit?: string;
   readonly preserve?: boolean;
@@ -242,7 +249,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
       new Option(
         '--hash <algorithm>',
         'the chain hash that checks the copy end to end: xxh3 (XXH3-128, fast) or sha256; a resume keeps the one its copy started with, a node of an older ckpt gets sha256 (default: xxh3)',
-      ).choices(['xxh3', 'sha256']),
+      ).choices(HASH_CHOICES),
     )
     .option(
       '--compress',

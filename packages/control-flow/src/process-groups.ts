@@ -6,7 +6,9 @@ import { STOP_GRACE_MS, bootId, groupAlive, groupMembers, stopProcessGroup, type
  * The `process/*` namespace: which exec tasks' process groups may still run. The runner records
  * - `process/started {unit, attempt, host, pid, pgid, startTicks?, bootId?}` right after it
  *   spawns a task (made durable while the task runs),
- * - `process/ended {unit, pgid}` once that task's process ended (or its group was stopped),
+ * - `process/ended {unit, pgid}` after that task's process ended (or its group was stopped): in the
+ *   same log record as the step's completion when the task succeeds, at once when it fails
+ *   (a retry or a failure path follows; docs/restart-semantics.md),
  * - `process/taken-over {unit, pgid, attempt, host, outcome}` when a restart settled a group
  *   an earlier attempt left without `process/ended`: `gone` (nothing of it ran any more),
  *   `terminated`/`killed` (this run stopped it), or `not-checked` (another host's).

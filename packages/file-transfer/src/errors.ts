@@ -34,6 +34,17 @@ export class DestinationLockedError extends CkptError {
   }
 }
 
+/**
+ * The chain hash asked for cannot run in this process: XXH3 is WebAssembly (hash-wasm), which
+ * `node --jitless` (or a missing or damaged module) leaves unavailable. A retry would fail the
+ * same way, so it is a refusal (`invalid`, exit 2), raised before any byte is copied.
+ */
+export class HashUnavailableError extends InvalidInputError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, { hint: 'pass --hash sha256 (SHA-256 needs no WebAssembly), or run node without --jitless', ...options });
+  }
+}
+
 /** Whether retrying may help. Bad arguments, refusals, locks, auth, interruption never heal. */
 export function isRetryable(error: unknown): boolean {
   if (error instanceof InterruptedError) return false;

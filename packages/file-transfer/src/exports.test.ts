@@ -10,6 +10,7 @@ describe('the package entries', () => {
         'DEFAULT_CHECKPOINT_INTERVAL',
         'DEFAULT_HASH',
         'HASH_ALGORITHMS',
+        'HashUnavailableError',
         'DEFAULT_RETRY_POLICY',
         'NodeServer',
         'PathRefusedError',
@@ -34,5 +35,8 @@ describe('the package entries', () => {
       expect(internalApi).toHaveProperty(name);
       expect(publicApi).not.toHaveProperty(name);
     }
+    // The chain hash's loader and helpers stay inside the package: nothing outside it uses them.
+    for (const name of ['formatDigest', 'LEGACY_HASH', 'loadChainAlgorithm', 'SHA256_CHAIN', 'loadXxh3'])
+      expect(internalApi).not.toHaveProperty(name);
   });
 });

@@ -12,7 +12,7 @@ export { copyFile } from './copy-file.js';
 export type { CopyFileOptions } from './copy-file.js';
 export { copyTree } from './copy-tree.js';
 export type { CopyTreeOptions, TreeResult } from './copy-tree.js';
-export { AuthenticationError, PathRefusedError, TransferError, isRetryable } from './errors.js';
+export { AuthenticationError, HashUnavailableError, PathRefusedError, TransferError, isRetryable } from './errors.js';
 export { checkpointPathOf, partialPathOf, transferCompanions, TRANSFER_KIND } from './transfer/names.js';
 export { DEFAULT_CHECKPOINT_INTERVAL } from './transfer/receiver.js';
 export { DEFAULT_HASH, HASH_ALGORITHMS } from './transfer/chain-hash.js';

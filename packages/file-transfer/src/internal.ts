@@ -4,8 +4,8 @@
  * stable API: these names may change between releases.
  */
 export * from './index.js';
-export { CHAIN_SEED, ChainHasher, formatDigest, LEGACY_HASH, loadChainAlgorithm, SHA256_CHAIN } from './transfer/chain-hash.js';
-export type { ChainAlgorithm, ChainPosition } from './transfer/chain-hash.js';
+export { CHAIN_SEED, ChainHasher } from './transfer/chain-hash.js';
+export type { ChainPosition } from './transfer/chain-hash.js';
 export { fingerprintChange } from './transfer/fingerprint.js';
 export type { SourceFingerprint } from './transfer/fingerprint.js';
 export { receiveFile, receiveRunner, runReceive } from './transfer/receiver.js';

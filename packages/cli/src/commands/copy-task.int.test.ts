@@ -33,7 +33,7 @@ describe('the copy task of packages', () => {
     );
     expect(() => copyTaskPlugin.validate({ from: 'a', to: 'b', colour: 'red' }, 'steps[3].copy')).toThrow(/steps\[3\]\.copy\.colour: unknown field/);
     expect(() => copyTaskPlugin.validate({ from: 'a', to: 'b', hash: 'md5' }, 'steps[3].copy')).toThrow(
-      /steps\[3\]\.copy\.hash: "md5" is not xxh3 or sha256/,
+      /steps\[3\]\.copy\.hash: "md5" is not one of xxh3, sha256/,
     );
   });
 

@@ -1,7 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { InvalidInputError, parseSize, type PlainValue } from '@ckpt/core/internal';
 import type { TaskContext, TaskPlugin } from '@ckpt/control-flow';
-import { copyFile, loadNetmap } from '@ckpt/file-transfer';
+import { copyFile, HASH_ALGORITHMS, loadNetmap, type HashAlgorithm } from '@ckpt/file-transfer';
 import { describeTransferEvent, parseRate, retryOptions, type RetrySettings } from './copy.js';
 
 /** A package's `copy` step, as validated. Relative local paths are relative to the package file. */
@@ -11,7 +11,7 @@ export interface CopyTaskSpec extends RetrySettings {
   readonly checkpointInterval?: string | number;
   readonly verify?: 'tail' | 'full';
   /** The chain hash (`xxh3`, the default, or `sha256`), as `ckpt copy --hash`. */
-  readonly hash?: 'xxh3' | 'sha256';
+  readonly hash?: HashAlgorithm;
   /** The netmap file (default `$CKPT_NETMAP`), needed when `from` or `to` is `ckpt://NODE/...`. */
   readonly netmap?: string;
   /** This node's name in the netmap (default `$CKPT_NODE`). */
@@ -50,7 +50,7 @@ function validateCopySpec(spec: unknown, path: string): CopyTaskSpec {
           : kind === 'verify'
             ? value === 'tail' || value === 'full'
             : kind === 'hash'
-              ? value === 'xxh3' || value === 'sha256'
+              ? HASH_ALGORITHMS.includes(value as HashAlgorithm)
               : kind === 'count'
                 ? Number.isSafeInteger(value) || (typeof value === 'string' && /^\d+$/.test(value))
                 : typeof value === 'string' || (typeof value === 'number' && value >= 0);
@@ -59,7 +59,7 @@ function validateCopySpec(spec: unknown, path: string): CopyTaskSpec {
         string: 'a non-empty text',
         boolean: 'true or false',
         verify: 'tail or full',
-        hash: 'xxh3 or sha256',
+        hash: `one of ${HASH_ALGORITHMS.join(', ')}`,
         count: 'a whole number',
         size: 'a size or duration like 4MiB or 30s',
       }[kind];

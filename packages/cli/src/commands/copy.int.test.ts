@@ -56,6 +56,20 @@ describe('ckpt copy', () => {
     expect(existsSync(join(dir, 'out', 'md5'))).toBe(false);
   });
 
+  it('without WebAssembly (node --jitless) the default xxh3 is refused with exit 2, naming --hash sha256; sha256 still copies', async () => {
+    const data = randomBytes(64 * 1024);
+    await writeFile(join(dir, 'a'), data);
+    const refused = ckpt(['copy', 'a', 'out/b'], { NODE_OPTIONS: '--jitless' });
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toMatch(/XXH3 chain hash cannot be loaded/);
+    expect(refused.stderr).toMatch(/pass --hash sha256/);
+    expect(refused.stderr).not.toMatch(/\n\s+at /);
+    expect(existsSync(join(dir, 'out', 'b'))).toBe(false);
+    const copied = ckpt(['copy', 'a', 'out/b', '--hash', 'sha256'], { NODE_OPTIONS: '--jitless' });
+    expect(copied.status).toBe(0);
+    expect(firstDifference(await readFile(join(dir, 'out', 'b')), data)).toBeUndefined();
+  });
+
   it('refuses bad arguments and a missing source with exit 2 and no stack trace', () => {
     for (const args of [
       ['copy', 'missing', 'b'],

@@ -32,7 +32,7 @@ function sameProof(a: unknown, b: string): boolean {
 const isNonce = (value: unknown): value is string => typeof value === 'string' && /^[0-9a-f]{64}$/.test(value);
 
 /** What a client learns of the node in the handshake. */
-export interface PeerCapabilities {
+interface PeerCapabilities {
   /**
    * The chain hashes the node knows, from its `ready` (revision 5); SHA-256 alone for a node
    * of an older revision, whose `ready` has no `algorithms`.

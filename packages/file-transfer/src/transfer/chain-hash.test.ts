@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createHash } from 'node:crypto';
+import { ErrorCode } from '@ckpt/core';
+import { HashUnavailableError, isRetryable } from '../errors.js';
 import {
   CHAIN_SEED,
   ChainHasher,
@@ -8,6 +10,7 @@ import {
   formatDigest,
   isChainOf,
   loadChainAlgorithm,
+  loadXxh3,
   SHA256_CHAIN,
   type ChainAlgorithm,
 } from './chain-hash.js';
@@ -139,5 +142,21 @@ describe('the chain hashes', () => {
   it('loads each algorithm once per process', async () => {
     expect(await loadChainAlgorithm('xxh3')).toBe(xxh3);
     expect(await loadChainAlgorithm('sha256')).toBe(SHA256_CHAIN);
+  });
+
+  it.each([
+    ['the module is missing', () => Promise.reject(Object.assign(new Error("Cannot find module 'hash-wasm'"), { code: 'ERR_MODULE_NOT_FOUND' }))],
+    // What `node --jitless` gives: the module loads, its WebAssembly does not.
+    ['WebAssembly is unavailable', async () => ({ createXXHash128: () => Promise.reject(new ReferenceError('WebAssembly is not defined')) })],
+  ])('refuses, never retries, and names --hash sha256 when XXH3 cannot load (%s)', async (_case, importHasher) => {
+    const failure = await loadXxh3(importHasher).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(HashUnavailableError);
+    expect((failure as HashUnavailableError).code).toBe(ErrorCode.Invalid);
+    expect(isRetryable(failure)).toBe(false);
+    expect((failure as HashUnavailableError).message).toMatch(/XXH3 chain hash cannot be loaded .*(hash-wasm|WebAssembly)/);
+    expect((failure as HashUnavailableError).hint).toContain('pass --hash sha256');
   });
 });

@@ -1,4 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
+import { HashUnavailableError } from '../errors.js';
 
 /**
  * The running hash of a transfer. Neither node:crypto nor a WebAssembly hasher's saved state is
@@ -31,10 +32,11 @@ export const DEFAULT_HASH: HashAlgorithm = 'xxh3';
 /** What a checkpoint, request or peer that names no algorithm means (every ckpt before XXH3). */
 export const LEGACY_HASH: HashAlgorithm = 'sha256';
 
-export const isHashAlgorithm = (value: unknown): value is HashAlgorithm => value === 'xxh3' || value === 'sha256';
+/** Whether `value` names a chain hash this revision knows. */
+export const isHashAlgorithm = (value: unknown): value is HashAlgorithm => HASH_ALGORITHMS.includes(value as HashAlgorithm);
 
 /** Hex digits of one chain value of `name`: 64 for SHA-256, 32 for XXH3-128. */
-export const chainHexLength = (name: HashAlgorithm): number => (name === 'sha256' ? 64 : 32);
+const chainHexLength = (name: HashAlgorithm): number => (name === 'sha256' ? 64 : 32);
 
 /** A chain value of `name`: its digest in lowercase hex. */
 export function isChainOf(name: HashAlgorithm, value: unknown): value is string {
@@ -104,11 +106,25 @@ interface WasmHasher {
  * holds is its owner, and another segment takes it over by saving the owner's state (≈600 bytes)
  * and loading its own. The copy loop hashes with one segment at a time, so it never switches;
  * a resume's re-hash beside a stream switches once per 1 MiB read.
+ *
+ * @throws HashUnavailableError when the module or its WebAssembly cannot load (`node --jitless`):
+ * a refusal naming `--hash sha256`, not a transient failure to retry.
  */
-async function loadXxh3(): Promise<ChainAlgorithm> {
+export async function loadXxh3(
   // The single-algorithm build (see hash-wasm-xxhash128.d.ts): a CommonJS module, its exports on `default`.
-  const { createXXHash128 } = (await import('hash-wasm/dist/xxhash128.umd.min.js')).default;
-  const wasm = (await createXXHash128()) as WasmHasher;
+  // A parameter so that a test can make the load fail as `node --jitless` does.
+  importHasher: () => Promise<{ createXXHash128(): Promise<unknown> }> = async () => (await import('hash-wasm/dist/xxhash128.umd.min.js')).default,
+): Promise<ChainAlgorithm> {
+  let wasm: WasmHasher;
+  try {
+    wasm = (await (await importHasher()).createXXHash128()) as WasmHasher;
+  } catch (error) {
+    // Not retryable: without WebAssembly (node --jitless) or with the module missing, every attempt fails alike.
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new HashUnavailableError(`the XXH3 chain hash cannot be loaded (hash-wasm's WebAssembly: ${reason}); nothing was copied`, {
+      cause: error,
+    });
+  }
   wasm.init();
   wasm.update(new TextEncoder().encode('ckpt-file-transfer chain v1 xxh3'));
   const seed = wasm.digest('hex');

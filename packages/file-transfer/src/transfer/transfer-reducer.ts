@@ -1,5 +1,5 @@
 import { FoldError, type CheckpointState, type ExtensionEvent, type ExtensionReducer } from '@ckpt/core';
-import { HASH_ALGORITHMS, isHashAlgorithm, type ChainPosition, type HashAlgorithm } from './chain-hash.js';
+import { HASH_ALGORITHMS, isHashAlgorithm, LEGACY_HASH, type ChainPosition, type HashAlgorithm } from './chain-hash.js';
 import type { SourceFingerprint } from './fingerprint.js';
 
 /**
@@ -56,7 +56,7 @@ export const transferReducer: ExtensionReducer<TransferState> = {
       case 'transfer/started': {
         const fingerprint = event['fingerprint'] as unknown as SourceFingerprint | undefined;
         if (typeof fingerprint !== 'object' || fingerprint === null) throw new FoldError('transfer/started needs a "fingerprint"');
-        const hash = event['hash'] ?? 'sha256';
+        const hash = event['hash'] ?? LEGACY_HASH;
         if (!isHashAlgorithm(hash))
           throw new FoldError(`transfer/started names the chain hash ${JSON.stringify(hash)}; this ckpt knows ${HASH_ALGORITHMS.join(', ')}`);
         return {
