@@ -281,10 +281,13 @@ export interface ReceiveOptions extends ReceiveView {
  * with the result or rejects with the error (InterruptedError when `signal` aborted it).
  */
 export async function receiveFile(job: ReceiveJob, options: ReceiveOptions = {}): Promise<TransferResult> {
-  // XXH3's WebAssembly compiles while the lock is taken and the journal read (receive awaits the same promise).
-  loadChainAlgorithm(job.hash ?? DEFAULT_HASH).catch(() => undefined);
+  // XXH3's WebAssembly compiles while the destination is checked (receive awaits the same promise).
+  const hashLoaded = loadChainAlgorithm(job.hash ?? DEFAULT_HASH);
+  hashLoaded.catch(() => undefined); // awaited below, once the destination's checks passed
   const storage = new NodeStorage();
   await checkDestination(storage, job.destination, options.createFolders === true);
+  // A hash that cannot load is refused before the engine creates a checkpoint: the refusal changes nothing on disk.
+  await hashLoaded;
   const checkpoint = {
     path: checkpointPathOf(job.destination),
     usage: 'if-exists',
