@@ -15,6 +15,7 @@ import type {
   Storage,
   StorageFile,
 } from '@ckpt/core';
+import { delegateLog } from '../store/delegate-log.js';
 import type { StoreHarness } from '../store/store-harness.js';
 
 /**
@@ -114,22 +115,7 @@ export class Life {
 
 /** The log of an opened checkpoint, its appends and barriers gated and recorded. */
 function gatedLog(log: OpenedCheckpoint['log'], life: Life): OpenedCheckpoint['log'] {
-  return {
-    get state() {
-      return log.state;
-    },
-    get failed() {
-      return log.failed;
-    },
-    get replayedSeq() {
-      return log.replayedSeq;
-    },
-    get durableSeq() {
-      return log.durableSeq;
-    },
-    entries: () => log.entries(),
-    durableMarks: () => log.durableMarks(),
-    close: () => log.close(),
+  return delegateLog(log, {
     append: async (events: readonly CkptEvent[], options?: { readonly durability?: Durability }): Promise<AppendReceipt> => {
       let index = -1;
       const receipt = await life.gate(() => {
@@ -148,7 +134,7 @@ function gatedLog(log: OpenedCheckpoint['log'], life: Life): OpenedCheckpoint['l
       });
       life.ackedUpTo = Math.max(life.ackedUpTo, upTo);
     },
-  };
+  });
 }
 
 /** The store as one process life sees it: `open` and the opened checkpoint's log and close are gated. */
