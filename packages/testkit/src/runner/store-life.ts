@@ -59,6 +59,7 @@ interface SentRecord {
  * process at the planned call, and hides answers that come after death.
  */
 export class Life {
+  /** Set when the planned call killed the process: no more calls, answers or storage access. */
   dead = false;
   calls = 0;
   /** The crash once it started: resolves with the store the harness handed over, for the next life. */
@@ -106,10 +107,6 @@ export class Life {
     const result = await promise;
     if (this.dead) throw new ProcessDiedError();
     return result;
-  }
-
-  get alive(): boolean {
-    return !this.dead;
   }
 }
 
@@ -165,7 +162,7 @@ export function mortalStorage(storage: Storage, life: Life): Storage {
   const guard =
     <A extends unknown[], R>(call: (...args: A) => Promise<R>) =>
     async (...args: A): Promise<R> => {
-      if (!life.alive) throw new ProcessDiedError();
+      if (life.dead) throw new ProcessDiedError();
       return call(...args);
     };
   const file = (inner: StorageFile): StorageFile => ({
