@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCkpt } from '../../cli/src/test-support/run-ckpt.js';
 import { PG_SKIP_NOTE, pgBinaries, pgSkipped } from './test-support/pg-cluster.js';
-import { useCluster } from './test-support/use-cluster.js';
+import { useCluster } from '@ckpt/testkit/vitest';
 
 let dir: string;
 beforeEach(() => {

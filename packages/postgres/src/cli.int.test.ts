@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ckptBin } from '../../cli/src/test-support/ckpt-bin.js';
 import { runCkpt } from '../../cli/src/test-support/run-ckpt.js';
 import { PG_SKIP_NOTE, pgBinaries, pgSkipped } from './test-support/pg-cluster.js';
-import { useCluster } from './test-support/use-cluster.js';
+import { useCluster } from '@ckpt/testkit/vitest';
 
 let dir: string;
 beforeEach(() => {

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { OwnershipLostError, StoreFailedError } from './errors.js';
 import { PostgresStore, type StoreOpenOptions } from './store.js';
 import { PG_SKIP_NOTE, pgBinaries, pgSkipped } from './test-support/pg-cluster.js';
-import { useCluster } from './test-support/use-cluster.js';
+import { useCluster } from '@ckpt/testkit/vitest';
 
 const identity: JobIdentity = createIdentity({ kind: 'test', id: 'nightly', version: 1, structure: ['a'] });
 const done = (unit: string): CkptEvent => ({ type: 'unit-completed', unit, outcome: 'success' });

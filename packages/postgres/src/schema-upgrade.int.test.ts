@@ -5,7 +5,7 @@ import { StoreSchemaError } from './errors.js';
 import { SCHEMA_VERSION } from './schema.js';
 import { PostgresStore, initStore, type StoreOpenOptions } from './store.js';
 import { PG_SKIP_NOTE, pgBinaries, pgSkipped } from './test-support/pg-cluster.js';
-import { useCluster } from './test-support/use-cluster.js';
+import { useCluster } from '@ckpt/testkit/vitest';
 
 /**
  * Schema version 2 marks a store whose payloads may hold a `variable-set` with a `scope`

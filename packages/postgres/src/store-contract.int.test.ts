@@ -10,7 +10,7 @@ import { describeStoreContract } from '@ckpt/testkit/store-contract';
 import { describe, it } from 'vitest';
 import { connectStore } from './store.js';
 import { PG_SKIP_NOTE, pgSkipped } from './test-support/pg-cluster.js';
-import { useCluster } from './test-support/use-cluster.js';
+import { useCluster } from '@ckpt/testkit/vitest';
 
 // What the CLI loads (`await import('@ckpt/postgres')`) has the port's shape.
 const adapter: StoreAdapterModule = { connectStore };

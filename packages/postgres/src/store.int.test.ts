@@ -14,7 +14,7 @@ import { StoreSchemaError, StoreUnreachableError } from './errors.js';
 import { SCHEMA_VERSION } from './schema.js';
 import { PostgresStore, initStore, type StoreOpenOptions } from './store.js';
 import { freePort, PG_SKIP_NOTE, pgBinaries, pgSkipped } from './test-support/pg-cluster.js';
-import { useCluster } from './test-support/use-cluster.js';
+import { useCluster } from '@ckpt/testkit/vitest';
 
 const identity = (version = 1): JobIdentity => createIdentity({ kind: 'test', id: 'nightly', version, structure: ['a', 'b', 'c'] });
 const done = (unit: string): CkptEvent => ({ type: 'unit-completed', unit, outcome: 'success' });

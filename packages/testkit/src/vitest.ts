@@ -6,3 +6,5 @@
 export { describeRunnerContract, describeRunnerStoreContract } from './runner/describe-runner-contract.js';
 export { STORAGE_CONTRACT, describeStorageContract } from './storage/storage-contract.js';
 export type { StorageUnderTest } from './storage/storage-contract.js';
+export { describeOnPostgres, useCluster } from './postgres/use-cluster.js';
+export type { UsedCluster } from './postgres/use-cluster.js';

@@ -24,12 +24,11 @@ import {
   type RunnerStoreCrash,
 } from '@ckpt/testkit';
 import { postgresStoreHarness } from '@ckpt/testkit/postgres';
-import { describeRunnerStoreContract } from '@ckpt/testkit/vitest';
+import { describeOnPostgres, describeRunnerStoreContract } from '@ckpt/testkit/vitest';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { describeOnPostgres } from '../test-support/postgres-contract.js';
 
-describeOnPostgres('control-flow runner on PostgreSQL', (cluster) => {
+describeOnPostgres('runner store contract: control-flow runner on PostgreSQL', (cluster) => {
   const options: RunnerStoreContractOptions<PackageRun> = {
     name: 'control-flow runner on PostgreSQL',
     ...controlFlowContract(3),

@@ -18,10 +18,9 @@ import { CONTRACT_DIR, receiverContractRunner, transferSpecArbitrary, type Trans
 import { connectStore } from '@ckpt/postgres';
 import { SimulatedStorage } from '@ckpt/testkit';
 import { postgresStoreHarness } from '@ckpt/testkit/postgres';
-import { describeRunnerStoreContract } from '@ckpt/testkit/vitest';
-import { describeOnPostgres } from '../test-support/postgres-contract.js';
+import { describeOnPostgres, describeRunnerStoreContract } from '@ckpt/testkit/vitest';
 
-describeOnPostgres('file-transfer receiver on PostgreSQL', (cluster) => {
+describeOnPostgres('runner store contract: file-transfer receiver on PostgreSQL', (cluster) => {
   describeRunnerStoreContract<TransferSpec>({
     name: 'file-transfer receiver on PostgreSQL',
     runner: receiverContractRunner,

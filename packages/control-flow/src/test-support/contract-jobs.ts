@@ -101,7 +101,10 @@ export function buildSteps(shapes: readonly Shape[], builder: ShapeBuilder): Ste
   return shapes.map((shape) => of(shape, false));
 }
 
-/** Where a contract's tasks report their effects (the testkit's `EffectRecorder`). */
+/**
+ * Where a contract's tasks report their effects: the testkit's `EffectRecorder`, restated because this
+ * entry is published and @ckpt/testkit is only a devDependency (a type import would need it installed).
+ */
 export interface EffectSink {
   ran(unit: string): void;
 }

@@ -4,4 +4,4 @@
  * fast-check (an optional peer dependency); the CLI never imports it at run time.
  */
 export { buildSteps, controlFlowContract, shapeArbitrary } from './contract-jobs.js';
-export type { ControlFlowContract, EffectSink, LoopShape, SequenceShape, Shape, ShapeBuilder, ShapeOptions, TaskShape } from './contract-jobs.js';
+export type { Shape } from './contract-jobs.js';

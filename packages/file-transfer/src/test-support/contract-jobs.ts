@@ -51,7 +51,10 @@ export function transferJobOf(spec: TransferSpec, extra: { readonly diesAt?: num
   };
 }
 
-/** Where a contract's runner reports its effects (the testkit's `EffectRecorder`). */
+/**
+ * Where a contract's runner reports its effects: the testkit's `EffectRecorder`, restated because this
+ * entry is published and @ckpt/testkit is only a devDependency (a type import would need it installed).
+ */
 export interface EffectSink {
   ran(unit: string): void;
 }

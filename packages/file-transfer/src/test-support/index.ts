@@ -4,6 +4,5 @@
  * PostgreSQL. Needs fast-check (an optional peer dependency); the CLI never imports it at run time.
  */
 export { CONTRACT_DESTINATION, CONTRACT_DIR, randomData, receiverContractRunner, transferJobOf, transferSpecArbitrary } from './contract-jobs.js';
-export type { EffectSink, TransferSpec } from './contract-jobs.js';
+export type { TransferSpec } from './contract-jobs.js';
 export { MemorySource } from './memory-source.js';
-export type { MemorySourceOptions } from './memory-source.js';

@@ -15,6 +15,7 @@ import type {
   Storage,
   StorageFile,
 } from '@ckpt/core';
+import { delegateLog } from '../store/delegate-log.js';
 import type { StoreHarness } from '../store/store-harness.js';
 
 /**
@@ -58,6 +59,7 @@ interface SentRecord {
  * process at the planned call, and hides answers that come after death.
  */
 export class Life {
+  /** Set when the planned call killed the process: no more calls, answers or storage access. */
   dead = false;
   calls = 0;
   /** The crash once it started: resolves with the store the harness handed over, for the next life. */
@@ -106,30 +108,11 @@ export class Life {
     if (this.dead) throw new ProcessDiedError();
     return result;
   }
-
-  get alive(): boolean {
-    return !this.dead;
-  }
 }
 
 /** The log of an opened checkpoint, its appends and barriers gated and recorded. */
 function gatedLog(log: OpenedCheckpoint['log'], life: Life): OpenedCheckpoint['log'] {
-  return {
-    get state() {
-      return log.state;
-    },
-    get failed() {
-      return log.failed;
-    },
-    get replayedSeq() {
-      return log.replayedSeq;
-    },
-    get durableSeq() {
-      return log.durableSeq;
-    },
-    entries: () => log.entries(),
-    durableMarks: () => log.durableMarks(),
-    close: () => log.close(),
+  return delegateLog(log, {
     append: async (events: readonly CkptEvent[], options?: { readonly durability?: Durability }): Promise<AppendReceipt> => {
       let index = -1;
       const receipt = await life.gate(() => {
@@ -148,7 +131,7 @@ function gatedLog(log: OpenedCheckpoint['log'], life: Life): OpenedCheckpoint['l
       });
       life.ackedUpTo = Math.max(life.ackedUpTo, upTo);
     },
-  };
+  });
 }
 
 /** The store as one process life sees it: `open` and the opened checkpoint's log and close are gated. */
@@ -179,7 +162,7 @@ export function mortalStorage(storage: Storage, life: Life): Storage {
   const guard =
     <A extends unknown[], R>(call: (...args: A) => Promise<R>) =>
     async (...args: A): Promise<R> => {
-      if (!life.alive) throw new ProcessDiedError();
+      if (life.dead) throw new ProcessDiedError();
       return call(...args);
     };
   const file = (inner: StorageFile): StorageFile => ({

@@ -1,4 +1,5 @@
-import { Fold, type CheckpointReading, type CheckpointState, type CheckpointStore, type CkptEvent, type OpenedCheckpoint } from '@ckpt/core';
+import { Fold, type CheckpointReading, type CheckpointState, type CheckpointStore, type CkptEvent } from '@ckpt/core';
+import { delegateLog } from '../store/delegate-log.js';
 import type { StoreHarness } from '../store/store-harness.js';
 
 /**
@@ -18,25 +19,10 @@ export function acknowledgesBeforeCommit(store: CheckpointStore): CheckpointStor
     open: async (options) => {
       const opened = await store.open(options);
       const log = opened.log;
-      const broken: OpenedCheckpoint['log'] = {
-        get state() {
-          return log.state;
-        },
-        get failed() {
-          return log.failed;
-        },
-        get replayedSeq() {
-          return log.replayedSeq;
-        },
-        get durableSeq() {
-          return log.durableSeq;
-        },
-        entries: () => log.entries(),
-        durableMarks: () => log.durableMarks(),
-        close: () => log.close(),
+      const broken = delegateLog(log, {
         append: (events) => log.append(events, { durability: 'buffered' }),
         sync: () => Promise.resolve(),
-      };
+      });
       return { ...opened, log: broken };
     },
     read: (name, options) => store.read(name, options),
