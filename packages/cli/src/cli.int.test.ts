@@ -63,7 +63,7 @@ describe('ckpt CLI', () => {
     expect(json.cursors).toEqual([expect.objectContaining({ unit: 'load', cursor: { row: 42 } })]);
   });
 
-  it('inspect shows the variables an open scope holds apart from the committed ones, and a newer format is refused as newer (exit 2)', async () => {
+  it('inspect shows the variables an open scope holds apart from the committed ones, and a newer format is refused as newer by inspect and events (exit 2)', async () => {
     const path = join(dir, 'scoped.ckpt');
     const inTransaction: Runner<null> = {
       kind: 'demo',
@@ -100,6 +100,13 @@ describe('ckpt CLI', () => {
     expect(newer.stderr).toContain('format version 3 is newer than this ckpt reads (versions 1 to 2)');
     expect(newer.stderr).toMatch(/upgrade ckpt/);
     expect(newer.stderr).not.toMatch(/corrupt|\n\s+at /);
+    // events salvages damaged files; a newer one is not damaged: refused the same way, no advice to delete it.
+    for (const events of [ckpt('events', path), ckpt('events', path, '--json')]) {
+      expect(events.status).toBe(2);
+      expect(events.stderr).toContain('format version 3 is newer than this ckpt reads (versions 1 to 2)');
+      expect(events.stderr).toMatch(/upgrade ckpt/);
+      expect(events.stdout + events.stderr).not.toMatch(/damage at|corrupt|delet|\n\s+at /);
+    }
   });
 
   it('events prints every event in order, as JSON lines with --json', async () => {

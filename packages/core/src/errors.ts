@@ -107,11 +107,16 @@ export class IdentityMismatchError extends CkptError {
 /** The file is damaged where recovery may not repair it without losing acknowledged work. */
 export class CorruptCheckpointError extends CkptError {
   readonly code = ErrorCode.Corrupt;
+  /**
+   * Not damaged: written in a format version newer than this program reads. Salvaging readers
+   * (`ckpt events`) and deleting ones (prune) must refuse such a file instead of treating it as damage.
+   */
+  readonly newer: boolean;
   constructor(
     readonly file: string,
     readonly offset: number,
     readonly reason: string,
-    /** `newer`: not damaged, but in a format version newer than this program reads (the message says so). */
+    /** `newer`: not damaged, but in a format version newer than this program reads (the message says so; kept as {@link newer}). */
     options?: { cause?: unknown; hint?: string; newer?: boolean },
   ) {
     super(`checkpoint ${file} ${options?.newer ? 'cannot be read' : 'is corrupt'} at byte offset ${offset}: ${reason}; the file was left untouched`, {
@@ -120,6 +125,7 @@ export class CorruptCheckpointError extends CkptError {
         options?.hint ??
         `keep a copy for investigation; "ckpt events ${file}" lists what is readable before the damage, and deleting the file starts the job from the beginning`,
     });
+    this.newer = options?.newer === true;
   }
 }
 

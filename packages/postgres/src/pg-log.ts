@@ -1,3 +1,4 @@
+// One file over ~400 lines on purpose: queue, fencing, lease renewal and compaction advance one writer state in one order (see PgLog's TSDoc).
 import { BehaviorSubject, type Observable, Subject } from 'rxjs';
 import {
   type CkptError,

@@ -5,10 +5,14 @@ import { storeUrlOf, withStore } from '../store.js';
 /**
  * `ckpt events CHECKPOINT [--json] [--store URL]`: every record of the log in order, one per
  * line. On a damaged checkpoint: every record readable before the damage, then the damage with
- * its offset (exit 2); the checkpoint is only read, never changed.
+ * its offset (exit 2); the checkpoint is only read, never changed. A checkpoint in a newer format
+ * is refused as such (exit 2), not listed as damaged.
  */
 export async function eventsCommand(path: string, options: { json?: boolean; store?: string }, io: CliIo): Promise<number> {
   const reading = await withStore(storeUrlOf(options.store), (store) => store.read(path, { withEntries: true, salvage: true }));
+  // A newer format is not damage: refuse it as the other verbs do (exit 2, "upgrade ckpt"), with
+  // no damage line and no advice to delete it.
+  if (reading.damage?.error instanceof CorruptCheckpointError && reading.damage.error.newer) throw reading.damage.error;
   const entries = reading.entries ?? [];
   for (const entry of entries) {
     if (options.json) writeJsonLine(io, jsonOf(entry));

@@ -23,7 +23,7 @@ export const FORMAT_VERSION = 2;
 /**
  * The oldest format version this program reads. A version-1 file has the same layout and event
  * rules (no writer of version 1 put a `scope` on a variable-set); a writer that opens one rewrites
- * it as version 2 before appending (upgradedFile).
+ * it as version 2 before appending (`upgradeToCurrentFormat`, upgrade.ts).
  */
 export const OLDEST_FORMAT_VERSION = 1;
 /**

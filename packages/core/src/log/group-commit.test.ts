@@ -5,6 +5,7 @@ import { Fold } from '../fold/fold.js';
 import { NodeStorage } from '../storage/node-storage.js';
 import type { OpenMode, Storage, StorageFile } from '../storage/storage.js';
 import { testIdentity, useTempDir } from '../test-support/fixtures.js';
+import { SLOW_BLOCKING_SYNC_MS } from './journal-blocking.js';
 import { Journal } from './journal.js';
 import { readLog } from './read-log.js';
 
@@ -21,6 +22,8 @@ class CountingStorage implements Storage {
   dirSyncs = 0;
   failDatasync = false;
   failWrite = false;
+  /** Called inside each blocking fdatasync (a test advances its fake clock here: a slow disk). */
+  duringDatasyncSync: () => void = () => undefined;
   readonly calls: string[] = [];
   private readonly inner = new NodeStorage();
 
@@ -42,6 +45,7 @@ class CountingStorage implements Storage {
         this.calls.push('datasyncSync');
         this.datasyncs++;
         if (this.failDatasync) throw this.eio('fdatasync');
+        this.duringDatasyncSync();
         file.datasyncSync!();
       },
     };
@@ -180,6 +184,34 @@ describe('a durable append alone blocks on write and fdatasync', () => {
     // Close's barrier came while that write was in flight: the same turn syncs, asynchronously.
     expect(storage.calls).toEqual(['write', 'datasync']);
     expect((await readLog(storage, path, fold)).state.cursors.get('u')?.cursor).toBe(5);
+  });
+
+  it(`after one blocking fdatasync slower than ${SLOW_BLOCKING_SYNC_MS} ms the journal never blocks again (a stalled disk must not stop the event loop)`, async () => {
+    const storage = new CountingStorage(true);
+    let clock = 1_000_000;
+    const journal = await Journal.create(join(dir.path, 'slow.ckpt'), testIdentity(), { storage, fold, compaction: false, now: () => clock });
+    const append = (cursor: number) => journal.append([{ type: 'cursor-set', unit: 'u', cursor }]);
+    storage.calls.length = 0;
+    storage.duringDatasyncSync = () => {
+      clock += SLOW_BLOCKING_SYNC_MS; // at the bound: still blocking
+    };
+    await append(1);
+    await append(2);
+    expect(storage.calls).toEqual(['writeSync', 'datasyncSync', 'writeSync', 'datasyncSync']);
+    storage.calls.length = 0;
+    storage.duringDatasyncSync = () => {
+      clock += SLOW_BLOCKING_SYNC_MS + 1;
+    };
+    await append(3);
+    expect(storage.calls).toEqual(['writeSync', 'datasyncSync']);
+    // Fast again, but the journal does not trust the disk any more: asynchronous for good.
+    storage.duringDatasyncSync = () => undefined;
+    storage.calls.length = 0;
+    for (let i = 4; i <= 6; i++) await append(i);
+    expect(storage.calls).toEqual(['write', 'datasync', 'write', 'datasync', 'write', 'datasync']);
+    expect(journal.durableSeq).toBe(7);
+    await journal.close();
+    expect((await readLog(storage, join(dir.path, 'slow.ckpt'), fold)).state.cursors.get('u')?.cursor).toBe(6);
   });
 
   it('concurrent durable appends take the asynchronous calls, one fdatasync for the batch', async () => {

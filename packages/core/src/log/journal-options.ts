@@ -33,7 +33,7 @@ export interface JournalOptions {
   readonly compaction?: { readonly minBytes: number } | false;
   /** The writer lock; checked before every write. */
   readonly lock?: LockHandle;
-  /** Clock for epoch records (default Date.now). */
+  /** Clock for epoch records and for timing blocking fdatasyncs (journal-blocking.ts) (default Date.now). */
   readonly now?: () => number;
   /**
    * Source of the salts and temporary file names (default node:crypto's randomBytes); a seeded

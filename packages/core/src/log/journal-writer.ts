@@ -8,6 +8,7 @@ import type { LockHandle } from '../lock/locker.js';
 import type { Storage, StorageFile } from '../storage/storage.js';
 import { frameRecord, framedSize, type RecordType, saltCrcOf, viewOf, type LogHeader, type RecordToWrite } from './format.js';
 import type { JobIdentity } from './identity.js';
+import { BlockingAppends } from './journal-blocking.js';
 import { compactedFile, snapshotPayload } from './journal-compaction.js';
 import { writeReplacing } from './journal-create.js';
 import type { AppendReceipt, Durability, JournalOptions, RecoveryReport } from './journal-options.js';
@@ -70,6 +71,8 @@ export abstract class JournalWriter {
   /** Last record known durable (see {@link Journal.durableSeq}), and the file offset up to which everything is. */
   private lastDurableSeq: number;
   private durableEnd: number;
+  /** The blocking path of a durable append alone (journal-blocking.ts). */
+  private readonly blocking: BlockingAppends;
 
   protected constructor(
     readonly path: string,
@@ -100,6 +103,19 @@ export abstract class JournalWriter {
     this.lastDurableSeq = nextSeq - 1;
     this.marks = new BehaviorSubject(this.lastDurableSeq);
     this.durableEnd = end;
+    this.blocking = new BlockingAppends({
+      path: this.path,
+      file: () => this.file,
+      now: () => this.now(),
+      pendingSeqs: () => this.pending,
+      syncWaiters: () => this.syncWaiters,
+      frameBatch: () => this.frameBatch(MAX_BATCH_BYTES),
+      end: () => this.end,
+      written: (bytes, lastSeq) => this.written(bytes, lastSeq),
+      needsSync: () => this.needsSync(),
+      markSynced: () => this.markSynced(),
+      fail: (error) => this.fail(error),
+    });
   }
 
   /** The last record known durable: every entry with a `seq` up to it survives a crash. */
@@ -173,8 +189,9 @@ export abstract class JournalWriter {
   /**
    * Group commit: each turn writes everything queued in one write, then, if anyone waits for
    * durability, one fdatasync covers it all. Appends made meanwhile queue for the next turn.
-   * A turn for a durable append alone (see {@link JournalWriter.alone}) makes the same calls
-   * blocking, when the file has them (`writeSync`/`datasyncSync`).
+   * A turn for a durable append alone (see {@link BlockingAppends.alone}, journal-blocking.ts)
+   * makes the same calls blocking, when the file has them (`writeSync`/`datasyncSync`), until
+   * one blocking fdatasync is slow.
    */
   private async flushLoop(): Promise<void> {
     while (!this.failure && (this.pending.length > 0 || this.needsSync())) {
@@ -182,8 +199,8 @@ export abstract class JournalWriter {
         this.fail(new LockCompromisedError(this.path));
         return;
       }
-      if (this.alone()) {
-        if (!this.writeAndSyncAlone()) return;
+      if (this.blocking.alone()) {
+        if (!this.blocking.writeAndSync()) return;
       } else {
         if (this.pending.length > 0) {
           await this.writePending();
@@ -209,57 +226,6 @@ export abstract class JournalWriter {
         }
       }
     }
-  }
-
-  /**
-   * One durable append waits, and the only record to write (if any) is its own: the appender
-   * is alone, nobody else's append is waiting to join this turn's write, so the writer may
-   * block on the write and the fdatasync instead of paying two thread-pool round trips for
-   * them (tens of microseconds each on a busy machine, against an fdatasync of ~0.1–2 ms
-   * during which the caller waits either way). Concurrent appenders (two or more waiters, or
-   * records queued behind the one) take the asynchronous path, so the event loop keeps running
-   * while their batch syncs and the next batch gathers. So does a `sync()` barrier: the engine's
-   * runners append buffered and call it while they go on working (a copy hashes and writes its
-   * next interval meanwhile), and must not be stopped for the journal's fdatasync.
-   */
-  private alone(): boolean {
-    if (this.syncWaiters.length !== 1 || this.pending.length > 1) return false;
-    const waiter = this.syncWaiters[0]!;
-    return (
-      waiter.receipt !== undefined &&
-      (this.pending.length === 0 || this.pending[0]!.seq === waiter.seq) &&
-      this.file.writeSync !== undefined &&
-      this.file.datasyncSync !== undefined
-    );
-  }
-
-  /**
-   * The body of a flush turn, blocking: write the queued record (if any) and fdatasync if the
-   * waiter still needs it. The same bytes, the same errors (and the same fail-stop) as the
-   * asynchronous turn. Returns false when the writer failed.
-   */
-  private writeAndSyncAlone(): boolean {
-    const file = this.file;
-    if (this.pending.length > 0) {
-      const { buffer, bytes, lastSeq } = this.frameBatch(MAX_BATCH_BYTES);
-      try {
-        file.writeSync!(buffer, this.end);
-      } catch (error) {
-        this.fail(new StorageIoError(this.path, 'write', { cause: error }));
-        return false;
-      }
-      this.written(bytes, lastSeq);
-    }
-    if (this.needsSync()) {
-      try {
-        file.datasyncSync!();
-      } catch (error) {
-        this.fail(new StorageIoError(this.path, 'fdatasync', { cause: error }));
-        return false;
-      }
-      this.markSynced();
-    }
-    return true;
   }
 
   /** Everything written is durable (an fdatasync just returned). */

@@ -1,5 +1,6 @@
-import { existsSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { throwError } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../engine/engine.js';
@@ -62,5 +63,27 @@ describe('pruneCheckpoints', () => {
     } finally {
       await lock.release();
     }
+  });
+
+  it('never deletes a checkpoint written by a later ckpt (format version 3): skipped with the reason, whatever its age; a damaged one expires', async () => {
+    const newer = await failedCheckpoint('newer.ckpt');
+    const bytes = readFileSync(newer);
+    bytes.writeUInt16LE(3, 8);
+    const headerLength = bytes.readUInt16LE(10);
+    bytes.writeUInt32LE(crc32(bytes.subarray(0, headerLength - 4)), headerLength - 4);
+    writeFileSync(newer, bytes);
+    const damaged = await failedCheckpoint('damaged.ckpt');
+    const damagedBytes = readFileSync(damaged);
+    damagedBytes[12] = damagedBytes[12]! ^ 0xff; // inside the header: its CRC no longer matches
+    writeFileSync(damaged, damagedBytes);
+    age(newer, 400 * DAY);
+    age(damaged, 400 * DAY);
+    const report = await pruneCheckpoints(dir.path);
+    expect(report.skipped).toEqual([{ path: newer, reason: expect.stringMatching(/format version 3 is newer than this ckpt reads.*upgrade ckpt/) }]);
+    expect(report.removed.map((r) => r.path)).toEqual([damaged]);
+    expect(existsSync(newer)).toBe(true);
+    expect(readFileSync(newer)).toEqual(bytes);
+    expect((await pruneCheckpoints(dir.path, { olderThanMs: 0 })).skipped.map((s) => s.path)).toEqual([newer]);
+    expect(existsSync(newer)).toBe(true);
   });
 });

@@ -1,5 +1,5 @@
 import { basename, dirname, join } from 'node:path';
-import { CheckpointLockedError, CkptError, InvalidInputError, StorageIoError } from '../errors.js';
+import { CheckpointLockedError, CkptError, CorruptCheckpointError, InvalidInputError, StorageIoError } from '../errors.js';
 import { Fold, type ExtensionReducer } from '../fold/fold.js';
 import type { CheckpointState } from '../fold/state.js';
 import { FileLocker } from '../lock/file-locker.js';
@@ -140,6 +140,12 @@ export async function pruneCheckpoints(dir: string, options: PruneOptions = {}):
       reading = await readLog(storage, path, fold);
     } catch (error) {
       if (!(error instanceof CkptError)) throw error;
+      // A later ckpt's file is not damaged (and its retention cannot be read here): never
+      // deleted, always reported, whatever its age.
+      if (error instanceof CorruptCheckpointError && error.newer) {
+        skipped.push({ path, reason: `${error.reason}; upgrade ckpt to prune it` });
+        continue;
+      }
       // A damaged checkpoint still expires by its last write and the default retention.
     }
     const { retentionMs, expiresAt } = expiryOf(info.mtimeMs, reading, options.olderThanMs);

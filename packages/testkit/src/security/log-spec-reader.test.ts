@@ -1,3 +1,4 @@
+// One file over ~400 lines on purpose: one comparison (the doc-only reader against core's) and the helpers only it uses.
 import {
   CorruptCheckpointError,
   Fold,
