@@ -9,7 +9,8 @@
  *
  * BIN is a CLI entry (default: this checkout's packages/cli/bin/ckpt.js), e.g. another
  * worktree's `before=../other-worktree/packages/cli/bin/ckpt.js after=packages/cli/bin/ckpt.js`.
- * The verbs: `--version`; `copy` of a 10-byte file to a fresh destination; `run` of a
+ * The verbs: `--version`; `copy` of a 10-byte file to a fresh destination (in a fresh folder:
+ * like cp, copy refuses a missing one); `run` of a
  * one-step package (a fresh directory each time, so no checkpoint is resumed); `inspect` of a
  * failed control-flow package's checkpoint.
  */
@@ -54,7 +55,7 @@ const timed = async (argv, cwd, expectCode = 0) => {
 
 const verbs = [
   { id: 'version', text: 'ckpt --version', run: (bin) => timed([bin, '--version'], dir) },
-  { id: 'copy', text: 'ckpt copy tiny out/tiny (fresh destination)', run: (bin) => timed([bin, 'copy', join(dir, 'tiny'), 'out/tiny'], freshDir()) },
+  { id: 'copy', text: 'ckpt copy tiny copied (fresh destination)', run: (bin) => timed([bin, 'copy', join(dir, 'tiny'), 'copied'], freshDir()) },
   { id: 'run', text: 'ckpt run one.yaml (one exec step: true)', run: (bin) => timed([bin, 'run', join(dir, 'one.yaml')], freshDir()) },
   { id: 'inspect', text: 'ckpt inspect fails.ckpt (control-flow, 7 events)', run: (bin) => timed([bin, 'inspect', join(dir, 'fails.ckpt')], dir) },
 ];
