@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -80,6 +80,16 @@ describe('ckpt serve', () => {
       expect(wrong.stderr).not.toContain('b-secret');
       const traversal = run(['copy', 'a', 'ckpt://beta/../escape', '--netmap', 'client.yaml', '--node', 'alpha']);
       expect(traversal.status).toBe(2);
+      // A push whose hash cannot load here (no WebAssembly) is refused before the node records anything.
+      const noWasm = spawnSync(process.execPath, [MAIN, 'copy', 'a', 'ckpt://beta/in/c', '--netmap', 'client.yaml', '--node', 'alpha'], {
+        cwd: dir,
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { ...process.env, NODE_OPTIONS: '--jitless' },
+      });
+      expect(noWasm.status, noWasm.stderr).toBe(2);
+      expect(noWasm.stderr).toMatch(/pass --hash sha256/);
+      expect((await readdir(join(dir, 'root', 'in'))).sort()).toEqual(['a']);
     } finally {
       server.kill('SIGTERM');
     }

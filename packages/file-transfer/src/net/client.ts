@@ -120,10 +120,12 @@ export async function openSession(options: RemoteTransferOptions): Promise<Sessi
 export async function pushFile(localPath: string, remotePath: string, options: RemoteTransferOptions): Promise<TransferResult> {
   const source = new LocalSource(localPath, true);
   // The node will ask for chains of the hash picked below: XXH3's WebAssembly compiles meanwhile.
-  loadChainAlgorithm(options.hash ?? DEFAULT_HASH).catch(() => undefined);
+  const hashLoaded = loadChainAlgorithm(options.hash ?? DEFAULT_HASH);
+  hashLoaded.catch(() => undefined); // awaited below, once the source is described
   try {
-    // A missing source is refused before connecting.
+    // A missing source, or a hash that cannot load, is refused before connecting: the node records nothing.
     const info = await source.describe();
+    await hashLoaded;
     const { connection, hash } = await openSession(options);
     try {
       if (options.retry) options.onEvent?.({ type: 'transfer/retry', ...options.retry });
